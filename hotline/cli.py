@@ -1,0 +1,190 @@
+"""The ``hotline`` command line. Every command has ``--help``.
+
+Exit statuses: 0 success, 1 runtime failure (message on stderr), 2 bad configuration or usage,
+3 the PBX refused our AMI credentials, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from hotline.settings import (
+    DEFAULT_CONFIG,
+    ConfigError,
+    Settings,
+    check_ports_free,
+    load_settings,
+    resolve_secrets,
+)
+from telephony.errors import AmiAuthError, TelephonyError
+
+log = logging.getLogger("hotline")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="hotline",
+        description="Telephony integration service for 12345 citizen-service hotlines.",
+    )
+    p.add_argument("-c", "--config", type=Path, default=DEFAULT_CONFIG,
+                   help=f"configuration file (default: {DEFAULT_CONFIG})")  # fmt: skip
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the service against the configured PBX",
+                         description="Run the service. In embedded mode it also starts and "
+                         "stops its private Asterisk.")  # fmt: skip
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser(
+        "demo",
+        help="private Asterisk + service + simulated agents and callers, with a live summary",
+        description="Start the private Asterisk, the service and simulated agents, send "
+        "simulated callers for a while and print a live summary. Ctrl-C stops everything.",
+    )
+    demo.add_argument("--duration", type=float, default=60.0, help="seconds of calling (default 60)")
+    demo.add_argument("--rate", type=float, default=30.0, help="new calls per minute (default 30)")
+    demo.add_argument("--agents", type=int, default=0,
+                      help="simulated agents (default: every agent in the config)")  # fmt: skip
+    demo.add_argument("--seed", type=int, default=None, help="random seed for repeatable runs")
+    demo.set_defaults(func=cmd_demo)
+
+    cfg = sub.add_parser("config", help="check or render the configuration")
+    cfg_sub = cfg.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    check = cfg_sub.add_parser("check", help="validate the file (exit 2 with the field named if bad)")
+    check.set_defaults(func=cmd_config_check)
+    render = cfg_sub.add_parser("render", help="write the Asterisk files rendered from the config")
+    render.add_argument("--out", type=Path, required=True, help="runtime folder to write into")
+    render.set_defaults(func=cmd_config_render)
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    up = db_sub.add_parser("upgrade", help="apply the schema migrations (Alembic)")
+    up.set_defaults(func=cmd_db_upgrade)
+
+    calls = sub.add_parser("calls", help="list recent call records")
+    calls.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    calls.add_argument("--caller", default=None, help="only this caller number")
+    calls.set_defaults(func=cmd_calls)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = load_settings(args.config)
+        code: int = args.func(args, settings)
+        return code
+    except ConfigError as exc:
+        print(f"hotline: {exc}", file=sys.stderr)
+        return 2
+    except AmiAuthError as exc:
+        print(f"hotline: {exc}", file=sys.stderr)
+        return 3
+    except TelephonyError as exc:
+        print(f"hotline: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def cmd_config_check(args: argparse.Namespace, settings: Settings) -> int:
+    resolve_secrets(settings)
+    pbx = settings.pbx
+    print(f"{args.config}: valid. PBX {pbx.mode}, {len(pbx.agents)} agent endpoint(s), "
+          f"queues {', '.join(q.name for q in pbx.queues)}, database {settings.database.url}")  # fmt: skip
+    return 0
+
+
+def cmd_config_render(args: argparse.Namespace, settings: Settings) -> int:
+    from hotline.pbx import render_input
+    from telephony.asterisk.render import render, write_config
+
+    secrets = resolve_secrets(settings)
+    etc = write_config(render(settings.pbx, render_input(settings, secrets, args.out)), args.out)
+    print(f"Asterisk configuration written to {etc}")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from hotline.store.db import migrate
+
+    migrate(settings.database.url)
+    print(f"schema up to date at {settings.database.url}")
+    return 0
+
+
+def cmd_calls(args: argparse.Namespace, settings: Settings) -> int:
+    from hotline.store.calls import CallStore
+    from hotline.store.db import make_engine, migrate
+
+    migrate(settings.database.url)
+    store = CallStore(make_engine(settings.database.url))
+    rows = store.find(caller_number=args.caller, limit=args.limit)
+    print(f"{'started (UTC)':19}  {'caller':>14}  {'number':>6}  {'queue':10} {'agent':6} "
+          f"{'wait':>6} {'talk':>6}  disposition")  # fmt: skip
+    for r in rows:
+        wait = f"{r.queue_wait:.1f}" if r.queue_wait is not None else "-"
+        talk = f"{r.talk_time:.1f}" if r.talk_time is not None else "-"
+        print(f"{r.started_at:%Y-%m-%d %H:%M:%S}  {r.caller_number:>14}  {r.dialled_number:>6}  "
+              f"{r.queue or '-':10} {r.agent or '-':6} {wait:>6} {talk:>6}  "
+              f"{r.disposition or 'in progress'}")  # fmt: skip
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from hotline.pbx import embedded_pbx
+    from hotline.service import Service
+
+    secrets = resolve_secrets(settings)
+    if settings.pbx.mode == "embedded":
+        check_ports_free(settings)
+
+    async def _run() -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            if settings.pbx.mode == "embedded":
+                await stack.enter_async_context(embedded_pbx(settings, secrets))
+            service = await Service.build(settings, secrets)
+            log.info("service running; Ctrl-C stops it")
+            await service.run()
+
+    return _run_until_interrupted(_run())
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from hotline.demo import DemoOptions, run_demo
+
+    if settings.pbx.mode != "embedded":
+        raise ConfigError(str(args.config), ["pbx.mode: the demo needs the embedded PBX"])
+    if not settings.pbx.agents:
+        raise ConfigError(str(args.config), ["pbx.agents: the demo needs at least one agent"])
+    check_ports_free(settings)
+    secrets = resolve_secrets(settings)
+    opts = DemoOptions(duration=args.duration, rate_per_minute=args.rate, agents=args.agents,
+                       seed=args.seed, since=datetime.now(UTC) - timedelta(seconds=1))  # fmt: skip
+    return _run_until_interrupted(run_demo(settings, secrets, opts))
+
+
+def _run_until_interrupted(coro: object) -> int:
+    """Run ``coro``; Ctrl-C cancels it so every ``finally`` (PBX stop, SIP stop) runs."""
+    try:
+        asyncio.run(coro)  # type: ignore[arg-type]
+    except KeyboardInterrupt:
+        print("\nstopped.", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

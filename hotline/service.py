@@ -1,0 +1,86 @@
+"""Wiring of the running service: settings and connections are built here and passed down."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from hotline.recorder import CallRecorder
+from hotline.settings import Secrets, Settings
+from hotline.store.calls import CallStore
+from hotline.store.db import make_engine, migrate
+from telephony.ami.connection import AmiConnection
+from telephony.ami.events import AmiEvent
+from telephony.calls import CallTracker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CallRecords:
+    """The call-record feature: AMI events → tracker → recorder → store."""
+
+    tracker: CallTracker
+    recorder: CallRecorder
+    ami: AmiConnection | None = None
+
+    def on_event(self, event: AmiEvent) -> None:
+        self.recorder.submit(self.tracker.feed(event))
+
+    async def resync(self) -> None:
+        """After every (re)login: merge the PBX's live channels into the tracker."""
+        assert self.ami is not None
+        asked = time.time()
+        reply = await self.ami.send({"Action": "CoreShowChannels"}, as_list=True, timeout=15)
+        channels = [
+            AmiEvent.from_headers(m) for m in reply if m.get("Event") == "CoreShowChannel"
+        ]
+        updates = self.tracker.resync(channels, asked, time.time())
+        log.info("resync: %d live channel(s), %d call update(s)", len(channels), len(updates))
+        self.recorder.submit(updates)
+
+
+@dataclass
+class Service:
+    settings: Settings
+    engine: Engine
+    store: CallStore
+    calls: CallRecords
+    ami: AmiConnection
+
+    @classmethod
+    async def build(cls, settings: Settings, secrets: Secrets) -> Service:
+        url = settings.database.url
+        await asyncio.to_thread(migrate, url)
+        engine = make_engine(url)
+        store = CallStore(engine)
+        calls = CallRecords(CallTracker(), CallRecorder(store))
+        ami = AmiConnection(settings.pbx.ami, secrets.ami_secret, calls.on_event, calls.resync)
+        calls.ami = ami
+        return cls(settings, engine, store, calls, ami)
+
+    async def run(self) -> None:
+        """Run until cancelled (or until the AMI refuses our credentials)."""
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self.calls.recorder.run(), name="recorder")
+                tg.create_task(self.ami.run(), name="ami")
+        finally:
+            await self._flush()
+            self.engine.dispose()
+
+    async def _flush(self) -> None:
+        # Shutting down: write what is queued, but never hang the exit on a dead database.
+        recorder = self.calls.recorder
+        if recorder.pending:
+            writer = asyncio.create_task(recorder.run())
+            try:
+                await asyncio.wait_for(recorder.drain(), 10)
+            except TimeoutError:
+                log.error("%d call update(s) not stored at shutdown", recorder.pending)
+            finally:
+                writer.cancel()

@@ -1,0 +1,182 @@
+"""The whole configuration file: schema, loading, secrets from the environment, clear errors.
+
+A bad file never produces a traceback: every problem becomes a ``ConfigError`` naming the field
+(``pbx.queues[0].name: ...``), which the CLI prints before exiting with status 2.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError, model_validator
+
+from telephony.settings import PbxSettings, Port, Strict
+
+DEFAULT_CONFIG = Path("config/hotline.yaml")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; ``problems`` name each offending field."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+    def __str__(self) -> str:
+        lines = [f"invalid configuration {self.source}:"]
+        lines += [f"  {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+class DatabaseSettings(Strict):
+    # SQLite file by default; a postgresql+psycopg:// URL is accepted as well.
+    url: str = "sqlite:///var/hotline.db"
+
+    @model_validator(mode="after")
+    def _scheme(self) -> DatabaseSettings:
+        if not self.url.startswith(("sqlite:", "postgresql:", "postgresql+")):
+            raise ValueError("url must be a sqlite:/// or postgresql:// URL")
+        return self
+
+
+class ListenSettings(Strict):
+    """Where the service itself listens (loopback unless deliberately opened)."""
+
+    api_host: str = "127.0.0.1"
+    api_port: Port = 8080
+    agi_host: str = "127.0.0.1"
+    agi_port: Port = 4573
+
+
+class Settings(Strict):
+    service_number: str = "12345"
+    pbx: PbxSettings = PbxSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    listen: ListenSettings = ListenSettings()
+    short_abandon_seconds: float = Field(5.0, ge=0, le=60)
+
+    @model_validator(mode="after")
+    def _consistency(self) -> Settings:
+        if self.service_number not in {r.number for r in self.pbx.inbound}:
+            raise ValueError(
+                f"service_number {self.service_number} has no entry in pbx.inbound"
+            )
+        ports: dict[str, int] = {
+            "listen.api_port": self.listen.api_port,
+            "listen.agi_port": self.listen.agi_port,
+        }
+        if self.pbx.mode == "embedded":
+            ports["pbx.ami.port"] = self.pbx.ami.port
+            ports["pbx.embedded.sip_port"] = self.pbx.embedded.sip_port
+        seen: dict[int, str] = {}
+        for name, port in ports.items():
+            if port in seen:
+                raise ValueError(f"port clash: {name} and {seen[port]} are both {port}")
+            seen[port] = name
+        if self.pbx.mode == "embedded":
+            emb = self.pbx.embedded
+            for name, port in ports.items():
+                if emb.rtp_start <= port <= emb.rtp_end:
+                    raise ValueError(f"port clash: {name} {port} lies inside the RTP range")
+        return self
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out or "(top level)"
+
+
+def parse_settings(data: Mapping[str, Any] | None, source: str = "<config>") -> Settings:
+    try:
+        return Settings.model_validate(data or {})
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key"
+            problems.append(f"{_field_path(err['loc'])}: {msg}")
+        raise ConfigError(source, problems) from None
+
+
+def load_settings(path: Path = DEFAULT_CONFIG) -> Settings:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read file: {exc.strerror}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError(str(path), [f"{where}not valid YAML ({exc})"]) from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(str(path), ["(top level): must be a mapping of sections"])
+    return parse_settings(data, str(path))
+
+
+@dataclass(frozen=True, repr=False)
+class Secrets:
+    """Secrets read from the environment (or generated for a private PBX). Never logged."""
+
+    ami_secret: str
+    agent_passwords: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return "Secrets(<hidden>)"
+
+
+def resolve_secrets(settings: Settings, env: Mapping[str, str] | None = None) -> Secrets:
+    """Read secrets from ``env``; the embedded PBX may invent the ones that are missing."""
+    env = os.environ if env is None else env
+    embedded = settings.pbx.mode == "embedded"
+    ami_env = settings.pbx.ami.secret_env
+    ami = env.get(ami_env, "")
+    if not ami:
+        if not embedded:
+            raise ConfigError(
+                "environment",
+                [f"pbx.ami.secret_env: environment variable {ami_env} is not set"],
+            )
+        ami = secrets.token_urlsafe(24)
+    passwords = {}
+    for agent in settings.pbx.agents:
+        value = env.get(agent.secret_env, "")
+        passwords[agent.extension] = value or secrets.token_urlsafe(16)
+    return Secrets(ami_secret=ami, agent_passwords=passwords)
+
+
+def check_ports_free(settings: Settings) -> None:
+    """Fail early, naming the field, when a port the service must bind is taken."""
+    wanted: list[tuple[str, str, int, int]] = [
+        ("listen.api_port", settings.listen.api_host, settings.listen.api_port, socket.SOCK_STREAM),
+        ("listen.agi_port", settings.listen.agi_host, settings.listen.agi_port, socket.SOCK_STREAM),
+    ]
+    if settings.pbx.mode == "embedded":
+        emb = settings.pbx.embedded
+        wanted += [
+            ("pbx.ami.port", emb.bind, settings.pbx.ami.port, socket.SOCK_STREAM),
+            ("pbx.embedded.sip_port", emb.bind, emb.sip_port, socket.SOCK_DGRAM),
+        ]
+    problems = []
+    for name, host, port, kind in wanted:
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind((host, port))
+            except OSError as exc:
+                problems.append(f"{name}: port {port} on {host} is not free ({exc.strerror})")
+    if problems:
+        raise ConfigError("ports", problems)

@@ -1,0 +1,120 @@
+"""Reading and writing call records. Synchronous: callers on the event loop use a thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import sessionmaker
+
+from hotline.store.models import CallRow
+from telephony.calls import CallRecord
+
+
+def _dt(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+
+@dataclass(frozen=True)
+class CallSummary:
+    """Headline figures over a set of calls (definitions: shared/design/architecture.md)."""
+
+    calls: int
+    offered: int
+    answered: int
+    abandoned: int
+    short_abandons: int
+    asa: float | None  # seconds
+    aht: float | None  # seconds (talk only until hold and wrap-up are tracked)
+
+
+class CallStore:
+    def __init__(self, engine: Engine) -> None:
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    def save(self, rec: CallRecord) -> None:
+        """Insert or update the row of ``rec.linkedid`` (idempotent)."""
+        self.save_many([rec])
+
+    def save_many(self, records: list[CallRecord]) -> None:
+        """Upsert several records in one transaction (the last one per call wins)."""
+        latest = {r.linkedid: r for r in records}
+        with self._sessions.begin() as session:
+            rows = {
+                row.linkedid: row
+                for row in session.scalars(select(CallRow).where(CallRow.linkedid.in_(latest)))
+            }
+            for linkedid, rec in latest.items():
+                row = rows.get(linkedid)
+                if row is None:
+                    row = CallRow(linkedid=linkedid)
+                    session.add(row)
+                _copy(rec, row)
+
+    def get(self, linkedid: str) -> CallRow | None:
+        with self._sessions() as session:
+            return session.scalars(
+                select(CallRow).where(CallRow.linkedid == linkedid)
+            ).one_or_none()
+
+    def find(self, *, caller_number: str | None = None, since: datetime | None = None,
+             limit: int = 100) -> list[CallRow]:  # fmt: skip
+        stmt = select(CallRow).order_by(CallRow.started_at.desc()).limit(limit)
+        if caller_number is not None:
+            stmt = stmt.where(CallRow.caller_number == caller_number)
+        if since is not None:
+            stmt = stmt.where(CallRow.started_at >= since)
+        with self._sessions() as session:
+            return list(session.scalars(stmt))
+
+    def summary(self, since: datetime, short_abandon: float = 5.0) -> CallSummary:
+        with self._sessions() as session:
+            rows = list(
+                session.scalars(
+                    select(CallRow).where(CallRow.started_at >= since, CallRow.ended_at.is_not(None))
+                )
+            )
+        return summarise(rows, short_abandon)
+
+
+def summarise(rows: list[CallRow], short_abandon: float = 5.0) -> CallSummary:
+    offered = [r for r in rows if r.queue_joined_at is not None]
+    answered = [r for r in offered if r.disposition == "answered"]
+    abandoned = [r for r in offered if r.disposition == "abandoned"]
+    short = [r for r in abandoned if (r.queue_wait or 0.0) < short_abandon]
+    waits = [r.queue_wait for r in answered if r.queue_wait is not None]
+    talks = [r.talk_time for r in answered if r.talk_time is not None]
+    return CallSummary(
+        calls=len(rows),
+        offered=len(offered),
+        answered=len(answered),
+        abandoned=len(abandoned),
+        short_abandons=len(short),
+        asa=sum(waits) / len(waits) if waits else None,
+        aht=sum(talks) / len(talks) if talks else None,
+    )
+
+
+def _copy(rec: CallRecord, row: CallRow) -> None:
+    row.caller_number = rec.caller_number
+    row.caller_name = rec.caller_name
+    row.dialled_number = rec.dialled_number
+    row.started_at = _dt(rec.started_at) or datetime.now(UTC)
+    row.answered_at = _dt(rec.answered_at)
+    row.ended_at = _dt(rec.ended_at)
+    row.queue = rec.queue
+    row.queue_joined_at = _dt(rec.queue_joined_at)
+    row.agent = rec.agent
+    row.agent_name = rec.agent_name
+    row.queue_wait = rec.queue_wait
+    row.ring_time = rec.ring_time
+    row.talk_time = rec.talk_time
+    row.ended_by = rec.ended_by
+    row.disposition = rec.disposition.value if rec.disposition else None
+    row.hangup_cause = rec.hangup_cause
+    row.recordings = dict(rec.recordings)
+    row.ivr_path = list(rec.ivr_path)
+    row.variables = dict(rec.variables)
+    row.resynced = rec.resynced
+    row.updated_at = datetime.now(UTC)

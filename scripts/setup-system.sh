@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Installs the system packages hotline needs on Debian 12, idempotently.
+# Asterisk is not in bookworm; it comes from Debian 11's (security) suite with a pin at 100 so
+# that nothing else is pulled from the old release by accident.
+set -euo pipefail
+
+need_root() {
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then exec sudo -E bash "$0" "$@"; fi
+    echo "setup-system: must run as root (or with sudo available)" >&2
+    exit 1
+  fi
+}
+
+PACKAGES=(asterisk asterisk-core-sounds-en sip-tester espeak-ng sox)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup-system: all system packages present"
+  exit 0
+fi
+need_root "$@"
+
+src=/etc/apt/sources.list.d/hotline-bullseye.sources
+pin=/etc/apt/preferences.d/hotline-bullseye
+if [ ! -f "$src" ]; then
+  cat >"$src" <<'SRC'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bullseye
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: http://deb.debian.org/debian-security
+Suites: bullseye-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+fi
+if [ ! -f "$pin" ]; then
+  cat >"$pin" <<'PIN'
+Package: *
+Pin: release n=bullseye
+Pin-Priority: 100
+
+Package: *
+Pin: release n=bullseye-security
+Pin-Priority: 100
+PIN
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+echo "setup-system: installing ${missing[*]}"
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The Debian package starts a system-wide Asterisk; hotline runs its own private instances.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet asterisk 2>/dev/null; then
+  systemctl stop asterisk || true
+  systemctl disable asterisk || true
+fi

@@ -1,0 +1,1 @@
+"""Asterisk Manager Interface: the connection (I/O) and the event types (no I/O)."""

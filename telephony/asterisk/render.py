@@ -1,0 +1,318 @@
+"""Render the Asterisk configuration files from the PBX settings.
+
+Pure functions: settings in, ``{filename: text}`` out. Writing them is ``write_config``'s job.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from telephony.settings import PbxSettings
+
+# Modules that bind well-known ports or need hardware: a private instance must not load them,
+# or two instances on one machine (tests, a developer's PBX) would collide.
+NOLOAD = [
+    "chan_sip.so",
+    "chan_iax2.so",
+    "chan_skinny.so",
+    "chan_mgcp.so",
+    "chan_unistim.so",
+    "chan_ooh323.so",
+    "chan_motif.so",
+    "chan_dahdi.so",
+    "chan_alsa.so",
+    "chan_oss.so",
+    "chan_console.so",
+    "chan_mobile.so",
+    "chan_rtp.so",
+    "pbx_dundi.so",
+    "res_xmpp.so",
+    "res_hep.so",
+    "res_hep_pjsip.so",
+    "res_hep_rtcp.so",
+    "res_snmp.so",
+    "res_smdi.so",
+    "res_phoneprov.so",
+    "res_pjsip_phoneprov_provider.so",
+    "res_stun_monitor.so",
+    "res_calendar.so",
+    "res_config_ldap.so",
+    "res_config_pgsql.so",
+    "cdr_pgsql.so",
+    "cel_pgsql.so",
+    "cdr_radius.so",
+    "cel_radius.so",
+    "res_fax_spandsp.so",
+    "app_voicemail.so",
+    "res_pktccops.so",
+]
+
+
+@dataclass(frozen=True)
+class RenderInput:
+    """Everything the files depend on besides the settings (paths are absolute)."""
+
+    runtime_dir: Path
+    recordings_dir: Path
+    ami_secret: str
+    agent_passwords: Mapping[str, str]
+    agi_url: str | None = None
+
+
+def _ini(sections: list[tuple[str, list[tuple[str, object]]]], header: str = "") -> str:
+    out = [f"; rendered by hotline: do not edit, edit config/hotline.yaml{header}"]
+    for name, items in sections:
+        out.append(f"\n[{name}]")
+        out += [f"{k} = {v}" for k, v in items]
+    return "\n".join(out) + "\n"
+
+
+def asterisk_conf(pbx: PbxSettings, inp: RenderInput) -> str:
+    run = inp.runtime_dir
+    emb = pbx.embedded
+    dirs = [
+        ("astetcdir", run / "etc"),
+        ("astmoddir", emb.modules_dir),
+        ("astvarlibdir", run / "lib"),
+        ("astdbdir", run / "lib"),
+        ("astkeydir", run / "lib"),
+        ("astdatadir", emb.sounds_dir),
+        ("astagidir", run / "agi-bin"),
+        ("astspooldir", run / "spool"),
+        ("astrundir", run / "run"),
+        ("astlogdir", run / "log"),
+        ("astsbindir", emb.asterisk_binary.parent),
+    ]
+    text = "; rendered by hotline: do not edit\n[directories]\n"
+    text += "".join(f"{k} => {v}\n" for k, v in dirs)
+    text += "\n[options]\nverbose = 0\ndebug = 0\nnocolor = yes\ntransmit_silence = yes\n"
+    text += "documentation_language = en_US\nhideconnect = yes\n"
+    return text
+
+
+def modules_conf() -> str:
+    items: list[tuple[str, object]] = [("autoload", "yes")]
+    return _ini([("modules", items)]).replace(
+        "autoload = yes", "autoload = yes\n" + "\n".join(f"noload => {m}" for m in NOLOAD)
+    )
+
+
+def logger_conf() -> str:
+    return _ini([("general", [("dateformat", "%F %T.%3q")]), ("logfiles", [("messages", "notice,warning,error")])])
+
+
+def manager_conf(pbx: PbxSettings, inp: RenderInput) -> str:
+    return _ini(
+        [
+            (
+                "general",
+                [
+                    ("enabled", "yes"),
+                    ("port", pbx.ami.port),
+                    ("bindaddr", pbx.embedded.bind),
+                    ("displayconnects", "no"),
+                    # Microsecond timestamps on every event: call timings come from the PBX clock,
+                    # not from when the service happened to read the event.
+                    ("timestampevents", "yes"),
+                ],
+            ),
+            (
+                pbx.ami.user,
+                [
+                    ("secret", inp.ami_secret),
+                    ("deny", "0.0.0.0/0.0.0.0"),
+                    ("permit", f"{pbx.embedded.bind}/255.255.255.255"),
+                    ("read", "all"),
+                    ("write", "all"),
+                    ("writetimeout", 1000),
+                ],
+            ),
+        ]
+    )
+
+
+def pjsip_conf(pbx: PbxSettings, inp: RenderInput) -> str:
+    codecs = pbx.trunk.codecs
+    media: list[tuple[str, object]] = [
+        ("disallow", "all"),
+        ("allow", ",".join(codecs)),
+        ("dtmf_mode", "rfc4733"),
+        ("direct_media", "no"),
+        ("rtp_symmetric", "yes"),
+        ("force_rport", "yes"),
+        ("rewrite_contact", "yes"),
+    ]
+    sections: list[tuple[str, list[tuple[str, object]]]] = [
+        (
+            "global",
+            [
+                ("type", "global"),
+                # Agents are known by user name; anything else from the trunk's address is a caller.
+                ("endpoint_identifier_order", "username,ip"),
+                ("user_agent", "hotline-pbx"),
+            ],
+        ),
+        (
+            "transport-udp",
+            [
+                ("type", "transport"),
+                ("protocol", "udp"),
+                ("bind", f"{pbx.embedded.bind}:{pbx.embedded.sip_port}"),
+            ],
+        ),
+        ("trunk", [("type", "endpoint"), ("context", "hotline-inbound"), *media]),
+        (
+            "trunk-identify",
+            [("type", "identify"), ("endpoint", "trunk"), *[("match", m) for m in pbx.trunk.match]],
+        ),
+    ]
+    for agent in pbx.agents:
+        ext = agent.extension
+        callerid = f'"{agent.name or ext}" <{ext}>'
+        sections += [
+            (
+                ext,
+                [
+                    ("type", "endpoint"),
+                    ("context", "hotline-agents"),
+                    ("aors", ext),
+                    ("auth", f"{ext}-auth"),
+                    ("callerid", callerid),
+                    *media,
+                ],
+            ),
+            (
+                f"{ext}-auth",
+                [
+                    ("type", "auth"),
+                    ("auth_type", "userpass"),
+                    ("username", ext),
+                    ("password", inp.agent_passwords[ext]),
+                ],
+            ),
+        ]
+    text = _ini(sections)
+    # An aor shares its endpoint's name; ini sections may repeat, so append them apart.
+    for agent in pbx.agents:
+        text += (
+            f"\n[{agent.extension}]\ntype = aor\nmax_contacts = 1\nremove_existing = yes\n"
+        )
+    return text
+
+
+def queues_conf(pbx: PbxSettings) -> str:
+    names = {a.extension: a.name or a.extension for a in pbx.agents}
+    sections: list[tuple[str, list[tuple[str, object]]]] = [
+        ("general", [("persistentmembers", "no"), ("shared_lastcall", "yes")])
+    ]
+    for q in pbx.queues:
+        items: list[tuple[str, object]] = [
+            ("strategy", q.strategy),
+            ("timeout", q.ring_timeout),
+            ("retry", q.retry),
+            ("wrapuptime", q.wrapup),
+            ("joinempty", "yes"),
+            ("leavewhenempty", "no"),
+            ("ringinuse", "no"),
+            ("announce-frequency", 0),
+            ("timeoutpriority", "conf"),
+        ]
+        items += [
+            ("member", f"PJSIP/{m},0,{names[m]},PJSIP/{m}") for m in q.members
+        ]
+        sections.append((q.name, items))
+    return _ini(sections).replace("member = ", "member => ")
+
+
+def extensions_conf(pbx: PbxSettings, inp: RenderInput) -> str:
+    lines = [
+        "; rendered by hotline: do not edit, edit config/hotline.yaml",
+        "[general]",
+        "static = yes",
+        "writeprotect = yes",
+        "",
+        "[globals]",
+        f"HOTLINE_RECDIR = {inp.recordings_dir}",
+        "",
+        "[hotline-inbound]",
+    ]
+    for route in pbx.inbound:
+        q = pbx.queue(route.queue)
+        lines += [
+            f"exten => {route.number},1,Set(__HOTLINE_DIALLED={route.number})",
+            f" same => n,Set(__HOTLINE_QUEUE={q.name})",
+            f" same => n,Set(HOTLINE_MAXWAIT={q.max_wait})",
+            f" same => n,Set(CHANNEL(language)={q.language})",
+            " same => n,Goto(hotline-call,s,1)",
+        ]
+    lines += [
+        "; numbers the hotline does not serve: 'unallocated number', recorded as failed",
+        "exten => _[0-9*#+].,1,Hangup(1)",
+        "",
+        "[hotline-call]",
+        "exten => s,1,Answer()",
+        " same => n,Set(HOTLINE_IVR=skipped)",
+        # r: ringing while waiting (no music-on-hold files are shipped yet);
+        # the gosub runs on the agent's channel once answered, before the bridge.
+        " same => n,Queue(${HOTLINE_QUEUE},r,,,${HOTLINE_MAXWAIT},,,hotline-agent-connected^s^1)",
+        " same => n,Set(HOTLINE_QUEUE_RESULT=${QUEUESTATUS})",
+        " same => n,Hangup()",
+        "",
+        "[hotline-agent-connected]",
+        # Caller and agent legs apart (for transcription) plus the mix: on the agent's channel
+        # 'r' is what the agent says and 't' what the caller says.
+        "exten => s,1,Set(HOTLINE_REC=${HOTLINE_RECDIR}/${STRFTIME(${EPOCH},,%Y%m%d)}/"
+        "${CHANNEL(linkedid)})",
+        " same => n,MixMonitor(${HOTLINE_REC}-mix.wav,r(${HOTLINE_REC}-agent.wav)"
+        "t(${HOTLINE_REC}-caller.wav))",
+        " same => n,Return()",
+        "",
+        "[hotline-agents]",
+        "; agents may call each other by extension",
+        "exten => _XX.,1,Dial(PJSIP/${EXTEN},30)",
+        " same => n,Hangup()",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def render(pbx: PbxSettings, inp: RenderInput) -> dict[str, str]:
+    return {
+        "asterisk.conf": asterisk_conf(pbx, inp),
+        "modules.conf": modules_conf(),
+        "logger.conf": logger_conf(),
+        "manager.conf": manager_conf(pbx, inp),
+        "pjsip.conf": pjsip_conf(pbx, inp),
+        "queues.conf": queues_conf(pbx),
+        "extensions.conf": extensions_conf(pbx, inp),
+        "rtp.conf": _ini(
+            [("general", [("rtpstart", pbx.embedded.rtp_start), ("rtpend", pbx.embedded.rtp_end)])]
+        ),
+        "cdr.conf": _ini([("general", [("enable", "no")])]),
+        "cel.conf": _ini([("general", [("enable", "no")])]),
+        "musiconhold.conf": _ini([("general", [])]),
+        "indications.conf": _ini(
+            [("general", [("country", "cn")]), ("cn", [("description", "China"),
+             ("ringcadence", "1000,4000"), ("dial", "450"), ("busy", "450/350,0/350"),
+             ("ring", "450/1000,0/4000"), ("congestion", "450/700,0/700"),
+             ("callwaiting", "450/400,0/4000"), ("dialrecall", "450"),
+             ("record", "950/400,0/10000"), ("info", "450/100,0/100,450/100,0/100,450/100,0/100,450/400,0/400"),
+             ("stutter", "450+425")])]
+        ),
+    }
+
+
+def write_config(files: Mapping[str, str], runtime_dir: Path) -> Path:
+    """Write the files into ``runtime_dir/etc`` (0600: they hold secrets); return that folder."""
+    etc = runtime_dir / "etc"
+    for sub in ("etc", "lib", "spool", "run", "log", "agi-bin"):
+        (runtime_dir / sub).mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        path = etc / name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    return etc

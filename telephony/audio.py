@@ -1,0 +1,44 @@
+"""Speech and tone files for prompts and simulated callers: espeak-ng and sox, 8 kHz mono WAV."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from telephony.errors import TelephonyError
+
+
+class AudioToolMissing(TelephonyError):
+    """espeak-ng or sox is not installed."""
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise AudioToolMissing(f"{name} is not installed: run scripts/setup.sh")
+    return path
+
+
+def synthesize(text: str, out: Path, voice: str = "en-us", speed: int = 150) -> Path:
+    """Speak ``text`` into ``out`` as 8 kHz mono 16-bit WAV (the format Asterisk plays as is)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "speech.wav"
+        subprocess.run(
+            [_tool("espeak-ng"), "-v", voice, "-s", str(speed), "-w", str(raw), text],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        subprocess.run(
+            [_tool("sox"), str(raw), "-r", "8000", "-c", "1", "-b", "16", str(out)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+    return out
+
+
+def wav_duration(path: Path) -> float:
+    import wave
+
+    with wave.open(str(path), "rb") as w:
+        return w.getnframes() / float(w.getframerate())

@@ -1,0 +1,353 @@
+"""The call tracker: AMI events in, call records out. No I/O.
+
+Calls are keyed by ``Linkedid``: every channel of one call (the caller's, each agent leg rung,
+the agent who answered) carries the ``Linkedid`` of the first. The tracker is idempotent: a
+replayed or duplicated event changes nothing (each transition is guarded by the state it leaves),
+and resumable: after an AMI outage ``resync`` merges the PBX's list of live channels.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import logging
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from telephony.ami.events import AmiEvent
+
+log = logging.getLogger(__name__)
+
+VAR_PREFIX = "HOTLINE_"
+_ENDED_MEMORY = 20_000  # ended linkedids remembered, so late duplicates are ignored
+
+
+class Disposition(enum.StrEnum):
+    ANSWERED = "answered"
+    ABANDONED = "abandoned"
+    IVR_HANGUP = "ivr_hangup"
+    NO_AGENT = "no_agent"
+    FAILED = "failed"
+
+
+class UpdateKind(enum.StrEnum):
+    STARTED = "started"
+    QUEUED = "queued"
+    AGENT_CONNECTED = "agent_connected"
+    ABANDONED = "abandoned"
+    ENDED = "ended"
+
+
+@dataclass
+class CallRecord:
+    """What the hotline knows of one call. Times are POSIX seconds; durations seconds."""
+
+    linkedid: str
+    caller_number: str = ""
+    caller_name: str = ""
+    dialled_number: str = ""
+    started_at: float = 0.0
+    answered_at: float | None = None  # agent connected
+    ended_at: float | None = None
+    queue: str | None = None
+    queue_joined_at: float | None = None
+    queue_left_at: float | None = None
+    agent: str | None = None  # extension, e.g. "1001"
+    agent_name: str | None = None
+    queue_wait: float | None = None
+    ring_time: float | None = None
+    talk_time: float | None = None
+    talk_ended_at: float | None = None
+    ended_by: str | None = None  # caller | agent | transfer
+    disposition: Disposition | None = None
+    hangup_cause: str | None = None
+    recordings: dict[str, str] = field(default_factory=dict)  # leg -> path
+    ivr_path: list[str] = field(default_factory=list)
+    variables: dict[str, str] = field(default_factory=dict)
+    resynced: bool = False  # part of its history was rebuilt after an AMI outage
+
+    def copy(self) -> CallRecord:
+        return dataclasses.replace(
+            self,
+            recordings=dict(self.recordings),
+            ivr_path=list(self.ivr_path),
+            variables=dict(self.variables),
+        )
+
+
+@dataclass(frozen=True)
+class CallUpdate:
+    kind: UpdateKind
+    record: CallRecord  # a copy, safe to keep
+
+
+@dataclass
+class _Call:
+    record: CallRecord
+    live: dict[str, float] = field(default_factory=dict)  # uniqueid -> last seen
+    seen: set[str] = field(default_factory=set)
+    caller_uid: str = ""
+    agent_uid: str | None = None
+    pbx_answered: bool = False
+    abandoned: bool = False
+    in_queue: bool = False
+    last_agent_called_at: dict[str, float] = field(default_factory=dict)  # interface -> time
+
+
+def _extension(interface: str) -> str:
+    """``PJSIP/1001`` → ``1001`` (also ``Local/1001@ctx``)."""
+    tail = interface.split("/", 1)[-1]
+    return tail.split("@", 1)[0].split("-", 1)[0]
+
+
+class CallTracker:
+    """Feed it AMI events in order; it returns what changed for each call."""
+
+    def __init__(self) -> None:
+        self._calls: dict[str, _Call] = {}
+        self._ended: OrderedDict[str, None] = OrderedDict()
+
+    @property
+    def active(self) -> list[CallRecord]:
+        return [c.record.copy() for c in self._calls.values()]
+
+    def get(self, linkedid: str) -> CallRecord | None:
+        call = self._calls.get(linkedid)
+        return call.record.copy() if call else None
+
+    # -- events ------------------------------------------------------------------------------
+    def feed(self, ev: AmiEvent) -> list[CallUpdate]:
+        handler = getattr(self, f"_on_{ev.name.lower()}", None)
+        if handler is None:
+            return []
+        linkedid = ev.get("Linkedid")
+        if not linkedid or linkedid in self._ended:
+            return []
+        updates: list[CallUpdate] = []
+        call = self._calls.get(linkedid)
+        if call is None:
+            if ev.name not in ("Newchannel", "CoreShowChannel"):
+                # First sight of a call in the middle (service started mid-call): adopt it.
+                if not ev.get("Uniqueid"):
+                    return []
+            call = self._start(ev, updates)
+        uid = ev.get("Uniqueid")
+        if uid and ev.name != "Hangup" and uid not in call.seen:
+            call.seen.add(uid)
+            call.live[uid] = ev.at
+        elif uid in call.live:
+            call.live[uid] = ev.at
+        handler(call, ev, updates)
+        if call.seen and not call.live:
+            self._end(call, ev.at, updates)
+        return updates
+
+    def _start(self, ev: AmiEvent, updates: list[CallUpdate]) -> _Call:
+        linkedid = ev.get("Linkedid")
+        rec = CallRecord(
+            linkedid=linkedid,
+            caller_number=ev.get("CallerIDNum"),
+            caller_name=ev.get("CallerIDName"),
+            dialled_number=ev.get("Exten"),
+            started_at=ev.at,
+        )
+        if rec.caller_number == "<unknown>":
+            rec.caller_number = ""
+        call = _Call(record=rec, caller_uid=ev.get("Uniqueid"))
+        self._calls[linkedid] = call
+        updates.append(CallUpdate(UpdateKind.STARTED, rec.copy()))
+        return call
+
+    def _on_newchannel(self, call: _Call, ev: AmiEvent, updates: list[CallUpdate]) -> None:
+        if ev.get("Uniqueid") == call.caller_uid and ev.get("ChannelState") == "6":
+            call.pbx_answered = True
+
+    def _on_newstate(self, call: _Call, ev: AmiEvent, updates: list[CallUpdate]) -> None:
+        if ev.get("Uniqueid") == call.caller_uid and ev.get("ChannelState") == "6":
+            call.pbx_answered = True
+
+    def _on_varset(self, call: _Call, ev: AmiEvent, updates: list[CallUpdate]) -> None:
+        name, value = ev.get("Variable"), ev.get("Value")
+        # Inherited variables arrive as __NAME on the first Set.
+        name = name.lstrip("_")
+        if not name.startswith(VAR_PREFIX):
+            return
+        rec = call.record
+        rec.variables[name] = value
+        if name == "HOTLINE_DIALLED":
+            rec.dialled_number = value
+        elif name == "HOTLINE_REC" and value:
+            rec.recordings = {
+                "mix": f"{value}-mix.wav",
+                "caller": f"{value}-caller.wav",
+                "agent": f"{value}-agent.wav",
+            }
+        elif name == "HOTLINE_IVR_PATH":
+            rec.ivr_path = [p for p in value.split("/") if p]
+
+    def _on_queuecallerjoin(self, call: _Call, ev: AmiEvent, updates: list[CallUpdate]) -> None:
+        queue = ev.get("Queue")
+        if call.in_queue and call.record.queue == queue:
+            return  # duplicate
+        rec = call.record
+        rec.queue = queue
+        rec.queue_joined_at = ev.at
+        rec.queue_left_at = None
+        call.in_queue = True
+        updates.append(CallUpdate(UpdateKind.QUEUED, rec.copy()))
+
+    def _on_agentcalled(self, call: _Call, ev: AmiEvent, updates: list[CallUpdate]) -> None:
+        iface = ev.get("Interface") or ev.get("DestChannel")
+        call.last_agent_called_at.setdefault(iface, ev.at)
+
+    def _on_agentringnoanswer(self, call: _Call, ev: AmiEvent, updates: list[CallUpdate]) -> None:
+        call.last_agent_called_at.pop(ev.get("Interface"), None)
+        dest = ev.get("DestUniqueid")
+        call.live.pop(dest, None)  # the rung leg is gone (its Hangup follows anyway)
+        call.seen.add(dest)
+
+    def _on_agentconnect(self, call: _Call, ev: AmiEvent, updates: list[CallUpdate]) -> None:
+        rec = call.record
+        if rec.answered_at is not None:
+            return  # duplicate
+        iface = ev.get("Interface")
+        rec.answered_at = ev.at
+        rec.agent = _extension(iface) if iface else ev.get("MemberName")
+        rec.agent_name = ev.get("MemberName") or None
+        rec.queue = ev.get("Queue") or rec.queue
+        joined = rec.queue_joined_at
+        rec.queue_wait = round(ev.at - joined, 3) if joined is not None else _num(ev.get("HoldTime"))
+        called = call.last_agent_called_at.get(iface)
+        rec.ring_time = round(ev.at - called, 3) if called is not None else _num(ev.get("RingTime"))
+        call.agent_uid = ev.get("DestUniqueid") or None
+        if call.agent_uid:
+            call.seen.add(call.agent_uid)
+            call.live.setdefault(call.agent_uid, ev.at)
+        call.in_queue = False
+        rec.queue_left_at = ev.at
+        updates.append(CallUpdate(UpdateKind.AGENT_CONNECTED, rec.copy()))
+
+    def _on_agentcomplete(self, call: _Call, ev: AmiEvent, updates: list[CallUpdate]) -> None:
+        rec = call.record
+        rec.ended_by = ev.get("Reason") or rec.ended_by
+        self._talk_ended(call, ev.at)
+
+    def _on_queuecallerabandon(self, call: _Call, ev: AmiEvent, updates: list[CallUpdate]) -> None:
+        if call.abandoned or call.record.answered_at is not None:
+            return
+        call.abandoned = True
+        self._left_queue(call, ev.at)
+        call.record.ended_by = "caller"
+        updates.append(CallUpdate(UpdateKind.ABANDONED, call.record.copy()))
+
+    def _on_queuecallerleave(self, call: _Call, ev: AmiEvent, updates: list[CallUpdate]) -> None:
+        self._left_queue(call, ev.at)
+
+    def _on_bridgeleave(self, call: _Call, ev: AmiEvent, updates: list[CallUpdate]) -> None:
+        if ev.get("Uniqueid") in (call.caller_uid, call.agent_uid):
+            self._talk_ended(call, ev.at)
+
+    def _on_hangup(self, call: _Call, ev: AmiEvent, updates: list[CallUpdate]) -> None:
+        uid = ev.get("Uniqueid")
+        call.seen.add(uid)
+        if call.live.pop(uid, None) is None:
+            return  # duplicate or unknown leg
+        if uid == call.caller_uid:
+            call.record.hangup_cause = ev.get("Cause-txt") or ev.get("Cause")
+            if call.in_queue:
+                # Missed the abandon event (AMI outage): a caller hanging up in queue abandons.
+                call.abandoned = True
+                self._left_queue(call, ev.at)
+        if uid in (call.caller_uid, call.agent_uid):
+            if call.record.ended_by is None and call.record.answered_at is not None:
+                call.record.ended_by = "caller" if uid == call.caller_uid else "agent"
+            self._talk_ended(call, ev.at)
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _left_queue(self, call: _Call, at: float) -> None:
+        rec = call.record
+        if call.in_queue:
+            call.in_queue = False
+            rec.queue_left_at = at
+            if rec.answered_at is None and rec.queue_joined_at is not None:
+                rec.queue_wait = round(at - rec.queue_joined_at, 3)
+
+    def _talk_ended(self, call: _Call, at: float) -> None:
+        rec = call.record
+        if rec.answered_at is None or rec.talk_ended_at is not None:
+            return
+        rec.talk_ended_at = at
+        rec.talk_time = round(at - rec.answered_at, 3)
+
+    def _end(self, call: _Call, at: float, updates: list[CallUpdate]) -> None:
+        rec = call.record
+        rec.ended_at = at
+        self._talk_ended(call, at)
+        if rec.answered_at is not None:
+            rec.disposition = Disposition.ANSWERED
+        elif call.abandoned:
+            rec.disposition = Disposition.ABANDONED
+        elif rec.queue_joined_at is not None:
+            rec.disposition = Disposition.NO_AGENT
+        elif call.pbx_answered or rec.variables.get("HOTLINE_DIALLED"):
+            rec.disposition = Disposition.IVR_HANGUP
+        else:
+            rec.disposition = Disposition.FAILED
+        del self._calls[rec.linkedid]
+        self._ended[rec.linkedid] = None
+        while len(self._ended) > _ENDED_MEMORY:
+            self._ended.popitem(last=False)
+        updates.append(CallUpdate(UpdateKind.ENDED, rec.copy()))
+
+    # -- resynchronisation -------------------------------------------------------------------
+    def resync(self, channels: Iterable[AmiEvent], asked_at: float, now: float) -> list[CallUpdate]:
+        """Merge the PBX's live channels (``CoreShowChannel`` events) after a reconnect.
+
+        Unknown live channels are adopted; channels known from before ``asked_at`` that the PBX
+        no longer has ended during the outage, and are closed at ``now``.
+        """
+        updates: list[CallUpdate] = []
+        alive: set[str] = set()
+        for ch in channels:
+            alive.add(ch.get("Uniqueid"))
+            linkedid = ch.get("Linkedid")
+            if not linkedid or linkedid in self._ended:
+                continue
+            call = self._calls.get(linkedid)
+            if call is None:
+                started = now - _duration(ch.get("Duration"))
+                ch = AmiEvent(ch.name, ch.headers, started, ch.received_at)
+                call = self._start(ch, updates)
+                call.record.resynced = True
+            uid = ch.get("Uniqueid")
+            if uid not in call.live:
+                call.seen.add(uid)
+                call.live[uid] = now
+                call.record.resynced = True
+            if uid == call.caller_uid and ch.get("ChannelState") == "6":
+                call.pbx_answered = True
+        for call in list(self._calls.values()):
+            gone = [u for u, seen in call.live.items() if u not in alive and seen < asked_at]
+            for uid in gone:
+                log.warning("call %s: channel %s ended while AMI was down", call.record.linkedid, uid)
+                call.record.resynced = True
+                hangup = AmiEvent("Hangup", {"Uniqueid": uid, "Linkedid": call.record.linkedid}, now)
+                updates += self.feed(hangup)
+        return updates
+
+
+def _num(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _duration(text: str) -> float:
+    """``HH:MM:SS`` → seconds (0 when unparsable)."""
+    try:
+        h, m, s = (int(x) for x in text.split(":"))
+    except ValueError:
+        return 0.0
+    return float(h * 3600 + m * 60 + s)

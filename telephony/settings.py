@@ -1,0 +1,183 @@
+"""Schema of the PBX part of the configuration: the PBX connection, SIP endpoints and queues.
+
+The telephony package owns this section; ``hotline.settings`` composes it into the whole file.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+_NUMBER = re.compile(r"^[0-9*#+]{1,32}$")
+
+
+class Strict(BaseModel):
+    """Base for every config section: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AmiSettings(Strict):
+    """How the service reaches the Asterisk Manager Interface."""
+
+    host: str = "127.0.0.1"
+    port: Port = 5038
+    user: str = "hotline"
+    # The secret itself never lives in the file: only the name of the environment variable.
+    secret_env: str = "HOTLINE_AMI_SECRET"
+    heartbeat_interval: float = Field(5.0, gt=0, le=300)
+    heartbeat_timeout: float = Field(3.0, gt=0, le=60)
+    connect_timeout: float = Field(5.0, gt=0, le=60)
+    reconnect_min: float = Field(0.2, gt=0, le=60)
+    reconnect_max: float = Field(30.0, gt=0, le=600)
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> AmiSettings:
+        if self.reconnect_min > self.reconnect_max:
+            raise ValueError("reconnect_min must not exceed reconnect_max")
+        return self
+
+
+class EmbeddedPbx(Strict):
+    """The private Asterisk that the service starts and stops itself."""
+
+    bind: str = "127.0.0.1"
+    sip_port: Port = 5080
+    rtp_start: Port = 20000
+    rtp_end: Port = 20999
+    runtime_dir: Path = Path("var/asterisk")
+    asterisk_binary: Path = Path("/usr/sbin/asterisk")
+    modules_dir: Path = Path("/usr/lib/asterisk/modules")
+    sounds_dir: Path = Path("/usr/share/asterisk")
+    boot_timeout: float = Field(30.0, gt=0)
+
+    @field_validator("bind")
+    @classmethod
+    def _ip(cls, v: str) -> str:
+        ipaddress.ip_address(v)
+        return v
+
+    @model_validator(mode="after")
+    def _rtp_range(self) -> EmbeddedPbx:
+        if self.rtp_end - self.rtp_start < 10:
+            raise ValueError("rtp_end must be at least rtp_start + 10")
+        if self.rtp_start <= self.sip_port <= self.rtp_end:
+            raise ValueError(f"sip_port {self.sip_port} lies inside the RTP range")
+        return self
+
+
+class AgentEndpoint(Strict):
+    """A seat's SIP phone: a PJSIP endpoint that registers with the PBX."""
+
+    extension: str
+    name: str = ""
+    # Name of the environment variable holding the SIP password. The embedded PBX generates a
+    # random one when it is unset; an external PBX manages its own endpoints.
+    password_env: str | None = None
+
+    @field_validator("extension")
+    @classmethod
+    def _ext(cls, v: str) -> str:
+        if not v.isdigit() or not 2 <= len(v) <= 8:
+            raise ValueError("extension must be 2 to 8 digits")
+        return v
+
+    @property
+    def secret_env(self) -> str:
+        return self.password_env or f"HOTLINE_SIP_SECRET_{self.extension}"
+
+
+class TrunkSettings(Strict):
+    """Where inbound callers come from: a carrier trunk identified by its source address."""
+
+    match: list[str] = ["127.0.0.1/32"]
+    codecs: list[str] = ["ulaw", "alaw"]
+
+    @field_validator("match")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for net in v:
+            ipaddress.ip_network(net, strict=False)
+        return v
+
+
+class QueueSettings(Strict):
+    """One Asterisk queue (a skill group)."""
+
+    name: str
+    strategy: Literal["ringall", "leastrecent", "fewestcalls", "random", "rrmemory", "linear"] = (
+        "rrmemory"
+    )
+    members: list[str] = []  # agent extensions
+    ring_timeout: int = Field(15, ge=1, le=600)  # seconds each agent rings
+    retry: int = Field(1, ge=0, le=60)
+    max_wait: int = Field(600, ge=1, le=86400)  # then the caller leaves as no_agent
+    wrapup: int = Field(0, ge=0, le=3600)
+    language: str = "zh"
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError("queue name must be 1-40 letters, digits, '_' or '-'")
+        return v
+
+
+class InboundRoute(Strict):
+    """A dialled number and the queue it leads to (the service number 12345 is one)."""
+
+    number: str
+    queue: str
+
+    @field_validator("number")
+    @classmethod
+    def _number(cls, v: str) -> str:
+        if not _NUMBER.match(v):
+            raise ValueError("number must be digits (and * # +)")
+        return v
+
+
+class PbxSettings(Strict):
+    """The PBX: embedded (private Asterisk) or external, plus what is rendered into it."""
+
+    mode: Literal["embedded", "external"] = "embedded"
+    ami: AmiSettings = AmiSettings()
+    embedded: EmbeddedPbx = EmbeddedPbx()
+    recordings_dir: Path = Path("var/recordings")
+    trunk: TrunkSettings = TrunkSettings()
+    agents: list[AgentEndpoint] = []
+    queues: list[QueueSettings] = [QueueSettings(name="operator")]
+    inbound: list[InboundRoute] = [InboundRoute(number="12345", queue="operator")]
+
+    @model_validator(mode="after")
+    def _references(self) -> PbxSettings:
+        names = [q.name for q in self.queues]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            raise ValueError(f"duplicate queue names: {sorted(dupes)}")
+        exts = [a.extension for a in self.agents]
+        if len(set(exts)) != len(exts):
+            raise ValueError("duplicate agent extensions")
+        for q in self.queues:
+            unknown = [m for m in q.members if m not in exts]
+            if unknown:
+                raise ValueError(f"queue {q.name!r} lists unknown agents {unknown}")
+        numbers = [r.number for r in self.inbound]
+        if len(set(numbers)) != len(numbers):
+            raise ValueError("duplicate inbound numbers")
+        for r in self.inbound:
+            if r.queue not in names:
+                raise ValueError(f"inbound number {r.number} routes to unknown queue {r.queue!r}")
+        return self
+
+    def queue(self, name: str) -> QueueSettings:
+        for q in self.queues:
+            if q.name == name:
+                return q
+        raise KeyError(name)

@@ -1,0 +1,106 @@
+"""Session fixtures: one private Asterisk, one running service, one SIP stack for all tests.
+
+Every real part must be present: a missing Asterisk, pjsua2, espeak-ng or sox fails the run
+(it never skips).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import shutil
+import socket
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from hotline.pbx import embedded_pbx
+from hotline.service import Service
+from hotline.settings import Secrets, Settings, parse_settings, resolve_secrets
+from telephony.asterisk.process import PrivateAsterisk
+from tests.support import free_port
+
+ASTERISK = Path("/usr/sbin/asterisk")
+
+# Test routing: one number and one queue per scenario, so scenarios run side by side.
+AGENTS = {"2001": "Answer Agent", "2002": "Cut Agent", "2009": "Never Logged In"}
+QUEUES = {"q_answer": ["2001"], "q_cut": ["2002"], "q_empty": ["2009"]}
+NUMBERS = {"12345": "q_answer", "12346": "q_empty", "12347": "q_cut"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def real_parts() -> None:
+    """The real parts the suite needs; their absence is a failure, not a skip."""
+    missing = [name for name in ("espeak-ng", "sox", "sipp") if shutil.which(name) is None]
+    if not ASTERISK.exists():
+        missing.append(str(ASTERISK))
+    try:
+        importlib.import_module("pjsua2")
+    except ImportError as exc:
+        missing.append(f"pjsua2 ({exc})")
+    if missing:
+        pytest.fail(f"real parts missing (run scripts/setup.sh): {', '.join(missing)}")
+
+
+@pytest.fixture(scope="session")
+def runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Short path: Asterisk's control socket path must fit in 108 bytes.
+    return tmp_path_factory.mktemp("pbx")
+
+
+@pytest.fixture(scope="session")
+def settings(runtime_dir: Path) -> Settings:
+    rtp = 31000 + (free_port() % 200) * 100
+    data = {
+        "service_number": "12345",
+        "pbx": {
+            "mode": "embedded",
+            "ami": {"port": free_port(), "heartbeat_interval": 2, "heartbeat_timeout": 2,
+                    "reconnect_min": 0.1, "reconnect_max": 2},  # fmt: skip
+            "embedded": {"sip_port": free_port(socket.SOCK_DGRAM), "rtp_start": rtp,
+                         "rtp_end": rtp + 99, "runtime_dir": str(runtime_dir / "ast")},  # fmt: skip
+            "recordings_dir": str(runtime_dir / "rec"),
+            "agents": [{"extension": e, "name": n} for e, n in AGENTS.items()],
+            "queues": [{"name": q, "members": m, "ring_timeout": 10} for q, m in QUEUES.items()],
+            "inbound": [{"number": n, "queue": q} for n, q in NUMBERS.items()],
+        },
+        "database": {"url": f"sqlite:///{runtime_dir / 'hotline.db'}"},
+        "listen": {"api_port": free_port(), "agi_port": free_port()},
+    }
+    return parse_settings(data, "test settings")
+
+
+@pytest.fixture(scope="session")
+def secrets(settings: Settings) -> Secrets:
+    return resolve_secrets(settings, env={})
+
+
+@pytest.fixture(scope="session")
+async def pbx(settings: Settings, secrets: Secrets) -> AsyncIterator[PrivateAsterisk]:
+    async with embedded_pbx(settings, secrets) as asterisk:
+        yield asterisk
+
+
+@pytest.fixture(scope="session")
+async def service(pbx: PrivateAsterisk, settings: Settings, secrets: Secrets) -> AsyncIterator[Service]:
+    svc = await Service.build(settings, secrets)
+    task = asyncio.create_task(svc.run(), name="service")
+    await asyncio.wait_for(svc.ami.connected.wait(), 15)
+    yield svc
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+@pytest.fixture(scope="session")
+def sounds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+    from telephony.audio import synthesize
+
+    d = tmp_path_factory.mktemp("sounds")
+    yield {
+        "caller": synthesize("Hello, the street light on Renmin Road has been broken for a week.",
+                             d / "caller.wav"),  # fmt: skip
+        "agent": synthesize("Twelve three four five hotline, how can I help you?", d / "agent.wav"),
+    }

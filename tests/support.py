@@ -1,0 +1,89 @@
+"""Helpers for the tests: free ports, waiting with a deadline, a TCP proxy that can cut or freeze."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_for(
+    probe: Callable[[], Awaitable[T | None]] | Callable[[], T | None],
+    timeout: float,
+    what: str,
+    interval: float = 0.05,
+) -> T:
+    """Poll ``probe`` until it returns something truthy, or fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value  # type: ignore[return-value]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+class TcpProxy:
+    """Forwards 127.0.0.1:port to a target. ``freeze`` stops forwarding on open connections
+    (a silently dead link: TCP stays up, nothing arrives); ``cut`` closes them."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._conns: list[tuple[asyncio.StreamWriter, asyncio.StreamWriter, asyncio.Event]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _accept(self, cr: asyncio.StreamReader, cw: asyncio.StreamWriter) -> None:
+        ur, uw = await asyncio.open_connection("127.0.0.1", self.target_port)
+        frozen = asyncio.Event()
+        self._conns.append((cw, uw, frozen))
+        for r, w in ((cr, uw), (ur, cw)):
+            task = asyncio.create_task(self._pipe(r, w, frozen))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter, frozen: asyncio.Event) -> None:
+        with contextlib.suppress(ConnectionError):
+            while data := await r.read(65536):
+                if not frozen.is_set():
+                    w.write(data)
+                    await w.drain()
+        w.close()
+
+    def freeze(self) -> None:
+        for _, _, frozen in self._conns:
+            frozen.set()
+
+    def cut(self) -> None:
+        for cw, uw, _ in self._conns:
+            cw.transport.abort()
+            uw.transport.abort()
+        self._conns.clear()
+
+    async def close(self) -> None:
+        self.cut()
+        if self._server:
+            self._server.close()
+            await self._server.wait_closed()
+        for task in list(self._tasks):
+            task.cancel()

@@ -1,0 +1,126 @@
+"""Bad configurations exit 2 with one clear message naming the field, and no traceback."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hotline.settings import Settings, load_settings, parse_settings, resolve_secrets
+from telephony.asterisk.render import RenderInput, render
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hotline.cli", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={"PATH": "/usr/bin:/bin", **(env or {})},
+    )  # fmt: skip
+
+
+def test_shipped_config_is_valid() -> None:
+    settings = load_settings(ROOT / "config" / "hotline.yaml")
+    assert settings.service_number == "12345"
+    assert settings.pbx.mode == "embedded"
+    result = run_cli("-c", "config/hotline.yaml", "config", "check")
+    assert result.returncode == 0, result.stderr
+    assert "valid" in result.stdout
+
+
+BAD = {
+    "unknown key": ("pbx:\n  ami:\n    prot: 5038\n", "pbx.ami.prot: unknown key"),
+    "wrong type": ("pbx:\n  ami:\n    port: five\n", "pbx.ami.port: Input should be a valid integer"),
+    "out of range": ("pbx:\n  embedded:\n    sip_port: 70000\n", "pbx.embedded.sip_port"),
+    "unknown queue": (
+        "pbx:\n  inbound:\n    - {number: '12345', queue: nosuch}\n",
+        "routes to unknown queue 'nosuch'",
+    ),
+    "unknown member": (
+        "pbx:\n  queues:\n    - {name: operator, members: ['9999']}\n",
+        "queue 'operator' lists unknown agents ['9999']",
+    ),
+    "port clash": (
+        "pbx:\n  ami:\n    port: 8080\nlisten:\n  api_port: 8080\n",
+        "port clash: pbx.ami.port and listen.api_port are both 8080",
+    ),
+    "bad yaml": ("pbx: [unclosed\n", "not valid YAML"),
+    "not a mapping": ("- a\n- b\n", "(top level): must be a mapping"),
+    "bad database": ("database:\n  url: mysql://x\n", "database: url must be a sqlite"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_config_exits_2_naming_the_field(case: str, tmp_path: Path) -> None:
+    text, expected = BAD[case]
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    result = run_cli("-c", str(path), "config", "check")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_secret_for_external_pbx(tmp_path: Path) -> None:
+    path = tmp_path / "ext.yaml"
+    path.write_text("pbx:\n  mode: external\n  ami:\n    host: 127.0.0.1\n")
+    result = run_cli("-c", str(path), "config", "check")
+    assert result.returncode == 2
+    assert "pbx.ami.secret_env: environment variable HOTLINE_AMI_SECRET is not set" in result.stderr
+    ok = run_cli("-c", str(path), "config", "check", env={"HOTLINE_AMI_SECRET": "s3cret-value"})
+    assert ok.returncode == 0, ok.stderr
+    assert "s3cret-value" not in ok.stdout + ok.stderr
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    result = run_cli("-c", str(tmp_path / "nope.yaml"), "config", "check")
+    assert result.returncode == 2
+    assert "cannot read file" in result.stderr
+
+
+def test_port_in_use_is_named_before_start(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        path = tmp_path / "busy.yaml"
+        path.write_text(f"pbx:\n  ami:\n    port: {port}\n  embedded:\n    runtime_dir: {tmp_path}/a\n"
+                        f"database:\n  url: sqlite:///{tmp_path}/db.sqlite\n")  # fmt: skip
+        result = run_cli("-c", str(path), "run")
+    assert result.returncode == 2
+    assert f"pbx.ami.port: port {port} on 127.0.0.1 is not free" in result.stderr
+
+
+def test_every_command_has_help() -> None:
+    for args in (["--help"], ["run", "--help"], ["demo", "--help"], ["config", "check", "--help"],
+                 ["config", "render", "--help"], ["db", "upgrade", "--help"], ["calls", "--help"]):  # fmt: skip
+        result = run_cli(*args)
+        assert result.returncode == 0, (args, result.stderr)
+        assert "usage: hotline" in result.stdout
+
+
+def test_rendered_asterisk_config_carries_settings_but_no_secret_in_repo(settings: Settings) -> None:
+    secrets = resolve_secrets(settings, env={"HOTLINE_SIP_SECRET_2001": "agent-pw"})
+    files = render(
+        settings.pbx,
+        RenderInput(Path("/r"), Path("/rec"), secrets.ami_secret, secrets.agent_passwords),
+    )
+    assert f"bind = 127.0.0.1:{settings.pbx.embedded.sip_port}" in files["pjsip.conf"]
+    assert "password = agent-pw" in files["pjsip.conf"]
+    assert f"port = {settings.pbx.ami.port}" in files["manager.conf"]
+    assert "timestampevents = yes" in files["manager.conf"]
+    assert "member => PJSIP/2001,0,Answer Agent,PJSIP/2001" in files["queues.conf"]
+    assert "exten => 12346,1,Set(__HOTLINE_DIALLED=12346)" in files["extensions.conf"]
+    assert "noload => chan_sip.so" in files["modules.conf"]
+    # secrets are generated per run when the environment has none, and differ between runs
+    assert resolve_secrets(settings, env={}).ami_secret != resolve_secrets(settings, env={}).ami_secret
+    assert "hidden" in repr(secrets) and secrets.ami_secret not in repr(secrets)
+
+
+def test_parse_settings_defaults() -> None:
+    s = parse_settings({})
+    assert s.pbx.inbound[0].number == "12345"
