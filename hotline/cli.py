@@ -33,14 +33,22 @@ def _parser() -> argparse.ArgumentParser:
         prog="hotline",
         description="Telephony integration service for 12345 citizen-service hotlines.",
     )
-    p.add_argument("-c", "--config", type=Path, default=DEFAULT_CONFIG,
-                   help=f"configuration file (default: {DEFAULT_CONFIG})")  # fmt: skip
+    p.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        default=DEFAULT_CONFIG,
+        help=f"configuration file (default: {DEFAULT_CONFIG})",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run the service against the configured PBX",
-                         description="Run the service. In embedded mode it also starts and "
-                         "stops its private Asterisk.")  # fmt: skip
+    run = sub.add_parser(
+        "run",
+        help="run the service against the configured PBX",
+        description="Run the service. In embedded mode it also starts and "
+        "stops its private Asterisk.",
+    )
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser(
@@ -49,16 +57,24 @@ def _parser() -> argparse.ArgumentParser:
         description="Start the private Asterisk, the service and simulated agents, send "
         "simulated callers for a while and print a live summary. Ctrl-C stops everything.",
     )
-    demo.add_argument("--duration", type=float, default=60.0, help="seconds of calling (default 60)")
+    demo.add_argument(
+        "--duration", type=float, default=60.0, help="seconds of calling (default 60)"
+    )
     demo.add_argument("--rate", type=float, default=30.0, help="new calls per minute (default 30)")
-    demo.add_argument("--agents", type=int, default=0,
-                      help="simulated agents (default: every agent in the config)")  # fmt: skip
+    demo.add_argument(
+        "--agents",
+        type=int,
+        default=0,
+        help="simulated agents (default: every agent in the config)",
+    )
     demo.add_argument("--seed", type=int, default=None, help="random seed for repeatable runs")
     demo.set_defaults(func=cmd_demo)
 
     cfg = sub.add_parser("config", help="check or render the configuration")
     cfg_sub = cfg.add_subparsers(dest="config_command", required=True, metavar="ACTION")
-    check = cfg_sub.add_parser("check", help="validate the file (exit 2 with the field named if bad)")
+    check = cfg_sub.add_parser(
+        "check", help="validate the file (exit 2 with the field named if bad)"
+    )
     check.set_defaults(func=cmd_config_check)
     render = cfg_sub.add_parser("render", help="write the Asterisk files rendered from the config")
     render.add_argument("--out", type=Path, required=True, help="runtime folder to write into")
@@ -102,8 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def cmd_config_check(args: argparse.Namespace, settings: Settings) -> int:
     resolve_secrets(settings)
     pbx = settings.pbx
-    print(f"{args.config}: valid. PBX {pbx.mode}, {len(pbx.agents)} agent endpoint(s), "
-          f"queues {', '.join(q.name for q in pbx.queues)}, database {settings.database.url}")  # fmt: skip
+    print(
+        f"{args.config}: valid. PBX {pbx.mode}, {len(pbx.agents)} agent endpoint(s), "
+        f"queues {', '.join(q.name for q in pbx.queues)}, database {settings.database.url}"
+    )
     return 0
 
 
@@ -132,14 +150,18 @@ def cmd_calls(args: argparse.Namespace, settings: Settings) -> int:
     migrate(settings.database.url)
     store = CallStore(make_engine(settings.database.url))
     rows = store.find(caller_number=args.caller, limit=args.limit)
-    print(f"{'started (UTC)':19}  {'caller':>14}  {'number':>6}  {'queue':10} {'agent':6} "
-          f"{'wait':>6} {'talk':>6}  disposition")  # fmt: skip
+    print(
+        f"{'started (UTC)':19}  {'caller':>14}  {'number':>6}  {'queue':10} {'agent':6} "
+        f"{'wait':>6} {'talk':>6}  disposition"
+    )
     for r in rows:
         wait = f"{r.queue_wait:.1f}" if r.queue_wait is not None else "-"
         talk = f"{r.talk_time:.1f}" if r.talk_time is not None else "-"
-        print(f"{r.started_at:%Y-%m-%d %H:%M:%S}  {r.caller_number:>14}  {r.dialled_number:>6}  "
-              f"{r.queue or '-':10} {r.agent or '-':6} {wait:>6} {talk:>6}  "
-              f"{r.disposition or 'in progress'}")  # fmt: skip
+        print(
+            f"{r.started_at:%Y-%m-%d %H:%M:%S}  {r.caller_number:>14}  {r.dialled_number:>6}  "
+            f"{r.queue or '-':10} {r.agent or '-':6} {wait:>6} {talk:>6}  "
+            f"{r.disposition or 'in progress'}"
+        )
     return 0
 
 
@@ -171,8 +193,13 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError(str(args.config), ["pbx.agents: the demo needs at least one agent"])
     check_ports_free(settings)
     secrets = resolve_secrets(settings)
-    opts = DemoOptions(duration=args.duration, rate_per_minute=args.rate, agents=args.agents,
-                       seed=args.seed, since=datetime.now(UTC) - timedelta(seconds=1))  # fmt: skip
+    opts = DemoOptions(
+        duration=args.duration,
+        rate_per_minute=args.rate,
+        agents=args.agents,
+        seed=args.seed,
+        since=datetime.now(UTC) - timedelta(seconds=1),
+    )
     return _run_until_interrupted(run_demo(settings, secrets, opts))
 
 

@@ -9,7 +9,9 @@ from telephony.asterisk.process import PrivateAsterisk
 from telephony.asterisk.render import RenderInput
 
 
-def render_input(settings: Settings, secrets: Secrets, runtime_dir: Path | None = None) -> RenderInput:
+def render_input(
+    settings: Settings, secrets: Secrets, runtime_dir: Path | None = None
+) -> RenderInput:
     pbx = settings.pbx
     return RenderInput(
         runtime_dir=(runtime_dir or pbx.embedded.runtime_dir).resolve(),

@@ -35,6 +35,9 @@ class CallRecorder:
         """Call ``listener`` for every update once it is stored."""
         self._listeners.append(listener)
 
+    def unsubscribe(self, listener: Listener) -> None:
+        self._listeners.remove(listener)
+
     def submit(self, updates: Iterable[CallUpdate]) -> None:
         for update in updates:
             self._queue.put_nowait(update)
@@ -64,8 +67,12 @@ class CallRecorder:
                 break
             except SQLAlchemyError as exc:
                 self.write_failures += 1
-                log.error("storing %d call update(s) failed (%s); retrying in %.1f s",
-                          len(batch), exc.__class__.__name__, delay)  # fmt: skip
+                log.error(
+                    "storing %d call update(s) failed (%s); retrying in %.1f s",
+                    len(batch),
+                    exc.__class__.__name__,
+                    delay,
+                )
                 await asyncio.sleep(delay)
                 delay = min(self._retry_max, delay * 2)
         self.written += len(batch)

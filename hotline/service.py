@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Engine
 
@@ -15,7 +15,8 @@ from hotline.store.calls import CallStore
 from hotline.store.db import make_engine, migrate
 from telephony.ami.connection import AmiConnection
 from telephony.ami.events import AmiEvent
-from telephony.calls import CallTracker
+from telephony.calls import CallTracker, Gap, gap_event
+from telephony.errors import AmiActionError
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +37,43 @@ class CallRecords:
         assert self.ami is not None
         asked = time.time()
         reply = await self.ami.send({"Action": "CoreShowChannels"}, as_list=True, timeout=15)
-        channels = [
-            AmiEvent.from_headers(m) for m in reply if m.get("Event") == "CoreShowChannel"
-        ]
-        updates = self.tracker.resync(channels, asked, time.time())
-        log.info("resync: %d live channel(s), %d call update(s)", len(channels), len(updates))
-        self.recorder.submit(updates)
+        channels = [AmiEvent.from_headers(m) for m in reply if m.get("Event") == "CoreShowChannel"]
+        result = self.tracker.resync(channels, asked, time.time())
+        self.recorder.submit(result.updates)
+        for gap in result.gaps:
+            await self._fill(gap)
+        log.info(
+            "resync: %d live channel(s), %d update(s), %d gap(s) filled",
+            len(channels),
+            len(result.updates),
+            len(result.gaps),
+        )
+
+    async def _fill(self, gap: Gap) -> None:
+        """Read back what the dialplan stamped on the channels and replay the missed event."""
+        assert self.ami is not None
+        wanted = [(gap.caller_channel, "HOTLINE_QUEUE"), (gap.caller_channel, "HOTLINE_QUEUED")]
+        if gap.kind == "connected":
+            wanted += [
+                (gap.agent_channel, "HOTLINE_CONNECTED"),
+                (gap.caller_channel, "MEMBERINTERFACE"),
+                (gap.caller_channel, "MEMBERNAME"),
+            ]
+        values: dict[str, str] = {}
+        for channel, name in wanted:
+            try:
+                reply = await self.ami.send(
+                    {"Action": "Getvar", "Channel": channel, "Variable": name}
+                )
+            except AmiActionError as exc:  # the channel hung up meanwhile: its Hangup follows
+                log.info("resync: %s of %s unavailable (%s)", name, channel, exc)
+                return
+            values[name] = reply.get("Value", "")
+        # A missed connect may hide a missed join too; the tracker ignores a join it already has.
+        for kind in ["queued"] + (["connected"] if gap.kind == "connected" else []):
+            event = gap_event(replace(gap, kind=kind), values)
+            if event is not None:
+                self.recorder.submit(self.tracker.feed(event))
 
 
 @dataclass

@@ -66,9 +66,7 @@ class Settings(Strict):
     @model_validator(mode="after")
     def _consistency(self) -> Settings:
         if self.service_number not in {r.number for r in self.pbx.inbound}:
-            raise ValueError(
-                f"service_number {self.service_number} has no entry in pbx.inbound"
-            )
+            raise ValueError(f"service_number {self.service_number} has no entry in pbx.inbound")
         ports: dict[str, int] = {
             "listen.api_port": self.listen.api_port,
             "listen.agi_port": self.listen.agi_port,

@@ -28,12 +28,14 @@ def synthesize(text: str, out: Path, voice: str = "en-us", speed: int = 150) -> 
         raw = Path(tmp) / "speech.wav"
         subprocess.run(
             [_tool("espeak-ng"), "-v", voice, "-s", str(speed), "-w", str(raw), text],
-            check=True, capture_output=True,
-        )  # fmt: skip
+            check=True,
+            capture_output=True,
+        )
         subprocess.run(
             [_tool("sox"), str(raw), "-r", "8000", "-c", "1", "-b", "16", str(out)],
-            check=True, capture_output=True,
-        )  # fmt: skip
+            check=True,
+            capture_output=True,
+        )
     return out
 
 

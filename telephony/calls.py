@@ -82,6 +82,52 @@ class CallUpdate:
     record: CallRecord  # a copy, safe to keep
 
 
+@dataclass(frozen=True)
+class Gap:
+    """State the PBX has but the tracker missed during an AMI outage.
+
+    ``kind`` is ``queued`` (the caller sits in a queue we never saw it join) or ``connected``
+    (the caller is bridged to an agent we never saw connect). The service reads the channel
+    variables the dialplan stamps (``HOTLINE_QUEUED``, ``HOTLINE_CONNECTED``, ``MEMBERINTERFACE``)
+    and feeds the events back with ``gap_event``.
+    """
+
+    kind: str
+    linkedid: str
+    caller_uid: str
+    caller_channel: str
+    agent_uid: str = ""
+    agent_channel: str = ""
+
+
+@dataclass(frozen=True)
+class ResyncResult:
+    updates: list[CallUpdate]
+    gaps: list[Gap]
+
+
+def gap_event(gap: Gap, variables: dict[str, str]) -> AmiEvent | None:
+    """The event the tracker missed, rebuilt from channel variables (None if they are absent)."""
+    base = {"Linkedid": gap.linkedid, "Uniqueid": gap.caller_uid, "Channel": gap.caller_channel}
+    if gap.kind == "queued":
+        queue, at = variables.get("HOTLINE_QUEUE", ""), _num(variables.get("HOTLINE_QUEUED", ""))
+        if not queue or at is None:
+            return None
+        return AmiEvent("QueueCallerJoin", {**base, "Queue": queue}, at)
+    at = _num(variables.get("HOTLINE_CONNECTED", ""))
+    if at is None:
+        return None
+    headers = {
+        **base,
+        "Queue": variables.get("HOTLINE_QUEUE", ""),
+        "Interface": variables.get("MEMBERINTERFACE", ""),
+        "MemberName": variables.get("MEMBERNAME", ""),
+        "DestUniqueid": gap.agent_uid,
+        "DestChannel": gap.agent_channel,
+    }
+    return AmiEvent("AgentConnect", headers, at)
+
+
 @dataclass
 class _Call:
     record: CallRecord
@@ -217,7 +263,9 @@ class CallTracker:
         rec.agent_name = ev.get("MemberName") or None
         rec.queue = ev.get("Queue") or rec.queue
         joined = rec.queue_joined_at
-        rec.queue_wait = round(ev.at - joined, 3) if joined is not None else _num(ev.get("HoldTime"))
+        rec.queue_wait = (
+            round(ev.at - joined, 3) if joined is not None else _num(ev.get("HoldTime"))
+        )
         called = call.last_agent_called_at.get(iface)
         rec.ring_time = round(ev.at - called, 3) if called is not None else _num(ev.get("RingTime"))
         call.agent_uid = ev.get("DestUniqueid") or None
@@ -301,12 +349,14 @@ class CallTracker:
         updates.append(CallUpdate(UpdateKind.ENDED, rec.copy()))
 
     # -- resynchronisation -------------------------------------------------------------------
-    def resync(self, channels: Iterable[AmiEvent], asked_at: float, now: float) -> list[CallUpdate]:
+    def resync(self, channels: Iterable[AmiEvent], asked_at: float, now: float) -> ResyncResult:
         """Merge the PBX's live channels (``CoreShowChannel`` events) after a reconnect.
 
         Unknown live channels are adopted; channels known from before ``asked_at`` that the PBX
-        no longer has ended during the outage, and are closed at ``now``.
+        no longer has ended during the outage, and are closed at ``now``. Queue joins and agent
+        connections that happened unseen are returned as ``gaps`` for the caller to fill.
         """
+        channels = list(channels)
         updates: list[CallUpdate] = []
         alive: set[str] = set()
         for ch in channels:
@@ -330,11 +380,37 @@ class CallTracker:
         for call in list(self._calls.values()):
             gone = [u for u, seen in call.live.items() if u not in alive and seen < asked_at]
             for uid in gone:
-                log.warning("call %s: channel %s ended while AMI was down", call.record.linkedid, uid)
+                log.warning(
+                    "call %s: channel %s ended while AMI was down", call.record.linkedid, uid
+                )
                 call.record.resynced = True
-                hangup = AmiEvent("Hangup", {"Uniqueid": uid, "Linkedid": call.record.linkedid}, now)
+                hangup = AmiEvent(
+                    "Hangup", {"Uniqueid": uid, "Linkedid": call.record.linkedid}, now
+                )
                 updates += self.feed(hangup)
-        return updates
+        return ResyncResult(updates, self._gaps(channels))
+
+    def _gaps(self, channels: list[AmiEvent]) -> list[Gap]:
+        by_bridge: dict[str, list[AmiEvent]] = {}
+        for ch in channels:
+            if ch.get("BridgeId"):
+                by_bridge.setdefault(ch.get("BridgeId"), []).append(ch)
+        gaps: list[Gap] = []
+        for ch in channels:
+            call = self._calls.get(ch.get("Linkedid"))
+            if call is None or ch.get("Uniqueid") != call.caller_uid:
+                continue
+            if ch.get("Application") != "Queue":
+                continue
+            rec = call.record
+            caller = (rec.linkedid, ch.get("Uniqueid"), ch.get("Channel"))
+            peers = [p for p in by_bridge.get(ch.get("BridgeId"), []) if p is not ch]
+            if rec.answered_at is None and peers:
+                agent = peers[0]
+                gaps.append(Gap("connected", *caller, agent.get("Uniqueid"), agent.get("Channel")))
+            elif rec.queue_joined_at is None:
+                gaps.append(Gap("queued", *caller))
+        return gaps
 
 
 def _num(text: str) -> float | None:

@@ -11,6 +11,7 @@ import contextlib
 import importlib
 import shutil
 import socket
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from hotline.pbx import embedded_pbx
 from hotline.service import Service
 from hotline.settings import Secrets, Settings, parse_settings, resolve_secrets
 from telephony.asterisk.process import PrivateAsterisk
+from telephony.sip import Phone, SipStack
 from tests.support import free_port
 
 ASTERISK = Path("/usr/sbin/asterisk")
@@ -57,10 +59,19 @@ def settings(runtime_dir: Path) -> Settings:
         "service_number": "12345",
         "pbx": {
             "mode": "embedded",
-            "ami": {"port": free_port(), "heartbeat_interval": 2, "heartbeat_timeout": 2,
-                    "reconnect_min": 0.1, "reconnect_max": 2},  # fmt: skip
-            "embedded": {"sip_port": free_port(socket.SOCK_DGRAM), "rtp_start": rtp,
-                         "rtp_end": rtp + 99, "runtime_dir": str(runtime_dir / "ast")},  # fmt: skip
+            "ami": {
+                "port": free_port(),
+                "heartbeat_interval": 2,
+                "heartbeat_timeout": 2,
+                "reconnect_min": 0.1,
+                "reconnect_max": 2,
+            },
+            "embedded": {
+                "sip_port": free_port(socket.SOCK_DGRAM),
+                "rtp_start": rtp,
+                "rtp_end": rtp + 99,
+                "runtime_dir": str(runtime_dir / "ast"),
+            },
             "recordings_dir": str(runtime_dir / "rec"),
             "agents": [{"extension": e, "name": n} for e, n in AGENTS.items()],
             "queues": [{"name": q, "members": m, "ring_timeout": 10} for q, m in QUEUES.items()],
@@ -84,7 +95,9 @@ async def pbx(settings: Settings, secrets: Secrets) -> AsyncIterator[PrivateAste
 
 
 @pytest.fixture(scope="session")
-async def service(pbx: PrivateAsterisk, settings: Settings, secrets: Secrets) -> AsyncIterator[Service]:
+async def service(
+    pbx: PrivateAsterisk, settings: Settings, secrets: Secrets
+) -> AsyncIterator[Service]:
     svc = await Service.build(settings, secrets)
     task = asyncio.create_task(svc.run(), name="service")
     await asyncio.wait_for(svc.ami.connected.wait(), 15)
@@ -99,8 +112,31 @@ def sounds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]
     from telephony.audio import synthesize
 
     d = tmp_path_factory.mktemp("sounds")
+    caller = synthesize(
+        "Hello, the street light on Renmin Road has been broken for a week.", d / "caller.wav"
+    )
+    talk3 = d / "talk3.wav"
+    # Exactly 3 s of caller speech: a scenario's talk time is timed by playing it to the end.
+    subprocess.run(["sox", str(caller), str(talk3), "pad", "0", "3", "trim", "0", "3"], check=True)
     yield {
-        "caller": synthesize("Hello, the street light on Renmin Road has been broken for a week.",
-                             d / "caller.wav"),  # fmt: skip
+        "caller": caller,
+        "talk3": talk3,
         "agent": synthesize("Twelve three four five hotline, how can I help you?", d / "agent.wav"),
     }
+
+
+@pytest.fixture(scope="session")
+async def sip() -> AsyncIterator[SipStack]:
+    """The one pjsua2 endpoint of this test process (pjsua2 allows one per process)."""
+    async with SipStack(log_level=1) as stack:
+        yield stack
+    assert not stack.running
+
+
+@pytest.fixture
+async def phones(sip: SipStack) -> AsyncIterator[list[Phone]]:
+    """Phones a test adds; closed (calls hung up, account removed) after the test."""
+    made: list[Phone] = []
+    yield made
+    for phone in made:
+        await phone.close()

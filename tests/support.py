@@ -1,4 +1,4 @@
-"""Helpers for the tests: free ports, waiting with a deadline, a TCP proxy that can cut or freeze."""
+"""Test helpers: free ports, polling with a deadline, a TCP proxy that can cut or freeze."""
 
 from __future__ import annotations
 
@@ -48,9 +48,16 @@ class TcpProxy:
         self._conns: list[tuple[asyncio.StreamWriter, asyncio.StreamWriter, asyncio.Event]] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+    async def start(self, port: int = 0) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", port)
         self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop_accepting(self) -> None:
+        """Refuse new connections (the PBX looks down) until ``start(port=...)`` again."""
+        if self._server:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
 
     async def _accept(self, cr: asyncio.StreamReader, cw: asyncio.StreamWriter) -> None:
         ur, uw = await asyncio.open_connection("127.0.0.1", self.target_port)
@@ -62,7 +69,9 @@ class TcpProxy:
             task.add_done_callback(self._tasks.discard)
 
     @staticmethod
-    async def _pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter, frozen: asyncio.Event) -> None:
+    async def _pipe(
+        r: asyncio.StreamReader, w: asyncio.StreamWriter, frozen: asyncio.Event
+    ) -> None:
         with contextlib.suppress(ConnectionError):
             while data := await r.read(65536):
                 if not frozen.is_set():

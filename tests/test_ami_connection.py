@@ -15,7 +15,9 @@ from telephony.errors import AmiAuthError, AmiNotConnected
 from tests.support import TcpProxy, free_port, wait_for
 
 
-async def test_bad_credentials_are_fatal_not_retried(pbx: PrivateAsterisk, settings: Settings) -> None:
+async def test_bad_credentials_are_fatal_not_retried(
+    pbx: PrivateAsterisk, settings: Settings
+) -> None:
     """panoramisk alone retries a refused login forever; we stop at the first refusal."""
     conn = AmiConnection(settings.pbx.ami, "not-the-secret", lambda e: None)
     with pytest.raises(AmiAuthError, match="refused"):

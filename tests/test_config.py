@@ -18,9 +18,12 @@ ROOT = Path(__file__).resolve().parent.parent
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "hotline.cli", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={"PATH": "/usr/bin:/bin", **(env or {})},
-    )  # fmt: skip
+    )
 
 
 def test_shipped_config_is_valid() -> None:
@@ -34,7 +37,10 @@ def test_shipped_config_is_valid() -> None:
 
 BAD = {
     "unknown key": ("pbx:\n  ami:\n    prot: 5038\n", "pbx.ami.prot: unknown key"),
-    "wrong type": ("pbx:\n  ami:\n    port: five\n", "pbx.ami.port: Input should be a valid integer"),
+    "wrong type": (
+        "pbx:\n  ami:\n    port: five\n",
+        "pbx.ami.port: Input should be a valid integer",
+    ),
     "out of range": ("pbx:\n  embedded:\n    sip_port: 70000\n", "pbx.embedded.sip_port"),
     "unknown queue": (
         "pbx:\n  inbound:\n    - {number: '12345', queue: nosuch}\n",
@@ -88,22 +94,33 @@ def test_port_in_use_is_named_before_start(tmp_path: Path) -> None:
         s.listen()
         port = s.getsockname()[1]
         path = tmp_path / "busy.yaml"
-        path.write_text(f"pbx:\n  ami:\n    port: {port}\n  embedded:\n    runtime_dir: {tmp_path}/a\n"
-                        f"database:\n  url: sqlite:///{tmp_path}/db.sqlite\n")  # fmt: skip
+        path.write_text(
+            f"pbx:\n  ami:\n    port: {port}\n  embedded:\n    runtime_dir: {tmp_path}/a\n"
+            f"database:\n  url: sqlite:///{tmp_path}/db.sqlite\n"
+        )
         result = run_cli("-c", str(path), "run")
     assert result.returncode == 2
     assert f"pbx.ami.port: port {port} on 127.0.0.1 is not free" in result.stderr
 
 
 def test_every_command_has_help() -> None:
-    for args in (["--help"], ["run", "--help"], ["demo", "--help"], ["config", "check", "--help"],
-                 ["config", "render", "--help"], ["db", "upgrade", "--help"], ["calls", "--help"]):  # fmt: skip
+    for args in (
+        ["--help"],
+        ["run", "--help"],
+        ["demo", "--help"],
+        ["config", "check", "--help"],
+        ["config", "render", "--help"],
+        ["db", "upgrade", "--help"],
+        ["calls", "--help"],
+    ):
         result = run_cli(*args)
         assert result.returncode == 0, (args, result.stderr)
         assert "usage: hotline" in result.stdout
 
 
-def test_rendered_asterisk_config_carries_settings_but_no_secret_in_repo(settings: Settings) -> None:
+def test_rendered_asterisk_config_carries_settings_but_no_secret_in_repo(
+    settings: Settings,
+) -> None:
     secrets = resolve_secrets(settings, env={"HOTLINE_SIP_SECRET_2001": "agent-pw"})
     files = render(
         settings.pbx,
@@ -117,7 +134,9 @@ def test_rendered_asterisk_config_carries_settings_but_no_secret_in_repo(setting
     assert "exten => 12346,1,Set(__HOTLINE_DIALLED=12346)" in files["extensions.conf"]
     assert "noload => chan_sip.so" in files["modules.conf"]
     # secrets are generated per run when the environment has none, and differ between runs
-    assert resolve_secrets(settings, env={}).ami_secret != resolve_secrets(settings, env={}).ami_secret
+    assert (
+        resolve_secrets(settings, env={}).ami_secret != resolve_secrets(settings, env={}).ami_secret
+    )
     assert "hidden" in repr(secrets) and secrets.ami_secret not in repr(secrets)
 
 

@@ -58,8 +58,9 @@ class CallStore:
                 select(CallRow).where(CallRow.linkedid == linkedid)
             ).one_or_none()
 
-    def find(self, *, caller_number: str | None = None, since: datetime | None = None,
-             limit: int = 100) -> list[CallRow]:  # fmt: skip
+    def find(
+        self, *, caller_number: str | None = None, since: datetime | None = None, limit: int = 100
+    ) -> list[CallRow]:
         stmt = select(CallRow).order_by(CallRow.started_at.desc()).limit(limit)
         if caller_number is not None:
             stmt = stmt.where(CallRow.caller_number == caller_number)
@@ -72,7 +73,9 @@ class CallStore:
         with self._sessions() as session:
             rows = list(
                 session.scalars(
-                    select(CallRow).where(CallRow.started_at >= since, CallRow.ended_at.is_not(None))
+                    select(CallRow).where(
+                        CallRow.started_at >= since, CallRow.ended_at.is_not(None)
+                    )
                 )
             )
         return summarise(rows, short_abandon)

@@ -102,8 +102,14 @@ class AmiConnection:
             except (OSError, TimeoutError, AmiActionError) as exc:
                 delay = self._backoff(attempt)
                 attempt += 1
-                log.warning("AMI %s:%s unreachable (%s); retry %d in %.1f s",
-                            self.host, self.port, exc or type(exc).__name__, attempt, delay)  # fmt: skip
+                log.warning(
+                    "AMI %s:%s unreachable (%s); retry %d in %.1f s",
+                    self.host,
+                    self.port,
+                    exc or type(exc).__name__,
+                    attempt,
+                    delay,
+                )
                 await asyncio.sleep(delay)
                 continue
             attempt = 0
@@ -119,8 +125,9 @@ class AmiConnection:
             log.warning("AMI connection lost; reconnecting in %.1f s", delay)
             await asyncio.sleep(delay)
 
-    async def send(self, action: Mapping[str, Any], *, as_list: bool | None = None,
-                   timeout: float = 10.0) -> Any:  # fmt: skip
+    async def send(
+        self, action: Mapping[str, Any], *, as_list: bool | None = None, timeout: float = 10.0
+    ) -> Any:
         """Send one action; return panoramisk's response message (or list of messages)."""
         transport = self._transport
         if transport is None or not self.connected.is_set():
@@ -130,7 +137,9 @@ class AmiConnection:
             response = await asyncio.wait_for(asyncio.shield(future), timeout)
         except TimeoutError:
             future.cancel()
-            raise AmiActionError(f"no answer to {action.get('Action')} within {timeout} s") from None
+            raise AmiActionError(
+                f"no answer to {action.get('Action')} within {timeout} s"
+            ) from None
         first = response[0] if isinstance(response, list) else response
         if first.get("Response") == "Error":
             raise AmiActionError(f"{action.get('Action')}: {first.get('Message')}")
@@ -156,11 +165,15 @@ class AmiConnection:
         try:
             reply = await asyncio.wait_for(
                 transport.send_action(
-                    {"Action": "Login", "Username": self._settings.user,
-                     "Secret": self._secret, "Events": "on"}
+                    {
+                        "Action": "Login",
+                        "Username": self._settings.user,
+                        "Secret": self._secret,
+                        "Events": "on",
+                    }
                 ),
                 self._settings.connect_timeout,
-            )  # fmt: skip
+            )
         except BaseException:
             self._close()
             raise
@@ -172,8 +185,13 @@ class AmiConnection:
             )
         self.connections += 1
         self.connected.set()
-        log.info("AMI logged in to %s:%s as %s (connection #%d)", self.host, self.port,
-                 self._settings.user, self.connections)  # fmt: skip
+        log.info(
+            "AMI logged in to %s:%s as %s (connection #%d)",
+            self.host,
+            self.port,
+            self._settings.user,
+            self.connections,
+        )
 
     async def _supervise(self) -> None:
         """Return when the connection is lost or stops answering pings."""
@@ -187,8 +205,10 @@ class AmiConnection:
             try:
                 await self.send({"Action": "Ping"}, timeout=s.heartbeat_timeout)
             except AmiActionError:
-                log.warning("AMI heartbeat unanswered for %.1f s; dropping the connection",
-                            s.heartbeat_timeout)  # fmt: skip
+                log.warning(
+                    "AMI heartbeat unanswered for %.1f s; dropping the connection",
+                    s.heartbeat_timeout,
+                )
                 return
             except AmiNotConnected:
                 return

@@ -24,7 +24,9 @@ class AmiEvent:
         return self.headers.get(key, default)
 
     @classmethod
-    def from_headers(cls, headers: Mapping[str, object], received_at: float | None = None) -> AmiEvent:
+    def from_headers(
+        cls, headers: Mapping[str, object], received_at: float | None = None
+    ) -> AmiEvent:
         """Build from raw headers (values may be lists for repeated keys)."""
         flat: dict[str, str] = {}
         for key, value in headers.items():

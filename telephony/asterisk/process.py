@@ -53,19 +53,30 @@ class PrivateAsterisk:
         self._kill_stale()
         write_config(render(self._pbx, self._inp), self._inp.runtime_dir)
         self._inp.recordings_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.log_file, "ab") as out:
+        with open(self.log_file, "ab") as out:  # noqa: ASYNC230 - a local append, instant
             self._proc = await asyncio.create_subprocess_exec(
-                str(binary), "-C", str(self.conf_file), "-f", "-n",
-                stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=asyncio.subprocess.STDOUT,
+                str(binary),
+                "-C",
+                str(self.conf_file),
+                "-f",
+                "-n",
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=out,
+                stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,
-            )  # fmt: skip
+            )
         try:
             await self._wait_booted(self._pbx.embedded.boot_timeout)
         except BaseException:
             await self.stop()
             raise
-        log.info("private Asterisk up (pid %s, sip %s:%s, ami %s)", self._proc.pid,
-                 self._pbx.embedded.bind, self._pbx.embedded.sip_port, self._pbx.ami.port)  # fmt: skip
+        log.info(
+            "private Asterisk up (pid %s, sip %s:%s, ami %s)",
+            self._proc.pid,
+            self._pbx.embedded.bind,
+            self._pbx.embedded.sip_port,
+            self._pbx.ami.port,
+        )
 
     async def _wait_booted(self, timeout: float) -> None:
         assert self._proc is not None
@@ -81,16 +92,23 @@ class PrivateAsterisk:
                 await self.cli("core waitfullybooted", timeout=max(0.5, deadline - loop.time()))
                 return
             if loop.time() > deadline:
-                raise AsteriskError(f"Asterisk did not boot within {timeout} s; see {self.log_file}")
+                raise AsteriskError(
+                    f"Asterisk did not boot within {timeout} s; see {self.log_file}"
+                )
             await asyncio.sleep(0.1)
 
     async def cli(self, command: str, timeout: float = 10.0) -> str:
         """Run one CLI command on the instance (``asterisk -rx``) and return its output."""
         proc = await asyncio.create_subprocess_exec(
-            str(self._pbx.embedded.asterisk_binary), "-C", str(self.conf_file), "-rx", command,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            str(self._pbx.embedded.asterisk_binary),
+            "-C",
+            str(self.conf_file),
+            "-rx",
+            command,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
+        )
         try:
             out, _ = await asyncio.wait_for(proc.communicate(), timeout)
         except TimeoutError:

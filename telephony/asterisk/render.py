@@ -101,7 +101,12 @@ def modules_conf() -> str:
 
 
 def logger_conf() -> str:
-    return _ini([("general", [("dateformat", "%F %T.%3q")]), ("logfiles", [("messages", "notice,warning,error")])])
+    return _ini(
+        [
+            ("general", [("dateformat", "%F %T.%3q")]),
+            ("logfiles", [("messages", "notice,warning,error")]),
+        ]
+    )
 
 
 def manager_conf(pbx: PbxSettings, inp: RenderInput) -> str:
@@ -197,9 +202,7 @@ def pjsip_conf(pbx: PbxSettings, inp: RenderInput) -> str:
     text = _ini(sections)
     # An aor shares its endpoint's name; ini sections may repeat, so append them apart.
     for agent in pbx.agents:
-        text += (
-            f"\n[{agent.extension}]\ntype = aor\nmax_contacts = 1\nremove_existing = yes\n"
-        )
+        text += f"\n[{agent.extension}]\ntype = aor\nmax_contacts = 1\nremove_existing = yes\n"
     return text
 
 
@@ -219,10 +222,9 @@ def queues_conf(pbx: PbxSettings) -> str:
             ("ringinuse", "no"),
             ("announce-frequency", 0),
             ("timeoutpriority", "conf"),
+            ("setinterfacevar", "yes"),
         ]
-        items += [
-            ("member", f"PJSIP/{m},0,{names[m]},PJSIP/{m}") for m in q.members
-        ]
+        items += [("member", f"PJSIP/{m},0,{names[m]},PJSIP/{m}") for m in q.members]
         sections.append((q.name, items))
     return _ini(sections).replace("member = ", "member => ")
 
@@ -255,16 +257,19 @@ def extensions_conf(pbx: PbxSettings, inp: RenderInput) -> str:
         "[hotline-call]",
         "exten => s,1,Answer()",
         " same => n,Set(HOTLINE_IVR=skipped)",
+        # Precise times kept on the channels: after an AMI outage the service reads them back.
+        " same => n,Set(HOTLINE_QUEUED=${STRFTIME(,,%s.%6q)})",
         # r: ringing while waiting (no music-on-hold files are shipped yet);
         # the gosub runs on the agent's channel once answered, before the bridge.
-        " same => n,Queue(${HOTLINE_QUEUE},r,,,${HOTLINE_MAXWAIT},,,hotline-agent-connected^s^1)",
+        " same => n,Queue(${HOTLINE_QUEUE},r,,,${HOTLINE_MAXWAIT},,,hotline-agent-connected)",
         " same => n,Set(HOTLINE_QUEUE_RESULT=${QUEUESTATUS})",
         " same => n,Hangup()",
         "",
         "[hotline-agent-connected]",
         # Caller and agent legs apart (for transcription) plus the mix: on the agent's channel
         # 'r' is what the agent says and 't' what the caller says.
-        "exten => s,1,Set(HOTLINE_REC=${HOTLINE_RECDIR}/${STRFTIME(${EPOCH},,%Y%m%d)}/"
+        "exten => s,1,Set(HOTLINE_CONNECTED=${STRFTIME(,,%s.%6q)})",
+        " same => n,Set(HOTLINE_REC=${HOTLINE_RECDIR}/${STRFTIME(${EPOCH},,%Y%m%d)}/"
         "${CHANNEL(linkedid)})",
         " same => n,MixMonitor(${HOTLINE_REC}-mix.wav,r(${HOTLINE_REC}-agent.wav)"
         "t(${HOTLINE_REC}-caller.wav))",
@@ -295,12 +300,25 @@ def render(pbx: PbxSettings, inp: RenderInput) -> dict[str, str]:
         "cel.conf": _ini([("general", [("enable", "no")])]),
         "musiconhold.conf": _ini([("general", [])]),
         "indications.conf": _ini(
-            [("general", [("country", "cn")]), ("cn", [("description", "China"),
-             ("ringcadence", "1000,4000"), ("dial", "450"), ("busy", "450/350,0/350"),
-             ("ring", "450/1000,0/4000"), ("congestion", "450/700,0/700"),
-             ("callwaiting", "450/400,0/4000"), ("dialrecall", "450"),
-             ("record", "950/400,0/10000"), ("info", "450/100,0/100,450/100,0/100,450/100,0/100,450/400,0/400"),
-             ("stutter", "450+425")])]
+            [
+                ("general", [("country", "cn")]),
+                (
+                    "cn",
+                    [
+                        ("description", "China"),
+                        ("ringcadence", "1000,4000"),
+                        ("dial", "450"),
+                        ("busy", "450/350,0/350"),
+                        ("ring", "450/1000,0/4000"),
+                        ("congestion", "450/700,0/700"),
+                        ("callwaiting", "450/400,0/4000"),
+                        ("dialrecall", "450"),
+                        ("record", "950/400,0/10000"),
+                        ("info", "450/100,0/100,450/100,0/100,450/100,0/100,450/400,0/400"),
+                        ("stutter", "450+425"),
+                    ],
+                ),
+            ]
         ),
     }
 
