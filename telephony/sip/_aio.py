@@ -1,7 +1,5 @@
 """Small asyncio helpers shared by the loop-side objects (phones and call handles)."""
 
-
-
 from __future__ import annotations
 
 import asyncio

@@ -6,8 +6,6 @@ This keeps every pjsua2 object on the pjsip thread and lets the stack drop all o
 them before ``libDestroy()`` however long the application keeps handles around.
 """
 
-
-
 from __future__ import annotations
 
 import asyncio

@@ -1,7 +1,5 @@
 """Phones: one pjsua2 account per ``Phone``, each on its own SIP UDP port and RTP range."""
 
-
-
 from __future__ import annotations
 
 import asyncio
