@@ -16,7 +16,7 @@ from hotline.store.db import make_engine, migrate
 from telephony.ami.connection import AmiConnection
 from telephony.ami.events import AmiEvent
 from telephony.calls import CallTracker, Gap, gap_event
-from telephony.errors import AmiActionError
+from telephony.errors import AmiActionError, AmiAuthError
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,9 @@ class Service:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.calls.recorder.run(), name="recorder")
                 tg.create_task(self.ami.run(), name="ami")
+        except* AmiAuthError as group:
+            # Fatal and final: surface the one clear error, not a task-group wrapper.
+            raise group.exceptions[0] from None
         finally:
             await self._flush()
             self.engine.dispose()

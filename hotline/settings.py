@@ -172,6 +172,8 @@ def check_ports_free(settings: Settings) -> None:
     problems = []
     for name, host, port, kind in wanted:
         with socket.socket(socket.AF_INET, kind) as s:
+            # As the servers themselves do: a port in TIME_WAIT is free to them.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind((host, port))
             except OSError as exc:

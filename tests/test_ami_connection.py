@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +83,24 @@ async def test_silently_dead_link_is_noticed_and_reopened(
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await proxy.close()
+
+
+def test_run_against_external_pbx_with_wrong_secret_exits_3(
+    pbx: PrivateAsterisk, settings: Settings, tmp_path: Path
+) -> None:
+    config = tmp_path / "external.yaml"
+    config.write_text(
+        f"pbx:\n  mode: external\n  ami:\n    port: {settings.pbx.ami.port}\n"
+        f"database:\n  url: sqlite:///{tmp_path}/x.db\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "hotline.cli", "-c", str(config), "run"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "HOTLINE_AMI_SECRET": "wrong-secret"},
+    )
+    assert result.returncode == 3, result.stderr
+    assert "AMI login as 'hotline' refused" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "wrong-secret" not in result.stderr

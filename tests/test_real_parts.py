@@ -1,0 +1,27 @@
+"""In CI a missing real part is a failure: the suite run without espeak-ng, sox and sipp fails."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_suite_fails_not_skips_when_real_parts_are_missing(tmp_path: Path) -> None:
+    # Only the virtualenv on PATH: espeak-ng, sox and sipp cannot be found.
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_tracker.py"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    assert "real parts missing" in out and "espeak-ng" in out and "sipp" in out
+    assert "skipped" not in out
