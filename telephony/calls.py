@@ -207,11 +207,9 @@ class CallTracker:
 
     def _on_newchannel(self, call: _Call, ev: AmiEvent, updates: list[CallUpdate]) -> None:
         if ev.get("Uniqueid") == call.caller_uid and ev.get("ChannelState") == "6":
-            call.pbx_answered = True
+            call.pbx_answered = True  # state 6 = Up: the PBX answered the caller
 
-    def _on_newstate(self, call: _Call, ev: AmiEvent, updates: list[CallUpdate]) -> None:
-        if ev.get("Uniqueid") == call.caller_uid and ev.get("ChannelState") == "6":
-            call.pbx_answered = True
+    _on_newstate = _on_newchannel
 
     def _on_varset(self, call: _Call, ev: AmiEvent, updates: list[CallUpdate]) -> None:
         name, value = ev.get("Variable"), ev.get("Value")
