@@ -85,7 +85,7 @@ async def run_demo(settings: Settings, secrets: Secrets, opts: DemoOptions) -> N
         )
         counters = DemoCounters()
         started = time.monotonic()
-        printer = asyncio.create_task(_print_summaries(service, opts, counters, started))
+        printer = asyncio.create_task(_print_summaries(service, settings, opts, counters, started))
         stack.push_async_callback(_cancel, printer)
         while time.monotonic() - started < opts.duration:
             await asyncio.sleep(rng.expovariate(opts.rate_per_minute / 60.0))
@@ -156,11 +156,13 @@ async def _caller(
 
 
 async def _print_summaries(
-    service: Service, opts: DemoOptions, counters: DemoCounters, started: float
+    service: Service, settings: Settings, opts: DemoOptions, counters: DemoCounters, started: float
 ) -> None:
     while True:
         await asyncio.sleep(5)
-        summary = await asyncio.to_thread(service.store.summary, opts.since)
+        summary = await asyncio.to_thread(
+            service.store.summary, opts.since, settings.short_abandon_seconds
+        )
         live = len(service.calls.tracker.active)
         line = _summary_line("live", time.monotonic() - started, summary, live, counters)
         print(line, flush=True)

@@ -37,10 +37,3 @@ def synthesize(text: str, out: Path, voice: str = "en-us", speed: int = 150) -> 
             capture_output=True,
         )
     return out
-
-
-def wav_duration(path: Path) -> float:
-    import wave
-
-    with wave.open(str(path), "rb") as w:
-        return w.getnframes() / float(w.getframerate())

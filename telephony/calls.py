@@ -158,10 +158,6 @@ class CallTracker:
     def active(self) -> list[CallRecord]:
         return [c.record.copy() for c in self._calls.values()]
 
-    def get(self, linkedid: str) -> CallRecord | None:
-        call = self._calls.get(linkedid)
-        return call.record.copy() if call else None
-
     # -- events ------------------------------------------------------------------------------
     def feed(self, ev: AmiEvent) -> list[CallUpdate]:
         handler = getattr(self, f"_on_{ev.name.lower()}", None)
@@ -173,10 +169,9 @@ class CallTracker:
         updates: list[CallUpdate] = []
         call = self._calls.get(linkedid)
         if call is None:
-            if ev.name not in ("Newchannel", "CoreShowChannel"):
-                # First sight of a call in the middle (service started mid-call): adopt it.
-                if not ev.get("Uniqueid"):
-                    return []
+            if not ev.get("Uniqueid"):
+                return []
+            # Usually a Newchannel; any channel event adopts a call first seen mid-way.
             call = self._start(ev, updates)
         uid = ev.get("Uniqueid")
         if uid and ev.name != "Hangup" and uid not in call.seen:

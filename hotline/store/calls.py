@@ -52,12 +52,6 @@ class CallStore:
                     session.add(row)
                 _copy(rec, row)
 
-    def get(self, linkedid: str) -> CallRow | None:
-        with self._sessions() as session:
-            return session.scalars(
-                select(CallRow).where(CallRow.linkedid == linkedid)
-            ).one_or_none()
-
     def find(
         self, *, caller_number: str | None = None, since: datetime | None = None, limit: int = 100
     ) -> list[CallRow]:

@@ -12,6 +12,7 @@ from types import TracebackType
 
 from telephony.asterisk.render import RenderInput, render, write_config
 from telephony.errors import AsteriskError
+from telephony.processes import wait_or_kill
 from telephony.settings import PbxSettings
 
 log = logging.getLogger(__name__)
@@ -128,21 +129,12 @@ class PrivateAsterisk:
         try:
             with contextlib.suppress(AsteriskError):
                 await self.cli("core stop now", timeout=timeout / 2)
-            try:
-                await asyncio.wait_for(proc.wait(), timeout / 2)
-            except TimeoutError:
-                log.warning("Asterisk pid %s ignored 'core stop now'; terminating", proc.pid)
-                proc.terminate()
-                try:
-                    await asyncio.wait_for(proc.wait(), 3)
-                except TimeoutError:
-                    proc.kill()
-                    await proc.wait()
         except BaseException:
             # Cancelled or interrupted mid-stop: never leave the PBX running behind us.
             if proc.returncode is None:
                 proc.kill()
             raise
+        await wait_or_kill(proc, timeout / 2, "Asterisk")
         log.info("private Asterisk stopped (pid %s, status %s)", proc.pid, proc.returncode)
 
     def _kill_stale(self) -> None:

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from telephony.processes import wait_or_kill
 from telephony.sip.errors import SipStackError
 
 log = logging.getLogger(__name__)
@@ -75,16 +76,7 @@ class WorkerProcess:
                 with contextlib.suppress(ConnectionError):
                     proc.stdin.write(b'{"op": "quit"}\n')
                     proc.stdin.close()
-            try:
-                await asyncio.wait_for(proc.wait(), timeout)
-            except TimeoutError:
-                log.warning("%s did not quit within %s s; killing it", self.name, timeout)
-                proc.kill()
-                await proc.wait()
-        except BaseException:
-            if proc.returncode is None:
-                proc.kill()
-            raise
+            await wait_or_kill(proc, timeout, self.name)
         finally:
             if self._reader is not None:
                 self._reader.cancel()
