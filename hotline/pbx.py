@@ -18,7 +18,16 @@ def render_input(
         recordings_dir=pbx.recordings_dir.resolve(),
         ami_secret=secrets.ami_secret,
         agent_passwords=secrets.agent_passwords,
+        agi_url=agi_url(settings),
     )
+
+
+def agi_url(settings: Settings) -> str:
+    """Where the PBX reaches the service's FastAGI server."""
+    host = settings.listen.agi_host
+    if host in ("0.0.0.0", "::"):  # listening everywhere: the PBX (embedded) is local
+        host = "127.0.0.1"
+    return f"agi://{host}:{settings.listen.agi_port}"
 
 
 def embedded_pbx(settings: Settings, secrets: Secrets) -> PrivateAsterisk:

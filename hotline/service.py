@@ -9,10 +9,12 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy import Engine
 
+from hotline.ivr import Ivr
 from hotline.recorder import CallRecorder
 from hotline.settings import Secrets, Settings
 from hotline.store.calls import CallStore
 from hotline.store.db import make_engine, migrate
+from hotline.store.tickets import TicketStore
 from telephony.ami.connection import AmiConnection
 from telephony.ami.events import AmiEvent
 from telephony.calls import CallTracker, Gap, gap_event
@@ -81,7 +83,9 @@ class Service:
     settings: Settings
     engine: Engine
     store: CallStore
+    tickets: TicketStore
     calls: CallRecords
+    ivr: Ivr
     ami: AmiConnection
 
     @classmethod
@@ -90,10 +94,12 @@ class Service:
         await asyncio.to_thread(migrate, url)
         engine = make_engine(url)
         store = CallStore(engine)
+        tickets = TicketStore(engine)
         calls = CallRecords(CallTracker(), CallRecorder(store))
+        ivr = await Ivr.build(settings, tickets)
         ami = AmiConnection(settings.pbx.ami, secrets.ami_secret, calls.on_event, calls.resync)
         calls.ami = ami
-        return cls(settings, engine, store, calls, ami)
+        return cls(settings, engine, store, tickets, calls, ivr, ami)
 
     async def run(self) -> None:
         """Run until cancelled (or until the AMI refuses our credentials)."""
@@ -101,6 +107,7 @@ class Service:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.calls.recorder.run(), name="recorder")
                 tg.create_task(self.ami.run(), name="ami")
+                tg.create_task(self.ivr.server.run(), name="fastagi")
         except* AmiAuthError as group:
             # Fatal and final: surface the one clear error, not a task-group wrapper.
             raise group.exceptions[0] from None

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from ivr.menu import IvrSettings
 from telephony.settings import PbxSettings, Port, Strict
 
 DEFAULT_CONFIG = Path("config/hotline.yaml")
@@ -61,12 +62,22 @@ class Settings(Strict):
     pbx: PbxSettings = PbxSettings()
     database: DatabaseSettings = DatabaseSettings()
     listen: ListenSettings = ListenSettings()
+    ivr: IvrSettings = IvrSettings()
     short_abandon_seconds: float = Field(5.0, ge=0, le=60)
 
     @model_validator(mode="after")
     def _consistency(self) -> Settings:
         if self.service_number not in {r.number for r in self.pbx.inbound}:
             raise ValueError(f"service_number {self.service_number} has no entry in pbx.inbound")
+        queues = {q.name for q in self.pbx.queues}
+        for route in self.pbx.inbound:
+            if route.menu is not None and route.menu not in self.ivr.menus:
+                raise ValueError(f"inbound number {route.number} names unknown menu {route.menu!r}")
+        for where, queue in self.ivr.queues_used():
+            if queue not in queues:
+                raise ValueError(f"ivr: {where}: unknown queue {queue!r}")
+        if self.ivr.transfers_used() and self.pbx.trunk.gateway is None:
+            raise ValueError("ivr: menus transfer calls out, so pbx.trunk.gateway must be set")
         ports: dict[str, int] = {
             "listen.api_port": self.listen.api_port,
             "listen.agi_port": self.listen.agi_port,

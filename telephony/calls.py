@@ -28,6 +28,8 @@ class Disposition(enum.StrEnum):
     ABANDONED = "abandoned"
     IVR_HANGUP = "ivr_hangup"
     NO_AGENT = "no_agent"
+    TRANSFERRED = "transferred"  # the IVR sent the call on (e.g. to 110) and it was answered
+    SELF_SERVICE = "self_service"  # the IVR ended the call itself, e.g. after a ticket status
     FAILED = "failed"
 
 
@@ -64,6 +66,9 @@ class CallRecord:
     hangup_cause: str | None = None
     recordings: dict[str, str] = field(default_factory=dict)  # leg -> path
     ivr_path: list[str] = field(default_factory=list)
+    ivr: str | None = None  # done | skipped (IVR down or failed) | none (no menu) | None
+    language: str | None = None  # the caller's language (chosen in the IVR or the route's)
+    request_kind: str | None = None  # chosen in the IVR: consultation, complaint, ...
     variables: dict[str, str] = field(default_factory=dict)
     resynced: bool = False  # part of its history was rebuilt after an AMI outage
 
@@ -224,6 +229,12 @@ class CallTracker:
             }
         elif name == "HOTLINE_IVR_PATH":
             rec.ivr_path = [p for p in value.split("/") if p]
+        elif name == "HOTLINE_IVR":
+            rec.ivr = value or None
+        elif name == "HOTLINE_LANGUAGE":
+            rec.language = value or None
+        elif name == "HOTLINE_KIND":
+            rec.request_kind = value or None
 
     def _on_queuecallerjoin(self, call: _Call, ev: AmiEvent, updates: list[CallUpdate]) -> None:
         queue = ev.get("Queue")
@@ -331,6 +342,11 @@ class CallTracker:
             rec.disposition = Disposition.ABANDONED
         elif rec.queue_joined_at is not None:
             rec.disposition = Disposition.NO_AGENT
+        elif rec.variables.get("HOTLINE_TRANSFERRED"):
+            rec.disposition = Disposition.TRANSFERRED
+            rec.ended_by = rec.ended_by or "transfer"
+        elif rec.variables.get("HOTLINE_ACTION") == "hangup":
+            rec.disposition = Disposition.SELF_SERVICE
         elif call.pbx_answered or rec.variables.get("HOTLINE_DIALLED"):
             rec.disposition = Disposition.IVR_HANGUP
         else:

@@ -98,6 +98,18 @@ class TrunkSettings(Strict):
 
     match: list[str] = ["127.0.0.1/32"]
     codecs: list[str] = ["ulaw", "alaw"]
+    # The carrier's SIP address (host:port) for calls out of the hotline: IVR transfers to
+    # other numbers (110, 119, 120, another hotline) and, later, survey callbacks.
+    gateway: str | None = None
+
+    @field_validator("gateway")
+    @classmethod
+    def _gateway(cls, v: str | None) -> str | None:
+        if v is not None:
+            host, _, port = v.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError("gateway must be host:port")
+        return v
 
     @field_validator("match")
     @classmethod
@@ -130,10 +142,12 @@ class QueueSettings(Strict):
 
 
 class InboundRoute(Strict):
-    """A dialled number and the queue it leads to (the service number 12345 is one)."""
+    """A dialled number, its IVR menu, and the queue callers reach when there is no menu or the
+    IVR is down (the service number 12345 is one)."""
 
     number: str
     queue: str
+    menu: str | None = None  # a menu of the ivr section, run over FastAGI
 
     @field_validator("number")
     @classmethod

@@ -14,8 +14,10 @@ import socket
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from hotline.pbx import embedded_pbx
 from hotline.service import Service
@@ -26,10 +28,48 @@ from tests.support import free_port
 
 ASTERISK = Path("/usr/sbin/asterisk")
 
+ROOT = Path(__file__).resolve().parent.parent
+
 # Test routing: one number and one queue per scenario, so scenarios run side by side.
-AGENTS = {"2001": "Answer Agent", "2002": "Cut Agent", "2009": "Never Logged In"}
-QUEUES = {"q_answer": ["2001"], "q_cut": ["2002"], "q_empty": ["2009"]}
-NUMBERS = {"12345": "q_answer", "12346": "q_empty", "12347": "q_cut"}
+AGENTS = {
+    "2001": "Answer Agent",
+    "2002": "Cut Agent",
+    "2003": "Operator Seat",
+    "2005": "English Seat",
+    "2009": "Never Logged In",
+}
+QUEUES = {
+    "q_answer": (["2001"], "zh"),
+    "q_cut": (["2002"], "zh"),
+    "q_empty": (["2009"], "zh"),
+    # The shipped menu's queues.
+    "operator": (["2003"], "zh"),
+    "english": (["2005"], "en"),
+}
+# number → (queue, menu)
+NUMBERS = {
+    "12345": ("q_answer", None),
+    "12346": ("q_empty", None),
+    "12347": ("q_cut", None),
+    "12350": ("operator", "main"),  # the shipped 12345 menu, as in config/hotline.yaml
+    "12351": ("operator", "extra"),  # transfer and hang-up actions
+}
+# A second menu for the actions the shipped one does not use.
+EXTRA_MENU = {
+    "entry": "start",
+    "nodes": {
+        "start": {
+            "prompt": ["kind_menu"],
+            "options": {
+                "1": {"transfer": "110", "kind": "emergency"},
+                "2": {"hangup": ["goodbye"], "kind": "information"},
+            },
+            "timeout": 1,
+            "retries": 0,
+            "on_exhausted": {"queue": "operator"},
+        }
+    },
+}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -52,9 +92,25 @@ def runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("pbx")
 
 
+def shipped_ivr(prompts_dir: Path) -> dict[str, Any]:
+    """The ivr section of config/hotline.yaml, with its prompts written to ``prompts_dir``."""
+    data = yaml.safe_load((ROOT / "config" / "hotline.yaml").read_text(encoding="utf-8"))
+    ivr: dict[str, Any] = data["ivr"]
+    return {**ivr, "prompts_dir": str(prompts_dir)}
+
+
 @pytest.fixture(scope="session")
-def settings(runtime_dir: Path) -> Settings:
-    rtp = 31000 + (free_port() % 200) * 100
+def carrier_port() -> int:
+    """The SIP port of the test 'carrier' that receives transferred calls."""
+    return free_port(socket.SOCK_DGRAM)
+
+
+@pytest.fixture(scope="session")
+def settings(runtime_dir: Path, carrier_port: int) -> Settings:
+    # Below the kernel's ephemeral range (32768+), where free_port() finds the other ports.
+    rtp = 31000 + (free_port() % 17) * 100
+    ivr = shipped_ivr(runtime_dir / "prompts")
+    ivr["menus"] = {**ivr["menus"], "extra": EXTRA_MENU}
     data = {
         "service_number": "12345",
         "pbx": {
@@ -73,10 +129,17 @@ def settings(runtime_dir: Path) -> Settings:
                 "runtime_dir": str(runtime_dir / "ast"),
             },
             "recordings_dir": str(runtime_dir / "rec"),
+            "trunk": {"gateway": f"127.0.0.1:{carrier_port}"},
             "agents": [{"extension": e, "name": n} for e, n in AGENTS.items()],
-            "queues": [{"name": q, "members": m, "ring_timeout": 10} for q, m in QUEUES.items()],
-            "inbound": [{"number": n, "queue": q} for n, q in NUMBERS.items()],
+            "queues": [
+                {"name": q, "members": m, "ring_timeout": 10, "language": lang}
+                for q, (m, lang) in QUEUES.items()
+            ],
+            "inbound": [
+                {"number": n, "queue": q, "menu": menu} for n, (q, menu) in NUMBERS.items()
+            ],
         },
+        "ivr": ivr,
         "database": {"url": f"sqlite:///{runtime_dir / 'hotline.db'}"},
         "listen": {"api_port": free_port(), "agi_port": free_port()},
     }
@@ -101,6 +164,7 @@ async def service(
     svc = await Service.build(settings, secrets)
     task = asyncio.create_task(svc.run(), name="service")
     await asyncio.wait_for(svc.ami.connected.wait(), 15)
+    await asyncio.wait_for(svc.ivr.server.listening.wait(), 15)
     yield svc
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):

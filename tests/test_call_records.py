@@ -16,7 +16,7 @@ from hotline.service import Service
 from hotline.settings import Secrets, Settings
 from hotline.store.models import CallRow
 from telephony.sip import CallHandle, Phone, PhoneConfig, SipStack, allocate_ports
-from tests.support import TcpProxy, wait_for
+from tests.support import TcpProxy, free_port, wait_for
 
 _numbers = itertools.count(13800138001)
 
@@ -198,7 +198,8 @@ async def test_call_ending_while_ami_is_down_is_closed_by_resync(
     await proxy.start()
     own = settings.model_copy(
         update={
-            "database": settings.database.model_copy(update={"url": f"sqlite:///{tmp_path}/o.db"})
+            "database": settings.database.model_copy(update={"url": f"sqlite:///{tmp_path}/o.db"}),
+            "listen": settings.listen.model_copy(update={"agi_port": free_port()}),
         }
     )
     svc = await Service.build(own, secrets)

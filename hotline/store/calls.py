@@ -112,6 +112,9 @@ def _copy(rec: CallRecord, row: CallRow) -> None:
     row.hangup_cause = rec.hangup_cause
     row.recordings = dict(rec.recordings)
     row.ivr_path = list(rec.ivr_path)
+    row.ivr = rec.ivr
+    row.language = rec.language
+    row.request_kind = rec.request_kind
     row.variables = dict(rec.variables)
     row.resynced = rec.resynced
     row.updated_at = datetime.now(UTC)

@@ -60,6 +60,9 @@ class CallRow(Base):
     hangup_cause: Mapped[str | None] = mapped_column(String(64))
     recordings: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     ivr_path: Mapped[list[str]] = mapped_column(JSON, default=list)
+    ivr: Mapped[str | None] = mapped_column(String(16))
+    language: Mapped[str | None] = mapped_column(String(8))
+    request_kind: Mapped[str | None] = mapped_column(String(32))
     variables: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     resynced: Mapped[bool] = mapped_column(default=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -69,3 +72,16 @@ class CallRow(Base):
         Index("ix_calls_caller_number", "caller_number"),
         Index("ix_calls_queue_started", "queue", "started_at"),
     )
+
+
+class TicketRow(Base):
+    """A 12345 ticket. Only what the IVR's status look-up needs so far; the ticket issue
+    extends it."""
+
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # the number callers key in
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    caller_number: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -168,7 +168,15 @@ def pjsip_conf(pbx: PbxSettings, inp: RenderInput) -> str:
                 ("bind", f"{pbx.embedded.bind}:{pbx.embedded.sip_port}"),
             ],
         ),
-        ("trunk", [("type", "endpoint"), ("context", "hotline-inbound"), *media]),
+        (
+            "trunk",
+            [
+                ("type", "endpoint"),
+                ("context", "hotline-inbound"),
+                *([("aors", "trunk")] if pbx.trunk.gateway else []),
+                *media,
+            ],
+        ),
         (
             "trunk-identify",
             [("type", "identify"), ("endpoint", "trunk"), *[("match", m) for m in pbx.trunk.match]],
@@ -203,6 +211,8 @@ def pjsip_conf(pbx: PbxSettings, inp: RenderInput) -> str:
     # An aor shares its endpoint's name; ini sections may repeat, so append them apart.
     for agent in pbx.agents:
         text += f"\n[{agent.extension}]\ntype = aor\nmax_contacts = 1\nremove_existing = yes\n"
+    if pbx.trunk.gateway:
+        text += f"\n[trunk]\ntype = aor\ncontact = sip:{pbx.trunk.gateway}\n"
     return text
 
 
@@ -245,25 +255,63 @@ def extensions_conf(pbx: PbxSettings, inp: RenderInput) -> str:
         q = pbx.queue(route.queue)
         lines += [
             f"exten => {route.number},1,Set(__HOTLINE_DIALLED={route.number})",
-            f" same => n,Set(__HOTLINE_QUEUE={q.name})",
-            f" same => n,Set(HOTLINE_MAXWAIT={q.max_wait})",
+            # The route's own queue: where callers go without a menu, or when the IVR fails.
+            f" same => n,Set(HOTLINE_DEFAULT_QUEUE={q.name})",
+            f" same => n,Set(HOTLINE_DEFAULT_MAXWAIT={q.max_wait})",
             f" same => n,Set(CHANNEL(language)={q.language})",
-            " same => n,Goto(hotline-call,s,1)",
+            f" same => n,Set(__HOTLINE_LANGUAGE={q.language})",
         ]
+        if route.menu and inp.agi_url:
+            lines.append(f" same => n,Set(HOTLINE_MENU={route.menu})")
+        lines.append(" same => n,Goto(hotline-call,s,1)")
     lines += [
         "; numbers the hotline does not serve: 'unallocated number', recorded as failed",
         "exten => _[0-9*#+].,1,Hangup(1)",
         "",
         "[hotline-call]",
         "exten => s,1,Answer()",
-        " same => n,Set(HOTLINE_IVR=skipped)",
+        ' same => n,GotoIf($["${HOTLINE_MENU}" = ""]?nomenu)',
+    ]
+    if inp.agi_url:
+        lines += [
+            f" same => n,AGI({inp.agi_url}/ivr/${{HOTLINE_MENU}})",
+            # The IVR writes HOTLINE_IVR=done last. Anything else (server down or refusing,
+            # a failed session) must not cost the caller their call: on to the default queue.
+            ' same => n,GotoIf($["${HOTLINE_IVR}" = "done"]?route)',
+            " same => n,Set(HOTLINE_IVR=skipped)",
+            " same => n,Set(HOTLINE_IVR_ERROR=${AGISTATUS})",
+            " same => n,Goto(default)",
+            ' same => n(route),GotoIf($["${HOTLINE_ACTION}" = "queue"]?queue)',
+            ' same => n,GotoIf($["${HOTLINE_ACTION}" = "transfer"]?transfer)',
+            "; the menu ended the call itself (its goodbye has been played)",
+            " same => n,Hangup(16)",
+        ]
+    lines += [
+        " same => n(nomenu),Set(HOTLINE_IVR=none)",
+        " same => n(default),Set(__HOTLINE_QUEUE=${HOTLINE_DEFAULT_QUEUE})",
+        " same => n,Set(HOTLINE_MAXWAIT=${HOTLINE_DEFAULT_MAXWAIT})",
         # Precise times kept on the channels: after an AMI outage the service reads them back.
-        " same => n,Set(HOTLINE_QUEUED=${STRFTIME(,,%s.%6q)})",
+        " same => n(queue),Set(HOTLINE_QUEUED=${STRFTIME(,,%s.%6q)})",
         # r: ringing while waiting (no music-on-hold files are shipped yet);
         # the gosub runs on the agent's channel once answered, before the bridge.
         " same => n,Queue(${HOTLINE_QUEUE},r,,,${HOTLINE_MAXWAIT},,,hotline-agent-connected)",
         " same => n,Set(HOTLINE_QUEUE_RESULT=${QUEUESTATUS})",
         " same => n,Hangup()",
+    ]
+    if pbx.trunk.gateway:
+        lines += [
+            # U(): once the far end answers, stamp its channel (the record sees "transferred"
+            # even if the caller hangs up before Dial returns).
+            " same => n(transfer),Dial(PJSIP/${HOTLINE_TRANSFER}@trunk,60,"
+            "U(hotline-transfer-connected^s^1))",
+            " same => n,Set(HOTLINE_TRANSFER_RESULT=${DIALSTATUS})",
+            # A transfer that fails (busy, no answer) must not leave the caller alone.
+            ' same => n,GotoIf($["${DIALSTATUS}" != "ANSWER"]?default)',
+            " same => n,Hangup()",
+        ]
+    else:
+        lines.append(" same => n(transfer),Goto(default)")
+    lines += [
         "",
         "[hotline-agent-connected]",
         # Caller and agent legs apart (for transcription) plus the mix: on the agent's channel
@@ -273,6 +321,10 @@ def extensions_conf(pbx: PbxSettings, inp: RenderInput) -> str:
         "${CHANNEL(linkedid)})",
         " same => n,MixMonitor(${HOTLINE_REC}-mix.wav,r(${HOTLINE_REC}-agent.wav)"
         "t(${HOTLINE_REC}-caller.wav))",
+        " same => n,Return()",
+        "",
+        "[hotline-transfer-connected]",
+        "exten => s,1,Set(HOTLINE_TRANSFERRED=${STRFTIME(,,%s.%6q)})",
         " same => n,Return()",
         "",
         "[hotline-agents]",

@@ -434,6 +434,10 @@ class PjCall(pj.Call):  # type: ignore[misc]
         port = int(audio.getPortId())
         moved = not first and port != self.audio_port
         self.audio, self.audio_port = audio, port
+        # Like a real phone's microphone in a quiet room: the (null) capture device sends
+        # silence all the time. Without a steady RTP stream Asterisk's strict-RTP learning may
+        # not have accepted our address yet when the first DTMF event arrives, and drops it.
+        self.stack._endpoint.audDevManager().getCaptureDevMedia().startTransmit(audio)
         if first:
             codec = str(self.getStreamInfo(index).codecName)
             local_rtp = str(self.getMedTransportInfo(index).localRtpName)

@@ -102,6 +102,11 @@ class PhonePool:
         worker.send(op="call", id=track.ident, user=user, uri=uri, play=play)
         return track
 
+    def send_dtmf(self, track: Track, digits: str) -> None:
+        """Send RFC 4733 digits on an answered call."""
+        if not track.ended.done():
+            track.worker.send(op="dtmf", id=track.ident, digits=digits)
+
     def hangup(self, track: Track) -> None:
         if not track.ended.done():
             track.worker.send(op="hangup", id=track.ident)

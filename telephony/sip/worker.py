@@ -53,10 +53,12 @@ class Worker:
 
     def handle(self, cmd: dict[str, Any]) -> None:
         op, ident = cmd.get("op"), str(cmd.get("id", ""))
-        if op == "hangup":
+        if op in ("hangup", "dtmf"):
             call = self._calls.get(ident)
             if call is not None and not call.ended:
-                self._spawn(ident, call.hangup())
+                self._spawn(
+                    ident, call.hangup() if op == "hangup" else call.send_dtmf(str(cmd["digits"]))
+                )
             return
         job = {"agent": self._agent, "call": self._call}.get(str(op))
         if job is None:

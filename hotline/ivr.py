@@ -1,0 +1,50 @@
+"""The IVR feature, wired: prompts built, menus served over FastAGI, tickets looked up."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from hotline.settings import Settings
+from hotline.store.tickets import TicketStore
+from ivr.agi.server import AgiServer
+from ivr.app import IvrApp
+from ivr.prompts import PromptLibrary
+from ivr.session import IvrContext
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Ivr:
+    app: IvrApp
+    server: AgiServer
+    prompts: PromptLibrary
+
+    @classmethod
+    async def build(cls, settings: Settings, tickets: TicketStore) -> Ivr:
+        prompts = PromptLibrary(settings.ivr)
+        report = await asyncio.to_thread(prompts.build)
+        for problem in report.rejected:
+            log.warning("recorded prompt ignored: %s", problem)
+
+        async def lookup(number: str) -> str | None:
+            return await asyncio.to_thread(tickets.status, number)
+
+        ctx = IvrContext(
+            settings=settings.ivr,
+            prompts=prompts,
+            max_wait={q.name: q.max_wait for q in settings.pbx.queues},
+            lookup=lookup,
+        )
+        app = IvrApp(ctx)
+        server = AgiServer(
+            settings.listen.agi_host,
+            settings.listen.agi_port,
+            app.handle,
+            header_timeout=settings.ivr.header_timeout,
+            command_timeout=settings.ivr.command_timeout,
+            max_sessions=settings.ivr.max_sessions,
+        )
+        return cls(app, server, prompts)
