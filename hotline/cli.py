@@ -80,6 +80,14 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--out", type=Path, required=True, help="runtime folder to write into")
     render.set_defaults(func=cmd_config_render)
 
+    prompts = sub.add_parser("prompts", help="IVR prompt files")
+    prompts_sub = prompts.add_subparsers(dest="prompts_command", required=True, metavar="ACTION")
+    build = prompts_sub.add_parser(
+        "build",
+        help="synthesise the prompts whose text changed (recorded WAVs override them)",
+    )
+    build.set_defaults(func=cmd_prompts_build)
+
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     up = db_sub.add_parser("upgrade", help="apply the schema migrations (Alembic)")
@@ -122,7 +130,25 @@ def cmd_config_check(args: argparse.Namespace, settings: Settings) -> int:
         f"{args.config}: valid. PBX {pbx.mode}, {len(pbx.agents)} agent endpoint(s), "
         f"queues {', '.join(q.name for q in pbx.queues)}, database {settings.database.url}"
     )
+    for route in pbx.inbound:
+        menu = settings.ivr.menus.get(route.menu or "")
+        how = f"menu {route.menu!r} ({len(menu.nodes)} nodes)" if menu else "no menu"
+        print(f"  {route.number}: {how}, default queue {route.queue}")
     return 0
+
+
+def cmd_prompts_build(args: argparse.Namespace, settings: Settings) -> int:
+    from ivr.prompts import PromptLibrary
+
+    library = PromptLibrary(settings.ivr)
+    report = library.build()
+    print(
+        f"prompts in {library.dir}: {len(report.made)} synthesised, {report.kept} up to date, "
+        f"{len(report.recorded)} recorded"
+    )
+    for problem in report.rejected:
+        print(f"  recording not used: {problem}", file=sys.stderr)
+    return 1 if report.rejected else 0
 
 
 def cmd_config_render(args: argparse.Namespace, settings: Settings) -> int:

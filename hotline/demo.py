@@ -2,7 +2,8 @@
 
 Starts the private Asterisk and the service, registers one simulated agent phone per configured
 agent, then sends callers to the service number at random (Poisson) for the chosen duration and
-prints a live summary. Callers have a random patience and abandon when it runs out; agents
+prints a live summary. Callers walk the IVR menu (one in five in English, pressing 9), choose a
+request kind, then have a random patience and abandon when it runs out; agents
 answer after a ring and hang up after a random talk time. Everything stops on Ctrl-C.
 """
 
@@ -98,7 +99,10 @@ async def run_demo(settings: Settings, secrets: Secrets, opts: DemoOptions) -> N
                 counters.at_capacity += 1
                 continue
             counters.placed += 1
-            task = asyncio.create_task(_caller(pool, track, service, number, rng.uniform(5, 40)))
+            menu = _menu_keys(settings, rng)
+            task = asyncio.create_task(
+                _caller(pool, track, service, number, rng.uniform(5, 40), menu)
+            )
             counters.active.add(task)
             task.add_done_callback(counters.active.discard)
         if counters.active:
@@ -129,12 +133,45 @@ def _make_sounds(folder: Path) -> dict[str, Path]:
     return sounds
 
 
-async def _caller(
-    pool: PhonePool, track: Track, service: Service, number: str, patience: float
+def _menu_keys(settings: Settings, rng: random.Random) -> list[tuple[str, str]]:
+    """What a simulated caller presses in the shipped menu: (node, key) pairs."""
+    route = next(r for r in settings.pbx.inbound if r.number == settings.service_number)
+    menu = settings.ivr.menus.get(route.menu or "")
+    if menu is None or "kind" not in menu.nodes:
+        return []  # no menu (or a custom one): the caller just waits
+    keys = [("welcome", "9")] if rng.random() < 0.2 and "welcome" in menu.nodes else []
+    choices = [k for k, t in menu.nodes["kind"].options.items() if t.queue]
+    return [*keys, ("kind", rng.choice(choices))] if choices else keys
+
+
+async def _walk_menu(
+    pool: PhonePool, track: Track, service: Service, number: str, keys: list[tuple[str, str]]
 ) -> None:
-    """One simulated citizen: waits up to ``patience`` s for an agent, else hangs up."""
+    """Press each key once the caller's menu walk is at its node (as a listener would)."""
+    for node, key in keys:
+        deadline = time.monotonic() + 60
+        while True:
+            walk = service.ivr.app.find(number)
+            if walk is not None and walk.node == node and walk.listening:
+                break
+            if time.monotonic() > deadline or track.ended.done():
+                return
+            await asyncio.sleep(0.1)
+        pool.send_dtmf(track, key)
+
+
+async def _caller(
+    pool: PhonePool,
+    track: Track,
+    service: Service,
+    number: str,
+    patience: float,
+    menu: list[tuple[str, str]],
+) -> None:
+    """One simulated citizen: walks the menu, then waits up to ``patience`` s for an agent."""
     try:
         await asyncio.wait_for(asyncio.shield(track.answered), 15)
+        await _walk_menu(pool, track, service, number, menu)
         connected = asyncio.Event()
 
         def watch(update: CallUpdate) -> None:

@@ -201,7 +201,7 @@ class Menu(_Strict):
                 if node_name in seen:
                     loop = " -> ".join([*seen[seen.index(node_name) :], node_name])
                     raise ValueError(
-                        f"node {name!r}: on silence the caller loops forever ({loop}); "
+                        f"node {node_name!r}: on silence the caller loops forever ({loop}); "
                         "let on_exhausted end the menu somewhere"
                     )
                 seen.append(node_name)

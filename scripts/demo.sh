@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+.venv/bin/hotline prompts build
 exec .venv/bin/hotline demo "$@"
