@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -319,6 +318,3 @@ class IvrSettings(_Strict):
             for _, t in node.targets()
             if t.transfer
         ]
-
-
-Action = Literal["queue", "transfer", "hangup"]

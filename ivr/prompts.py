@@ -68,7 +68,7 @@ class PromptLibrary:
             manifest: dict[str, str] = json.loads(manifest_path.read_text())
         except (OSError, ValueError):
             manifest = {}
-        todo: list[tuple[str, str, str, str]] = []  # key, text, voice, out
+        todo: list[tuple[str, str, str, Path, str]] = []  # key, text, voice, out, digest
         recorded, rejected = [], []
         self._recorded.clear()
         kept = 0
@@ -90,11 +90,11 @@ class PromptLibrary:
                 if manifest.get(key) == digest and out.exists():
                     kept += 1
                     continue
-                todo.append((key, text, voice, str(out)))
+                todo.append((key, text, voice, out, digest))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(lambda t: synthesize(t[1], Path(t[3]), voice=t[2]), todo))
-        for key, text, voice, _ in todo:
-            manifest[key] = hashlib.sha256(f"{voice}\n{text}".encode()).hexdigest()
+            list(pool.map(lambda t: synthesize(t[1], t[3], voice=t[2]), todo))
+        for key, _, _, _, digest in todo:
+            manifest[key] = digest
         self.dir.mkdir(parents=True, exist_ok=True)
         manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True))
         made = [t[0] for t in todo]

@@ -107,9 +107,7 @@ def test_commands_are_quoted_and_line_breaks_refused() -> None:
     assert format_command("STREAM", "FILE", "/p/zh/welcome.tts", "0123456789*#") == (
         b"STREAM FILE /p/zh/welcome.tts 0123456789*#\n"
     )
-    assert format_command("SET", "VARIABLE", "X", 'a "b" c') == (
-        b'SET VARIABLE X "a \\"b\\" c"\n'
-    )
+    assert format_command("SET", "VARIABLE", "X", 'a "b" c') == (b'SET VARIABLE X "a \\"b\\" c"\n')
     assert format_command("SET", "VARIABLE", "X", "") == b'SET VARIABLE X ""\n'
     with pytest.raises(ValueError, match="line break"):
         format_command("SET", "VARIABLE", "X", "a\nHANGUP")
