@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _LANG = re.compile(r"^[a-z]{2,3}$")
@@ -41,8 +42,14 @@ class PromptRef(_Strict):
     language: str | None = None
 
 
-def _ref(v: object) -> object:
-    return {"prompt": v} if isinstance(v, str) else v
+def _refs(v: object) -> object:
+    """Config shorthand: a bare id for ``{prompt: id}``, a single prompt for a list of one."""
+    if isinstance(v, str | dict):
+        v = [v]
+    return [{"prompt": x} if isinstance(x, str) else x for x in v] if isinstance(v, list) else v
+
+
+PromptList = Annotated[list[PromptRef], BeforeValidator(_refs)]
 
 
 class LookupTicket(_Strict):
@@ -75,17 +82,10 @@ class Target(_Strict):
     queue: str | None = None
     transfer: str | None = None
     lookup_ticket: LookupTicket | None = None
-    hangup: list[PromptRef] | None = None
+    hangup: PromptList | None = None
     language: str | None = None
     kind: str | None = None
     priority: int = Field(0, ge=0, le=100)
-
-    @field_validator("hangup", mode="before")
-    @classmethod
-    def _hangup_refs(cls, v: object) -> object:
-        if isinstance(v, str | dict):
-            v = [v]
-        return [_ref(x) for x in v] if isinstance(v, list) else v
 
     @field_validator("transfer")
     @classmethod
@@ -125,21 +125,14 @@ class Target(_Strict):
 
 
 class Node(_Strict):
-    intro: list[PromptRef] = []  # played once, on entering the node
-    prompt: list[PromptRef]  # played on every attempt
+    intro: PromptList = []  # played once, on entering the node
+    prompt: PromptList  # played on every attempt
     options: dict[str, Target] = {}
     timeout: float = Field(5.0, gt=0, le=60)  # seconds to wait for a key after the prompt
     retries: int = Field(2, ge=0, le=10)  # attempts after the first
-    invalid: list[PromptRef] = []  # played after a wrong key
-    no_input: list[PromptRef] = []  # played after silence
+    invalid: PromptList = []  # played after a wrong key
+    no_input: PromptList = []  # played after silence
     on_exhausted: Target
-
-    @field_validator("intro", "prompt", "invalid", "no_input", mode="before")
-    @classmethod
-    def _refs(cls, v: object) -> object:
-        if isinstance(v, str | dict):
-            v = [v]
-        return [_ref(x) for x in v] if isinstance(v, list) else v
 
     @field_validator("options")
     @classmethod
