@@ -200,10 +200,12 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         check_ports_free(settings)
 
     async def _run() -> None:
+        # Built first (database migrated, prompts made) so the PBX never sends a call to an
+        # IVR that is not ready yet.
+        service = await Service.build(settings, secrets)
         async with contextlib.AsyncExitStack() as stack:
             if settings.pbx.mode == "embedded":
                 await stack.enter_async_context(embedded_pbx(settings, secrets))
-            service = await Service.build(settings, secrets)
             log.info("service running; Ctrl-C stops it")
             await service.run()
 

@@ -62,11 +62,12 @@ async def run_demo(settings: Settings, secrets: Secrets, opts: DemoOptions) -> N
     emb = settings.pbx.embedded
     registrar = f"sip:{emb.bind}:{emb.sip_port}"
     service_uri = f"sip:{settings.service_number}@{emb.bind}:{emb.sip_port}"
+    service = await Service.build(settings, secrets)  # before the PBX: prompts ready first
     async with contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(embedded_pbx(settings, secrets))
-        service = await Service.build(settings, secrets)
         stack.push_async_callback(_cancel, asyncio.create_task(service.run(), name="service"))
         await asyncio.wait_for(service.ami.connected.wait(), 15)
+        await asyncio.wait_for(service.ivr.server.listening.wait(), 15)
         pool = PhonePool(max_workers=opts.max_workers)
         stack.push_async_callback(pool.close)
         agents = settings.pbx.agents[: opts.agents or None]
