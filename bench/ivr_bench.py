@@ -432,9 +432,10 @@ async def run(args: argparse.Namespace, settings: Settings, info: Machine) -> Ru
     # One spare worker: a worker's call legs are counted free on "ended", a moment before
     # pjsua has released them.
     workers = math.ceil(callers / LEGS_PER_WORKER) + 1
+    # Built before the PBX starts (database migrated, prompts made), as `hotline run` does.
+    service = await Service.build(settings, secrets)
     async with contextlib.AsyncExitStack() as stack:
         pbx = await stack.enter_async_context(embedded_pbx(settings, secrets))
-        service = await Service.build(settings, secrets)
         stack.push_async_callback(_cancel, asyncio.create_task(service.run(), name="service"))
         await asyncio.wait_for(service.ami.connected.wait(), 15)
         await asyncio.wait_for(service.ivr.server.listening.wait(), 15)
@@ -551,6 +552,12 @@ def report(r: Run) -> str:
             f"{label:<38}{fmt(base_v, '.3f', 1e3):>12}{fmt(load_v, '.3f', 1e3):>12}"
             f"{ratio(load_v, base_v):>11}"
         )
+    # Where SET VARIABLE is the only verb timed, its rows equal the all-verbs rows.
+    counts: dict[str, int] = {}
+    for p in (a, c):
+        for verb, samples in p.round_trips.items():
+            counts[verb] = counts.get(verb, 0) + len(samples)
+    verbs = ", ".join(f"{v} ({n})" for v, n in sorted(counts.items())) or "none"
     base_cpu, load_cpu = b.per_call(b.cpu), c.per_call(c.cpu)
     base_ast, load_ast = b.per_call(b.asterisk_cpu), c.per_call(c.asterisk_cpu)
     lines += [
@@ -568,8 +575,8 @@ def report(r: Run) -> str:
         "  callers are other processes. Of it, the bench's menu poller took "
         f"{fmt(c.per_call(c.poll_cpu), '.5f')} s/call in c.",
         "  ast = the private Asterisk's user+system CPU from /proc. AGI RT = FastAGI commands",
-        "  that do not wait on the caller (per AgiStats), nearest-rank percentiles. queued =",
-        "  dialling to the queue join being stored.",
+        "  that do not wait on the caller (per AgiStats), nearest-rank percentiles; verbs timed",
+        f"  in a and c: {verbs}. queued = dialling to the queue join being stored.",
     ]
     failures = [o for o in r.warmup if o.problem] + [f for p in r.phases for f in p.failures]
     total = len(r.warmup) + sum(p.calls for p in r.phases)

@@ -178,7 +178,7 @@ def cmd_calls(args: argparse.Namespace, settings: Settings) -> int:
     rows = store.find(caller_number=args.caller, limit=args.limit)
     print(
         f"{'started (UTC)':19}  {'caller':>14}  {'number':>6}  {'queue':10} {'agent':6} "
-        f"{'wait':>6} {'talk':>6}  disposition"
+        f"{'wait':>6} {'talk':>6}  {'disposition':12} lang kind / IVR path"
     )
     for r in rows:
         wait = f"{r.queue_wait:.1f}" if r.queue_wait is not None else "-"
@@ -186,7 +186,8 @@ def cmd_calls(args: argparse.Namespace, settings: Settings) -> int:
         print(
             f"{r.started_at:%Y-%m-%d %H:%M:%S}  {r.caller_number:>14}  {r.dialled_number:>6}  "
             f"{r.queue or '-':10} {r.agent or '-':6} {wait:>6} {talk:>6}  "
-            f"{r.disposition or 'in progress'}"
+            f"{r.disposition or 'in progress':12} {r.language or '-':4} {r.request_kind or '-'}"
+            f" / {'/'.join(r.ivr_path) or r.ivr or '-'}"
         )
     return 0
 

@@ -203,6 +203,7 @@ async def _print_summaries(
         )
         live = len(service.calls.tracker.active)
         line = _summary_line("live", time.monotonic() - started, summary, live, counters)
+        line += f" | in IVR {len(service.ivr.app.active)}"
         print(line, flush=True)
 
 
