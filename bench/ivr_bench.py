@@ -295,15 +295,15 @@ class Bench:
         return list(await asyncio.gather(*(one() for _ in range(count))))
 
     async def phase(self, name: str, route: Route, count: int, concurrency: int) -> Phase:
-        trips = self._service.ivr.server.stats.round_trips
-        marks = {verb: len(samples) for verb, samples in trips.items()}
+        stats = self._service.ivr.server.stats
+        marks = dict(stats.timed)
         poll0, ast0 = self._walks.cpu, asterisk_cpu(self._asterisk_pid)
         cpu0, wall0 = time.process_time(), time.perf_counter()
         outcomes = await self.calls(route, count, concurrency)
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         ast1 = asterisk_cpu(self._asterisk_pid)
         # Every call's AGI session has ended before it is queued, so these are this phase's.
-        samples = {v: s[marks.get(v, 0) :] for v, s in trips.items()}
+        samples = stats.since(marks)
         return Phase(
             name,
             count,

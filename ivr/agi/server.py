@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -27,6 +28,8 @@ from ivr.errors import AgiCommandError, AgiHangup, AgiProtocolError
 
 log = logging.getLogger(__name__)
 
+ROUND_TRIP_WINDOW = 100_000
+
 
 @dataclass
 class AgiStats:
@@ -38,13 +41,24 @@ class AgiStats:
     failed: int = 0
     rejected: int = 0  # over max_sessions
     bad_requests: int = 0  # malformed, too long, or too slow headers
-    # verb → round trips in seconds (commands that do not wait on the caller)
-    round_trips: dict[str, list[float]] = field(default_factory=dict)
+    # verb → the latest round trips in seconds (commands that do not wait on the caller), a
+    # bounded window so a long-running service keeps recent figures in constant memory; and
+    # verb → how many were ever timed. Timed from write to parsed reply on the service's event
+    # loop, so under load they include the service's own scheduling delay.
+    round_trips: dict[str, deque[float]] = field(default_factory=dict)
+    timed: dict[str, int] = field(default_factory=dict)
 
     def add_round_trip(self, verb: str, seconds: float) -> None:
-        samples = self.round_trips.setdefault(verb, [])
-        if len(samples) < 1_000_000:
-            samples.append(seconds)
+        self.round_trips.setdefault(verb, deque(maxlen=ROUND_TRIP_WINDOW)).append(seconds)
+        self.timed[verb] = self.timed.get(verb, 0) + 1
+
+    def since(self, marks: dict[str, int]) -> dict[str, list[float]]:
+        """Round trips timed after ``marks`` (a copy of ``timed``), as far as the window holds."""
+        out = {}
+        for verb, samples in self.round_trips.items():
+            new = min(self.timed[verb] - marks.get(verb, 0), len(samples))
+            out[verb] = list(samples)[len(samples) - new :]
+        return out
 
 
 # Commands whose reply waits for the caller (media, keys); their times are not round trips.

@@ -13,6 +13,10 @@ from telephony.sip.worker_client import WorkerProcess
 LEGS_PER_WORKER = 4
 
 
+class PoolFull(SipStackError):
+    """Every worker's legs are taken and no new worker may start."""
+
+
 @dataclass
 class Track:
     """What the pool knows of one agent or call in a worker."""
@@ -34,6 +38,7 @@ class PhonePool:
         self._tracks: dict[str, Track] = {}
         self._load: dict[WorkerProcess, int] = {}
         self._ids = itertools.count(1)
+        self._starting = asyncio.Lock()
 
     @property
     def calls_in_progress(self) -> int:
@@ -41,14 +46,23 @@ class PhonePool:
             1 for t in self._tracks.values() if t.ident.startswith("c") and not t.ended.done()
         )
 
-    async def _new_worker(self, kind: str) -> WorkerProcess:
-        if len(self._agent_workers) + len(self._call_workers) >= self._max_workers:
-            raise SipStackError(f"phone pool is at its limit of {self._max_workers} workers")
-        worker = WorkerProcess(self._on_event, name=f"sip-{kind}-{next(self._ids)}")
-        self._load[worker] = 0
-        (self._agent_workers if kind == "agent" else self._call_workers).append(worker)
-        await worker.start()
-        return worker
+    async def _worker(self, kind: str) -> WorkerProcess:
+        """A running worker of ``kind`` with a free leg, started if need be; its leg is taken.
+
+        Under a lock: concurrent callers must neither pick a worker that is still starting nor
+        both start one when a single new worker would do."""
+        async with self._starting:
+            workers = self._agent_workers if kind == "agent" else self._call_workers
+            worker = next((w for w in workers if self._load[w] < LEGS_PER_WORKER), None)
+            if worker is None:
+                if len(self._agent_workers) + len(self._call_workers) >= self._max_workers:
+                    raise PoolFull(f"phone pool is at its limit of {self._max_workers} workers")
+                worker = WorkerProcess(self._on_event, name=f"sip-{kind}-{next(self._ids)}")
+                await worker.start()
+                self._load[worker] = 0
+                workers.append(worker)
+            self._load[worker] += 1
+            return worker
 
     def _on_event(self, event: dict[str, Any]) -> None:
         track = self._tracks.get(str(event.get("id")))
@@ -77,10 +91,8 @@ class PhonePool:
 
     async def add_agent(self, user: str, registrar: str, password: str, *, after_ms: int,
                         hangup_after_s: float | None, play: str | None) -> Track:  # fmt: skip
-        worker = next((w for w in self._agent_workers if self._load[w] < LEGS_PER_WORKER), None)
-        if worker is None:
-            worker = await self._new_worker("agent")
-        self._load[worker] += 1  # an agent holds at most one call at a time (ringinuse=no)
+        # An agent holds at most one call at a time (ringinuse=no): one leg.
+        worker = await self._worker("agent")
         track = Track(f"a{user}", worker)
         self._tracks[track.ident] = track
         worker.send(op="agent", id=track.ident, user=user, registrar=registrar, password=password,
@@ -90,13 +102,10 @@ class PhonePool:
 
     async def call(self, user: str, uri: str, play: str | None = None) -> Track | None:
         """Place a call; None when every worker is busy and no new one may start."""
-        worker = next((w for w in self._call_workers if self._load[w] < LEGS_PER_WORKER), None)
-        if worker is None:
-            try:
-                worker = await self._new_worker("caller")
-            except SipStackError:
-                return None
-        self._load[worker] += 1
+        try:
+            worker = await self._worker("caller")
+        except PoolFull:
+            return None
         track = Track(f"c{next(self._ids)}", worker)
         self._tracks[track.ident] = track
         worker.send(op="call", id=track.ident, user=user, uri=uri, play=play)
