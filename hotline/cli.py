@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hotline.settings import (
     DEFAULT_CONFIG,
@@ -24,6 +25,9 @@ from hotline.settings import (
     resolve_secrets,
 )
 from telephony.errors import AmiAuthError, TelephonyError
+
+if TYPE_CHECKING:
+    from hotline.store.agents import AgentStore
 
 log = logging.getLogger("hotline")
 
@@ -87,6 +91,17 @@ def _parser() -> argparse.ArgumentParser:
         help="synthesise the prompts whose text changed (recorded WAVs override them)",
     )
     build.set_defaults(func=cmd_prompts_build)
+
+    agents = sub.add_parser("agents", help="agents: bulk import, list, passwords")
+    agents_sub = agents.add_subparsers(dest="agents_command", required=True, metavar="ACTION")
+    imp = agents_sub.add_parser("import", help="create or update agents from a YAML or CSV file")
+    imp.add_argument("file", type=Path, help="e.g. config/agents.yaml")
+    imp.set_defaults(func=cmd_agents_import)
+    lst = agents_sub.add_parser("list", help="agents with skills, roles and state")
+    lst.set_defaults(func=cmd_agents_list)
+    pw = agents_sub.add_parser("passwd", help="set an agent's password (read from stdin)")
+    pw.add_argument("agent_id")
+    pw.set_defaults(func=cmd_agents_passwd)
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -161,6 +176,53 @@ def cmd_config_render(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _agent_store(settings: Settings) -> AgentStore:
+    from hotline.store.agents import AgentStore
+    from hotline.store.db import make_engine, migrate
+
+    migrate(settings.database.url)
+    return AgentStore(make_engine(settings.database.url))
+
+
+def cmd_agents_import(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+
+    from hotline.agent_import import import_agents, load_agents_file
+
+    specs = load_agents_file(args.file)
+    created, updated = import_agents(_agent_store(settings), specs, os.environ)
+    print(f"{args.file}: {created} agent(s) created, {updated} updated")
+    return 0
+
+
+def cmd_agents_list(args: argparse.Namespace, settings: Settings) -> int:
+    for a in _agent_store(settings).all():
+        skills = ",".join(f"{k}:{v}" for k, v in sorted(a.skills.items())) or "-"
+        state = (
+            "logged out"
+            if not a.logged_in
+            else f"on {a.logged_in_extension}"
+            + (f", paused ({a.pause_reason})" if a.paused else "")
+        )
+        print(f"{a.agent_id:14} {a.name:20} {'/'.join(a.roles):18} {skills:22} {state}")
+    return 0
+
+
+def cmd_agents_passwd(args: argparse.Namespace, settings: Settings) -> int:
+    from hotline.auth import hash_password
+
+    password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 8:
+        print("hotline: a password needs at least 8 characters", file=sys.stderr)
+        return 2
+    store = _agent_store(settings)
+    a = store.get(args.agent_id)
+    store.upsert(a.agent_id, name=a.name, extension=a.extension, roles=list(a.roles),
+                 skills=a.skills, password_hash=hash_password(password))  # fmt: skip
+    print(f"password of {a.agent_id} set")
+    return 0
+
+
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     from hotline.store.db import migrate
 
@@ -228,6 +290,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         agents=args.agents,
         seed=args.seed,
         since=datetime.now(UTC) - timedelta(seconds=1),
+        agents_file=args.config.parent / "agents.yaml",
     )
     return _run_until_interrupted(run_demo(settings, secrets, opts))
 

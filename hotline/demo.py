@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from hotline.agent_import import import_agents, load_agents_file
 from hotline.pbx import embedded_pbx
 from hotline.service import Service
 from hotline.settings import Secrets, Settings
@@ -45,6 +47,7 @@ class DemoOptions:
     agents: int
     seed: int | None
     since: datetime
+    agents_file: Path  # the agents (skills) to import and log in at the registered phones
     max_workers: int = 6  # SIP worker processes (4 call legs each)
 
 
@@ -80,6 +83,15 @@ async def run_demo(settings: Settings, secrets: Secrets, opts: DemoOptions) -> N
                 hangup_after_s=rng.uniform(5, 15),
                 play=str(sounds["agent"]),
             )
+        # The people at those phones: imported (skills), then logged in, which adds them to
+        # the queues their skills open.
+        specs = await asyncio.to_thread(load_agents_file, opts.agents_file)
+        await asyncio.to_thread(import_agents, service.agents, specs, os.environ)
+        await asyncio.wait_for(service.desk.reconciled.wait(), 15)
+        seats = {a.extension for a in agents}
+        for spec in specs:
+            if spec.extension in seats:
+                await service.desk.login(spec.agent_id, spec.extension)
         print(
             f"demo: {len(agents)} agent(s) registered; calling {settings.service_number} at "
             f"~{opts.rate_per_minute:g}/min for {opts.duration:g} s (Ctrl-C stops)",

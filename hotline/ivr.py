@@ -35,7 +35,6 @@ class Ivr:
         ctx = IvrContext(
             settings=settings.ivr,
             prompts=prompts,
-            max_wait={q.name: q.max_wait for q in settings.pbx.queues},
             lookup=lookup,
         )
         app = IvrApp(ctx)

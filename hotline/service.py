@@ -9,16 +9,24 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy import Engine
 
+from hotline.agents import AgentDesk
+from hotline.auth import TokenSigner, hash_password
 from hotline.ivr import Ivr
+from hotline.live import LiveView
 from hotline.recorder import CallRecorder
 from hotline.settings import Secrets, Settings
+from hotline.store.agents import AgentStore
 from hotline.store.calls import CallStore
 from hotline.store.db import make_engine, migrate
 from hotline.store.tickets import TicketStore
+from hotline.web.app import WebServer, create_app
+from hotline.web.deps import WebContext
 from telephony.ami.connection import AmiConnection
 from telephony.ami.events import AmiEvent
 from telephony.calls import CallTracker, Gap, gap_event
 from telephony.errors import AmiActionError, AmiAuthError
+from telephony.queue_control import QueueControl
+from telephony.queue_state import QueueBoard
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +92,13 @@ class Service:
     engine: Engine
     store: CallStore
     tickets: TicketStore
+    agents: AgentStore
     calls: CallRecords
     ivr: Ivr
+    desk: AgentDesk
+    live: LiveView
+    web: WebServer
+    signer: TokenSigner
     ami: AmiConnection
 
     @classmethod
@@ -95,11 +108,34 @@ class Service:
         engine = make_engine(url)
         store = CallStore(engine)
         tickets = TicketStore(engine)
-        calls = CallRecords(CallTracker(), CallRecorder(store))
+        agents = AgentStore(engine)
+        await asyncio.to_thread(bootstrap_admin, agents, secrets.admin_password)
+        tracker = CallTracker()
+        calls = CallRecords(tracker, CallRecorder(store))
         ivr = await Ivr.build(settings, tickets)
-        ami = AmiConnection(settings.pbx.ami, secrets.ami_secret, calls.on_event, calls.resync)
+        board = QueueBoard()
+        live = LiveView(settings, board, agents, tracker, store)
+
+        # One AMI connection feeds every feature; after each login each re-reads live state.
+        def on_event(ev: AmiEvent) -> None:
+            calls.on_event(ev)
+            desk.on_event(ev)
+            live.on_event(ev)
+
+        async def on_connected() -> None:
+            await calls.resync()
+            await desk.reconcile()
+            live.changed()
+
+        ami = AmiConnection(settings.pbx.ami, secrets.ami_secret, on_event, on_connected)
+        desk = AgentDesk(settings, agents, QueueControl(ami), board)
         calls.ami = ami
-        return cls(settings, engine, store, tickets, calls, ivr, ami)
+        signer = TokenSigner(secrets.api_secret.encode(), ttl=settings.token_hours * 3600)
+        app = create_app(WebContext(settings, signer, agents, desk, live))
+        web = WebServer(app, settings.listen.api_host, settings.listen.api_port)
+        return cls(
+            settings, engine, store, tickets, agents, calls, ivr, desk, live, web, signer, ami
+        )
 
     async def run(self) -> None:
         """Run until cancelled (or until the AMI refuses our credentials)."""
@@ -108,10 +144,13 @@ class Service:
                 tg.create_task(self.calls.recorder.run(), name="recorder")
                 tg.create_task(self.ami.run(), name="ami")
                 tg.create_task(self.ivr.server.run(), name="fastagi")
+                tg.create_task(self.live.run(), name="live")
+                tg.create_task(self.web.run(), name="web")
         except* AmiAuthError as group:
             # Fatal and final: surface the one clear error, not a task-group wrapper.
             raise group.exceptions[0] from None
         finally:
+            self.desk.close()
             await self._flush()
             self.engine.dispose()
 
@@ -126,3 +165,18 @@ class Service:
                 log.error("%d call update(s) not stored at shutdown", recorder.pending)
             finally:
                 writer.cancel()
+
+
+def bootstrap_admin(agents: AgentStore, password: str) -> None:
+    """The first administrator, from the environment, when there is none yet."""
+    if not password or any("admin" in a.roles for a in agents.all()):
+        return
+    agents.upsert(
+        "admin",
+        name="Administrator",
+        extension=None,
+        roles=["admin", "supervisor"],
+        skills={},
+        password_hash=hash_password(password),
+    )
+    log.info("created the administrator account 'admin' (password from the environment)")

@@ -64,6 +64,16 @@ class Settings(Strict):
     listen: ListenSettings = ListenSettings()
     ivr: IvrSettings = IvrSettings()
     short_abandon_seconds: float = Field(5.0, ge=0, le=60)
+    service_level_seconds: float = Field(20.0, gt=0, le=600)  # answered within T s
+    # The API's token signing key comes from this environment variable (generated per run for
+    # the embedded PBX when unset: tokens then last until the service restarts).
+    api_secret_env: str = "HOTLINE_API_SECRET"
+    token_hours: float = Field(12.0, gt=0, le=24 * 30)
+    # Bootstraps the first administrator: on start, if no agent has the admin role and this
+    # variable is set, an agent "admin" is created with this password.
+    admin_password_env: str = "HOTLINE_ADMIN_PASSWORD"
+    # Callers with an open ticket past its deadline are queued with this priority (0 = off).
+    flagged_priority: int = Field(5, ge=0, le=100)
 
     @model_validator(mode="after")
     def _consistency(self) -> Settings:
@@ -143,6 +153,8 @@ class Secrets:
 
     ami_secret: str
     agent_passwords: dict[str, str] = field(default_factory=dict)
+    api_secret: str = ""
+    admin_password: str = ""
 
     def __repr__(self) -> str:
         return "Secrets(<hidden>)"
@@ -165,7 +177,20 @@ def resolve_secrets(settings: Settings, env: Mapping[str, str] | None = None) ->
     for agent in settings.pbx.agents:
         value = env.get(agent.secret_env, "")
         passwords[agent.extension] = value or secrets.token_urlsafe(16)
-    return Secrets(ami_secret=ami, agent_passwords=passwords)
+    api = env.get(settings.api_secret_env, "")
+    if not api:
+        if not embedded:
+            raise ConfigError(
+                "environment",
+                [f"api_secret_env: environment variable {settings.api_secret_env} is not set"],
+            )
+        api = secrets.token_urlsafe(32)
+    return Secrets(
+        ami_secret=ami,
+        agent_passwords=passwords,
+        api_secret=api,
+        admin_password=env.get(settings.admin_password_env, ""),
+    )
 
 
 def check_ports_free(settings: Settings) -> None:

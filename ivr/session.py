@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from ivr.agi.server import AgiChannel
@@ -45,7 +45,6 @@ class IvrContext:
 
     settings: IvrSettings
     prompts: PromptLibrary
-    max_wait: Mapping[str, int]  # queue → maximum wait, for the dialplan's Queue()
     lookup: TicketStatusLookup
 
 
@@ -146,7 +145,6 @@ class MenuWalk:
             lang = self._ctx.settings.languages[self.state.language]
             queue = lang.queue or target.queue
             await ch.set_variable("__HOTLINE_QUEUE", queue)
-            await ch.set_variable("HOTLINE_MAXWAIT", str(self._ctx.max_wait[queue]))
             await ch.set_variable("__HOTLINE_PRIORITY", str(target.priority))
             await ch.set_variable("QUEUE_PRIO", str(target.priority))
             action = "queue"

@@ -242,7 +242,8 @@ class CallTracker:
             return  # duplicate
         rec = call.record
         rec.queue = queue
-        rec.queue_joined_at = ev.at
+        if rec.queue_joined_at is None:  # an overflow keeps the first join: the wait is total
+            rec.queue_joined_at = ev.at
         rec.queue_left_at = None
         call.in_queue = True
         updates.append(CallUpdate(UpdateKind.QUEUED, rec.copy()))

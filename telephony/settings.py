@@ -119,6 +119,21 @@ class TrunkSettings(Strict):
         return v
 
 
+class Overflow(Strict):
+    """What happens to a caller still waiting ``after`` seconds: moved to another queue, or the
+    queue widens to agents up to ``max_penalty`` (lower skill levels)."""
+
+    after: int = Field(ge=1, le=3600)
+    queue: str | None = None
+    max_penalty: int | None = Field(None, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _one(self) -> Overflow:
+        if (self.queue is None) == (self.max_penalty is None):
+            raise ValueError("overflow needs exactly one of queue, max_penalty")
+        return self
+
+
 class QueueSettings(Strict):
     """One Asterisk queue (a skill group)."""
 
@@ -132,6 +147,14 @@ class QueueSettings(Strict):
     max_wait: int = Field(600, ge=1, le=86400)  # then the caller leaves as no_agent
     wrapup: int = Field(0, ge=0, le=3600)
     language: str = "zh"
+    # Agents with this skill are added when they log in (penalty from their level); ``members``
+    # are static seats rendered into the config.
+    skill: str | None = None
+    # Agents first get only callers within this penalty (best-skilled); overflow may widen it.
+    max_penalty: int | None = Field(None, ge=0, le=100)
+    overflow: Overflow | None = None
+    autopause: bool = True  # an agent who lets a call ring out is paused (reason "no answer")
+    announce_frequency: int = Field(0, ge=0, le=600)  # position announcements, every N s
 
     @field_validator("name")
     @classmethod
@@ -182,6 +205,21 @@ class PbxSettings(Strict):
             unknown = [m for m in q.members if m not in exts]
             if unknown:
                 raise ValueError(f"queue {q.name!r} lists unknown agents {unknown}")
+        for q in self.queues:
+            if q.overflow and q.overflow.queue is not None:
+                if q.overflow.queue not in names:
+                    raise ValueError(f"queue {q.name!r} overflows to unknown queue")
+                # Follow the chain: a cycle would bounce a caller between queues forever.
+                seen: list[str] = [q.name]
+                cur: str | None = q.overflow.queue
+                while cur is not None:
+                    if cur in seen:
+                        raise ValueError(f"queue {q.name!r}: overflow loop {' -> '.join(seen)}")
+                    seen.append(cur)
+                    ovf = self.queue(cur).overflow
+                    cur = ovf.queue if ovf else None
+            if q.overflow and q.overflow.after >= q.max_wait:
+                raise ValueError(f"queue {q.name!r}: overflow.after must be below max_wait")
         numbers = [r.number for r in self.inbound]
         if len(set(numbers)) != len(numbers):
             raise ValueError("duplicate inbound numbers")

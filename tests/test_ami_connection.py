@@ -98,7 +98,7 @@ def test_run_against_external_pbx_with_wrong_secret_exits_3(
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, "HOTLINE_AMI_SECRET": "wrong-secret"},
+        env={**os.environ, "HOTLINE_AMI_SECRET": "wrong-secret", "HOTLINE_API_SECRET": "x" * 32},
     )
     assert result.returncode == 3, result.stderr
     assert "AMI login as 'hotline' refused" in result.stderr

@@ -77,7 +77,12 @@ def test_missing_secret_for_external_pbx(tmp_path: Path) -> None:
     result = run_cli("-c", str(path), "config", "check")
     assert result.returncode == 2
     assert "pbx.ami.secret_env: environment variable HOTLINE_AMI_SECRET is not set" in result.stderr
-    ok = run_cli("-c", str(path), "config", "check", env={"HOTLINE_AMI_SECRET": "s3cret-value"})
+    ami_only = {"HOTLINE_AMI_SECRET": "s3cret-value"}
+    result = run_cli("-c", str(path), "config", "check", env=ami_only)
+    assert result.returncode == 2
+    assert "api_secret_env: environment variable HOTLINE_API_SECRET is not set" in result.stderr
+    env = {**ami_only, "HOTLINE_API_SECRET": "api-s3cret-value"}
+    ok = run_cli("-c", str(path), "config", "check", env=env)
     assert ok.returncode == 0, ok.stderr
     assert "s3cret-value" not in ok.stdout + ok.stderr
 

@@ -39,6 +39,7 @@ async def test_demo_prints_live_summary_and_ctrl_c_leaves_nothing_running(tmp_pa
     text = text.replace("api_port: 8080", f"api_port: {free_port()}")
     text = text.replace("agi_port: 4573", f"agi_port: {free_port()}")
     config.write_text(text)
+    (tmp_path / "agents.yaml").write_text((ROOT / "config" / "agents.yaml").read_text())
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "hotline.cli", "-c", str(config), "demo",
         "--duration", "120", "--rate", "60", "--agents", "2", "--seed", "7",

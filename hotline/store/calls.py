@@ -27,6 +27,7 @@ class CallSummary:
     short_abandons: int
     asa: float | None  # seconds
     aht: float | None  # seconds (talk only until hold and wrap-up are tracked)
+    service_level: float | None = None  # answered within T s / (offered - short abandons)
 
 
 class CallStore:
@@ -63,7 +64,9 @@ class CallStore:
         with self._sessions() as session:
             return list(session.scalars(stmt))
 
-    def summary(self, since: datetime, short_abandon: float = 5.0) -> CallSummary:
+    def summary(
+        self, since: datetime, short_abandon: float = 5.0, sl_seconds: float = 20.0
+    ) -> CallSummary:
         with self._sessions() as session:
             rows = list(
                 session.scalars(
@@ -72,16 +75,20 @@ class CallStore:
                     )
                 )
             )
-        return summarise(rows, short_abandon)
+        return summarise(rows, short_abandon, sl_seconds)
 
 
-def summarise(rows: list[CallRow], short_abandon: float = 5.0) -> CallSummary:
+def summarise(
+    rows: list[CallRow], short_abandon: float = 5.0, sl_seconds: float = 20.0
+) -> CallSummary:
     offered = [r for r in rows if r.queue_joined_at is not None]
     answered = [r for r in offered if r.disposition == "answered"]
     abandoned = [r for r in offered if r.disposition == "abandoned"]
     short = [r for r in abandoned if (r.queue_wait or 0.0) < short_abandon]
     waits = [r.queue_wait for r in answered if r.queue_wait is not None]
     talks = [r.talk_time for r in answered if r.talk_time is not None]
+    in_time = [w for w in waits if w <= sl_seconds]
+    base = len(offered) - len(short)
     return CallSummary(
         calls=len(rows),
         offered=len(offered),
@@ -90,6 +97,7 @@ def summarise(rows: list[CallRow], short_abandon: float = 5.0) -> CallSummary:
         short_abandons=len(short),
         asa=sum(waits) / len(waits) if waits else None,
         aht=sum(talks) / len(talks) if talks else None,
+        service_level=len(in_time) / base if base > 0 else None,
     )
 
 

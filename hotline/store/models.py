@@ -83,5 +83,40 @@ class TicketRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)  # the number callers key in
     status: Mapped[str] = mapped_column(String(16), default="draft")
     caller_number: Mapped[str] = mapped_column(String(64), default="")
+    deadline: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class AgentRow(Base):
+    """A person who takes calls (or supervises): skills, roles, and where they are logged in."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent_id: Mapped[str] = mapped_column(String(64), unique=True)  # the login name
+    name: Mapped[str] = mapped_column(String(128), default="")
+    extension: Mapped[str | None] = mapped_column(String(16))  # usual seat
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    skills: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)  # skill → level 1..5
+    password_hash: Mapped[str] = mapped_column(String(256), default="")
+    # The session: set while logged in. The service reconciles Asterisk to this.
+    logged_in_extension: Mapped[str | None] = mapped_column(String(16))
+    paused: Mapped[bool] = mapped_column(default=False)
+    pause_reason: Mapped[str | None] = mapped_column(String(64))
+    state_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class AgentEventRow(Base):
+    """Agent state history: login, logout, pause, unpause (with reason). Metrics read this."""
+
+    __tablename__ = "agent_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent_id: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    extension: Mapped[str | None] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from telephony.settings import PbxSettings
+from telephony.settings import PbxSettings, QueueSettings
 
 # Modules that bind well-known ports or need hardware: a private instance must not load them,
 # or two instances on one machine (tests, a developer's PBX) would collide.
@@ -226,13 +226,20 @@ def queues_conf(pbx: PbxSettings) -> str:
             ("strategy", q.strategy),
             ("timeout", q.ring_timeout),
             ("retry", q.retry),
-            ("wrapuptime", q.wrapup),
+            # Seats that log in get a managed, visible wrap-up (a pause); static seats Asterisk's.
+            ("wrapuptime", 0 if q.skill else q.wrapup),
             ("joinempty", "yes"),
             ("leavewhenempty", "no"),
             ("ringinuse", "no"),
-            ("announce-frequency", 0),
+            ("announce-frequency", q.announce_frequency),
+            ("announce-position", "yes" if q.announce_frequency else "no"),
+            ("announce-holdtime", "no"),
             ("timeoutpriority", "conf"),
             ("setinterfacevar", "yes"),
+            # "all": an agent who lets a call ring out is away for every queue, not just this.
+            ("autopause", "all" if q.autopause else "no"),
+            ("autopausebusy", "no"),
+            ("autopauseunavail", "no"),
         ]
         items += [("member", f"PJSIP/{m},0,{names[m]},PJSIP/{m}") for m in q.members]
         sections.append((q.name, items))
@@ -257,7 +264,6 @@ def extensions_conf(pbx: PbxSettings, inp: RenderInput) -> str:
             f"exten => {route.number},1,Set(__HOTLINE_DIALLED={route.number})",
             # The route's own queue: where callers go without a menu, or when the IVR fails.
             f" same => n,Set(HOTLINE_DEFAULT_QUEUE={q.name})",
-            f" same => n,Set(HOTLINE_DEFAULT_MAXWAIT={q.max_wait})",
             f" same => n,Set(CHANNEL(language)={q.language})",
             f" same => n,Set(__HOTLINE_LANGUAGE={q.language})",
         ]
@@ -289,14 +295,7 @@ def extensions_conf(pbx: PbxSettings, inp: RenderInput) -> str:
     lines += [
         " same => n(nomenu),Set(HOTLINE_IVR=none)",
         " same => n(default),Set(__HOTLINE_QUEUE=${HOTLINE_DEFAULT_QUEUE})",
-        " same => n,Set(HOTLINE_MAXWAIT=${HOTLINE_DEFAULT_MAXWAIT})",
-        # Precise times kept on the channels: after an AMI outage the service reads them back.
-        " same => n(queue),Set(HOTLINE_QUEUED=${STRFTIME(,,%s.%6q)})",
-        # r: ringing while waiting (no music-on-hold files are shipped yet);
-        # the gosub runs on the agent's channel once answered, before the bridge.
-        " same => n,Queue(${HOTLINE_QUEUE},r,,,${HOTLINE_MAXWAIT},,,hotline-agent-connected)",
-        " same => n,Set(HOTLINE_QUEUE_RESULT=${QUEUESTATUS})",
-        " same => n,Hangup()",
+        " same => n(queue),Goto(hotline-queue-${HOTLINE_QUEUE},s,1)",
     ]
     if pbx.trunk.gateway:
         lines += [
@@ -311,6 +310,8 @@ def extensions_conf(pbx: PbxSettings, inp: RenderInput) -> str:
         ]
     else:
         lines.append(" same => n(transfer),Goto(default)")
+    for q in pbx.queues:
+        lines += ["", *_queue_context(q)]
     lines += [
         "",
         "[hotline-agent-connected]",
@@ -336,6 +337,46 @@ def extensions_conf(pbx: PbxSettings, inp: RenderInput) -> str:
     return "\n".join(lines)
 
 
+def _queue_context(q: QueueSettings) -> list[str]:
+    """One context per queue: its wait limits and overflow live here, whoever chose it."""
+    ovf = q.overflow
+    move = ovf is not None and ovf.queue is not None
+    # Moving on overflow: wait here only ``after`` seconds. Widening: the queue rule does it.
+    timeout = ovf.after if ovf is not None and move else q.max_wait
+    rule = f"hotline-{q.name}" if ovf is not None and ovf.max_penalty is not None else ""
+    lines = [
+        f"[hotline-queue-{q.name}]",
+        # Precise times kept on the channels: after an AMI outage the service reads them back.
+        "exten => s,1,Set(HOTLINE_QUEUED=${STRFTIME(,,%s.%6q)})",
+    ]
+    if q.max_penalty is not None:
+        lines.append(f" same => n,Set(QUEUE_MAX_PENALTY={q.max_penalty})")
+    lines += [
+        # r: ringing while waiting (no music-on-hold files are shipped yet);
+        # the gosub runs on the agent's channel once answered, before the bridge.
+        f" same => n,Queue({q.name},r,,,{timeout},,,hotline-agent-connected,{rule})",
+        " same => n,Set(HOTLINE_QUEUE_RESULT=${QUEUESTATUS})",
+    ]
+    if ovf is not None and ovf.queue is not None:
+        lines += [
+            ' same => n,GotoIf($["${QUEUESTATUS}" != "TIMEOUT"]?done)',
+            f" same => n,Set(__HOTLINE_OVERFLOW={q.name})",
+            f" same => n,Set(__HOTLINE_QUEUE={ovf.queue})",
+            f" same => n,Goto(hotline-queue-{ovf.queue},s,1)",
+        ]
+    lines.append(" same => n(done),Hangup()")
+    return lines
+
+
+def queuerules_conf(pbx: PbxSettings) -> str:
+    sections: list[tuple[str, list[tuple[str, object]]]] = []
+    for q in pbx.queues:
+        if q.overflow is not None and q.overflow.max_penalty is not None:
+            rule = f"{q.overflow.after},{q.overflow.max_penalty}"
+            sections.append((f"hotline-{q.name}", [("penaltychange", rule)]))
+    return _ini(sections).replace("penaltychange = ", "penaltychange => ")
+
+
 def render(pbx: PbxSettings, inp: RenderInput) -> dict[str, str]:
     return {
         "asterisk.conf": asterisk_conf(pbx, inp),
@@ -344,6 +385,7 @@ def render(pbx: PbxSettings, inp: RenderInput) -> dict[str, str]:
         "manager.conf": manager_conf(pbx, inp),
         "pjsip.conf": pjsip_conf(pbx, inp),
         "queues.conf": queues_conf(pbx),
+        "queuerules.conf": queuerules_conf(pbx),
         "extensions.conf": extensions_conf(pbx, inp),
         "rtp.conf": _ini(
             [("general", [("rtpstart", pbx.embedded.rtp_start), ("rtpend", pbx.embedded.rtp_end)])]

@@ -1,0 +1,34 @@
+"""Domain errors of the application, each with a stable id; the web layer maps them to HTTP in
+one place (``hotline/web/errors.py``).
+
+``DomainError``
+    ``NotFound``    the thing named does not exist (agent, extension)       → 404
+    ``Conflict``    not possible in the current state (not logged in, ...)  → 409
+    ``Forbidden``   the caller's role does not allow it                     → 403
+    ``Invalid``     the request is well-formed but makes no sense            → 422
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class NotFound(DomainError):
+    pass
+
+
+class Conflict(DomainError):
+    pass
+
+
+class Forbidden(DomainError):
+    pass
+
+
+class Invalid(DomainError):
+    pass

@@ -1,0 +1,165 @@
+"""The supervisors' live view: queues, waiting callers and agent states, pushed on change.
+
+Fed by the same AMI events as the call tracker (through the ``QueueBoard``), enriched with what
+the tracker knows of each waiting call (language, request kind) and the agents' sessions from
+the store. Subscribers (WebSocket clients) get a fresh snapshot shortly after every change and
+every few seconds regardless, so waits keep counting on the wallboard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from hotline.agents import NO_ANSWER, WRAP_UP
+from hotline.settings import Settings
+from hotline.store.agents import Agent, AgentStore
+from hotline.store.calls import CallStore
+from telephony.ami.events import AmiEvent
+from telephony.calls import CallTracker
+from telephony.queue_control import interface
+from telephony.queue_state import DeviceStatus, Member, QueueBoard
+
+log = logging.getLogger(__name__)
+
+Snapshot = dict[str, Any]
+_BUSY = {DeviceStatus.INUSE, DeviceStatus.BUSY, DeviceStatus.RINGINUSE, DeviceStatus.ONHOLD}
+_EVENTS = {"QueueCallerJoin", "QueueCallerLeave", "AgentCalled", "AgentConnect",
+           "AgentComplete", "AgentRingNoAnswer", "QueueMemberAdded", "QueueMemberRemoved",
+           "QueueMemberPause", "QueueMemberStatus", "Hangup"}  # fmt: skip
+
+
+def agent_state(agent: Agent, members: list[Member], ringing: set[str]) -> str:
+    if not agent.logged_in:
+        return "logged_out"
+    if agent.paused:
+        return "wrap_up" if agent.pause_reason == WRAP_UP else "paused"
+    if any(m.interface in ringing or m.status == DeviceStatus.RINGING for m in members):
+        return "ringing"
+    if any(m.in_call or m.status in _BUSY for m in members):
+        return "on_call"
+    return "available"
+
+
+@dataclass
+class LiveView:
+    settings: Settings
+    board: QueueBoard
+    agents: AgentStore
+    tracker: CallTracker
+    calls: CallStore
+    refresh: float = 2.0
+    _subscribers: set[asyncio.Queue[Snapshot]] = field(default_factory=set)
+    _dirty: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def on_event(self, ev: AmiEvent) -> None:
+        if self.board.feed(ev) or ev.name in _EVENTS:
+            self._dirty.set()
+
+    def changed(self) -> None:
+        self._dirty.set()
+
+    async def snapshot(self) -> Snapshot:
+        now = time.time()
+        agents = await asyncio.to_thread(self.agents.all)
+        midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+        s = self.settings
+        today = await asyncio.to_thread(
+            self.calls.summary, midnight, s.short_abandon_seconds, s.service_level_seconds
+        )
+        calls = {r.linkedid: r for r in self.tracker.active}
+        queues = []
+        for q in s.pbx.queues:
+            waiting: list[dict[str, Any]] = []
+            callers = self.board.callers(q.name)
+            for w in callers:
+                rec = calls.get(w.linkedid)
+                waiting.append(
+                    {
+                        "position": w.position,
+                        "caller_number": w.caller_number,
+                        "joined_at": w.joined_at,
+                        "waited": round(now - w.joined_at, 1),
+                        "language": rec.language if rec else None,
+                        "request_kind": rec.request_kind if rec else None,
+                    }
+                )
+            members = self.board.members.get(q.name, {}).values()
+            queues.append(
+                {
+                    "name": q.name,
+                    "language": q.language,
+                    "skill": q.skill,
+                    "waiting": waiting,
+                    "longest_wait": round(
+                        max((now - w.joined_at for w in callers), default=0.0), 1
+                    ),
+                    "members": len(members),
+                    "available": sum(
+                        1 for m in members if not m.paused and m.status == DeviceStatus.NOT_INUSE
+                    ),
+                }
+            )
+        ringing = set(self.board.ringing)
+        by_iface: dict[str, list[Member]] = {}
+        for m in self.board.member_list():
+            by_iface.setdefault(m.interface, []).append(m)
+        agent_rows = []
+        for a in agents:
+            ext = a.logged_in_extension
+            mine = by_iface.get(interface(ext), []) if ext is not None else []
+            state = agent_state(a, mine, ringing)
+            agent_rows.append(
+                {
+                    "agent_id": a.agent_id,
+                    "name": a.name,
+                    "extension": a.logged_in_extension,
+                    "state": state,
+                    "reason": a.pause_reason if state in ("paused", "wrap_up") else None,
+                    "no_answer": a.pause_reason == NO_ANSWER,
+                    "since": a.state_since.timestamp() if a.state_since else None,
+                    "queues": sorted(m.queue for m in mine),
+                }
+            )
+        return {
+            "now": now,
+            "queues": queues,
+            "agents": agent_rows,
+            "today": {
+                "offered": today.offered,
+                "answered": today.answered,
+                "abandoned": today.abandoned,
+                "short_abandons": today.short_abandons,
+                "service_level": today.service_level,
+                "service_level_seconds": s.service_level_seconds,
+                "asa": today.asa,
+            },
+        }
+
+    def subscribe(self) -> asyncio.Queue[Snapshot]:
+        queue: asyncio.Queue[Snapshot] = asyncio.Queue(maxsize=4)
+        self._subscribers.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[Snapshot]) -> None:
+        self._subscribers.discard(queue)
+
+    async def run(self) -> None:
+        """Push a snapshot to subscribers after changes (batched) and every ``refresh`` s."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._dirty.wait(), self.refresh)
+            await asyncio.sleep(0.05)  # let a burst of events land in one snapshot
+            self._dirty.clear()
+            if not self._subscribers:
+                continue
+            snap = await self.snapshot()
+            for queue in list(self._subscribers):
+                if queue.full():  # a slow client gets the newest state, not a backlog
+                    queue.get_nowait()
+                queue.put_nowait(snap)

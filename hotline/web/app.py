@@ -1,0 +1,49 @@
+"""The FastAPI application and the uvicorn server that runs it inside the service's loop."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import uvicorn
+from fastapi import FastAPI
+
+from hotline.web import errors
+from hotline.web.deps import WebContext
+from hotline.web.routes import api, pages
+
+
+def create_app(ctx: WebContext) -> FastAPI:
+    app = FastAPI(title="hotline", docs_url="/api/docs", openapi_url="/api/openapi.json")
+    app.state.ctx = ctx
+    errors.install(app)
+    app.include_router(api)
+    app.include_router(pages)
+    return app
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # The service owns Ctrl-C (it stops the PBX and flushes records in order).
+        yield
+
+
+class WebServer:
+    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+        # No access log: paths are harmless but the service's log stays about calls.
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
+        )
+        self._server = _Server(config)
+        self.host, self.port = host, port
+
+    @property
+    def started(self) -> bool:
+        return bool(self._server.started)
+
+    async def run(self) -> None:
+        try:
+            await self._server.serve()
+        finally:
+            self._server.should_exit = True

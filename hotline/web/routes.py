@@ -1,0 +1,176 @@
+"""REST and WebSocket routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
+from fastapi.responses import HTMLResponse
+
+from hotline.auth import Principal, TokenError, check_password, hash_password
+from hotline.errors import Invalid
+from hotline.store.agents import Agent
+from hotline.web.deps import Admin, Caller, Ctx, Supervisor, WebContext, self_or_supervisor
+from hotline.web.schemas import (
+    AgentEventOut,
+    AgentIn,
+    AgentOut,
+    LoginIn,
+    PauseIn,
+    TokenRequest,
+    TokenResponse,
+)
+
+api = APIRouter(prefix="/api")
+pages = APIRouter()
+STATIC = Path(__file__).parent / "static"
+AUTH_TIMEOUT = 5.0  # a WebSocket must authenticate within this
+
+
+def _out(ctx: WebContext, a: Agent) -> AgentOut:
+    return AgentOut(
+        agent_id=a.agent_id,
+        name=a.name,
+        extension=a.extension,
+        roles=list(a.roles),
+        skills=a.skills,
+        logged_in_extension=a.logged_in_extension,
+        paused=a.paused,
+        pause_reason=a.pause_reason,
+        state_since=a.state_since.timestamp() if a.state_since else None,
+        queues=sorted(ctx.desk.queues_for(a)),
+    )
+
+
+@api.post("/auth/token")
+async def token(body: TokenRequest, ctx: Ctx) -> TokenResponse:
+    stored = await asyncio.to_thread(ctx.agents.password_hash, body.agent_id)
+    ok = stored is not None and await asyncio.to_thread(check_password, body.password, stored)
+    if not ok:
+        raise HTTPException(401, "unknown agent or wrong password")
+    agent = await asyncio.to_thread(ctx.agents.get, body.agent_id)
+    who = Principal(agent.agent_id, agent.roles)
+    return TokenResponse(
+        token=ctx.signer.issue(who),
+        agent_id=who.agent_id,
+        roles=list(who.roles),
+        expires_in=ctx.signer.ttl,
+    )
+
+
+@api.get("/me")
+async def me(who: Caller, ctx: Ctx) -> AgentOut:
+    return _out(ctx, await ctx.desk.get(who.agent_id))
+
+
+@api.get("/agents")
+async def list_agents(_: Supervisor, ctx: Ctx) -> list[AgentOut]:
+    return [_out(ctx, a) for a in await asyncio.to_thread(ctx.agents.all)]
+
+
+@api.put("/agents/{agent_id}")
+async def put_agent(agent_id: str, body: AgentIn, _: Admin, ctx: Ctx) -> AgentOut:
+    if body.agent_id != agent_id:
+        raise Invalid("agent.id_mismatch", "the body's agent_id differs from the URL's")
+    bad = [r for r in body.roles if r not in ("agent", "supervisor", "admin")]
+    if bad:
+        raise Invalid("agent.bad_role", f"unknown role(s) {bad}")
+    pw = await asyncio.to_thread(hash_password, body.password) if body.password else None
+    agent, _created = await asyncio.to_thread(
+        lambda: ctx.agents.upsert(
+            agent_id,
+            name=body.name,
+            extension=body.extension,
+            roles=body.roles,
+            skills=body.skills,
+            password_hash=pw,
+        )
+    )
+    return _out(ctx, agent)
+
+
+@api.get("/agents/{agent_id}")
+async def get_agent(agent_id: str, who: Caller, ctx: Ctx) -> AgentOut:
+    self_or_supervisor(who, agent_id)
+    return _out(ctx, await ctx.desk.get(agent_id))
+
+
+@api.get("/agents/{agent_id}/events")
+async def agent_events(agent_id: str, who: Caller, ctx: Ctx) -> list[AgentEventOut]:
+    self_or_supervisor(who, agent_id)
+    rows = await asyncio.to_thread(ctx.agents.events, agent_id)
+    return [AgentEventOut(event=r.event, reason=r.reason, extension=r.extension,
+                          at=r.at.timestamp()) for r in rows]  # fmt: skip
+
+
+@api.post("/agents/{agent_id}/login")
+async def login(agent_id: str, body: LoginIn, who: Caller, ctx: Ctx) -> AgentOut:
+    self_or_supervisor(who, agent_id)
+    agent = await ctx.desk.login(agent_id, body.extension)
+    ctx.live.changed()
+    return _out(ctx, agent)
+
+
+@api.post("/agents/{agent_id}/logout")
+async def logout(agent_id: str, who: Caller, ctx: Ctx) -> AgentOut:
+    self_or_supervisor(who, agent_id)
+    agent = await ctx.desk.logout(agent_id)
+    ctx.live.changed()
+    return _out(ctx, agent)
+
+
+@api.post("/agents/{agent_id}/pause")
+async def pause(agent_id: str, body: PauseIn, who: Caller, ctx: Ctx) -> AgentOut:
+    self_or_supervisor(who, agent_id)
+    agent = await ctx.desk.pause(agent_id, body.reason)
+    ctx.live.changed()
+    return _out(ctx, agent)
+
+
+@api.post("/agents/{agent_id}/unpause")
+async def unpause(agent_id: str, who: Caller, ctx: Ctx) -> AgentOut:
+    self_or_supervisor(who, agent_id)
+    agent = await ctx.desk.unpause(agent_id)
+    ctx.live.changed()
+    return _out(ctx, agent)
+
+
+@api.get("/live")
+async def live(_: Supervisor, ctx: Ctx) -> dict[str, object]:
+    return await ctx.live.snapshot()
+
+
+@api.websocket("/live/ws")
+async def live_ws(ws: WebSocket) -> None:
+    """Supervisors only. The token comes as the first message ({"token": ...}), not in the URL,
+    so it never lands in access logs."""
+    ctx: WebContext = ws.app.state.ctx
+    await ws.accept()
+    try:
+        first = json.loads(await asyncio.wait_for(ws.receive_text(), AUTH_TIMEOUT))
+        who = ctx.signer.verify(str(first.get("token", "")))
+    except (TimeoutError, ValueError, TokenError, AttributeError):
+        await ws.close(code=4401, reason="authentication required")
+        return
+    if not who.supervises:
+        await ws.close(code=4403, reason="supervisor role required")
+        return
+    queue = ctx.live.subscribe()
+    try:
+        await ws.send_json(await ctx.live.snapshot())
+        while True:
+            await ws.send_json(await queue.get())
+    except WebSocketDisconnect:
+        pass
+    finally:
+        ctx.live.unsubscribe(queue)
+        with contextlib.suppress(RuntimeError):
+            await ws.close()
+
+
+@pages.get("/wallboard", response_class=HTMLResponse)
+async def wallboard() -> str:
+    return (STATIC / "wallboard.html").read_text(encoding="utf-8")
