@@ -37,6 +37,13 @@ AGENTS = {
     "2003": "Operator Seat",
     "2005": "English Seat",
     "2009": "Never Logged In",
+    # Seats for agents who log in (skills-based queues).
+    "2011": "Seat 11",
+    "2012": "Seat 12",
+    "2013": "Seat 13",
+    "2014": "Seat 14",
+    "2015": "Seat 15",
+    "2016": "Seat 16",
 }
 QUEUES = {
     "q_answer": (["2001"], "zh"),
@@ -46,6 +53,15 @@ QUEUES = {
     "operator": (["2003"], "zh"),
     "english": (["2005"], "en"),
 }
+# Queues joined by skill at log-in: name → (skill, language, extra settings)
+SKILL_QUEUES: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "sk_zh": ("zh", "zh", {}),
+    "sk_en": ("en", "en", {}),
+    "sk_topic": ("complaint", "zh", {}),
+    "ovf_a": ("nobody", "zh", {"overflow": {"after": 3, "queue": "ovf_b"}}),
+    "ovf_b": ("overflow", "zh", {}),
+    "sk_kill": ("kill", "zh", {}),
+}
 # number → (queue, menu)
 NUMBERS = {
     "12345": ("q_answer", None),
@@ -53,6 +69,11 @@ NUMBERS = {
     "12347": ("q_cut", None),
     "12350": ("operator", "main"),  # the shipped 12345 menu, as in config/hotline.yaml
     "12351": ("operator", "extra"),  # transfer and hang-up actions
+    "12360": ("sk_zh", None),
+    "12361": ("sk_en", None),
+    "12362": ("sk_topic", None),
+    "12363": ("ovf_a", None),
+    "12364": ("sk_kill", None),
 }
 # A second menu for the actions the shipped one does not use.
 EXTRA_MENU = {
@@ -134,6 +155,10 @@ def settings(runtime_dir: Path, carrier_port: int) -> Settings:
             "queues": [
                 {"name": q, "members": m, "ring_timeout": 10, "language": lang}
                 for q, (m, lang) in QUEUES.items()
+            ]
+            + [
+                {"name": q, "skill": skill, "language": lang, "ring_timeout": 5, **extra}
+                for q, (skill, lang, extra) in SKILL_QUEUES.items()
             ],
             "inbound": [
                 {"number": n, "queue": q, "menu": menu} for n, (q, menu) in NUMBERS.items()
