@@ -24,7 +24,7 @@ from hotline.service import Service
 from hotline.settings import Secrets, Settings, parse_settings, resolve_secrets
 from telephony.asterisk.process import PrivateAsterisk
 from telephony.sip import Phone, SipStack
-from tests.support import free_port
+from tests.support import free_port, wait_for
 
 ASTERISK = Path("/usr/sbin/asterisk")
 
@@ -190,6 +190,8 @@ async def service(
     task = asyncio.create_task(svc.run(), name="service")
     await asyncio.wait_for(svc.ami.connected.wait(), 15)
     await asyncio.wait_for(svc.ivr.server.listening.wait(), 15)
+    await wait_for(lambda: svc.web.started, 15, "the web server")
+    await asyncio.wait_for(svc.desk.reconciled.wait(), 15)
     yield svc
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
