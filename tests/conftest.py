@@ -1,6 +1,7 @@
 """Session fixtures: one private Asterisk, one running service, one SIP stack for all tests.
 
-Every real part must be present: a missing Asterisk, pjsua2, espeak-ng or sox fails the run
+Every real part must be present: a missing Asterisk, pjsua2, espeak-ng, sox, sipp or Chromium
+fails the run
 (it never skips).
 """
 
@@ -27,6 +28,7 @@ from telephony.sip import Phone, SipStack
 from tests.support import free_port, wait_for
 
 ASTERISK = Path("/usr/sbin/asterisk")
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,8 +99,7 @@ EXTRA_MENU = {
 def real_parts() -> None:
     """The real parts the suite needs; their absence is a failure, not a skip."""
     missing = [name for name in ("espeak-ng", "sox", "sipp") if shutil.which(name) is None]
-    if not ASTERISK.exists():
-        missing.append(str(ASTERISK))
+    missing += [str(p) for p in (ASTERISK, CHROMIUM, CHROMEDRIVER) if not p.exists()]
     try:
         importlib.import_module("pjsua2")
     except ImportError as exc:
