@@ -1,8 +1,7 @@
 """Session fixtures: one private Asterisk, one running service, one SIP stack for all tests.
 
 Every real part must be present: a missing Asterisk, pjsua2, espeak-ng, sox, sipp or Chromium
-fails the run
-(it never skips).
+fails the run (it never skips).
 """
 
 from __future__ import annotations
@@ -63,6 +62,7 @@ SKILL_QUEUES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "ovf_a": ("nobody", "zh", {"overflow": {"after": 3, "queue": "ovf_b"}}),
     "ovf_b": ("overflow", "zh", {}),
     "sk_kill": ("kill", "zh", {}),
+    "sk_wrap": ("wrap", "zh", {"wrapup": 2}),
 }
 # number → (queue, menu)
 NUMBERS = {
@@ -76,6 +76,7 @@ NUMBERS = {
     "12362": ("sk_topic", None),
     "12363": ("ovf_a", None),
     "12364": ("sk_kill", None),
+    "12365": ("sk_wrap", None),
 }
 # A second menu for the actions the shipped one does not use.
 EXTRA_MENU = {

@@ -202,3 +202,48 @@ async def test_overflow_happens_after_the_configured_wait_and_not_before(
     assert moved >= 3.0, f"overflowed after {moved:.2f} s, configured 3 s"
     assert moved < 3.0 + 5.0, f"overflow late: {moved:.2f} s"
     assert in_b() is None  # gone from the board once answered
+
+
+async def test_ring_out_auto_pauses_visibly_and_wrap_up_follows_each_call(
+    service: Service,
+    sip: SipStack,
+    settings: Settings,
+    secrets: Secrets,
+    phones: list[Phone],
+    pool: PhonePool,
+    login_agent: LoginAgent,
+) -> None:
+    phone = await add_agent(sip, settings, secrets, "2016")
+    phones.append(phone)
+    phone.ring_forever()  # away from the desk: the call rings out (5 s ring timeout)
+    await login_agent("wrap_agent", "2016", {"wrap": 4})
+    number, track = await call(pool, settings, "12365")
+    await phone.next_incoming(10)
+
+    async def state() -> dict[str, object]:
+        snap = await service.live.snapshot()
+        return next(a for a in snap["agents"] if a["agent_id"] == "wrap_agent")
+
+    async def auto_paused() -> dict[str, object] | None:
+        a = await state()
+        return a if a["state"] == "paused" and a["reason"] == "no answer" else None
+
+    await wait_for(auto_paused, 15, "the agent auto-paused with a visible reason")
+    board = await status(service)
+    assert board.members["sk_wrap"]["PJSIP/2016"].paused  # Asterisk agrees
+
+    phone.auto_answer(after_ms=100)
+    await service.desk.unpause("wrap_agent")
+    incoming = await phone.next_incoming(15)
+    await incoming.wait_answered(10)
+    pool.hangup(track)
+
+    async def in_state(name: str) -> bool:
+        return (await state())["state"] == name
+
+    await wait_for(lambda: in_state("wrap_up"), 10, "wrap-up after the call")
+    assert (await status(service)).members["sk_wrap"]["PJSIP/2016"].paused_reason == "wrap-up"
+    await wait_for(lambda: in_state("available"), 10, "available again after 2 s of wrap-up")
+    assert not (await status(service)).members["sk_wrap"]["PJSIP/2016"].paused
+    rec = await ended_record(service, number)
+    assert rec.agent == "2016" and rec.disposition == "answered"
