@@ -32,10 +32,16 @@ class Ivr:
         async def lookup(number: str) -> str | None:
             return await asyncio.to_thread(tickets.status, number)
 
+        async def flag(caller: str) -> str | None:
+            overdue = await asyncio.to_thread(tickets.has_overdue, caller)
+            return "overdue_ticket" if overdue else None
+
         ctx = IvrContext(
             settings=settings.ivr,
             prompts=prompts,
             lookup=lookup,
+            flag=flag,
+            flagged_priority=settings.flagged_priority,
         )
         app = IvrApp(ctx)
         server = AgiServer(

@@ -221,9 +221,24 @@ def _closure(start: str, step: Callable[[str], list[str]]) -> set[str]:
 
 class Language(_Strict):
     voice: str  # espeak-ng voice for the synthetic prompts, e.g. cmn, en-us
-    # Callers in this language are always queued here (e.g. English → the English-speaking
-    # seats), whatever queue the option names.
-    queue: str | None = None
+
+
+class RouteRule(_Strict):
+    """Routing: a caller in ``language`` (and/or with request ``kind``) goes to ``queue``,
+    whatever queue the menu option names. The first matching rule wins."""
+
+    language: str | None = None
+    kind: str | None = None
+    queue: str
+
+    @model_validator(mode="after")
+    def _something(self) -> RouteRule:
+        if self.language is None and self.kind is None:
+            raise ValueError("a routing rule needs a language, a kind or both")
+        return self
+
+    def matches(self, language: str, kind: str | None) -> bool:
+        return (self.language in (None, language)) and (self.kind in (None, kind))
 
 
 class IvrSettings(_Strict):
@@ -236,6 +251,7 @@ class IvrSettings(_Strict):
     # ``<prompts_dir>/<language>/<id>.wav`` overrides the synthetic ``<id>.tts.wav`` beside it.
     prompts: dict[str, dict[str, str]] = {}
     menus: dict[str, Menu] = {}
+    routing: list[RouteRule] = []
     header_timeout: float = Field(5.0, gt=0, le=60)  # AGI header must arrive within this
     command_timeout: float = Field(120.0, gt=0, le=3600)  # one AGI command, prompt included
     max_sessions: int = Field(1000, ge=1, le=100_000)
@@ -265,6 +281,9 @@ class IvrSettings(_Strict):
         langs = set(self.languages)
         if self.default_language not in langs:
             raise ValueError(f"default_language {self.default_language!r} is not in languages")
+        for i, rule in enumerate(self.routing):
+            if rule.language is not None and rule.language not in langs:
+                raise ValueError(f"routing[{i}]: unknown language {rule.language!r}")
         for pid, texts in self.prompts.items():
             unknown = sorted(set(texts) - langs)
             if unknown:
@@ -292,10 +311,13 @@ class IvrSettings(_Strict):
         if missing:
             raise ValueError(f"{where}: prompt {ref.prompt!r} has no {missing[0]!r} text")
 
+    def route(self, language: str, kind: str | None, default: str) -> str:
+        """The queue for a caller: the first matching routing rule, else the option's queue."""
+        return next((r.queue for r in self.routing if r.matches(language, kind)), default)
+
     def queues_used(self) -> list[tuple[str, str]]:
         """(where, queue name) for every queue the menus and languages name."""
-        used = [(f"ivr.languages.{c}", lang.queue) for c, lang in self.languages.items()]
-        out = [(w, q) for w, q in used if q]
+        out = [(f"ivr.routing[{i}]", r.queue) for i, r in enumerate(self.routing)]
         for mname, menu in self.menus.items():
             for nname, node in menu.nodes.items():
                 for where, target in node.targets():

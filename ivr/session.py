@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 # The ticket's status for a ticket number keyed by the caller, or None when there is no such
 # ticket. Provided by the application (it reads the store); the IVR does not know the store.
 TicketStatusLookup = Callable[[str], Awaitable[str | None]]
+# Why a caller deserves priority (e.g. "overdue_ticket"), or None. From the application.
+CallerFlag = Callable[[str], Awaitable[str | None]]
 
 
 @dataclass
@@ -36,6 +38,7 @@ class WalkState:
     listening: bool = False  # a prompt of ``node`` is playing or a key is awaited
     path: list[str] = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
+    kind: str | None = None  # the request kind, once chosen
     action: str | None = None  # queue | transfer | hangup, once decided
 
 
@@ -46,6 +49,8 @@ class IvrContext:
     settings: IvrSettings
     prompts: PromptLibrary
     lookup: TicketStatusLookup
+    flag: CallerFlag
+    flagged_priority: int = 0  # queue priority for flagged callers (0: none)
 
 
 class MenuWalk:
@@ -66,6 +71,7 @@ class MenuWalk:
             if target.language and target.language != self.state.language:
                 await self._set_language(target.language)
             if target.kind:
+                self.state.kind = target.kind
                 await self._ch.set_variable("__HOTLINE_KIND", target.kind)
             if target.lookup_ticket:
                 await self._lookup(target.lookup_ticket)
@@ -142,11 +148,15 @@ class MenuWalk:
     async def _finish(self, target: Target) -> None:
         ch = self._ch
         if target.queue:
-            lang = self._ctx.settings.languages[self.state.language]
-            queue = lang.queue or target.queue
+            queue = self._ctx.settings.route(self.state.language, self.state.kind, target.queue)
             await ch.set_variable("__HOTLINE_QUEUE", queue)
-            await ch.set_variable("__HOTLINE_PRIORITY", str(target.priority))
-            await ch.set_variable("QUEUE_PRIO", str(target.priority))
+            priority = target.priority
+            flag = await self._ctx.flag(self.state.caller_number)
+            if flag is not None and self._ctx.flagged_priority:
+                priority = max(priority, self._ctx.flagged_priority)
+                await ch.set_variable("__HOTLINE_FLAG", flag)
+            await ch.set_variable("__HOTLINE_PRIORITY", str(priority))
+            await ch.set_variable("QUEUE_PRIO", str(priority))
             action = "queue"
         elif target.transfer:
             await ch.set_variable("HOTLINE_TRANSFER", target.transfer)

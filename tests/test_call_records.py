@@ -199,7 +199,9 @@ async def test_call_ending_while_ami_is_down_is_closed_by_resync(
     own = settings.model_copy(
         update={
             "database": settings.database.model_copy(update={"url": f"sqlite:///{tmp_path}/o.db"}),
-            "listen": settings.listen.model_copy(update={"agi_port": free_port()}),
+            "listen": settings.listen.model_copy(
+                update={"agi_port": free_port(), "api_port": free_port()}
+            ),
         }
     )
     svc = await Service.build(own, secrets)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -73,6 +74,18 @@ async def wait_at(service: Service, number: str, node: str, depth: int) -> None:
         return bool(walk and walk.node == node and walk.listening and len(walk.path) == depth)
 
     await wait_for(probe, WAIT, f"caller {number} at menu node {node!r} (step {depth})")
+
+
+async def menu_call(
+    service: Service, sip: SipStack, settings: Settings, phones: list[Phone], number: str
+) -> CallHandle:
+    """A caller at the shipped menu's welcome, listening."""
+    phone = await add_caller(sip, number)
+    phones.append(phone)
+    call = await phone.dial(dial_uri(settings, MENU_NUMBER))
+    await call.wait_answered(10)
+    await wait_at(service, number, "welcome", 0)
+    return call
 
 
 async def queued(service: Service, number: str) -> CallRow:
@@ -196,11 +209,7 @@ async def test_caller_hanging_up_mid_menu_leaves_ivr_hangup_with_path(
     service: Service, sip: SipStack, settings: Settings, phones: list[Phone]
 ) -> None:
     number = caller_number()
-    phone = await add_caller(sip, number)
-    phones.append(phone)
-    call = await phone.dial(dial_uri(settings, MENU_NUMBER))
-    await call.wait_answered(10)
-    await wait_at(service, number, "welcome", 0)
+    call = await menu_call(service, sip, settings, phones, number)
     await call.send_dtmf("9")
     await wait_at(service, number, "kind", 1)
     await call.hangup()
@@ -263,11 +272,7 @@ async def test_malformed_fastagi_input_never_blocks_callers(
     flood = [await asyncio.open_connection(host, port) for _ in range(200)]
     try:
         number = caller_number()
-        phone = await add_caller(sip, number)
-        phones.append(phone)
-        call = await phone.dial(dial_uri(settings, MENU_NUMBER))
-        await call.wait_answered(10)
-        await wait_at(service, number, "welcome", 0)
+        call = await menu_call(service, sip, settings, phones, number)
         await call.send_dtmf("9")
         await wait_at(service, number, "kind", 1)
         await call.send_dtmf("3")
@@ -328,3 +333,19 @@ async def test_transfer_and_hangup_actions(
 def _no_walks_left(service: Service) -> None:
     """Each test starts with no caller in a menu (a previous test's calls have ended)."""
     assert service.ivr.app.active == {}, service.ivr.app.active
+
+
+async def test_caller_with_an_overdue_ticket_is_queued_with_priority(
+    service: Service, sip: SipStack, settings: Settings, phones: list[Phone]
+) -> None:
+    number = caller_number()
+    past = datetime.now(UTC) - timedelta(days=2)
+    await asyncio.to_thread(service.tickets.create, number, "dispatched", past)
+    call = await menu_call(service, sip, settings, phones, number)
+    await call.send_dtmf("9")
+    await wait_at(service, number, "kind", 1)
+    await call.send_dtmf("4")  # a suggestion: priority 0 in the menu
+    rec = await _wait_queued_then_hang_up(service, call, number)
+    assert rec.queue == "english"
+    assert rec.variables.get("HOTLINE_FLAG") == "overdue_ticket"
+    assert rec.variables.get("HOTLINE_PRIORITY") == str(settings.flagged_priority) == "5"

@@ -34,7 +34,8 @@ def test_shipped_menu_is_valid_and_bilingual() -> None:
     menu = s.ivr.menus["main"]
     assert menu.entry == "welcome"
     assert menu.nodes["welcome"].options["9"].language == "en"
-    assert s.ivr.languages["en"].queue == "english"
+    assert s.ivr.route("en", "complaint", "operator") == "english"
+    assert s.ivr.route("zh", "complaint", "operator") == "operator"
     kinds = {t.kind for t in menu.nodes["kind"].options.values()}
     assert kinds == {
         "consultation", "help_request", "complaint", "suggestion", "ticket_status", "operator"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
@@ -106,36 +107,33 @@ async def agent_events(agent_id: str, who: Caller, ctx: Ctx) -> list[AgentEventO
                           at=r.at.timestamp()) for r in rows]  # fmt: skip
 
 
-@api.post("/agents/{agent_id}/login")
-async def login(agent_id: str, body: LoginIn, who: Caller, ctx: Ctx) -> AgentOut:
+async def _change(
+    ctx: WebContext, who: Principal, agent_id: str, change: Callable[[], Awaitable[Agent]]
+) -> AgentOut:
     self_or_supervisor(who, agent_id)
-    agent = await ctx.desk.login(agent_id, body.extension)
+    agent = await change()
     ctx.live.changed()
     return _out(ctx, agent)
+
+
+@api.post("/agents/{agent_id}/login")
+async def login(agent_id: str, body: LoginIn, who: Caller, ctx: Ctx) -> AgentOut:
+    return await _change(ctx, who, agent_id, lambda: ctx.desk.login(agent_id, body.extension))
 
 
 @api.post("/agents/{agent_id}/logout")
 async def logout(agent_id: str, who: Caller, ctx: Ctx) -> AgentOut:
-    self_or_supervisor(who, agent_id)
-    agent = await ctx.desk.logout(agent_id)
-    ctx.live.changed()
-    return _out(ctx, agent)
+    return await _change(ctx, who, agent_id, lambda: ctx.desk.logout(agent_id))
 
 
 @api.post("/agents/{agent_id}/pause")
 async def pause(agent_id: str, body: PauseIn, who: Caller, ctx: Ctx) -> AgentOut:
-    self_or_supervisor(who, agent_id)
-    agent = await ctx.desk.pause(agent_id, body.reason)
-    ctx.live.changed()
-    return _out(ctx, agent)
+    return await _change(ctx, who, agent_id, lambda: ctx.desk.pause(agent_id, body.reason))
 
 
 @api.post("/agents/{agent_id}/unpause")
 async def unpause(agent_id: str, who: Caller, ctx: Ctx) -> AgentOut:
-    self_or_supervisor(who, agent_id)
-    agent = await ctx.desk.unpause(agent_id)
-    ctx.live.changed()
-    return _out(ctx, agent)
+    return await _change(ctx, who, agent_id, lambda: ctx.desk.unpause(agent_id))
 
 
 @api.get("/live")
