@@ -57,6 +57,20 @@ BAD = {
     "bad yaml": ("pbx: [unclosed\n", "not valid YAML"),
     "not a mapping": ("- a\n- b\n", "(top level): must be a mapping"),
     "bad database": ("database:\n  url: mysql://x\n", "database: url must be a sqlite"),
+    "overflow loop": (
+        "pbx:\n  queues:\n    - {name: operator, overflow: {after: 5, queue: b}}\n"
+        "    - {name: b, overflow: {after: 5, queue: operator}}\n",
+        "queue 'operator': overflow loop operator -> b",
+    ),
+    "overflow after max wait": (
+        "pbx:\n  queues:\n    - {name: operator, max_wait: 30,\n"
+        "       overflow: {after: 30, max_penalty: 3}}\n",
+        "queue 'operator': overflow.after must be below max_wait",
+    ),
+    "overflow with both": (
+        "pbx:\n  queues:\n    - {name: operator, overflow: {after: 5, queue: x, max_penalty: 3}}\n",
+        "overflow needs exactly one of queue, max_penalty",
+    ),
 }
 
 
