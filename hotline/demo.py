@@ -92,6 +92,8 @@ async def run_demo(settings: Settings, secrets: Secrets, opts: DemoOptions) -> N
         for spec in specs:
             if spec.extension in seats:
                 await service.desk.login(spec.agent_id, spec.extension)
+                # The demo's people go home with it: logged out before the PBX stops.
+                stack.push_async_callback(service.desk.logout, spec.agent_id)
         print(
             f"demo: {len(agents)} agent(s) registered; calling {settings.service_number} at "
             f"~{opts.rate_per_minute:g}/min for {opts.duration:g} s (Ctrl-C stops)",
