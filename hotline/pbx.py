@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from hotline.settings import Secrets, Settings
+from ivr.prompts import PromptLibrary
 from telephony.asterisk.process import PrivateAsterisk
 from telephony.asterisk.render import RenderInput
+from telephony.asterisk.sounds import build_overlay
 
 
 def render_input(
@@ -19,6 +21,9 @@ def render_input(
         ami_secret=secrets.ami_secret,
         agent_passwords=secrets.agent_passwords,
         agi_url=agi_url(settings),
+        data_dir=(runtime_dir or pbx.embedded.runtime_dir).resolve() / "data"
+        if settings.ivr.pbx_sounds
+        else None,
     )
 
 
@@ -32,4 +37,12 @@ def agi_url(settings: Settings) -> str:
 
 def embedded_pbx(settings: Settings, secrets: Secrets) -> PrivateAsterisk:
     """The private Asterisk, configured from the settings (use with ``async with``)."""
-    return PrivateAsterisk(settings.pbx, render_input(settings, secrets))
+    inp = render_input(settings, secrets)
+    if inp.data_dir is not None:
+        # Our languages' sound folders (filled by the prompt build) beside the system's.
+        prompts = PromptLibrary(settings.ivr)
+        langs = {lang: prompts.pbx_sound_dir(lang) for lang in settings.ivr.pbx_sounds}
+        for folder in langs.values():
+            folder.mkdir(parents=True, exist_ok=True)
+        build_overlay(settings.pbx.embedded.sounds_dir, inp.data_dir, langs)
+    return PrivateAsterisk(settings.pbx, inp)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _LANG = re.compile(r"^[a-z]{2,3}$")
+_SOUND = re.compile(r"^[a-z0-9-]+(/[a-z0-9-]+)?$")
 DIGITS = "0123456789*#"
 TICKET_STATUSES = ("draft", "open", "dispatched", "resolved", "closed", "reopened")
 
@@ -252,6 +253,9 @@ class IvrSettings(_Strict):
     prompts: dict[str, dict[str, str]] = {}
     menus: dict[str, Menu] = {}
     routing: list[RouteRule] = []
+    # Sounds the PBX itself plays (queue announcements, numbers) in languages Asterisk has no
+    # sounds for: language → Asterisk sound name (e.g. queue-thereare, digits/5) → text.
+    pbx_sounds: dict[str, dict[str, str]] = {}
     header_timeout: float = Field(5.0, gt=0, le=60)  # AGI header must arrive within this
     command_timeout: float = Field(120.0, gt=0, le=3600)  # one AGI command, prompt included
     max_sessions: int = Field(1000, ge=1, le=100_000)
@@ -264,6 +268,15 @@ class IvrSettings(_Strict):
                 raise ValueError(f"language code {code!r} must be 2-3 lower-case letters")
         if not v:
             raise ValueError("at least one language is needed")
+        return v
+
+    @field_validator("pbx_sounds")
+    @classmethod
+    def _sound_names(cls, v: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for lang, sounds in v.items():
+            for name in sounds:
+                if not _SOUND.match(name):
+                    raise ValueError(f"pbx_sounds.{lang}: {name!r} is not an Asterisk sound name")
         return v
 
     @field_validator("prompts")
@@ -284,6 +297,9 @@ class IvrSettings(_Strict):
         for i, rule in enumerate(self.routing):
             if rule.language is not None and rule.language not in langs:
                 raise ValueError(f"routing[{i}]: unknown language {rule.language!r}")
+        for lang in self.pbx_sounds:
+            if lang not in langs:
+                raise ValueError(f"pbx_sounds: unknown language {lang!r}")
         for pid, texts in self.prompts.items():
             unknown = sorted(set(texts) - langs)
             if unknown:

@@ -56,6 +56,10 @@ class PromptLibrary:
         self.dir = (base or Path(settings.prompts_dir)).resolve()
         self._recorded: set[tuple[str, str]] = set()
 
+    def pbx_sound_dir(self, language: str) -> Path:
+        """Where the PBX's own sounds in ``language`` go (its ``sounds/<language>``)."""
+        return self.dir / "asterisk" / language
+
     def path(self, prompt: str, language: str) -> str:
         """The file name for ``STREAM FILE`` (absolute, without extension)."""
         stem = self.dir / language / prompt
@@ -87,6 +91,16 @@ class PromptLibrary:
                 voice = self._settings.languages[lang].voice
                 digest = hashlib.sha256(f"{voice}\n{text}".encode()).hexdigest()
                 out = self.dir / lang / f"{pid}.tts.wav"
+                if manifest.get(key) == digest and out.exists():
+                    kept += 1
+                    continue
+                todo.append((key, text, voice, out, digest))
+        for lang, sounds in sorted(self._settings.pbx_sounds.items()):
+            voice = self._settings.languages[lang].voice
+            for name, text in sorted(sounds.items()):
+                key = f"asterisk/{lang}/{name}"
+                digest = hashlib.sha256(f"{voice}\n{text}".encode()).hexdigest()
+                out = self.pbx_sound_dir(lang) / f"{name}.wav"
                 if manifest.get(key) == digest and out.exists():
                     kept += 1
                     continue

@@ -154,7 +154,10 @@ class QueueSettings(Strict):
     max_penalty: int | None = Field(None, ge=0, le=100)
     overflow: Overflow | None = None
     autopause: bool = True  # an agent who lets a call ring out is paused (reason "no answer")
-    announce_frequency: int = Field(0, ge=0, le=600)  # position announcements, every N s
+    # Announcements in the caller's language, every N s (0: none): position, and the
+    # estimated wait if announce_holdtime.
+    announce_frequency: int = Field(0, ge=0, le=600)
+    announce_holdtime: bool = True
 
     @field_validator("name")
     @classmethod

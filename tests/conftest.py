@@ -63,6 +63,8 @@ SKILL_QUEUES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "ovf_b": ("overflow", "zh", {}),
     "sk_kill": ("kill", "zh", {}),
     "sk_wrap": ("wrap", "zh", {"wrapup": 2}),
+    "ann_zh": ("nobody", "zh", {"announce_frequency": 5}),
+    "ann_en": ("nobody", "en", {"announce_frequency": 5}),
 }
 # number → (queue, menu)
 NUMBERS = {
@@ -77,6 +79,8 @@ NUMBERS = {
     "12363": ("ovf_a", None),
     "12364": ("sk_kill", None),
     "12365": ("sk_wrap", None),
+    "12366": ("ann_zh", None),
+    "12367": ("ann_en", None),
 }
 # A second menu for the actions the shipped one does not use.
 EXTRA_MENU = {

@@ -60,6 +60,9 @@ class RenderInput:
     ami_secret: str
     agent_passwords: Mapping[str, str]
     agi_url: str | None = None
+    # Asterisk's data folder when the service provides sounds of its own (an overlay built by
+    # telephony.asterisk.sounds); None: the system's.
+    data_dir: Path | None = None
 
 
 def _ini(sections: list[tuple[str, list[tuple[str, object]]]], header: str = "") -> str:
@@ -79,7 +82,7 @@ def asterisk_conf(pbx: PbxSettings, inp: RenderInput) -> str:
         ("astvarlibdir", run / "lib"),
         ("astdbdir", run / "lib"),
         ("astkeydir", run / "lib"),
-        ("astdatadir", emb.sounds_dir),
+        ("astdatadir", inp.data_dir or emb.sounds_dir),
         ("astagidir", run / "agi-bin"),
         ("astspooldir", run / "spool"),
         ("astrundir", run / "run"),
@@ -233,7 +236,9 @@ def queues_conf(pbx: PbxSettings) -> str:
             ("ringinuse", "no"),
             ("announce-frequency", q.announce_frequency),
             ("announce-position", "yes" if q.announce_frequency else "no"),
-            ("announce-holdtime", "no"),
+            ("announce-holdtime", "yes" if q.announce_frequency and q.announce_holdtime else "no"),
+            # Position 1 hears "you are next" too: the caller most likely to give up soon.
+            ("announce-to-first-user", "yes" if q.announce_frequency else "no"),
             ("timeoutpriority", "conf"),
             ("setinterfacevar", "yes"),
             # "all": an agent who lets a call ring out is away for every queue, not just this.
