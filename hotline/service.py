@@ -14,10 +14,12 @@ from hotline.auth import TokenSigner, hash_password
 from hotline.ivr import Ivr
 from hotline.live import LiveView
 from hotline.recorder import CallRecorder
+from hotline.reporting import MetricsService
 from hotline.settings import Secrets, Settings
 from hotline.store.agents import AgentStore
 from hotline.store.calls import CallStore
 from hotline.store.db import make_engine, migrate
+from hotline.store.metrics import MetricsStore
 from hotline.store.tickets import TicketStore
 from hotline.web.app import WebServer, create_app
 from hotline.web.deps import WebContext
@@ -99,6 +101,7 @@ class Service:
     live: LiveView
     web: WebServer
     signer: TokenSigner
+    metrics: MetricsService
     ami: AmiConnection
 
     @classmethod
@@ -131,11 +134,13 @@ class Service:
         desk = AgentDesk(settings, agents, QueueControl(ami), board)
         calls.ami = ami
         signer = TokenSigner(secrets.api_secret.encode(), ttl=settings.token_hours * 3600)
-        app = create_app(WebContext(settings, signer, agents, desk, live))
+        metrics = MetricsService(settings, MetricsStore(engine))
+        app = create_app(WebContext(settings, signer, agents, desk, live, metrics))
         web = WebServer(app, settings.listen.api_host, settings.listen.api_port)
         return cls(
-            settings, engine, store, tickets, agents, calls, ivr, desk, live, web, signer, ami
-        )
+            settings, engine, store, tickets, agents, calls, ivr, desk, live, web, signer,
+            metrics, ami,
+        )  # fmt: skip
 
     async def run(self) -> None:
         """Run until cancelled (or until the AMI refuses our credentials)."""

@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ivr.menu import IvrSettings
 from telephony.settings import PbxSettings, Port, Strict
@@ -65,6 +66,8 @@ class Settings(Strict):
     ivr: IvrSettings = IvrSettings()
     short_abandon_seconds: float = Field(5.0, ge=0, le=60)
     service_level_seconds: float = Field(20.0, gt=0, le=600)  # answered within T s
+    # The hotline's local time: hours and days of the metrics and reports.
+    timezone: str = "Asia/Shanghai"
     # The API's token signing key comes from this environment variable (generated per run for
     # the embedded PBX when unset: tokens then last until the service restarts).
     api_secret_env: str = "HOTLINE_API_SECRET"
@@ -74,6 +77,19 @@ class Settings(Strict):
     admin_password_env: str = "HOTLINE_ADMIN_PASSWORD"
     # Callers with an open ticket past its deadline are queued with this priority (0 = off).
     flagged_priority: int = Field(5, ge=0, le=100)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}") from None
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @model_validator(mode="after")
     def _consistency(self) -> Settings:

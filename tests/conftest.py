@@ -65,6 +65,7 @@ SKILL_QUEUES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "sk_wrap": ("wrap", "zh", {"wrapup": 2}),
     "ann_zh": ("nobody", "zh", {"announce_frequency": 5}),
     "ann_en": ("nobody", "en", {"announce_frequency": 5}),
+    "m_q": ("metrics", "zh", {}),
 }
 # number → (queue, menu)
 NUMBERS = {
@@ -81,6 +82,7 @@ NUMBERS = {
     "12365": ("sk_wrap", None),
     "12366": ("ann_zh", None),
     "12367": ("ann_en", None),
+    "12368": ("m_q", None),
 }
 # A second menu for the actions the shipped one does not use.
 EXTRA_MENU = {

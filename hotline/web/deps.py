@@ -10,6 +10,7 @@ from fastapi import Depends, Header, HTTPException, Request
 from hotline.agents import AgentDesk
 from hotline.auth import Principal, TokenError, TokenSigner
 from hotline.live import LiveView
+from hotline.reporting import MetricsService
 from hotline.settings import Settings
 from hotline.store.agents import AgentStore
 
@@ -21,6 +22,7 @@ class WebContext:
     agents: AgentStore
     desk: AgentDesk
     live: LiveView
+    metrics: MetricsService
 
 
 def context(request: Request) -> WebContext:

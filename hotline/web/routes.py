@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, HTTPException, Query, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse
 
 from hotline.auth import Principal, TokenError, check_password, hash_password
@@ -134,6 +136,24 @@ async def pause(agent_id: str, body: PauseIn, who: Caller, ctx: Ctx) -> AgentOut
 @api.post("/agents/{agent_id}/unpause")
 async def unpause(agent_id: str, who: Caller, ctx: Ctx) -> AgentOut:
     return await _change(ctx, who, agent_id, lambda: ctx.desk.unpause(agent_id))
+
+
+@api.get("/metrics")
+async def metrics(
+    _: Supervisor,
+    ctx: Ctx,
+    since: datetime,
+    until: datetime,
+    group: Annotated[list[str] | None, Query()] = None,
+) -> dict[str, object]:
+    """Metrics for [since, until) grouped by total, agent, queue, language, kind, hour, day."""
+    since, until = _aware(since, ctx), _aware(until, ctx)
+    return await asyncio.to_thread(ctx.metrics.compute, since, until, group or ["total"])
+
+
+def _aware(t: datetime, ctx: WebContext) -> datetime:
+    # A time without a zone is the hotline's local time.
+    return t if t.tzinfo is not None else t.replace(tzinfo=ctx.settings.tz)
 
 
 @api.get("/live")
