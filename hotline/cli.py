@@ -103,6 +103,12 @@ def _parser() -> argparse.ArgumentParser:
     pw.add_argument("agent_id")
     pw.set_defaults(func=cmd_agents_passwd)
 
+    rep = sub.add_parser("report", help="write a daily, weekly or monthly report (HTML + CSV)")
+    rep.add_argument("period", choices=["daily", "weekly", "monthly"])
+    rep.add_argument("--date", default=None, help="a day in the period, YYYY-MM-DD (default today)")
+    rep.add_argument("--out", type=Path, default=Path("reports"), help="folder (default reports/)")
+    rep.set_defaults(func=cmd_report)
+
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     up = db_sub.add_parser("upgrade", help="apply the schema migrations (Alembic)")
@@ -220,6 +226,33 @@ def cmd_agents_passwd(args: argparse.Namespace, settings: Settings) -> int:
     store.upsert(a.agent_id, name=a.name, extension=a.extension, roles=list(a.roles),
                  skills=a.skills, password_hash=hash_password(password))  # fmt: skip
     print(f"password of {a.agent_id} set")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import date
+
+    from hotline.report import GROUPS, bounds, to_csv, to_html
+    from hotline.reporting import MetricsService
+    from hotline.store.db import make_engine, migrate
+    from hotline.store.metrics import MetricsStore
+
+    tz = settings.tz
+    try:
+        day = date.fromisoformat(args.date) if args.date else datetime.now(tz).date()
+    except ValueError:
+        raise ConfigError("--date", [f"not a date (YYYY-MM-DD): {args.date!r}"]) from None
+    migrate(settings.database.url)
+    service = MetricsService(settings, MetricsStore(make_engine(settings.database.url)))
+    since, until = bounds(args.period, day, tz)
+    data = service.compute(since, until, GROUPS)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / f"{args.period}-{since:%Y-%m-%d}"
+    stem.with_suffix(".html").write_text(to_html(args.period, data, tz), encoding="utf-8")
+    stem.with_suffix(".csv").write_text(to_csv(data), encoding="utf-8")
+    total = data["groups"]["total"].get("total", {})
+    print(f"{stem}.html and .csv: {total.get('offered', 0)} offered, "
+          f"{total.get('answered', 0)} answered")  # fmt: skip
     return 0
 
 

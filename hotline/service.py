@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, replace
+from collections import Counter
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Engine
 
@@ -13,6 +14,7 @@ from hotline.agents import AgentDesk
 from hotline.auth import TokenSigner, hash_password
 from hotline.ivr import Ivr
 from hotline.live import LiveView
+from hotline.prometheus import exposition
 from hotline.recorder import CallRecorder
 from hotline.reporting import MetricsService
 from hotline.settings import Secrets, Settings
@@ -25,7 +27,7 @@ from hotline.web.app import WebServer, create_app
 from hotline.web.deps import WebContext
 from telephony.ami.connection import AmiConnection
 from telephony.ami.events import AmiEvent
-from telephony.calls import CallTracker, Gap, gap_event
+from telephony.calls import CallTracker, CallUpdate, Gap, UpdateKind, gap_event
 from telephony.errors import AmiActionError, AmiAuthError
 from telephony.queue_control import QueueControl
 from telephony.queue_state import QueueBoard
@@ -40,9 +42,18 @@ class CallRecords:
     tracker: CallTracker
     recorder: CallRecorder
     ami: AmiConnection | None = None
+    # Calls ended since the service started, by disposition (the Prometheus counters).
+    ended: Counter[str] = field(default_factory=Counter)
 
     def on_event(self, event: AmiEvent) -> None:
-        self.recorder.submit(self.tracker.feed(event))
+        updates = self.tracker.feed(event)
+        self._count(updates)
+        self.recorder.submit(updates)
+
+    def _count(self, updates: list[CallUpdate]) -> None:
+        for u in updates:
+            if u.kind is UpdateKind.ENDED:
+                self.ended[u.record.disposition or "unknown"] += 1
 
     async def resync(self) -> None:
         """After every (re)login: merge the PBX's live channels into the tracker."""
@@ -51,6 +62,7 @@ class CallRecords:
         reply = await self.ami.send({"Action": "CoreShowChannels"}, as_list=True, timeout=15)
         channels = [AmiEvent.from_headers(m) for m in reply if m.get("Event") == "CoreShowChannel"]
         result = self.tracker.resync(channels, asked, time.time())
+        self._count(result.updates)
         self.recorder.submit(result.updates)
         for gap in result.gaps:
             await self._fill(gap)
@@ -85,7 +97,9 @@ class CallRecords:
         for kind in ["queued"] + (["connected"] if gap.kind == "connected" else []):
             event = gap_event(replace(gap, kind=kind), values)
             if event is not None:
-                self.recorder.submit(self.tracker.feed(event))
+                updates = self.tracker.feed(event)
+                self._count(updates)
+                self.recorder.submit(updates)
 
 
 @dataclass
@@ -135,7 +149,16 @@ class Service:
         calls.ami = ami
         signer = TokenSigner(secrets.api_secret.encode(), ttl=settings.token_hours * 3600)
         metrics = MetricsService(settings, MetricsStore(engine))
-        app = create_app(WebContext(settings, signer, agents, desk, live, metrics))
+
+        async def prometheus_text() -> str:
+            return exposition(await live.snapshot(), calls.ended, ivr.server.stats)
+
+        app = create_app(
+            WebContext(
+                settings, signer, agents, desk, live, metrics, prometheus_text,
+                metrics_token=secrets.metrics_token,
+            )
+        )  # fmt: skip
         web = WebServer(app, settings.listen.api_host, settings.listen.api_port)
         return cls(
             settings, engine, store, tickets, agents, calls, ivr, desk, live, web, signer,

@@ -75,6 +75,8 @@ class Settings(Strict):
     # Bootstraps the first administrator: on start, if no agent has the admin role and this
     # variable is set, an agent "admin" is created with this password.
     admin_password_env: str = "HOTLINE_ADMIN_PASSWORD"
+    # When this variable is set, Prometheus must send it as a bearer token to scrape /metrics.
+    metrics_token_env: str = "HOTLINE_METRICS_TOKEN"
     # Callers with an open ticket past its deadline are queued with this priority (0 = off).
     flagged_priority: int = Field(5, ge=0, le=100)
 
@@ -171,6 +173,7 @@ class Secrets:
     agent_passwords: dict[str, str] = field(default_factory=dict)
     api_secret: str = ""
     admin_password: str = ""
+    metrics_token: str = ""
 
     def __repr__(self) -> str:
         return "Secrets(<hidden>)"
@@ -206,6 +209,7 @@ def resolve_secrets(settings: Settings, env: Mapping[str, str] | None = None) ->
         agent_passwords=passwords,
         api_secret=api,
         admin_password=env.get(settings.admin_password_env, ""),
+        metrics_token=env.get(settings.metrics_token_env, ""),
     )
 
 

@@ -12,12 +12,15 @@ import importlib
 import shutil
 import socket
 import subprocess
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service as DriverService
 
 from hotline.pbx import embedded_pbx
 from hotline.service import Service
@@ -239,3 +242,21 @@ async def phones(sip: SipStack) -> AsyncIterator[list[Phone]]:
     yield made
     for phone in made:
         await phone.close()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[webdriver.Chrome]:
+    profile = tempfile.mkdtemp(prefix="wallboard-")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = str(CHROMIUM)
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-quic", "--window-size=1400,900",
+                 f"--user-data-dir={profile}"):  # fmt: skip
+        opts.add_argument(flag)
+    driver = await asyncio.to_thread(
+        webdriver.Chrome, service=DriverService(str(CHROMEDRIVER)), options=opts
+    )
+    yield driver
+    await asyncio.to_thread(driver.quit)
+    shutil.rmtree(profile, ignore_errors=True)

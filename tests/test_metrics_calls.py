@@ -15,6 +15,7 @@ from hotline.auth import hash_password
 from hotline.service import Service
 from hotline.settings import Secrets, Settings
 from telephony.sip import Phone, SipStack
+from tests.support import wait_for
 from tests.test_call_records import add_agent, add_caller, caller_number, dial_uri, ended_record
 
 
@@ -126,3 +127,30 @@ async def test_metrics_match_hand_computed_values(
             o["talk_s"] / (o["logged_in_s"] - o["paused_s"]), rel=0.03
         ), o  # the reported seconds are rounded to 0.1 s
         assert 0 < o["occupancy"] <= 1
+
+
+async def test_prometheus_endpoint_reports_live_gauges_and_counters(
+    service: Service, settings: Settings, sip: SipStack, phones: list[Phone]
+) -> None:
+    number = caller_number()
+    caller = await add_caller(sip, number)
+    phones.append(caller)
+    call = await caller.dial(dial_uri(settings, "12346"))  # q_empty: waits
+    await call.wait_answered(10)
+    base = f"http://{settings.listen.api_host}:{settings.listen.api_port}"
+    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+
+        async def waiting() -> str | None:
+            text = (await http.get("/metrics")).text
+            return text if 'hotline_callers_waiting{queue="q_empty"} 1' in text else None
+
+        text = await wait_for(waiting, 10, "the waiting caller in /metrics")
+        assert "# TYPE hotline_calls_total counter" in text
+        assert 'hotline_agents{state="available"}' in text
+        before = service.calls.ended["abandoned"]
+        await call.hangup()
+        await call.wait_ended(10)
+        await ended_record(service, number)
+        text = (await http.get("/metrics")).text
+    assert 'hotline_callers_waiting{queue="q_empty"} 0' in text
+    assert f'hotline_calls_total{{disposition="abandoned"}} {before + 1}' in text

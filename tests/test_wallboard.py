@@ -5,14 +5,9 @@ Screenshots are kept in test-results/."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service as DriverService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
@@ -21,28 +16,9 @@ from hotline.auth import hash_password
 from hotline.service import Service
 from hotline.settings import Settings
 from telephony.sip import Phone, SipStack
-from tests.conftest import CHROMEDRIVER, CHROMIUM
 from tests.test_call_records import add_caller, caller_number, dial_uri, ended_record
 
 RESULTS = Path(__file__).resolve().parent.parent / "test-results"
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[webdriver.Chrome]:
-    profile = tempfile.mkdtemp(prefix="wallboard-")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = str(CHROMIUM)
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-quic", "--window-size=1400,900",
-                 f"--user-data-dir={profile}"):  # fmt: skip
-        opts.add_argument(flag)
-    driver = await asyncio.to_thread(
-        webdriver.Chrome, service=DriverService(str(CHROMEDRIVER)), options=opts
-    )
-    yield driver
-    await asyncio.to_thread(driver.quit)
-    shutil.rmtree(profile, ignore_errors=True)
 
 
 async def test_wallboard_shows_a_waiting_caller_appear_and_disappear(

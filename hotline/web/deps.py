@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -23,6 +24,9 @@ class WebContext:
     desk: AgentDesk
     live: LiveView
     metrics: MetricsService
+    exposition: Callable[[], Awaitable[str]]  # the Prometheus text, built on request
+    # When set, /metrics wants "Authorization: Bearer <this>" (for a scraper on another host).
+    metrics_token: str = ""
 
 
 def context(request: Request) -> WebContext:

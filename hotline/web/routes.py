@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, WebSocket, WebSocketDisconnect
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Header, HTTPException, Query, WebSocket, WebSocketDisconnect
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from hotline.auth import Principal, TokenError, check_password, hash_password
 from hotline.errors import Invalid
+from hotline.report import GROUPS, bounds, to_csv, to_html
 from hotline.store.agents import Agent
 from hotline.web.deps import Admin, Caller, Ctx, Supervisor, WebContext, self_or_supervisor
 from hotline.web.schemas import (
@@ -156,6 +158,21 @@ def _aware(t: datetime, ctx: WebContext) -> datetime:
     return t if t.tzinfo is not None else t.replace(tzinfo=ctx.settings.tz)
 
 
+@api.get("/reports/{period}")
+async def report(
+    period: str, _: Supervisor, ctx: Ctx, day: date | None = None, format: str = "html"
+) -> Response:
+    """The daily, weekly or monthly report containing ``day`` (default today), HTML or CSV."""
+    tz = ctx.settings.tz
+    since, until = bounds(period, day or datetime.now(tz).date(), tz)
+    data = await asyncio.to_thread(ctx.metrics.compute, since, until, GROUPS)
+    if format == "csv":
+        return Response(to_csv(data), media_type="text/csv; charset=utf-8")
+    if format != "html":
+        raise Invalid("report.bad_format", "format must be html or csv")
+    return HTMLResponse(to_html(period, data, tz))
+
+
 @api.get("/live")
 async def live(_: Supervisor, ctx: Ctx) -> dict[str, object]:
     return await ctx.live.snapshot()
@@ -187,6 +204,19 @@ async def live_ws(ws: WebSocket) -> None:
         ctx.live.unsubscribe(queue)
         with contextlib.suppress(RuntimeError):
             await ws.close()
+
+
+@pages.get("/metrics", response_class=PlainTextResponse)
+async def prometheus(
+    ctx: Ctx, authorization: Annotated[str | None, Header()] = None
+) -> PlainTextResponse:
+    if ctx.metrics_token and not hmac.compare_digest(
+        authorization or "", f"Bearer {ctx.metrics_token}"
+    ):
+        raise HTTPException(401, "metrics token required")
+    return PlainTextResponse(
+        await ctx.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8"
+    )
 
 
 @pages.get("/wallboard", response_class=HTMLResponse)
