@@ -198,8 +198,11 @@ class CallTracker:
             dialled_number=ev.get("Exten"),
             started_at=ev.at,
         )
+        # Asterisk's placeholder for "not given" is not a number or a name.
         if rec.caller_number == "<unknown>":
             rec.caller_number = ""
+        if rec.caller_name == "<unknown>":
+            rec.caller_name = ""
         call = _Call(record=rec, caller_uid=ev.get("Uniqueid"))
         self._calls[linkedid] = call
         updates.append(CallUpdate(UpdateKind.STARTED, rec.copy()))
@@ -298,7 +301,13 @@ class CallTracker:
         self._left_queue(call, ev.at)
 
     def _on_bridgeleave(self, call: _Call, ev: AmiEvent, updates: list[CallUpdate]) -> None:
-        if ev.get("Uniqueid") in (call.caller_uid, call.agent_uid):
+        uid = ev.get("Uniqueid")
+        if uid in (call.caller_uid, call.agent_uid):
+            rec = call.record
+            # The side that hung up leaves the bridge first (Hangup events may come in either
+            # order). AgentComplete's Reason says the same, but it is missing in some paths.
+            if rec.ended_by is None and rec.answered_at is not None and rec.talk_ended_at is None:
+                rec.ended_by = "caller" if uid == call.caller_uid else "agent"
             self._talk_ended(call, ev.at)
 
     def _on_hangup(self, call: _Call, ev: AmiEvent, updates: list[CallUpdate]) -> None:

@@ -159,3 +159,22 @@ def test_replaying_twice_changes_nothing(scenario: str) -> None:
     assert replay(tracker, events) == once
     assert [u for ev in events for u in tracker.feed(ev)] == []
     assert tracker.active == []
+
+
+@pytest.mark.parametrize(
+    "scenario", ["answered", "agent_hangs_up_first", "ring_no_answer_then_second_agent"]
+)
+def test_record_is_right_without_agentcomplete(scenario: str) -> None:
+    """AgentComplete is missing in some hang-up paths: the bridge and hang-up timings alone must
+    give the same wait and talk (cross-checked against the live record, which had it)."""
+    events = [e for e in read_stream(DATA / f"{scenario}.ami") if e.name != "AgentComplete"]
+    assert len(events) < len(read_stream(DATA / f"{scenario}.ami"))  # there was one to drop
+    (rec,) = replay(CallTracker(), events).values()
+    (expected,) = load_expected(scenario)["records"]
+    got = record_fields(rec)
+    for name in ("disposition", "queue", "agent", "answered_at", "queue_wait"):
+        assert differences({name: expected[name]}, {name: got[name]}) == [], name
+    # The talk ends at the first BridgeLeave/Hangup instead of AgentComplete's own stamp: the
+    # same moment to within a few milliseconds on the PBX clock.
+    assert abs(got["talk_time"] - expected["talk_time"]) < 0.05
+    assert got["ended_by"] == expected["ended_by"]
