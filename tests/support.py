@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import socket
 import time
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import httpx
 
 T = TypeVar("T")
 
@@ -96,3 +98,25 @@ class TcpProxy:
             await self._server.wait_closed()
         for task in list(self._tasks):
             task.cancel()
+
+
+@contextlib.asynccontextmanager
+async def supervisor_session(
+    service: Any, settings: Any, agent_id: str, password: str
+) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
+    """A supervisor account in the service's store, an HTTP client for its API and the
+    Authorization header of a fresh token."""
+    from hotline.auth import hash_password
+
+    await asyncio.to_thread(
+        lambda: service.agents.upsert(
+            agent_id, name=agent_id, extension=None, roles=["supervisor"], skills={},
+            password_hash=hash_password(password),
+        )
+    )  # fmt: skip
+    base = f"http://{settings.listen.api_host}:{settings.listen.api_port}"
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        creds = {"agent_id": agent_id, "password": password}
+        tok = await http.post("/api/auth/token", json=creds)
+        assert tok.status_code == 200, tok.text
+        yield http, {"Authorization": f"Bearer {tok.json()['token']}"}

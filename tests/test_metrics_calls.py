@@ -11,11 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hotline.auth import hash_password
 from hotline.service import Service
 from hotline.settings import Secrets, Settings
 from telephony.sip import Phone, SipStack
-from tests.support import wait_for
+from tests.support import supervisor_session, wait_for
 from tests.test_call_records import add_agent, add_caller, caller_number, dial_uri, ended_record
 
 
@@ -87,18 +86,7 @@ async def test_metrics_match_hand_computed_values(
 
     until = datetime.now(UTC) + timedelta(seconds=1)
     # Through the API, as a supervisor would ask.
-    await asyncio.to_thread(
-        lambda: service.agents.upsert(
-            "msup", name="msup", extension=None, roles=["supervisor"], skills={},
-            password_hash=hash_password("metrics-pw-1"),
-        )
-    )  # fmt: skip
-    base = f"http://{settings.listen.api_host}:{settings.listen.api_port}"
-    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
-        tok = await http.post(
-            "/api/auth/token", json={"agent_id": "msup", "password": "metrics-pw-1"}
-        )
-        headers = {"Authorization": f"Bearer {tok.json()['token']}"}
+    async with supervisor_session(service, settings, "msup", "metrics-pw-1") as (http, headers):
         params = [("since", since.isoformat()), ("until", until.isoformat()),
                   ("group", "queue"), ("group", "agent")]  # fmt: skip
         r = await http.get("/api/metrics", params=params, headers=headers)

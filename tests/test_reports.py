@@ -9,16 +9,15 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import httpx
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
-from hotline.auth import hash_password
 from hotline.service import Service
 from hotline.settings import Settings
 from hotline.store.calls import CallStore
 from hotline.store.db import make_engine, migrate
 from telephony.calls import CallRecord, Disposition
+from tests.support import supervisor_session
 from tests.test_config import ROOT, run_cli
 from tests.test_wallboard import RESULTS
 
@@ -75,18 +74,7 @@ def test_daily_report_from_known_records(tmp_path: Path) -> None:
 async def test_report_page_renders_in_chromium(
     service: Service, settings: Settings, browser: webdriver.Chrome
 ) -> None:
-    await asyncio.to_thread(
-        lambda: service.agents.upsert(
-            "repsup", name="repsup", extension=None, roles=["supervisor"], skills={},
-            password_hash=hash_password("report-pw-1"),
-        )
-    )  # fmt: skip
-    base = f"http://{settings.listen.api_host}:{settings.listen.api_port}"
-    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-        tok = await http.post(
-            "/api/auth/token", json={"agent_id": "repsup", "password": "report-pw-1"}
-        )
-        headers = {"Authorization": f"Bearer {tok.json()['token']}"}
+    async with supervisor_session(service, settings, "repsup", "report-pw-1") as (http, headers):
         page = await http.get("/api/reports/weekly", headers=headers)
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         as_csv = await http.get("/api/reports/weekly", params={"format": "csv"}, headers=headers)
