@@ -16,6 +16,7 @@ the tests. Hours and days are in the hotline's local time zone.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -192,16 +193,19 @@ def attribute_wrapups(
     for i, c in enumerate(calls):
         if c.agent and c.disposition == "answered":
             by_ext.setdefault(c.agent, []).append(i)
-    for idx in by_ext.values():
+    starts: dict[str, list[datetime]] = {}
+    for agent_ext, idx in by_ext.items():
         idx.sort(key=lambda i: calls[i].started_at)
+        starts[agent_ext] = [calls[i].started_at for i in idx]
     extra = [0.0] * len(calls)
     for s in spans:
         ext = extension_of.get(s.agent_id)
-        if s.kind != "wrap_up" or ext is None:
+        if s.kind != "wrap_up" or ext is None or ext not in starts:
             continue
-        before = [i for i in by_ext.get(ext, []) if calls[i].started_at <= s.start]
-        if before:
-            extra[before[-1]] += s.seconds
+        # Binary search: a busy day has tens of thousands of wrap-ups.
+        pos = bisect_right(starts[ext], s.start)
+        if pos:
+            extra[by_ext[ext][pos - 1]] += s.seconds
     return [
         CallFacts(**{**c.__dict__, "wrapup": c.wrapup + extra[i]}) if extra[i] else c
         for i, c in enumerate(calls)
