@@ -67,8 +67,9 @@ class LiveView:
     async def snapshot(self) -> Snapshot:
         now = time.time()
         agents = await asyncio.to_thread(self.agents.all)
-        midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
         s = self.settings
+        # "Today" is the hotline's local day (settings.timezone), as in the metrics and reports.
+        midnight = datetime.now(s.tz).replace(hour=0, minute=0, second=0, microsecond=0)
         today = await asyncio.to_thread(
             self.calls.summary, midnight, s.short_abandon_seconds, s.service_level_seconds
         )
