@@ -32,7 +32,6 @@ For the queries that miss the target the steps and the query plans are printed.
 from __future__ import annotations
 
 import argparse
-import bisect
 import contextlib
 import itertools
 import logging
@@ -47,17 +46,17 @@ from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Engine, Table, bindparam, case, func, insert, inspect, select, text
+from sqlalchemy import Engine, Table, bindparam, func, insert, select, text
 
 from bench.pg import private_postgres
 from bench.pipeline_bench import machine_lines
-from hotline.metrics import AgentInterval, CallFacts, attribute_wrapups, compute, occupancy
+from hotline.metrics import attribute_wrapups, compute, occupancy
 from hotline.reporting import MetricsService
 from hotline.settings import Settings, parse_settings
 from hotline.store.calls import CallStore
 from hotline.store.db import make_engine, migrate
 from hotline.store.metrics import MetricsStore
-from hotline.store.models import Base, CallRow, UtcDateTime
+from hotline.store.models import Base, UtcDateTime
 
 log = logging.getLogger("bench.query")
 
@@ -577,11 +576,6 @@ def metrics_steps(
     t.append(time.perf_counter())
     occupancy(facts, spans, extension)
     t.append(time.perf_counter())
-    # Not part of the query: the same attribution with a binary search, for comparison.
-    b0 = time.perf_counter()
-    alternative = attribute_wrapups_bisect(calls, spans, extension)
-    bisected = time.perf_counter() - b0
-    same = alternative == facts
     wrapups = sum(1 for x in spans if x.kind == "wrap_up")
     names = [
         f"MetricsStore.calls: {len(calls):,} rows → CallFacts",
@@ -593,118 +587,16 @@ def metrics_steps(
     lines = [
         f"      {1000 * (b - a):9.1f} ms  {n}" for n, a, b in zip(names, t, t[1:], strict=False)
     ]
-    lines.append(
-        f"      ({1000 * bisected:7.1f} ms  for comparison, not part of the query: "
-        f"attribute_wrapups with a binary search per wrap-up; same result: "
-        f"{'yes' if same else 'NO'})"
-    )
     return Staged({"groups": grouped}, t[-1] - t[0], lines)
 
 
 def summary_steps(engine: Engine, midnight: datetime) -> Staged:
-    """The live query as the store runs it (then, for comparison, an SQL aggregate)."""
-    c = CallRow
+    """The live query as the store runs it (one SQL aggregate)."""
     t0 = time.perf_counter()
     result = CallStore(engine).summary(midnight, 5.0, 20.0)
     t1 = time.perf_counter()
-    queued = c.queue_joined_at.is_not(None)
-    answered = queued & (c.disposition == "answered")
-    abandoned = queued & (c.disposition == "abandoned")
-    stmt = select(
-        func.count(),
-        func.count(c.queue_joined_at),
-        func.sum(case((answered, 1), else_=0)),
-        func.sum(case((abandoned, 1), else_=0)),
-        func.sum(case((abandoned & (func.coalesce(c.queue_wait, 0.0) < 5.0), 1), else_=0)),
-        func.avg(case((answered, c.queue_wait))),
-        func.avg(case((answered, c.talk_time))),
-        func.sum(case((answered & (c.queue_wait <= 20.0), 1), else_=0)),
-    ).where(c.started_at >= midnight, c.ended_at.is_not(None))
-    with engine.connect() as conn:
-        n, offered, ans, aband, short, asa, aht, in_sl = conn.execute(stmt).one()
-    t2 = time.perf_counter()
-    sl = in_sl / (offered - short) if offered - short > 0 else None
-    r = result
-    same = (n, offered, ans, aband, short) == (
-        r.calls, r.offered, r.answered, r.abandoned, r.short_abandons
-    ) and _close(asa, r.asa) and _close(aht, r.aht) and _close(sl, r.service_level)  # fmt: skip
-    lines = [
-        f"      {1000 * (t1 - t0):9.1f} ms  CallStore.summary over {result.calls:,} calls",
-        f"      ({1000 * (t2 - t1):7.1f} ms  for comparison, not part of the query: the same "
-        f"figures from one SQL aggregate; same result: {'yes' if same else 'NO'})",
-    ]
+    lines = [f"      {1000 * (t1 - t0):9.1f} ms  CallStore.summary over {result.calls:,} calls"]
     return Staged(result, t1 - t0, lines)
-
-
-def _close(a: float | None, b: float | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    return abs(float(a) - b) <= 1e-6 * max(1.0, abs(b))
-
-
-def attribute_wrapups_bisect(
-    calls: Sequence[CallFacts], spans: Sequence[AgentInterval], extension_of: dict[str, str]
-) -> list[CallFacts]:
-    """hotline.metrics.attribute_wrapups with a binary search instead of the linear scan
-    (to measure what that change would give; same result, checked below)."""
-    by_ext: dict[str, list[int]] = {}
-    for i, c in enumerate(calls):
-        if c.agent and c.disposition == "answered":
-            by_ext.setdefault(c.agent, []).append(i)
-    starts: dict[str, list[datetime]] = {}
-    for agent_ext, idx in by_ext.items():
-        idx.sort(key=lambda i: calls[i].started_at)
-        starts[agent_ext] = [calls[i].started_at for i in idx]
-    extra = [0.0] * len(calls)
-    for s in spans:
-        ext = extension_of.get(s.agent_id)
-        if s.kind != "wrap_up" or ext is None or ext not in by_ext:
-            continue
-        n = bisect.bisect_right(starts[ext], s.start)
-        if n:
-            extra[by_ext[ext][n - 1]] += s.seconds
-    return [
-        CallFacts(**{**c.__dict__, "wrapup": c.wrapup + extra[i]}) if extra[i] else c
-        for i, c in enumerate(calls)
-    ]
-
-
-def what_ifs(engine: Engine, settings: Settings, today: date) -> list[str]:
-    """MetricsStore.agent_spans without and with an index on agent_events (at, id). Runs after
-    every timing: the index is created, and dropped again, in the benchmark's own database."""
-    midnight = datetime(today.year, today.month, today.day, tzinfo=settings.tz)
-    store = MetricsStore(engine)
-    existing = [
-        str(ix["name"])
-        for ix in inspect(engine).get_indexes("agent_events")
-        if ix["column_names"][:1] == ["at"]
-    ]
-    if existing:
-        return [f"      agent_events is already indexed on at: {', '.join(existing)}"]
-    out = []
-    for label, since, until in (
-        ("1 day", midnight, midnight + timedelta(days=1)),
-        ("1 hour", midnight + timedelta(hours=10), midnight + timedelta(hours=11)),
-    ):
-        t0 = time.perf_counter()
-        store.agent_spans(since, until)
-        before = time.perf_counter() - t0
-        with engine.begin() as conn:
-            conn.exec_driver_sql(
-                "CREATE INDEX IF NOT EXISTS bench_agent_events_at ON agent_events (at, id)"
-            )
-            if engine.dialect.name == "postgresql":
-                conn.exec_driver_sql("ANALYZE agent_events")
-        t0 = time.perf_counter()
-        store.agent_spans(since, until)
-        after = time.perf_counter() - t0
-        with engine.begin() as conn:
-            conn.exec_driver_sql("DROP INDEX bench_agent_events_at")
-        out.append(
-            f"      {1000 * before:9.1f} ms → {1000 * after:.1f} ms  MetricsStore.agent_spans "
-            f"for {label}, without → with an index on agent_events (at, id)"
-        )
-    return out
 
 
 def plans(engine: Engine, since: datetime, until: datetime) -> list[str]:
@@ -822,11 +714,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 out.append(f"  {t.name}: query plans of the metrics' reads (one day)")
                 midnight = datetime(today.year, today.month, today.day, tzinfo=settings.tz)
                 out += plans(t.engine, midnight, midnight + timedelta(days=1))
-            out.append("")
-            out.append("an index on agent_events (at, id) (measured here, not applied)")
-            for t in targets:
-                out.append(f"  {t.name}")
-                out += what_ifs(t.engine, settings, today)
 
     out.append("")
     out.append(f"wall      {time.perf_counter() - wall:.1f} s for the whole run")

@@ -188,9 +188,9 @@ class AgentDesk:
                 added += 1
         # Wrap-ups that were running when the service stopped end on time (or now).
         now = datetime.now(UTC)
+        longest = max((q.wrapup for q in self.settings.pbx.queues), default=0)
         for agent in agents:
             if agent.paused and agent.pause_reason == WRAP_UP and agent.state_since:
-                longest = max((q.wrapup for q in self.settings.pbx.queues), default=0)
                 left = longest - (now - agent.state_since).total_seconds()
                 self._schedule_wrapup_end(agent.agent_id, max(0.0, left))
         self.board.replace(await self.control.status())

@@ -46,14 +46,14 @@ class CallRecords:
     ended: Counter[str] = field(default_factory=Counter)
 
     def on_event(self, event: AmiEvent) -> None:
-        updates = self.tracker.feed(event)
-        self._count(updates)
-        self.recorder.submit(updates)
+        self._emit(self.tracker.feed(event))
 
-    def _count(self, updates: list[CallUpdate]) -> None:
+    def _emit(self, updates: list[CallUpdate]) -> None:
+        """Count ended calls (the Prometheus counters) and hand the updates to the recorder."""
         for u in updates:
             if u.kind is UpdateKind.ENDED:
                 self.ended[u.record.disposition or "unknown"] += 1
+        self.recorder.submit(updates)
 
     async def resync(self) -> None:
         """After every (re)login: merge the PBX's live channels into the tracker."""
@@ -62,8 +62,7 @@ class CallRecords:
         reply = await self.ami.send({"Action": "CoreShowChannels"}, as_list=True, timeout=15)
         channels = [AmiEvent.from_headers(m) for m in reply if m.get("Event") == "CoreShowChannel"]
         result = self.tracker.resync(channels, asked, time.time())
-        self._count(result.updates)
-        self.recorder.submit(result.updates)
+        self._emit(result.updates)
         for gap in result.gaps:
             await self._fill(gap)
         log.info(
@@ -97,9 +96,7 @@ class CallRecords:
         for kind in ["queued"] + (["connected"] if gap.kind == "connected" else []):
             event = gap_event(replace(gap, kind=kind), values)
             if event is not None:
-                updates = self.tracker.feed(event)
-                self._count(updates)
-                self.recorder.submit(updates)
+                self._emit(self.tracker.feed(event))
 
 
 @dataclass

@@ -35,7 +35,7 @@ from hotline.store.models import CallRow
 from telephony.ami.connection import AmiConnection
 from telephony.ami.events import AmiEvent, parse_event_block
 from telephony.calls import CallTracker
-from telephony.sip import Phone, PhoneConfig, SipStack, allocate_ports
+from telephony.sip import Phone, SipStack
 from tests.support import wait_for
 from tests.test_call_records import (
     add_agent,
@@ -46,7 +46,7 @@ from tests.test_call_records import (
     ended_record,
     talk_then_hang_up,
 )
-from tests.test_ivr_calls import EXTRA_NUMBER, menu_call, wait_at
+from tests.test_ivr_calls import EXTRA_NUMBER, add_carrier, menu_call, wait_at
 from tests.test_recorded_streams import (
     DATA,
     EXPECTED_SUFFIX,
@@ -303,12 +303,7 @@ async def test_transfer(
     carrier_port: int,
     recorder: StreamRecorder,
 ) -> None:
-    ports = allocate_ports(1, low=21000, high=30000)[0]
-    carrier = await sip.add_phone(
-        PhoneConfig("carrier", sip_port=carrier_port, rtp_port=ports.rtp_port)
-    )
-    phones.append(carrier)
-    carrier.auto_answer(after_ms=200)
+    carrier = await add_carrier(sip, phones, carrier_port)
     number = caller_number()
     phone = await add_caller(sip, number)
     phones.append(phone)

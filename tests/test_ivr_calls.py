@@ -88,6 +88,17 @@ async def menu_call(
     return call
 
 
+async def add_carrier(sip: SipStack, phones: list[Phone], carrier_port: int) -> Phone:
+    """The test 'carrier' on pbx.trunk.gateway: answers calls out of the hotline after 0.2 s."""
+    ports = allocate_ports(1, low=21000, high=30000)[0]
+    carrier = await sip.add_phone(
+        PhoneConfig("carrier", sip_port=carrier_port, rtp_port=ports.rtp_port)
+    )
+    phones.append(carrier)
+    carrier.auto_answer(after_ms=200)
+    return carrier
+
+
 async def queued(service: Service, number: str) -> CallRow:
     def probe() -> CallRow | None:
         rows = service.store.find(caller_number=number, limit=1)
@@ -290,12 +301,7 @@ async def test_malformed_fastagi_input_never_blocks_callers(
 async def test_transfer_and_hangup_actions(
     service: Service, sip: SipStack, settings: Settings, phones: list[Phone], carrier_port: int
 ) -> None:
-    ports = allocate_ports(1, low=21000, high=30000)[0]
-    carrier = await sip.add_phone(
-        PhoneConfig("carrier", sip_port=carrier_port, rtp_port=ports.rtp_port)
-    )
-    phones.append(carrier)
-    carrier.auto_answer(after_ms=200)
+    carrier = await add_carrier(sip, phones, carrier_port)
 
     number = caller_number()
     phone = await add_caller(sip, number)

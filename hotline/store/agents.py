@@ -92,9 +92,6 @@ class AgentStore:
         with self._sessions() as s:
             return [_agent(r) for r in s.scalars(select(AgentRow).order_by(AgentRow.agent_id))]
 
-    def count(self) -> int:
-        return len(self.all())
-
     def set_session(
         self,
         agent_id: str,

@@ -105,29 +105,6 @@ class CallStore:
         )
 
 
-def summarise(
-    rows: list[CallRow], short_abandon: float = 5.0, sl_seconds: float = 20.0
-) -> CallSummary:
-    offered = [r for r in rows if r.queue_joined_at is not None]
-    answered = [r for r in offered if r.disposition == "answered"]
-    abandoned = [r for r in offered if r.disposition == "abandoned"]
-    short = [r for r in abandoned if (r.queue_wait or 0.0) < short_abandon]
-    waits = [r.queue_wait for r in answered if r.queue_wait is not None]
-    talks = [r.talk_time for r in answered if r.talk_time is not None]
-    in_time = [w for w in waits if w <= sl_seconds]
-    base = len(offered) - len(short)
-    return CallSummary(
-        calls=len(rows),
-        offered=len(offered),
-        answered=len(answered),
-        abandoned=len(abandoned),
-        short_abandons=len(short),
-        asa=sum(waits) / len(waits) if waits else None,
-        aht=sum(talks) / len(talks) if talks else None,
-        service_level=len(in_time) / base if base > 0 else None,
-    )
-
-
 def _copy(rec: CallRecord, row: CallRow) -> None:
     row.caller_number = rec.caller_number
     row.caller_name = rec.caller_name

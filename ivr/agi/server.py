@@ -133,10 +133,6 @@ class AgiChannel:
     async def set_variable(self, name: str, value: str) -> None:
         await self.command("SET", "VARIABLE", name, value)
 
-    async def get_variable(self, name: str) -> str | None:
-        reply = await self.command("GET", "VARIABLE", name)
-        return reply.data if reply.result == "1" else None
-
     async def stream_file(self, path: str, escape: str) -> str | None:
         """Play a file (no extension); return the key that interrupted it, if any."""
         return (await self.command("STREAM", "FILE", path, escape)).digit
