@@ -88,13 +88,14 @@ class AgentDesk:
             await self.control.remove(queue, ext)
         return await self._record(agent_id, "logout", None, paused=False, reason=None)
 
-    async def pause(self, agent_id: str, reason: str) -> Agent:
+    async def pause(self, agent_id: str, reason: str, *, call: str | None = None) -> Agent:
+        """``call``: for a wrap-up, the linkedid of the call it follows (its AHT)."""
         agent = await self._logged_in(agent_id)
         self._cancel_wrapup(agent_id)
         assert agent.logged_in_extension is not None
         await self.control.pause(agent.logged_in_extension, True, reason)
         return await self._record(
-            agent_id, "pause", agent.logged_in_extension, paused=True, reason=reason
+            agent_id, "pause", agent.logged_in_extension, paused=True, reason=reason, call=call
         )
 
     async def unpause(self, agent_id: str) -> Agent:
@@ -109,19 +110,21 @@ class AgentDesk:
     # -- Asterisk → us -----------------------------------------------------------------------
     def on_event(self, ev: AmiEvent) -> None:
         if ev.name == "AgentComplete":
-            self._spawn(self._after_call(ev.get("Interface"), ev.get("Queue")))
+            self._spawn(
+                self._after_call(ev.get("Interface"), ev.get("Queue"), ev.get("Linkedid") or None)
+            )
         elif ev.name == "QueueMemberPause" and ev.get("Paused") == "1":
             if ev.get("PausedReason") == "Auto-Pause":
                 self._spawn(self._auto_paused(ev.get("Interface")))
 
-    async def _after_call(self, iface: str, queue: str) -> None:
+    async def _after_call(self, iface: str, queue: str, linkedid: str | None) -> None:
         agent = await self._agent_on(iface)
         if agent is None or agent.paused:
             return
         seconds = next((q.wrapup for q in self.settings.pbx.queues if q.name == queue), 0)
         if seconds <= 0:
             return
-        await self.pause(agent.agent_id, WRAP_UP)
+        await self.pause(agent.agent_id, WRAP_UP, call=linkedid)
         self._schedule_wrapup_end(agent.agent_id, seconds)
 
     async def _auto_paused(self, iface: str) -> None:
@@ -230,7 +233,14 @@ class AgentDesk:
         )
 
     async def _record(
-        self, agent_id: str, event: str, ext: str | None, *, paused: bool, reason: str | None
+        self,
+        agent_id: str,
+        event: str,
+        ext: str | None,
+        *,
+        paused: bool,
+        reason: str | None,
+        call: str | None = None,
     ) -> Agent:
         return await asyncio.to_thread(
             self.store.set_session,
@@ -239,6 +249,7 @@ class AgentDesk:
             extension=ext,
             paused=paused,
             reason=reason,
+            call=call,
         )
 
     def _spawn(self, coro: Coroutine[object, object, None]) -> None:

@@ -11,6 +11,7 @@ import secrets
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -84,9 +85,18 @@ class Settings(Strict):
     @classmethod
     def _tz(cls, v: str) -> str:
         try:
-            ZoneInfo(v)
+            zone = ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {v!r}") from None
+        # Metrics are summed per UTC hour; each must fall inside one local hour.
+        for year in range(2000, 2051):
+            for month in (1, 4, 7, 10):
+                offset = datetime(year, month, 1, tzinfo=zone).utcoffset()
+                if offset is not None and offset.total_seconds() % 3600:
+                    raise ValueError(
+                        f"time zone {v!r} is {offset} from UTC; hourly metrics need a zone "
+                        "whose offset is a whole number of hours"
+                    )
         return v
 
     @property

@@ -55,6 +55,7 @@ BAD = {
         "port clash: pbx.ami.port and listen.api_port are both 8080",
     ),
     "bad yaml": ("pbx: [unclosed\n", "not valid YAML"),
+    "half-hour time zone": ("timezone: Asia/Kolkata\n", "hourly metrics need a zone"),
     "not a mapping": ("- a\n- b\n", "(top level): must be a mapping"),
     "bad database": ("database:\n  url: mysql://x\n", "database: url must be a sqlite"),
     "overflow loop": (

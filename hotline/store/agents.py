@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import sessionmaker
 
+from hotline.store.agent_time import WRAP_UP, add_wrapup, split_hours, state_of, write_segments
 from hotline.store.models import AgentEventRow, AgentRow
 
 
@@ -100,13 +101,29 @@ class AgentStore:
         extension: str | None,
         paused: bool,
         reason: str | None,
+        call: str | None = None,
+        now: datetime | None = None,
     ) -> Agent:
-        """Record a state change and its history line in one transaction."""
-        now = datetime.now(UTC)
+        """Record a state change and its history line in one transaction, with the time
+        spent in the state it leaves (and, after a wrap-up, that time on its call).
+        ``call``: the linkedid a wrap-up pause follows; ``now``: the time of the change
+        (imports and tests; the service leaves it to the clock)."""
+        now = now or datetime.now(UTC)
         with self._sessions.begin() as s:
             row = s.scalar(select(AgentRow).where(AgentRow.agent_id == agent_id))
             if row is None:
                 raise UnknownAgent(agent_id)
+            left = state_of(row.logged_in_extension is not None, row.paused, row.pause_reason)
+            if left is not None and row.state_since is not None and now > row.state_since:
+                conn = s.connection()
+                ext, since = row.logged_in_extension, row.state_since
+                write_segments(conn, list(split_hours(agent_id, ext, left, since, now)))
+                if left == WRAP_UP:
+                    seconds = (now - since).total_seconds()
+                    add_wrapup(
+                        conn, linkedid=row.wrapup_call, extension=ext, start=since, seconds=seconds
+                    )
+            row.wrapup_call = call if state_of(True, paused, reason) == WRAP_UP else None
             row.logged_in_extension = extension
             row.paused, row.pause_reason, row.state_since = paused, reason, now
             row.updated_at = now

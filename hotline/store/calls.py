@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Engine, and_, case, func, select
+from sqlalchemy import ColumnElement, Engine, Table, and_, case, func, select
 from sqlalchemy.orm import sessionmaker
 
 from hotline.store.models import CallRow
+from hotline.store.rollups import bucket_of, invalidate_calls, upsert
 from telephony.calls import CallRecord
 
 
@@ -32,6 +34,7 @@ class CallSummary:
 
 class CallStore:
     def __init__(self, engine: Engine) -> None:
+        self._engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     def save(self, rec: CallRecord) -> None:
@@ -39,19 +42,24 @@ class CallStore:
         self.save_many([rec])
 
     def save_many(self, records: list[CallRecord]) -> None:
-        """Upsert several records in one transaction (the last one per call wins)."""
-        latest = {r.linkedid: r for r in records}
-        with self._sessions.begin() as session:
-            rows = {
-                row.linkedid: row
-                for row in session.scalars(select(CallRow).where(CallRow.linkedid.in_(latest)))
-            }
-            for linkedid, rec in latest.items():
-                row = rows.get(linkedid)
-                if row is None:
-                    row = CallRow(linkedid=linkedid)
-                    session.add(row)
-                _copy(rec, row)
+        """Upsert several records in one transaction (the last one per call wins): one
+        ``INSERT ... ON CONFLICT (linkedid) DO UPDATE`` for the batch. A record that ends a
+        call of an hour that is already over drops that hour's cached sums."""
+        if not records:
+            return
+        now = datetime.now(UTC)
+        values = [_values(rec, now) for rec in {r.linkedid: r for r in records}.values()]
+        with self._engine.begin() as conn:
+            stmt = upsert(conn, _CALLS)
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["linkedid"],
+                    set_={k: stmt.excluded[k] for k in _UPDATED},
+                ),
+                values,
+            )
+            ended = [bucket_of(v["started_at"]) for v in values if v["ended_at"] is not None]
+            invalidate_calls(conn, ended, now)
 
     def find(
         self, *, caller_number: str | None = None, since: datetime | None = None, limit: int = 100
@@ -105,28 +113,36 @@ class CallStore:
         )
 
 
-def _copy(rec: CallRecord, row: CallRow) -> None:
-    row.caller_number = rec.caller_number
-    row.caller_name = rec.caller_name
-    row.dialled_number = rec.dialled_number
-    row.started_at = _dt(rec.started_at) or datetime.now(UTC)
-    row.answered_at = _dt(rec.answered_at)
-    row.ended_at = _dt(rec.ended_at)
-    row.queue = rec.queue
-    row.queue_joined_at = _dt(rec.queue_joined_at)
-    row.agent = rec.agent
-    row.agent_name = rec.agent_name
-    row.queue_wait = rec.queue_wait
-    row.ring_time = rec.ring_time
-    row.talk_time = rec.talk_time
-    row.ended_by = rec.ended_by
-    row.disposition = rec.disposition.value if rec.disposition else None
-    row.hangup_cause = rec.hangup_cause
-    row.recordings = dict(rec.recordings)
-    row.ivr_path = list(rec.ivr_path)
-    row.ivr = rec.ivr
-    row.language = rec.language
-    row.request_kind = rec.request_kind
-    row.variables = dict(rec.variables)
-    row.resynced = rec.resynced
-    row.updated_at = datetime.now(UTC)
+def _values(rec: CallRecord, now: datetime) -> dict[str, Any]:
+    return {
+        "linkedid": rec.linkedid,
+        "caller_number": rec.caller_number,
+        "caller_name": rec.caller_name,
+        "dialled_number": rec.dialled_number,
+        "started_at": _dt(rec.started_at) or now,
+        "answered_at": _dt(rec.answered_at),
+        "ended_at": _dt(rec.ended_at),
+        "queue": rec.queue,
+        "queue_joined_at": _dt(rec.queue_joined_at),
+        "agent": rec.agent,
+        "agent_name": rec.agent_name,
+        "queue_wait": rec.queue_wait,
+        "ring_time": rec.ring_time,
+        "talk_time": rec.talk_time,
+        "ended_by": rec.ended_by,
+        "disposition": rec.disposition.value if rec.disposition else None,
+        "hangup_cause": rec.hangup_cause,
+        "recordings": dict(rec.recordings),
+        "ivr_path": list(rec.ivr_path),
+        "ivr": rec.ivr,
+        "language": rec.language,
+        "request_kind": rec.request_kind,
+        "variables": dict(rec.variables),
+        "resynced": rec.resynced,
+        "updated_at": now,
+    }
+
+
+_CALLS = cast(Table, CallRow.__table__)
+# Every column a record sets; wrapup_time belongs to the agent desk (agent_time.add_wrapup).
+_UPDATED = tuple(c.name for c in _CALLS.columns if c.name not in ("id", "linkedid", "wrapup_time"))

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, Index, Integer, String, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    TypeDecorator,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -65,10 +75,13 @@ class CallRow(Base):
     request_kind: Mapped[str | None] = mapped_column(String(32))
     variables: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     resynced: Mapped[bool] = mapped_column(default=False)
+    # The agent's wrap-up after this call, written when the wrap-up ends (not by the tracker).
+    wrapup_time: Mapped[float | None] = mapped_column(Float)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     __table_args__ = (
         Index("ix_calls_started_at", "started_at"),
+        Index("ix_calls_agent_started", "agent", "started_at"),
         Index("ix_calls_caller_number", "caller_number"),
         Index("ix_calls_queue_started", "queue", "started_at"),
     )
@@ -105,6 +118,7 @@ class AgentRow(Base):
     paused: Mapped[bool] = mapped_column(default=False)
     pause_reason: Mapped[str | None] = mapped_column(String(64))
     state_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    wrapup_call: Mapped[str | None] = mapped_column(String(64))  # linkedid the wrap-up follows
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
@@ -120,3 +134,73 @@ class AgentEventRow(Base):
     reason: Mapped[str | None] = mapped_column(String(64))
     extension: Mapped[str | None] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+# -- metric roll-ups: caches of the tables above, rebuilt from them when needed ------------------
+class CallHourRow(Base):
+    """Sums over the ended calls that started in one UTC hour (``bucket`` = epoch hours), per
+    queue, agent, language and request kind. Built on demand for hours that are over
+    (see ``CallHourMark``) and dropped when a late record changes one of them."""
+
+    __tablename__ = "call_hours"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger)
+    queue: Mapped[str | None] = mapped_column(String(64))
+    agent: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(8))
+    kind: Mapped[str | None] = mapped_column(String(32))
+    offered: Mapped[int] = mapped_column(Integer)
+    answered: Mapped[int] = mapped_column(Integer)
+    abandoned: Mapped[int] = mapped_column(Integer)
+    short_abandons: Mapped[int] = mapped_column(Integer)
+    answered_in_sl: Mapped[int] = mapped_column(Integer)
+    wait_answered: Mapped[float] = mapped_column(Float)
+    talk: Mapped[float] = mapped_column(Float)
+    wrapup: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_call_hours_bucket", "bucket"),)
+
+
+class CallHourMark(Base):
+    """An hour whose ``call_hours`` rows are built, and the thresholds they were built with
+    (changing the short-abandon or service-level setting makes them stale)."""
+
+    __tablename__ = "call_hour_marks"
+
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    short_abandon: Mapped[float] = mapped_column(Float)
+    service_level: Mapped[float] = mapped_column(Float)
+    build: Mapped[int] = mapped_column(BigInteger)  # changes each time the hour is rebuilt
+
+
+class AgentSegmentRow(Base):
+    """A closed stretch of one agent state (ready, paused, wrap_up) inside one UTC hour: a
+    state that lasts longer is cut at the hours, so a partial hour reads only its own rows."""
+
+    __tablename__ = "agent_segments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger)
+    agent_id: Mapped[str] = mapped_column(String(64))
+    extension: Mapped[str | None] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    start: Mapped[datetime] = mapped_column(UtcDateTime)
+    end: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index("ix_agent_segments_bucket", "bucket"),)
+
+
+class AgentHourRow(Base):
+    """Seconds per agent state in one UTC hour, summed as segments close."""
+
+    __tablename__ = "agent_hours"
+
+    bucket: Mapped[int] = mapped_column(BigInteger)
+    agent_id: Mapped[str] = mapped_column(String(64))
+    extension: Mapped[str | None] = mapped_column(String(16))
+    ready_s: Mapped[float] = mapped_column(Float, default=0.0)
+    paused_s: Mapped[float] = mapped_column(Float, default=0.0)
+    wrap_up_s: Mapped[float] = mapped_column(Float, default=0.0)
+
+    __table_args__ = (PrimaryKeyConstraint("bucket", "agent_id"),)
