@@ -22,6 +22,7 @@ import yaml
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service as DriverService
 
+from bench.pg import PG_BIN
 from hotline.pbx import embedded_pbx
 from hotline.service import Service
 from hotline.settings import Secrets, Settings, parse_settings, resolve_secrets
@@ -109,7 +110,9 @@ EXTRA_MENU = {
 def real_parts() -> None:
     """The real parts the suite needs; their absence is a failure, not a skip."""
     missing = [name for name in ("espeak-ng", "sox", "sipp") if shutil.which(name) is None]
-    missing += [str(p) for p in (ASTERISK, CHROMIUM, CHROMEDRIVER) if not p.exists()]
+    missing += [
+        str(p) for p in (ASTERISK, CHROMIUM, CHROMEDRIVER, PG_BIN / "initdb") if not p.exists()
+    ]
     try:
         importlib.import_module("pjsua2")
     except ImportError as exc:
