@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import itertools
 import shutil
 import socket
 import subprocess
@@ -21,11 +22,13 @@ import pytest
 import yaml
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service as DriverService
+from sqlalchemy import Engine, create_engine, text
 
-from bench.pg import PG_BIN
+from bench.pg import PG_BIN, PrivatePostgres, private_postgres
 from hotline.pbx import embedded_pbx
 from hotline.service import Service
 from hotline.settings import Secrets, Settings, parse_settings, resolve_secrets
+from hotline.store.db import make_engine, migrate
 from telephony.asterisk.process import PrivateAsterisk
 from telephony.sip import Phone, SipStack
 from tests.support import free_port, wait_for
@@ -263,3 +266,33 @@ async def browser() -> AsyncIterator[webdriver.Chrome]:
     yield driver
     await asyncio.to_thread(driver.quit)
     shutil.rmtree(profile, ignore_errors=True)
+
+
+# -- databases for the store tests: SQLite and a private PostgreSQL ------------------------------
+_db_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PrivatePostgres]:
+    """One private PostgreSQL cluster for the session (each test gets its own database)."""
+    with private_postgres() as pg:
+        yield pg
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A fresh, migrated database of each kind: store tests run on both."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        pg: PrivatePostgres = request.getfixturevalue("postgres")
+        name = f"test_{next(_db_names)}"
+        admin = create_engine(pg.url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {name}"))
+        admin.dispose()
+        url = pg.url.rsplit("/", 1)[0] + f"/{name}"
+    migrate(url)
+    eng = make_engine(url)
+    yield eng
+    eng.dispose()

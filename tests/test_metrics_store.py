@@ -5,18 +5,15 @@ checked against a plain reference computed here from the same calls and agent ev
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import count
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Engine, func, select, text
 
-from bench.pg import PrivatePostgres, private_postgres
 from hotline.errors import Invalid
 from hotline.reporting import MetricsService
 from hotline.settings import Settings
@@ -30,32 +27,6 @@ from telephony.calls import CallRecord, Disposition
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAY = datetime(2026, 11, 20, tzinfo=SHANGHAI)
-_db_names = count()
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PrivatePostgres]:
-    with private_postgres() as pg:
-        yield pg
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A fresh, migrated database of each kind."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'm.db'}"
-    else:
-        pg: PrivatePostgres = request.getfixturevalue("postgres")
-        name = f"metrics_{next(_db_names)}"
-        admin = create_engine(pg.url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name}"))
-        admin.dispose()
-        url = pg.url.rsplit("/", 1)[0] + f"/{name}"
-    migrate(url)
-    eng = make_engine(url)
-    yield eng
-    eng.dispose()
 
 
 def at(hour: int, minute: int = 0, second: int = 0) -> datetime:
