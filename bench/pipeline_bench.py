@@ -19,12 +19,12 @@ event loop, as a socket read would be):
   ``Manager.dispatch`` to a callback that only counts (wired as the service's ``_Transport``
   wires it). Measured before and after the end-to-end runs; the faster is the ceiling.
 * **end to end**, once into SQLite (WAL, a temporary file) and once into a private PostgreSQL:
-  the same parsing → ``AmiEvent.from_headers`` → ``CallRecords.on_event`` (``CallTracker.feed``
-  → ``CallRecorder.submit``) with the recorder running as an asyncio task writing batches
-  through ``CallStore.save_many``, from the first byte until ``drain()`` says the last record
-  is stored. Afterwards every call of the stream must be an ended record in the database, and
-  sampled records must equal their scenario's ``tests/data/<scenario>.expected.json`` record
-  shifted in time.
+  the same parsing → ``event_from_message`` (as ``AmiConnection`` dispatches) →
+  ``CallRecords.on_event`` (``CallTracker.feed`` → ``CallRecorder.submit``) with the recorder
+  running as an asyncio task writing batches through ``CallStore.save_many``, from the first
+  byte until ``drain()`` says the last record is stored. Afterwards every call of the stream
+  must be an ended record in the database, and sampled records must equal their scenario's
+  ``tests/data/<scenario>.expected.json`` record shifted in time.
 
 Finally a shorter SQLite run under cProfile (both the event-loop thread and the writer thread)
 shows where the time goes. Exit status 1 when a check fails.
@@ -68,7 +68,7 @@ from hotline.service import CallRecords
 from hotline.store.calls import CallStore
 from hotline.store.db import make_engine, migrate
 from hotline.store.models import CallRow
-from telephony.ami.events import AmiEvent
+from telephony.ami.connection import event_from_message
 from telephony.calls import CallRecord, CallTracker
 
 log = logging.getLogger("bench.pipeline")
@@ -393,7 +393,7 @@ async def run_end_to_end(
             nonlocal count
             count += 1
             try:
-                records.on_event(AmiEvent.from_headers(message))
+                records.on_event(event_from_message(message))
             except Exception:
                 log.exception("AMI event handler failed on %s", message.get("Event"))
 
@@ -537,7 +537,8 @@ STAGES = (
     ("panoramisk/ami_protocol.py", "data_received"),
     ("panoramisk/message.py", "from_line"),
     ("panoramisk/manager.py", "dispatch"),
-    ("telephony/ami/events.py", "from_headers"),
+    ("telephony/ami/connection.py", "event_from_message"),
+    ("telephony/ami/events.py", "from_pairs"),
     ("hotline/service.py", "on_event"),
     ("telephony/calls.py", "feed"),
     ("telephony/calls.py", "copy"),

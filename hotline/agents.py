@@ -221,6 +221,10 @@ class AgentDesk:
             raise Conflict("agent.not_logged_in", f"{agent_id} is not logged in")
         return agent
 
+    async def agent_on(self, iface: str) -> Agent | None:
+        """The agent logged in at ``iface`` ("PJSIP/2001"), if any."""
+        return await self._agent_on(iface)
+
     async def _agent_on(self, iface: str) -> Agent | None:
         agents = await asyncio.to_thread(self.store.all)
         return next(

@@ -27,6 +27,7 @@ from hotline.settings import (
 from telephony.errors import AmiAuthError, TelephonyError
 
 if TYPE_CHECKING:
+    from hotline.kb import KnowledgeBase
     from hotline.store.agents import AgentStore
 
 log = logging.getLogger("hotline")
@@ -102,6 +103,21 @@ def _parser() -> argparse.ArgumentParser:
     pw = agents_sub.add_parser("passwd", help="set an agent's password (read from stdin)")
     pw.add_argument("agent_id")
     pw.set_defaults(func=cmd_agents_passwd)
+
+    kb = sub.add_parser("kb", help="knowledge base: import articles, search")
+    kb_sub = kb.add_subparsers(dest="kb_command", required=True, metavar="ACTION")
+    kb_imp = kb_sub.add_parser(
+        "import", help="create or update articles from a YAML file (by their ids; idempotent)"
+    )
+    kb_imp.add_argument(
+        "file", type=Path, nargs="?", default=None,
+        help="default: kb.seed_file of the configuration, else config/kb.yaml",
+    )  # fmt: skip
+    kb_imp.set_defaults(func=cmd_kb_import)
+    kb_find = kb_sub.add_parser("search", help="search the articles as an agent would")
+    kb_find.add_argument("query")
+    kb_find.add_argument("--limit", type=int, default=10, help="how many (default 10)")
+    kb_find.set_defaults(func=cmd_kb_search)
 
     rep = sub.add_parser("report", help="write a daily, weekly or monthly report (HTML + CSV)")
     rep.add_argument("period", choices=["daily", "weekly", "monthly"])
@@ -226,6 +242,43 @@ def cmd_agents_passwd(args: argparse.Namespace, settings: Settings) -> int:
     store.upsert(a.agent_id, name=a.name, extension=a.extension, roles=list(a.roles),
                  skills=a.skills, password_hash=hash_password(password))  # fmt: skip
     print(f"password of {a.agent_id} set")
+    return 0
+
+
+def _knowledge_base(settings: Settings) -> KnowledgeBase:
+    from hotline.kb import KnowledgeBase, categories_from
+    from hotline.store.db import make_engine, migrate
+    from hotline.store.kb import KbStore
+
+    migrate(settings.database.url)
+    store = KbStore(make_engine(settings.database.url))
+    return KnowledgeBase(store, categories_from(settings))
+
+
+def cmd_kb_import(args: argparse.Namespace, settings: Settings) -> int:
+    from hotline.kb_import import import_articles, load_kb_file
+
+    path = args.file or settings.kb.seed_file or Path("config/kb.yaml")
+    kb = _knowledge_base(settings)
+    result = import_articles(kb, load_kb_file(path, kb), by="import")
+    print(
+        f"{path}: {result.created} article(s) created, {result.updated} updated, "
+        f"{result.unchanged} unchanged; {kb.count()} in the knowledge base"
+    )
+    return 0
+
+
+def cmd_kb_search(args: argparse.Namespace, settings: Settings) -> int:
+    from hotline.errors import Invalid
+
+    try:
+        hits = _knowledge_base(settings).search(args.query, limit=args.limit)
+    except Invalid as exc:
+        print(f"hotline: {exc.message}", file=sys.stderr)
+        return 2
+    for h in hits:
+        a = h.article
+        print(f"{h.score:7.2f}  {a.id:28} {a.language} {a.category or '-':18} {a.title}")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Iterable
 
@@ -20,13 +21,20 @@ class CallRecorder:
     """A single writer: updates queue up in order and are written in batches.
 
     Each update carries the whole record, so a batch needs only the newest record per call.
-    A failed write is retried with backoff and the batch is kept until it lands.
+    A failed write is retried with backoff and the batch is kept until it lands. Writes start
+    at most every ``batch_interval`` seconds (``drain`` does not wait for that): an update
+    that follows a quiet spell is written at once, under load more of them share a write.
     """
 
-    def __init__(self, store: CallStore, *, retry_max: float = 30.0) -> None:
+    def __init__(
+        self, store: CallStore, *, retry_max: float = 30.0, batch_interval: float = 0.1
+    ) -> None:
         self._store = store
         self._queue: asyncio.Queue[CallUpdate] = asyncio.Queue()
         self._retry_max = retry_max
+        self._batch_interval = batch_interval
+        self._draining = 0  # drain() calls waiting: no pause between writes meanwhile
+        self._wake = asyncio.Event()  # set by drain() to cut a pause short
         self._listeners: list[Listener] = []
         self.written = 0
         self.write_failures = 0
@@ -47,17 +55,39 @@ class CallRecorder:
         return self._queue.qsize()
 
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             batch = [await self._queue.get()]
             while not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            started = loop.time()
             await self._write(batch)
             for _ in batch:
                 self._queue.task_done()
+            await self._pause(started + self._batch_interval - loop.time())
 
     async def drain(self) -> None:
         """Wait until everything submitted so far is stored."""
-        await self._queue.join()
+        self._draining += 1
+        self._wake.set()
+        try:
+            await self._queue.join()
+        finally:
+            self._draining -= 1
+
+    async def _pause(self, seconds: float) -> None:
+        """Let updates gather before the next write, unless someone is waiting for them.
+
+        Every write wakes the writer thread, which then competes with the event loop for the
+        GIL; under load, back-to-back writes of a few updates each slowed the event loop far
+        more than fewer, larger writes (several updates of a call become one row). The pause
+        comes after a write, with no update taken from the queue, so cancelling it loses none.
+        """
+        if seconds <= 0 or self._draining:
+            return
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
 
     async def _write(self, batch: list[CallUpdate]) -> None:
         delay = 0.2

@@ -7,22 +7,29 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from sqlalchemy import Engine
 
 from hotline.agents import AgentDesk
 from hotline.auth import TokenSigner, hash_password
+from hotline.callers import CallerHistory, StoreHistory
 from hotline.ivr import Ivr
+from hotline.kb import KnowledgeBase, categories_from, kb_suggestions
+from hotline.kb_import import seed_if_empty
 from hotline.live import LiveView
 from hotline.prometheus import exposition
 from hotline.recorder import CallRecorder
 from hotline.reporting import MetricsService
+from hotline.screenpop import ScreenPop
 from hotline.settings import Secrets, Settings
 from hotline.store.agents import AgentStore
 from hotline.store.calls import CallStore
 from hotline.store.db import make_engine, migrate
+from hotline.store.kb import KbStore
 from hotline.store.metrics import MetricsStore
 from hotline.store.tickets import TicketStore
+from hotline.tickets.service import TicketService
 from hotline.web.app import WebServer, create_app
 from hotline.web.deps import WebContext
 from telephony.ami.connection import AmiConnection
@@ -114,6 +121,8 @@ class Service:
     signer: TokenSigner
     metrics: MetricsService
     ami: AmiConnection
+    kb: KnowledgeBase = field(kw_only=True)
+    screenpop: ScreenPop = field(kw_only=True)
 
     @classmethod
     async def build(cls, settings: Settings, secrets: Secrets) -> Service:
@@ -124,17 +133,27 @@ class Service:
         tickets = TicketStore(engine)
         agents = AgentStore(engine)
         await asyncio.to_thread(bootstrap_admin, agents, secrets.admin_password)
+        # Categories are checked against the ticket taxonomy when the configuration has one.
+        kb = KnowledgeBase(KbStore(engine), categories_from(settings))
+        if settings.kb.seed_file is not None:
+            await asyncio.to_thread(seed_if_empty, kb, settings.kb.seed_file)
         tracker = CallTracker()
         calls = CallRecords(tracker, CallRecorder(store))
         ivr = await Ivr.build(settings, tickets)
         board = QueueBoard()
         live = LiveView(settings, board, agents, tracker, store)
+        callers = CallerHistory(settings.callers, StoreHistory(store, tickets))
+
+        def suggest(kind: str | None, category: str | None, language: str | None) -> list[Any]:
+            return kb_suggestions(kb, kind, category, language)
 
         # One AMI connection feeds every feature; after each login each re-reads live state.
+        # The tracker goes first: the features read the call as it stands after the event.
         def on_event(ev: AmiEvent) -> None:
             calls.on_event(ev)
             desk.on_event(ev)
             live.on_event(ev)
+            screenpop.on_event(ev)
 
         async def on_connected() -> None:
             await calls.resync()
@@ -143,6 +162,7 @@ class Service:
 
         ami = AmiConnection(settings.pbx.ami, secrets.ami_secret, on_event, on_connected)
         desk = AgentDesk(settings, agents, QueueControl(ami), board)
+        screenpop = ScreenPop(callers, desk.agent_on, tracker.get, suggest)
         calls.ami = ami
         signer = TokenSigner(secrets.api_secret.encode(), ttl=settings.token_hours * 3600)
         metrics = MetricsService(settings, MetricsStore(engine))
@@ -153,13 +173,14 @@ class Service:
         app = create_app(
             WebContext(
                 settings, signer, agents, desk, live, metrics, prometheus_text,
-                metrics_token=secrets.metrics_token,
+                metrics_token=secrets.metrics_token, tickets=TicketService(settings, tickets),
+                kb=kb, screenpop=screenpop, callers=callers,
             )
         )  # fmt: skip
         web = WebServer(app, settings.listen.api_host, settings.listen.api_port)
         return cls(
             settings, engine, store, tickets, agents, calls, ivr, desk, live, web, signer,
-            metrics, ami,
+            metrics, ami, kb=kb, screenpop=screenpop,
         )  # fmt: skip
 
     async def run(self) -> None:
@@ -176,6 +197,7 @@ class Service:
             raise group.exceptions[0] from None
         finally:
             self.desk.close()
+            self.screenpop.close()
             await self._flush()
             self.engine.dispose()
 

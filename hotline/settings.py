@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from hotline.callers import CallerSettings
+from hotline.tickets.config import TicketSettings
 from ivr.menu import IvrSettings
 from telephony.settings import PbxSettings, Port, Strict
 
@@ -59,12 +61,24 @@ class ListenSettings(Strict):
     agi_port: Port = 4573
 
 
+class KbSettings(Strict):
+    """The knowledge base. ``seed_file``: a YAML file of articles (like config/kb.yaml) loaded
+    at start when the knowledge base is still empty, so edits and deletions made later through
+    the API are never undone by a restart; ``hotline kb import FILE`` updates from a file."""
+
+    seed_file: Path | None = None
+
+
 class Settings(Strict):
     service_number: str = "12345"
     pbx: PbxSettings = PbxSettings()
     database: DatabaseSettings = DatabaseSettings()
     listen: ListenSettings = ListenSettings()
     ivr: IvrSettings = IvrSettings()
+    # Ticket taxonomy (departments, categories with deadlines) and the working calendar.
+    tickets: TicketSettings = TicketSettings()
+    kb: KbSettings = KbSettings()
+    callers: CallerSettings = CallerSettings()
     short_abandon_seconds: float = Field(5.0, ge=0, le=60)
     service_level_seconds: float = Field(20.0, gt=0, le=600)  # answered within T s
     # The hotline's local time: hours and days of the metrics and reports.

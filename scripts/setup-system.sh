@@ -12,7 +12,7 @@ need_root() {
   fi
 }
 
-PACKAGES=(asterisk asterisk-core-sounds-en sip-tester espeak-ng sox chromium chromium-driver postgresql)
+PACKAGES=(asterisk asterisk-core-sounds-en sip-tester espeak-ng sox chromium chromium-driver postgresql fonts-noto-cjk)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -8,11 +8,11 @@ and resumable: after an AMI outage ``resync`` merges the PBX's list of live chan
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 import enum
 import logging
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from telephony.ami.events import AmiEvent
@@ -73,12 +73,13 @@ class CallRecord:
     resynced: bool = False  # part of its history was rebuilt after an AMI outage
 
     def copy(self) -> CallRecord:
-        return dataclasses.replace(
-            self,
-            recordings=dict(self.recordings),
-            ivr_path=list(self.ivr_path),
-            variables=dict(self.variables),
-        )
+        # A shallow copy plus fresh containers: the same as dataclasses.replace (no field has
+        # init=False or __post_init__), without re-running __init__ over every field.
+        new = copy.copy(self)
+        new.recordings = dict(self.recordings)
+        new.ivr_path = list(self.ivr_path)
+        new.variables = dict(self.variables)
+        return new
 
 
 @dataclass(frozen=True)
@@ -152,39 +153,55 @@ def _extension(interface: str) -> str:
     return tail.split("@", 1)[0].split("-", 1)[0]
 
 
+_Handler = Callable[["CallTracker", _Call, AmiEvent, list[CallUpdate]], None]
+
+
 class CallTracker:
     """Feed it AMI events in order; it returns what changed for each call."""
 
     def __init__(self) -> None:
         self._calls: dict[str, _Call] = {}
         self._ended: OrderedDict[str, None] = OrderedDict()
+        # ``_on_<event name in lower case>`` handles that event. Looked up once here rather
+        # than by building and resolving the method name for every event (feed is hot).
+        self._handlers: dict[str, _Handler] = {
+            name.removeprefix("_on_"): getattr(type(self), name)
+            for name in dir(type(self))
+            if name.startswith("_on_")
+        }
 
     @property
     def active(self) -> list[CallRecord]:
         return [c.record.copy() for c in self._calls.values()]
 
+    def get(self, linkedid: str) -> CallRecord | None:
+        """A copy of the call in progress ``linkedid``, or None."""
+        call = self._calls.get(linkedid)
+        return call.record.copy() if call is not None else None
+
     # -- events ------------------------------------------------------------------------------
     def feed(self, ev: AmiEvent) -> list[CallUpdate]:
-        handler = getattr(self, f"_on_{ev.name.lower()}", None)
+        handler = self._handlers.get(ev.name.lower())
         if handler is None:
             return []
-        linkedid = ev.get("Linkedid")
+        headers = ev.headers  # read directly: this runs for most events of every call
+        linkedid = headers.get("Linkedid", "")
         if not linkedid or linkedid in self._ended:
             return []
         updates: list[CallUpdate] = []
+        uid = headers.get("Uniqueid", "")
         call = self._calls.get(linkedid)
         if call is None:
-            if not ev.get("Uniqueid"):
+            if not uid:
                 return []
             # Usually a Newchannel; any channel event adopts a call first seen mid-way.
             call = self._start(ev, updates)
-        uid = ev.get("Uniqueid")
         if uid and ev.name != "Hangup" and uid not in call.seen:
             call.seen.add(uid)
             call.live[uid] = ev.at
         elif uid in call.live:
             call.live[uid] = ev.at
-        handler(call, ev, updates)
+        handler(self, call, ev, updates)
         if call.seen and not call.live:
             self._end(call, ev.at, updates)
         return updates
@@ -215,11 +232,12 @@ class CallTracker:
     _on_newstate = _on_newchannel
 
     def _on_varset(self, call: _Call, ev: AmiEvent, updates: list[CallUpdate]) -> None:
-        name, value = ev.get("Variable"), ev.get("Value")
-        # Inherited variables arrive as __NAME on the first Set.
-        name = name.lstrip("_")
+        # Inherited variables arrive as __NAME on the first Set. Most VarSets are Asterisk's
+        # own variables, so the name is checked before anything else is read.
+        name = ev.headers.get("Variable", "").lstrip("_")
         if not name.startswith(VAR_PREFIX):
             return
+        value = ev.get("Value")
         rec = call.record
         rec.variables[name] = value
         if name == "HOTLINE_DIALLED":

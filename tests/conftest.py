@@ -52,6 +52,8 @@ AGENTS = {
     "2014": "Seat 14",
     "2015": "Seat 15",
     "2016": "Seat 16",
+    "2017": "Seat 17",
+    "2018": "Seat 18",
 }
 QUEUES = {
     "q_answer": (["2001"], "zh"),
@@ -73,6 +75,7 @@ SKILL_QUEUES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "ann_zh": ("nobody", "zh", {"announce_frequency": 5}),
     "ann_en": ("nobody", "en", {"announce_frequency": 5}),
     "m_q": ("metrics", "zh", {}),
+    "sk_pop": ("pop", "zh", {"wrapup": 120}),  # the screen-pop's agents; filing ends wrap-up
 }
 # number → (queue, menu)
 NUMBERS = {
@@ -90,6 +93,7 @@ NUMBERS = {
     "12366": ("ann_zh", None),
     "12367": ("ann_en", None),
     "12368": ("m_q", None),
+    "12352": ("sk_pop", "pop"),  # the shipped menu, its queues retargeted to sk_pop
 }
 # A second menu for the actions the shipped one does not use.
 EXTRA_MENU = {
@@ -137,6 +141,22 @@ def shipped_ivr(prompts_dir: Path) -> dict[str, Any]:
     return {**ivr, "prompts_dir": str(prompts_dir)}
 
 
+def retarget(node: Any, old: str, new: str) -> Any:
+    """A copy of a menu with every ``queue: old`` made ``queue: new``."""
+    if isinstance(node, dict):
+        return {
+            k: new if k == "queue" and v == old else retarget(v, old, new) for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [retarget(v, old, new) for v in node]
+    return node
+
+
+def shipped_section(name: str) -> Any:
+    """One section of config/hotline.yaml as shipped (the ticket taxonomy and calendar, ...)."""
+    return yaml.safe_load((ROOT / "config" / "hotline.yaml").read_text(encoding="utf-8"))[name]
+
+
 @pytest.fixture(scope="session")
 def carrier_port() -> int:
     """The SIP port of the test 'carrier' that receives transferred calls."""
@@ -148,7 +168,8 @@ def settings(runtime_dir: Path, carrier_port: int) -> Settings:
     # Below the kernel's ephemeral range (32768+), where free_port() finds the other ports.
     rtp = 31000 + (free_port() % 17) * 100
     ivr = shipped_ivr(runtime_dir / "prompts")
-    ivr["menus"] = {**ivr["menus"], "extra": EXTRA_MENU}
+    pop_menu = retarget(ivr["menus"]["main"], "operator", "sk_pop")
+    ivr["menus"] = {**ivr["menus"], "extra": EXTRA_MENU, "pop": pop_menu}
     data = {
         "service_number": "12345",
         "pbx": {
@@ -182,6 +203,9 @@ def settings(runtime_dir: Path, carrier_port: int) -> Settings:
             ],
         },
         "ivr": ivr,
+        "tickets": shipped_section("tickets"),
+        "callers": shipped_section("callers"),
+        "kb": {"seed_file": str(ROOT / "config" / "kb.yaml")},
         "database": {"url": f"sqlite:///{runtime_dir / 'hotline.db'}"},
         "listen": {"api_port": free_port(), "agi_port": free_port()},
     }

@@ -68,6 +68,28 @@ BAD = {
         "       overflow: {after: 30, max_penalty: 3}}\n",
         "queue 'operator': overflow.after must be below max_wait",
     ),
+    "ticket category to unknown department": (
+        "tickets:\n  departments:\n    - {id: water, level: city, zh: 水务, en: Water}\n"
+        "  categories:\n    - {id: noise, zh: 噪声, en: Noise, department: police,"
+        " deadline_days: 5}\n",
+        "tickets: categories[0].department: category 'noise' names unknown department 'police'",
+    ),
+    "duplicate ticket category": (
+        "tickets:\n  departments:\n    - {id: water, level: city, zh: 水务, en: Water}\n"
+        "  categories:\n"
+        "    - {id: water, zh: 供水, en: Water, department: water, deadline_days: 2}\n"
+        "    - {id: water, zh: 水, en: Water, department: water, deadline_days: 3}\n",
+        "tickets: categories[1].id: duplicate id 'water'",
+    ),
+    "bad department level": (
+        "tickets:\n  departments:\n    - {id: water, level: province, zh: 水务, en: Water}\n",
+        "tickets.departments[0].level: Input should be 'city', 'district', 'street' or 'community'",
+    ),
+    "make-up day on a holiday": (
+        "tickets:\n  calendar:\n    holidays: [{start: 2026-10-01, end: 2026-10-07}]\n"
+        "    makeup_workdays: [2026-10-03]\n",
+        "tickets.calendar: makeup_workdays[0]: 2026-10-03 is also a holiday",
+    ),
     "overflow with both": (
         "pbx:\n  queues:\n    - {name: operator, overflow: {after: 5, queue: x, max_penalty: 3}}\n",
         "overflow needs exactly one of queue, max_penalty",

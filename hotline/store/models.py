@@ -10,10 +10,12 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     Float,
+    ForeignKey,
     Index,
     Integer,
     PrimaryKeyConstraint,
     String,
+    Text,
     TypeDecorator,
 )
 from sqlalchemy.engine import Dialect
@@ -88,17 +90,78 @@ class CallRow(Base):
 
 
 class TicketRow(Base):
-    """A 12345 ticket. Only what the IVR's status look-up needs so far; the ticket issue
-    extends it."""
+    """A 12345 ticket (work order); its lifecycle rules are in ``hotline/tickets/``."""
 
     __tablename__ = "tickets"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)  # the number callers key in
     status: Mapped[str] = mapped_column(String(16), default="draft")
+    kind: Mapped[str | None] = mapped_column(String(32))
+    category: Mapped[str | None] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(16), default="phone")
     caller_number: Mapped[str] = mapped_column(String(64), default="")
+    caller_name: Mapped[str] = mapped_column(String(128), default="")
+    caller_language: Mapped[str | None] = mapped_column(String(8))
+    location: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    department: Mapped[str | None] = mapped_column(String(40))
+    resolution: Mapped[str] = mapped_column(Text, default="")  # the reply passed to the caller
+    # Filled by the transcription of the linked call (speaker turns, timestamps).
+    transcript: Mapped[Any | None] = mapped_column(JSON)
+    handler: Mapped[str | None] = mapped_column(String(64))  # agent in charge at the centre
+    # The earlier ticket of the same caller and category this one repeats (repeat campaigns).
+    repeat_of: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    updated_by: Mapped[str | None] = mapped_column(String(64))
     deadline: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        Index("ix_tickets_caller_number", "caller_number"),
+        Index("ix_tickets_status_deadline", "status", "deadline"),
+        Index("ix_tickets_created_at", "created_at"),
+    )
+
+
+class TicketEventRow(Base):
+    """Ticket history: every change, who made it and when; ``changes`` maps each field changed
+    to [from, to]. Written in the same transaction as the change itself."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(Integer, ForeignKey("tickets.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))  # create, update, transition, link_call
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index("ix_ticket_events_ticket", "ticket_id", "id"),)
+
+
+class TicketCallRow(Base):
+    """Calls linked to a ticket (a caller may call several times about one request). Keyed by
+    the call's linkedid: the ticket may be saved while the call is still live, before its
+    record exists, so there is no foreign key to ``calls``."""
+
+    __tablename__ = "ticket_calls"
+
+    linkedid: Mapped[str] = mapped_column(String(64))
+    ticket_id: Mapped[int] = mapped_column(Integer, ForeignKey("tickets.id", ondelete="CASCADE"))
+    linked_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    linked_by: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (
+        PrimaryKeyConstraint("linkedid", "ticket_id"),
+        Index("ix_ticket_calls_ticket", "ticket_id"),
+    )
 
 
 class AgentRow(Base):

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, Header, HTTPException, Request, WebSocket
 
 from hotline.agents import AgentDesk
 from hotline.auth import Principal, TokenError, TokenSigner
+from hotline.callers import CallerHistory
+from hotline.kb import KnowledgeBase
 from hotline.live import LiveView
 from hotline.reporting import MetricsService
+from hotline.screenpop import ScreenPop
 from hotline.settings import Settings
 from hotline.store.agents import AgentStore
+from hotline.tickets.service import TicketService
+
+WS_AUTH_TIMEOUT = 5.0  # a WebSocket must authenticate within this
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,10 @@ class WebContext:
     exposition: Callable[[], Awaitable[str]]  # the Prometheus text, built on request
     # When set, /metrics wants "Authorization: Bearer <this>" (for a scraper on another host).
     metrics_token: str = ""
+    tickets: TicketService = field(kw_only=True)
+    kb: KnowledgeBase = field(kw_only=True)
+    screenpop: ScreenPop = field(kw_only=True)
+    callers: CallerHistory = field(kw_only=True)
 
 
 def context(request: Request) -> WebContext:
@@ -70,3 +82,16 @@ def self_or_supervisor(who: Principal, agent_id: str) -> None:
     """Agents see and act on their own record only; supervisors on anyone's."""
     if who.agent_id != agent_id and not who.supervises:
         raise HTTPException(403, "agents may only access their own data")
+
+
+async def ws_principal(ws: WebSocket, ctx: WebContext) -> Principal | None:
+    """Accept a WebSocket and read its token from the first message ({"token": ...}), never
+    from the URL, so it stays out of access logs. None (the socket closed with 4401) when it
+    does not come within ``WS_AUTH_TIMEOUT`` or is not valid."""
+    await ws.accept()
+    try:
+        first = json.loads(await asyncio.wait_for(ws.receive_text(), WS_AUTH_TIMEOUT))
+        return ctx.signer.verify(str(first.get("token", "")))
+    except (TimeoutError, ValueError, TokenError, AttributeError):
+        await ws.close(code=4401, reason="authentication required")
+        return None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -14,11 +13,19 @@ from typing import Annotated
 from fastapi import APIRouter, Header, HTTPException, Query, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
-from hotline.auth import Principal, TokenError, check_password, hash_password
+from hotline.auth import Principal, check_password, hash_password
 from hotline.errors import Invalid
 from hotline.report import GROUPS, bounds, to_csv, to_html
 from hotline.store.agents import Agent
-from hotline.web.deps import Admin, Caller, Ctx, Supervisor, WebContext, self_or_supervisor
+from hotline.web.deps import (
+    Admin,
+    Caller,
+    Ctx,
+    Supervisor,
+    WebContext,
+    self_or_supervisor,
+    ws_principal,
+)
 from hotline.web.schemas import (
     AgentEventOut,
     AgentIn,
@@ -32,7 +39,6 @@ from hotline.web.schemas import (
 api = APIRouter(prefix="/api")
 pages = APIRouter()
 STATIC = Path(__file__).parent / "static"
-AUTH_TIMEOUT = 5.0  # a WebSocket must authenticate within this
 
 
 def _out(ctx: WebContext, a: Agent) -> AgentOut:
@@ -183,12 +189,8 @@ async def live_ws(ws: WebSocket) -> None:
     """Supervisors only. The token comes as the first message ({"token": ...}), not in the URL,
     so it never lands in access logs."""
     ctx: WebContext = ws.app.state.ctx
-    await ws.accept()
-    try:
-        first = json.loads(await asyncio.wait_for(ws.receive_text(), AUTH_TIMEOUT))
-        who = ctx.signer.verify(str(first.get("token", "")))
-    except (TimeoutError, ValueError, TokenError, AttributeError):
-        await ws.close(code=4401, reason="authentication required")
+    who = await ws_principal(ws, ctx)
+    if who is None:
         return
     if not who.supervises:
         await ws.close(code=4403, reason="supervisor role required")

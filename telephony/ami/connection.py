@@ -34,6 +34,21 @@ EventHandler = Callable[[AmiEvent], None]
 ConnectedHandler = Callable[[], Awaitable[None]]
 
 
+def event_from_message(message: Mapping[str, object]) -> AmiEvent:
+    """The ``AmiEvent`` of a panoramisk ``Message``, as ``AmiEvent.from_headers`` builds it.
+
+    panoramisk 1.4's ``Message`` (a ``CaseInsensitiveDict``) keeps ``{lower-cased key: (key,
+    value)}`` in ``_store``; its ``items()`` goes through the generic ``Mapping`` methods and
+    lower-cases and looks up every key again, which cost more than parsing the event did. The
+    stored pairs are exactly what ``items()`` yields, so they are read directly; anything
+    without that storage takes the generic path.
+    """
+    store = getattr(message, "__dict__", {}).get("_store")
+    if isinstance(store, dict):
+        return AmiEvent.from_pairs(store.values())
+    return AmiEvent.from_headers(message)
+
+
 class _Transport(Manager):  # type: ignore[misc]
     """panoramisk's Manager reduced to one connection: no own login, pinger or reconnect."""
 
@@ -228,7 +243,7 @@ class AmiConnection:
 
     def _dispatch(self, _manager: object, message: Mapping[str, object]) -> None:
         try:
-            self._on_event(AmiEvent.from_headers(message))
+            self._on_event(event_from_message(message))
         except Exception:
             # One bad event must not kill the connection; it is logged with what it was.
             log.exception("AMI event handler failed on %s", message.get("Event"))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 
 @dataclass(frozen=True)
@@ -28,18 +29,38 @@ class AmiEvent:
         cls, headers: Mapping[str, object], received_at: float | None = None
     ) -> AmiEvent:
         """Build from raw headers (values may be lists for repeated keys)."""
-        flat: dict[str, str] = {}
-        for key, value in headers.items():
-            if isinstance(value, list):
-                flat[key] = str(value[-1]) if value else ""
-            else:
-                flat[key] = str(value)
+        return cls.from_pairs(headers.items(), received_at)
+
+    @classmethod
+    def from_pairs(
+        cls, pairs: Iterable[tuple[str, object]], received_at: float | None = None
+    ) -> AmiEvent:
+        """Build from ``(key, value)`` pairs; of repeated keys the last pair wins.
+
+        A value may be a list (panoramisk's form of a header repeated in one event): its last
+        item wins. Anything else that is not a ``str`` is converted with ``str()``.
+        """
+        # This runs for every event: dict() copies at C speed, and values are nearly always
+        # str already, so only the rare event with another value pays for converting them.
+        raw: dict[str, object] = dict(pairs)
+        for value in raw.values():
+            if value.__class__ is not str:
+                flat = {key: _text(v) for key, v in raw.items()}
+                break
+        else:
+            flat = cast(dict[str, str], raw)
         now = time.time() if received_at is None else received_at
         try:
             at = float(flat.get("Timestamp", ""))
         except ValueError:
             at = now
-        return cls(name=flat.get("Event", ""), headers=flat, at=at, received_at=now)
+        return cls(flat.get("Event", ""), flat, at, now)
+
+
+def _text(value: object) -> str:
+    if isinstance(value, list):
+        return str(value[-1]) if value else ""
+    return str(value)
 
 
 def parse_event_block(block: str, received_at: float | None = None) -> AmiEvent | None:
