@@ -285,10 +285,11 @@ def cmd_kb_search(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import date
 
-    from hotline.report import GROUPS, bounds, to_csv, to_html
+    from hotline.report import bounds, to_csv, to_html
     from hotline.reporting import MetricsService
     from hotline.store.db import make_engine, migrate
     from hotline.store.metrics import MetricsStore
+    from hotline.store.tickets import TicketStore
 
     tz = settings.tz
     try:
@@ -296,9 +297,10 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError:
         raise ConfigError("--date", [f"not a date (YYYY-MM-DD): {args.date!r}"]) from None
     migrate(settings.database.url)
-    service = MetricsService(settings, MetricsStore(make_engine(settings.database.url)))
+    engine = make_engine(settings.database.url)
+    service = MetricsService(settings, MetricsStore(engine), TicketStore(engine))
     since, until = bounds(args.period, day, tz)
-    data = service.compute(since, until, GROUPS)
+    data = service.report(since, until)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"{args.period}-{since:%Y-%m-%d}"
     stem.with_suffix(".html").write_text(to_html(args.period, data, tz), encoding="utf-8")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import NamedTuple
 
-GROUPS = ("total", "agent", "queue", "language", "kind", "hour", "day")
+GROUPS = ("total", "agent", "queue", "language", "kind", "region", "hour", "day")
 HOUR = 3600
 
 
@@ -37,6 +37,7 @@ class CallSums(NamedTuple):
     agent: str | None
     language: str | None
     kind: str | None
+    region: str | None
     offered: int
     answered: int
     abandoned: int
@@ -54,6 +55,7 @@ DIMENSION: dict[str, str | None] = {
     "queue": "queue",
     "language": "language",
     "kind": "kind",
+    "region": "region",
     "hour": "bucket",
     "day": "bucket",
 }

@@ -12,7 +12,7 @@ from typing import Any
 from hotline.errors import Invalid
 
 PERIODS = ("daily", "weekly", "monthly")
-GROUPS = ["total", "hour", "day", "agent", "queue", "language", "kind"]
+GROUPS = ["total", "hour", "day", "agent", "queue", "language", "kind", "region"]
 COLUMNS = ["offered", "answered", "abandoned", "short_abandons", "asa", "aht",
            "service_level", "abandonment_rate", "talk_hours"]  # fmt: skip
 
@@ -43,6 +43,14 @@ def to_csv(data: dict[str, Any]) -> str:
     for group, rows in data["groups"].items():
         for key, m in rows.items():
             w.writerow([group, key, *("" if m[c] is None else m[c] for c in COLUMNS)])
+    tickets = data.get("tickets")
+    if tickets:
+        w.writerow([])
+        w.writerow(["tickets", "key", "tickets", "repeats"])
+        for c in tickets["top_categories"]:
+            w.writerow(["category", c["category"], c["tickets"], ""])
+        for r in tickets["repeat_callers"]:
+            w.writerow(["repeat_caller", r["caller_number"], r["tickets"], r["repeats"]])
     return out.getvalue()
 
 
@@ -196,8 +204,8 @@ Short abandons: under {data["short_abandon_seconds"]:g} s; service level: answer
 {data["service_level_seconds"]:g} s of offered minus short abandons.</p>
 <div class="kpis">{kpis}</div>
 <div class="charts">{"".join(charts)}</div>
-{table("queue")}{table("agent")}{table("language")}{table("kind")}
-<p>Top ticket categories and repeat callers appear here once tickets are recorded.</p>
+{table("queue")}{table("agent")}{table("language")}{table("kind")}{table("region")}
+{_tickets(data.get("tickets"))}
 </body></html>
 """
 
@@ -212,3 +220,29 @@ def _fmt(column: str, value: float | int | None) -> str:
     if column == "talk_hours":
         return f"{value:.2f}"
     return str(value)
+
+
+def _tickets(tickets: dict[str, Any] | None) -> str:
+    """The period's top ticket categories and repeat callers (same number, same problem)."""
+    if tickets is None:
+        return ""
+    cats = (
+        "".join(
+            f"<tr><td>{html.escape(c['category'])}</td><td>{c['tickets']}</td></tr>"
+            for c in tickets["top_categories"]
+        )
+        or '<tr><td colspan="2">no tickets</td></tr>'
+    )
+    callers = (
+        "".join(
+            f"<tr><td>{html.escape(r['caller_number'])}</td><td>{r['tickets']}</td>"
+            f"<td>{r['repeats']}</td></tr>"
+            for r in tickets["repeat_callers"]
+        )
+        or '<tr><td colspan="3">none</td></tr>'
+    )
+    return (
+        "<h2>Top ticket categories</h2><table><tr><th>category</th><th>tickets</th></tr>"
+        f"{cats}</table><h2>Repeat callers</h2><table><tr><th>number</th><th>tickets</th>"
+        f"<th>repeats</th></tr>{callers}</table>"
+    )

@@ -10,6 +10,7 @@ from hotline.errors import Invalid
 from hotline.metrics import GROUPS, compute, occupancy
 from hotline.settings import Settings
 from hotline.store.metrics import MetricsStore
+from hotline.store.tickets import TicketStore
 
 # A year and some: the first query over a range builds the per-hour sums of all its hours.
 MAX_RANGE = timedelta(days=400)
@@ -19,6 +20,14 @@ MAX_RANGE = timedelta(days=400)
 class MetricsService:
     settings: Settings
     store: MetricsStore
+    tickets: TicketStore | None = None  # the reports' top categories and repeat callers
+
+    def report(self, since: datetime, until: datetime) -> dict[str, Any]:
+        """Every group's metrics, and the period's tickets at a glance. Blocking."""
+        data = self.compute(since, until, list(GROUPS))
+        if self.tickets is not None:
+            data["tickets"] = self.tickets.tops(since, until)
+        return data
 
     def compute(
         self,

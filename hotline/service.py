@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from hotline.agents import AgentDesk
 from hotline.auth import TokenSigner, hash_password
-from hotline.callers import CallerHistory, StoreHistory
+from hotline.callers import CallerHistory, RegionRules, StoreHistory
 from hotline.ivr import Ivr
 from hotline.kb import KnowledgeBase, categories_from, kb_suggestions
 from hotline.kb_import import seed_if_empty
@@ -129,7 +129,8 @@ class Service:
         url = settings.database.url
         await asyncio.to_thread(migrate, url)
         engine = make_engine(url)
-        store = CallStore(engine)
+        regions = RegionRules(settings.callers)
+        store = CallStore(engine, lambda number: regions.classify(number).name)
         tickets = TicketStore(engine)
         agents = AgentStore(engine)
         await asyncio.to_thread(bootstrap_admin, agents, secrets.admin_password)
@@ -165,7 +166,7 @@ class Service:
         screenpop = ScreenPop(callers, desk.agent_on, tracker.get, suggest)
         calls.ami = ami
         signer = TokenSigner(secrets.api_secret.encode(), ttl=settings.token_hours * 3600)
-        metrics = MetricsService(settings, MetricsStore(engine))
+        metrics = MetricsService(settings, MetricsStore(engine), tickets)
 
         async def prometheus_text() -> str:
             return exposition(await live.snapshot(), calls.ended, ivr.server.stats)

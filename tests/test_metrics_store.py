@@ -5,7 +5,7 @@ checked against a plain reference computed here from the same calls and agent ev
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, func, select, text
 
+from hotline.callers import CallerSettings, RegionRule, RegionRules
 from hotline.errors import Invalid
 from hotline.reporting import MetricsService
 from hotline.settings import Settings
@@ -391,3 +392,21 @@ def test_illegal_ranges_are_refused(engine: Engine) -> None:
         assert err.value.code == code
     with engine.connect() as conn:  # nothing was built for the refused ranges
         assert conn.scalar(select(func.count()).select_from(CallHourMark)) == 0
+
+
+def test_out_of_town_callers_are_counted_by_region(engine: Engine) -> None:
+    rules = RegionRules(CallerSettings(
+        home_region="Jinan",
+        regions=(RegionRule(prefix="0531", region="Jinan"),
+                 RegionRule(prefix="010", region="Beijing")),
+    ))  # fmt: skip
+    calls = CallStore(engine, lambda number: rules.classify(number).name)
+    numbers = ["053188880001", "01066660001", "01066660002", "+4930123456"]
+    calls.save_many(
+        [replace(call(f"g{i}", at(15, i), 3.0, 60.0, "1001"), caller_number=n)
+         for i, n in enumerate(numbers)]
+    )  # fmt: skip
+    got = MetricsService(settings(), MetricsStore(engine)).compute(at(15), at(16), ["region"])
+    offered = {k: v["offered"] for k, v in got["groups"]["region"].items()}
+    assert offered == {"Jinan": 1, "Beijing": 2, "unknown": 1}
+    assert rules.classify("01066660001").out_of_town and not rules.classify("0531").out_of_town

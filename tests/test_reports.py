@@ -16,6 +16,7 @@ from hotline.service import Service
 from hotline.settings import Settings
 from hotline.store.calls import CallStore
 from hotline.store.db import make_engine, migrate
+from hotline.store.tickets import TicketStore
 from telephony.calls import CallRecord, Disposition
 from tests.support import supervisor_session
 from tests.test_config import ROOT, run_cli
@@ -48,6 +49,14 @@ def test_daily_report_from_known_records(tmp_path: Path) -> None:
             record(4, 14, 2.0, None, None),  # a short abandon
         ]
     )
+    tickets = TicketStore(make_engine(f"sqlite:///{db}"))
+    noon = datetime(2026, 11, 20, 12, tzinfo=SHANGHAI)
+    first = tickets.insert({"status": "open", "category": "street_lighting",
+                            "caller_number": "13900000001"}, actor="a", at=noon)  # fmt: skip
+    for values in ({"category": "street_lighting", "repeat_of": first.id},
+                   {"category": "noise"}):  # fmt: skip
+        tickets.insert({"status": "open", "caller_number": "13900000001", **values},
+                       actor="a", at=noon)  # fmt: skip
     cfg = tmp_path / "hotline.yaml"
     text = (ROOT / "config" / "hotline.yaml").read_text(encoding="utf-8")
     cfg.write_text(text.replace("sqlite:///var/hotline.db", f"sqlite:///{db}"), encoding="utf-8")
@@ -65,7 +74,11 @@ def test_daily_report_from_known_records(tmp_path: Path) -> None:
     assert float(total["abandonment_rate"]) == 0.5
     hours = {row["key"]: row["offered"] for row in rows if row["group"] == "hour"}
     assert hours == {"2026-11-20 09:00": "2", "2026-11-20 14:00": "2"}  # local hours
+    text = (out / "daily-2026-11-20.csv").read_text()
+    assert "category,street_lighting,2," in text and "category,noise,1," in text
+    assert "repeat_caller,13900000001,3,1" in text  # three tickets, one a repeat
     page = (out / "daily-2026-11-20.html").read_text()
+    assert "Top ticket categories" in page and "Repeat callers" in page
     assert page.count("<svg") == 5 and "Talk hours per agent" in page
     bad = run_cli("-c", str(cfg), "report", "daily", "--date", "20/11/2026")
     assert bad.returncode == 2 and "not a date" in bad.stderr

@@ -136,7 +136,8 @@ async def test_pop_reaches_only_its_agent_and_files_the_ticket_with_the_call(
     assert [c.linkedid for c in detail.calls] == [linkedid]
     assert detail.history[0].actor == "popa"
     assert not (await service.desk.get("popa")).paused  # filing ended the wrap-up
-    assert (await ended_record(service, number)).agent == "2017"
+    record = await ended_record(service, number)
+    assert record.agent == "2017" and record.caller_region == "Beijing"  # counted out of town
 
     # The same caller again about the same kind: the second pop is flagged as a repeat, with
     # the earlier ticket's category in the draft.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -33,8 +34,11 @@ class CallSummary:
 
 
 class CallStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, region_of: Callable[[str], str] | None = None) -> None:
+        """``region_of``: caller number → region, stored with each record (out-of-town
+        callers are counted by it)."""
         self._engine = engine
+        self._region_of = region_of
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     def save(self, rec: CallRecord) -> None:
@@ -49,6 +53,10 @@ class CallStore:
             return
         now = datetime.now(UTC)
         values = [_values(rec, now) for rec in {r.linkedid: r for r in records}.values()]
+        if self._region_of is not None:
+            for v in values:
+                number = v["caller_number"]
+                v["caller_region"] = self._region_of(number) if number else None
         with self._engine.begin() as conn:
             stmt = upsert(conn, _CALLS)
             conn.execute(
@@ -118,6 +126,7 @@ def _values(rec: CallRecord, now: datetime) -> dict[str, Any]:
         "linkedid": rec.linkedid,
         "caller_number": rec.caller_number,
         "caller_name": rec.caller_name,
+        "caller_region": None,
         "dialled_number": rec.dialled_number,
         "started_at": _dt(rec.started_at) or now,
         "answered_at": _dt(rec.answered_at),

@@ -25,6 +25,7 @@ from hotline.store.models import (
 from hotline.store.rollups import (
     GRACE,
     HOUR,
+    KEY_COLUMNS,
     SUM_COLUMNS,
     bucket_of,
     build,
@@ -143,7 +144,7 @@ def _keyed(rows: list[tuple[Any, ...]], dim: str | None) -> list[CallSums]:
     pos = CallSums._fields.index(dim) if dim else None
     out = []
     for key, *sums in rows:
-        keys: list[Any] = [None] * 5
+        keys: list[Any] = [None] * len(KEY_COLUMNS)
         if pos is not None:
             keys[pos] = key
         out.append(CallSums(*keys, *sums))

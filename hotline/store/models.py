@@ -56,6 +56,8 @@ class CallRow(Base):
     linkedid: Mapped[str] = mapped_column(String(64), unique=True)
     caller_number: Mapped[str] = mapped_column(String(64), default="")
     caller_name: Mapped[str] = mapped_column(String(128), default="")
+    # Where the number is from (config callers.regions), set when the record is written.
+    caller_region: Mapped[str | None] = mapped_column(String(64))
     dialled_number: Mapped[str] = mapped_column(String(64), default="")
     started_at: Mapped[datetime] = mapped_column(UtcDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -213,6 +215,7 @@ class CallHourRow(Base):
     agent: Mapped[str | None] = mapped_column(String(64))
     language: Mapped[str | None] = mapped_column(String(8))
     kind: Mapped[str | None] = mapped_column(String(32))
+    region: Mapped[str | None] = mapped_column(String(64))
     offered: Mapped[int] = mapped_column(Integer)
     answered: Mapped[int] = mapped_column(Integer)
     abandoned: Mapped[int] = mapped_column(Integer)

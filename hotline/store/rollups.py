@@ -49,7 +49,7 @@ SUM_COLUMNS = (
     "talk",
     "wrapup",
 )
-KEY_COLUMNS = ("bucket", "queue", "agent", "language", "kind")
+KEY_COLUMNS = ("bucket", "queue", "agent", "language", "kind", "region")
 
 
 def bucket_of(t: datetime) -> int:
@@ -105,6 +105,7 @@ def sums_query(bucket: int, start: datetime, end: datetime, short: float, sl: fl
             c.agent,
             c.language,
             c.request_kind.label("kind"),
+            c.caller_region.label("region"),
             func.count().label("offered"),
             count(answered).label("answered"),
             count(abandoned).label("abandoned"),
@@ -120,7 +121,7 @@ def sums_query(bucket: int, start: datetime, end: datetime, short: float, sl: fl
             c.ended_at.is_not(None),
             c.queue_joined_at.is_not(None),
         )
-        .group_by(c.queue, c.agent, c.language, c.request_kind)
+        .group_by(c.queue, c.agent, c.language, c.request_kind, c.caller_region)
     )
     return stmt
 
@@ -161,6 +162,7 @@ _DIMENSION = {
     "agent": CallHourRow.agent,
     "language": CallHourRow.language,
     "kind": CallHourRow.kind,
+    "region": CallHourRow.region,
 }
 
 

@@ -292,6 +292,34 @@ class TicketStore:
             conds.append(late if q.overdue else or_(not_(late), TicketRow.deadline.is_(None)))
         return conds
 
+    # -- reports ---------------------------------------------------------------------------
+    def tops(self, since: datetime, until: datetime, limit: int = 10) -> dict[str, Any]:
+        """Tickets created in [since, until): the most frequent categories, and the callers
+        with repeats (a ticket repeating an earlier one) or several tickets, most first."""
+        t = TicketRow
+        period = and_(t.created_at >= since, t.created_at < until)
+        n = func.count().label("n")
+        repeats = func.count(t.repeat_of).label("repeats")
+        with self._sessions() as s:
+            categories = s.execute(
+                select(t.category, n).where(period).group_by(t.category)
+                .order_by(n.desc(), t.category).limit(limit)
+            ).all()  # fmt: skip
+            callers = s.execute(
+                select(t.caller_number, n, repeats)
+                .where(period, t.caller_number != "")
+                .group_by(t.caller_number)
+                .having(or_(func.count() >= 2, func.count(t.repeat_of) >= 1))
+                .order_by(repeats.desc(), n.desc(), t.caller_number)
+                .limit(limit)
+            ).all()
+        return {
+            "top_categories": [{"category": c or "-", "tickets": k} for c, k in categories],
+            "repeat_callers": [
+                {"caller_number": num, "tickets": k, "repeats": r} for num, k, r in callers
+            ],
+        }
+
     # -- the IVR's look-ups ------------------------------------------------------------------
     def status(self, number: str) -> str | None:
         """The status of ticket ``number`` as keyed by a caller, or None if there is none."""

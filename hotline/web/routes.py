@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from hotline.auth import Principal, check_password, hash_password
 from hotline.errors import Invalid
-from hotline.report import GROUPS, bounds, to_csv, to_html
+from hotline.report import bounds, to_csv, to_html
 from hotline.store.agents import Agent
 from hotline.web.deps import (
     Admin,
@@ -171,7 +171,7 @@ async def report(
     """The daily, weekly or monthly report containing ``day`` (default today), HTML or CSV."""
     tz = ctx.settings.tz
     since, until = bounds(period, day or datetime.now(tz).date(), tz)
-    data = await asyncio.to_thread(ctx.metrics.compute, since, until, GROUPS)
+    data = await asyncio.to_thread(ctx.metrics.report, since, until)
     if format == "csv":
         return Response(to_csv(data), media_type="text/csv; charset=utf-8")
     if format != "html":
