@@ -112,6 +112,20 @@ async def test_pop_reaches_only_its_agent_and_files_the_ticket_with_the_call(
     again = await asyncio.to_thread(pop_shown, "agent-pop-after-reload.png")
     assert again["pop-path"] == first["pop-path"]
 
+    # The transcript, when ready, updates the draft on the page live; the page searches the
+    # knowledge base.
+    assert service.screenpop.update(linkedid, {"transcript": "caller: 路灯坏了"})
+
+    def transcript_and_search() -> str:
+        wait.until(ec.text_to_be_present_in_element_value((By.ID, "draft-transcript"), "路灯坏了"))
+        browser.find_element(By.ID, "kb-q").send_keys("路灯")
+        browser.find_element(By.CSS_SELECTOR, "#kb-form button").click()
+        hit = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#kb-results .hit")))
+        browser.save_screenshot(str(RESULTS / "agent-kb-search.png"))
+        return str(hit.get_attribute("innerHTML"))
+
+    assert "<mark>路灯</mark>" in await asyncio.to_thread(transcript_and_search)
+
     await call.hangup()
     await call.wait_ended(10)
     await wait_for(lambda: _in_wrap_up(service, "popa"), 15, "agent A in wrap-up after the call")
