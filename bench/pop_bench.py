@@ -23,7 +23,7 @@ Timed phases, in one run (after a short untimed warm-up): a. ``--baseline-calls`
 at a time (the baseline); b. ``--calls`` calls, up to ``--concurrency`` at once at up to
 ``--rate`` new calls a second. Per pop: AMI ``AgentConnect`` reaching the service
 (``received_at``) → the pop arriving at the page, split into the service's build
-(``sent_at`` − ``received_at``) and delivery (page − ``sent_at``). Every answered call must
+(``sent_at`` - ``received_at``) and delivery (page - ``sent_at``). Every answered call must
 give exactly one pop, at the page of the agent whose phone answered and nowhere else; exit
 status 1 otherwise.
 """
@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -504,7 +505,11 @@ async def register(settings: Settings, secrets: Secrets, workdir: Path, port: in
     """Every agent's extension, registered from ``port`` (the UAS's, started afterwards)."""
     exts = [a.extension for a in settings.pbx.agents]
     inf = workdir / "agents.csv"
-    write_inf(inf, [[e, secrets.agent_passwords[e]] for e in exts])
+    # sipp 3.6 expands a whole authentication keyword from a field, not fields inside one.
+    rows = [
+        [e, f"[authentication username={e} password={secrets.agent_passwords[e]}]"] for e in exts
+    ]
+    write_inf(inf, rows)
     emb = settings.pbx.embedded
     sipp = Sipp(
         "register",
@@ -553,9 +558,9 @@ async def run(args: argparse.Namespace, settings: Settings, workdir: Path, info:
         exts = [a.extension for a in settings.pbx.agents]
         for ext in exts:
             await asyncio.to_thread(
-                lambda e=ext: service.agents.upsert(
-                    agent_id(e), name=f"Agent {e}", extension=e, roles=["agent"],
-                    skills={SKILL: 3},
+                functools.partial(
+                    service.agents.upsert, agent_id(ext), name=f"Agent {ext}", extension=ext,
+                    roles=["agent"], skills={SKILL: 3},
                 )
             )  # fmt: skip
             await service.desk.login(agent_id(ext), ext)
@@ -576,7 +581,7 @@ async def run(args: argparse.Namespace, settings: Settings, workdir: Path, info:
         # The pages are "ready" once their tokens are sent; each is signed in when the
         # service has subscribed it (ScreenPop keeps no public count of pages).
         def all_subscribed() -> bool:
-            subscribed = service.screenpop._pages  # noqa: SLF001 - read only, for the bench
+            subscribed = service.screenpop._pages  # read only
             return all(subscribed.get(agent_id(e)) for e in exts)
 
         await wait_for(all_subscribed, 15, "every agent page to be signed in")
@@ -643,12 +648,12 @@ def report(r: Run) -> str:
     )
     lines += [head + "   (ms)", "-" * len(head)]
     for p in [r.warmup, *r.phases]:
-        t, b_, d = p.series("total"), p.series("build"), p.series("delivery")
+        tot, bld, dlv = p.series("total"), p.series("build"), p.series("delivery")
         ast = "-" if p.asterisk_cpu is None else f"{p.asterisk_cpu / p.wall:.0%}"
         lines.append(
             f"{p.name:<22}{p.calls:>6}{p.concurrency:>5}{p.wall:>8.1f}{p.cpu / p.wall:>8.0%}"
-            f"{ast:>8}{len(p.tally.samples):>6}{ms(t, 50):>10}{ms(t, 99):>7}{ms(t, 100):>7}"
-            f"{ms(b_, 50):>10}{ms(b_, 99):>7}{ms(d, 50):>10}{ms(d, 99):>7}"
+            f"{ast:>8}{len(p.tally.samples):>6}{ms(tot, 50):>10}{ms(tot, 99):>7}{ms(tot, 100):>7}"
+            f"{ms(bld, 50):>10}{ms(bld, 99):>7}{ms(dlv, 50):>10}{ms(dlv, 99):>7}"
         )
     lines += ["", f"{'AgentConnect → page, ms':<34}{'a (1 call)':>12}{'b (load)':>12}{'b/a':>8}"]
     for label, what in (("total", "total"), ("  build", "build"), ("  delivery", "delivery")):
@@ -671,18 +676,19 @@ def report(r: Run) -> str:
     ]
     for p in [r.warmup, *r.phases]:
         t = p.tally
+        rc = "-" if p.sipp_rc is None else str(p.sipp_rc)
         lines.append(
             f"{p.name:<22}{t.placed:>7}{t.answered:>9}{len(t.samples):>10}{len(t.lost):>6}"
-            f"{len(t.wrong):>6}{t.duplicates:>6}{len(t.unconnected):>7}{fmt(p.sipp_rc, 'd'):>8}"
+            f"{len(t.wrong):>6}{t.duplicates:>6}{len(t.unconnected):>7}{rc:>8}"
         )
     lines += [
         f"pops built by the service {r.popped}, its failures {r.pop_failures}; messages at the "
         f"pages: {dict(r.kinds)}; pops of calls never placed: {len(r.strays)}; "
         f"pages closed under them: {len(r.closed)}",
         "",
-        "notes: total = page receive time − received_at (the AgentConnect reached the service);",
-        "  build = sent_at − received_at (agent look-up, caller history, suggestions, in the",
-        "  service); delivery = page − sent_at (queue, JSON, WebSocket, the page's process).",
+        "notes: total = page receive time - received_at (the AgentConnect reached the service);",
+        "  build = sent_at - received_at (agent look-up, caller history, suggestions, in the",
+        "  service); delivery = page - sent_at (queue, JSON, WebSocket, the page's process).",
         "  Nearest-rank percentiles; svc CPU = this process (service + driver) over the wall",
         "  time, ast CPU = the private Asterisk; 100% = one core.",
     ]

@@ -33,12 +33,25 @@ async def agent_ws(ws: WebSocket) -> None:
     if who is None:
         return
     queue = ctx.screenpop.subscribe(who.agent_id)
-    try:
+
+    async def send_pops() -> None:
         while True:
             await ws.send_json(await queue.get())
-    except WebSocketDisconnect:
-        pass
+
+    async def until_closed() -> None:
+        # The page sends nothing more, but reading is how its going away is noticed: sending
+        # alone would notice only at the next pop, leaving a closed page subscribed till then.
+        while (await ws.receive())["type"] != "websocket.disconnect":
+            pass
+
+    tasks = [asyncio.create_task(send_pops()), asyncio.create_task(until_closed())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        for task in tasks:
+            task.cancel()
+        # Either ending is normal: the page closed, or a send found the socket gone.
+        await asyncio.gather(*tasks, return_exceptions=True)
         ctx.screenpop.unsubscribe(who.agent_id, queue)
         with contextlib.suppress(RuntimeError, WebSocketDisconnect):
             await ws.close()
