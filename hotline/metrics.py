@@ -4,7 +4,8 @@
 | answered | offered calls connected to an agent |
 | abandoned | callers who hung up while waiting; short abandons (< T s) reported apart |
 | ASA | total queue wait of answered calls / answered |
-| AHT | (talk + hold + wrap-up) / answered (hold is not tracked yet: 0) |
+| AHT | (talk + hold + wrap-up) / answered; talk runs from connect to the end of the bridge, so
+  it includes any hold (the caller stays bridged, hearing music): talk + wrap-up is the sum |
 | service level | answered within T s / (offered - short abandons) |
 | abandonment rate | abandoned / offered |
 | occupancy | (talk + wrap-up) / (logged-in time - paused time), per agent |

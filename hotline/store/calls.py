@@ -29,7 +29,7 @@ class CallSummary:
     abandoned: int
     short_abandons: int
     asa: float | None  # seconds
-    aht: float | None  # seconds (talk only until hold and wrap-up are tracked)
+    aht: float | None  # seconds: talk (hold included) only; the metrics add wrap-up
     service_level: float | None = None  # answered within T s / (offered - short abandons)
 
 
