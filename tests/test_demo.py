@@ -40,6 +40,9 @@ async def test_demo_prints_live_summary_and_ctrl_c_leaves_nothing_running(tmp_pa
     text = text.replace("agi_port: 4573", f"agi_port: {free_port()}")
     config.write_text(text)
     (tmp_path / "agents.yaml").write_text((ROOT / "config" / "agents.yaml").read_text())
+    # kb.seed_file is relative to the working directory, like the other paths in the config.
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "kb.yaml").write_text((ROOT / "config" / "kb.yaml").read_text())
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "hotline.cli", "-c", str(config), "demo",
         "--duration", "120", "--rate", "60", "--agents", "2", "--seed", "7",
