@@ -254,6 +254,12 @@ class TicketStore:
             calls = [_linked(link, c) for link, c in linked]
             return TicketDetail(_ticket(row), history, calls)
 
+    def tickets_of_call(self, linkedid: str) -> list[int]:
+        """The tickets a call is linked to."""
+        with self._sessions() as s:
+            q = select(TicketCallRow.ticket_id).where(TicketCallRow.linkedid == linkedid)
+            return sorted(s.scalars(q))
+
     def call(self, linkedid: str) -> LinkedCall | None:
         """What the call record says of a call (None while it has no record yet)."""
         with self._sessions() as s:

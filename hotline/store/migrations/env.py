@@ -3,6 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
+import hotline.store.job_models  # registers the transcription jobs
 import hotline.store.kb_models  # noqa: F401  (registers the knowledge-base tables)
 from hotline.store.models import Base
 
