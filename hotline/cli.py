@@ -134,6 +134,20 @@ def _parser() -> argparse.ArgumentParser:
     calls.add_argument("--limit", type=int, default=20, help="how many (default 20)")
     calls.add_argument("--caller", default=None, help="only this caller number")
     calls.set_defaults(func=cmd_calls)
+
+    tr = sub.add_parser(
+        "transcribe",
+        help="transcribe recordings (WAV files or folders) with Vosk, e.g. to back-fill archives",
+        description="<base>-caller.wav and <base>-agent.wav are merged into one call transcript "
+        "with speaker turns; other WAV files are transcribed alone. Bad files are reported with "
+        "the reason and the rest go on (exit status 1 if any failed).",
+    )
+    tr.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    tr.add_argument("--workers", type=int, default=None, help="processes (default asr.workers)")
+    tr.add_argument("--format", choices=["txt", "json", "srt"], default="txt", dest="fmt")
+    tr.add_argument("--language", default="en", help="the recordings' language (default en)")
+    tr.add_argument("--out", type=Path, default=Path("transcripts"), help="default transcripts/")
+    tr.set_defaults(func=cmd_transcribe)
     return p
 
 
@@ -171,6 +185,9 @@ def cmd_config_check(args: argparse.Namespace, settings: Settings) -> int:
         menu = settings.ivr.menus.get(route.menu or "")
         how = f"menu {route.menu!r} ({len(menu.nodes)} nodes)" if menu else "no menu"
         print(f"  {route.number}: {how}, default queue {route.queue}")
+    languages = set(settings.ivr.languages) | {q.language for q in pbx.queues}
+    for line in settings.asr.coverage(languages):
+        print(f"  transcription: {line}")
     return 0
 
 
@@ -340,6 +357,37 @@ def cmd_calls(args: argparse.Namespace, settings: Settings) -> int:
             f" / {'/'.join(r.ivr_path) or r.ivr or '-'}"
         )
     return 0
+
+
+def cmd_transcribe(args: argparse.Namespace, settings: Settings) -> int:
+    from asr.batch import collect, run_batch
+    from asr.errors import ModelError
+    from asr.model import check_model_dir
+
+    path = settings.asr.models.get(args.language)
+    if path is None:
+        print(f"hotline: no speech model for {args.language} (asr.models)", file=sys.stderr)
+        return 1
+    try:
+        check_model_dir(path)  # once here, not as a failure of every file
+    except ModelError as exc:
+        print(f"hotline: {exc}", file=sys.stderr)
+        return 1
+    items = collect(args.paths)
+    result = run_batch(
+        items,
+        models={args.language: path},
+        language=args.language,
+        fmt=args.fmt,
+        out_dir=args.out,
+        workers=args.workers or settings.asr.workers,
+        options=settings.asr.options,
+    )
+    print(
+        f"{result.done} transcript(s) in {args.out}, {result.failed} failed; "
+        f"{result.audio_seconds / 60:.1f} min of audio in {result.wall_seconds:.1f} s"
+    )
+    return 1 if result.failed else 0
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:

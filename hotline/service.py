@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from hotline.agents import AgentDesk
 from hotline.auth import TokenSigner, hash_password
 from hotline.callers import CallerHistory, RegionRules, StoreHistory
+from hotline.errors import DomainError
 from hotline.ivr import Ivr
 from hotline.kb import KnowledgeBase, categories_from, kb_suggestions
 from hotline.kb_import import seed_if_empty
@@ -26,10 +27,13 @@ from hotline.settings import Secrets, Settings
 from hotline.store.agents import AgentStore
 from hotline.store.calls import CallStore
 from hotline.store.db import make_engine, migrate
+from hotline.store.jobs import Job, JobStore
 from hotline.store.kb import KbStore
 from hotline.store.metrics import MetricsStore
 from hotline.store.tickets import TicketStore
-from hotline.tickets.service import TicketService
+from hotline.tickets.service import SYSTEM, TicketService
+from hotline.transcription.service import Transcription, transcript_text
+from hotline.transcription.worker import WorkerConfig
 from hotline.web.app import WebServer, create_app
 from hotline.web.deps import WebContext
 from telephony.ami.connection import AmiConnection
@@ -123,6 +127,7 @@ class Service:
     ami: AmiConnection
     kb: KnowledgeBase = field(kw_only=True)
     screenpop: ScreenPop = field(kw_only=True)
+    transcription: Transcription | None = field(kw_only=True)
 
     @classmethod
     async def build(cls, settings: Settings, secrets: Secrets) -> Service:
@@ -164,6 +169,10 @@ class Service:
         ami = AmiConnection(settings.pbx.ami, secrets.ami_secret, on_event, on_connected)
         desk = AgentDesk(settings, agents, QueueControl(ami), board)
         screenpop = ScreenPop(callers, desk.agent_on, tracker.get, suggest)
+        ticket_service = TicketService(settings, tickets)
+        transcription = _transcription(settings, engine, tickets, ticket_service, screenpop)
+        if transcription is not None:
+            calls.recorder.subscribe(transcription.on_update)
         calls.ami = ami
         signer = TokenSigner(secrets.api_secret.encode(), ttl=settings.token_hours * 3600)
         metrics = MetricsService(settings, MetricsStore(engine), tickets)
@@ -174,14 +183,14 @@ class Service:
         app = create_app(
             WebContext(
                 settings, signer, agents, desk, live, metrics, prometheus_text,
-                metrics_token=secrets.metrics_token, tickets=TicketService(settings, tickets),
+                metrics_token=secrets.metrics_token, tickets=ticket_service,
                 kb=kb, screenpop=screenpop, callers=callers,
             )
         )  # fmt: skip
         web = WebServer(app, settings.listen.api_host, settings.listen.api_port)
         return cls(
             settings, engine, store, tickets, agents, calls, ivr, desk, live, web, signer,
-            metrics, ami, kb=kb, screenpop=screenpop,
+            metrics, ami, kb=kb, screenpop=screenpop, transcription=transcription,
         )  # fmt: skip
 
     async def run(self) -> None:
@@ -193,6 +202,8 @@ class Service:
                 tg.create_task(self.ivr.server.run(), name="fastagi")
                 tg.create_task(self.live.run(), name="live")
                 tg.create_task(self.web.run(), name="web")
+                if self.transcription is not None:
+                    tg.create_task(self.transcription.run(), name="transcription")
         except* AmiAuthError as group:
             # Fatal and final: surface the one clear error, not a task-group wrapper.
             raise group.exceptions[0] from None
@@ -228,3 +239,42 @@ def bootstrap_admin(agents: AgentStore, password: str) -> None:
         password_hash=hash_password(password),
     )
     log.info("created the administrator account 'admin' (password from the environment)")
+
+
+def _transcription(
+    settings: Settings,
+    engine: Engine,
+    tickets: TicketStore,
+    ticket_service: TicketService,
+    screenpop: ScreenPop,
+) -> Transcription | None:
+    """Recorded calls → transcription jobs → local worker processes → tickets and pops."""
+    asr = settings.asr
+    if not asr.enabled:
+        return None
+    for missing in asr.without_model(settings.ivr.languages):
+        log.warning("%s: those calls are not transcribed", missing)
+    models = {lang: str(path) for lang, path in asr.models.items()}
+    options = {"silence_peak": asr.silence_peak, "keep_silence": asr.keep_silence}
+    draft = settings.draft.model_dump(mode="json")
+
+    def worker_config(worker_id: str) -> WorkerConfig:
+        return WorkerConfig(settings.database.url, worker_id, models, draft=draft, options=options)
+
+    async def deliver(job: Job) -> None:
+        # The agent sees the transcript and the system's suggestions in the draft at once;
+        # the call's tickets keep the transcript.
+        fields = (job.draft or {}).get("ticket_fields") or {}
+        screenpop.update(
+            job.linkedid,
+            {"transcript": transcript_text(job.transcript), "transcript_json": job.transcript,
+             "suggested": fields, "analysis": job.draft},
+        )  # fmt: skip
+        for ticket_id in await asyncio.to_thread(tickets.tickets_of_call, job.linkedid):
+            try:
+                await ticket_service.update(SYSTEM, ticket_id, {"transcript": job.transcript})
+            except DomainError as exc:  # e.g. closed meanwhile: the job keeps the transcript
+                log.warning("transcript of %s not put on ticket %s: %s",
+                            job.linkedid, ticket_id, exc.message)  # fmt: skip
+
+    return Transcription(JobStore(engine), models, worker_config, deliver, workers=asr.workers)

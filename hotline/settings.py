@@ -19,8 +19,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from asr.draft_settings import DraftTaxonomy
+from asr.settings import AsrSettings
 from hotline.callers import CallerSettings
 from hotline.tickets.config import TicketSettings
+from hotline.tickets.lifecycle import KINDS
 from ivr.menu import IvrSettings
 from telephony.settings import PbxSettings, Port, Strict
 
@@ -79,6 +82,10 @@ class Settings(Strict):
     tickets: TicketSettings = TicketSettings()
     kb: KbSettings = KbSettings()
     callers: CallerSettings = CallerSettings()
+    # Speech models per language and transcription workers (asr/settings.py).
+    asr: AsrSettings = AsrSettings()
+    # Ticket drafts from transcripts: phrases per kind and category, places, urgency words.
+    draft: DraftTaxonomy = DraftTaxonomy()
     short_abandon_seconds: float = Field(5.0, ge=0, le=60)
     service_level_seconds: float = Field(20.0, gt=0, le=600)  # answered within T s
     # The hotline's local time: hours and days of the metrics and reports.
@@ -128,6 +135,9 @@ class Settings(Strict):
         for where, queue in self.ivr.queues_used():
             if queue not in queues:
                 raise ValueError(f"ivr: {where}: unknown queue {queue!r}")
+        draft_problems = self.draft.problems((c.id for c in self.tickets.categories), KINDS)
+        if draft_problems:
+            raise ValueError("; ".join(draft_problems))
         if self.ivr.transfers_used() and self.pbx.trunk.gateway is None:
             raise ValueError("ivr: menus transfer calls out, so pbx.trunk.gateway must be set")
         ports: dict[str, int] = {

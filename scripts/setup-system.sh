@@ -12,7 +12,7 @@ need_root() {
   fi
 }
 
-PACKAGES=(asterisk asterisk-core-sounds-en sip-tester espeak-ng sox chromium chromium-driver postgresql fonts-noto-cjk)
+PACKAGES=(asterisk asterisk-core-sounds-en sip-tester espeak-ng sox maven chromium chromium-driver postgresql fonts-noto-cjk ffmpeg)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

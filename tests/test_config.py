@@ -90,6 +90,10 @@ BAD = {
         "    makeup_workdays: [2026-10-03]\n",
         "tickets.calendar: makeup_workdays[0]: 2026-10-03 is also a holiday",
     ),
+    "unknown category in draft phrases": (
+        "draft:\n  categories:\n    street_lights: {en: [street light], zh: [路灯]}\n",
+        "draft.categories.street_lights: unknown category (not an id of tickets.categories)",
+    ),
     "overflow with both": (
         "pbx:\n  queues:\n    - {name: operator, overflow: {after: 5, queue: x, max_penalty: 3}}\n",
         "overflow needs exactly one of queue, max_penalty",

@@ -89,6 +89,8 @@ async def file_ticket(linkedid: str, body: CallTicketIn, who: Caller, ctx: Ctx) 
         "caller_number": number,
         "repeat_of": view.repeat.of,
     }
+    if draft.get("transcript_json"):  # transcribed before the agent filed: keep it
+        values["transcript"] = draft["transcript_json"]
     if draft.get("caller_language") in ctx.settings.ivr.languages:
         values["caller_language"] = draft["caller_language"]
     detail = await ctx.tickets.create(who, values, status=body.status, linkedid=linkedid)

@@ -1,0 +1,1 @@
+"""Transcription of recorded calls: jobs, worker processes, delivery."""

@@ -1,0 +1,137 @@
+"""Transcription, wired into the service: a recorded call that ended becomes a job; local
+worker processes (``worker.py``) do the jobs; each finished job's transcript and draft reach the
+agent's screen-pop and the call's tickets, once.
+
+The jobs live in the store, so the queue survives restarts and workers on other machines can
+share it (they only need the database). Delivery is marked in the store too: after a restart
+nothing is applied twice and nothing finished is forgotten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import multiprocessing.context
+import multiprocessing.synchronize
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hotline.store.jobs import DONE, SKIPPED, Job, JobStore
+from hotline.transcription.worker import WorkerConfig, run_worker
+from telephony.calls import CallUpdate, Disposition, UpdateKind
+
+log = logging.getLogger(__name__)
+
+Deliver = Callable[[Job], Awaitable[None]]  # apply one finished job (tickets, screen-pop)
+
+
+@dataclass
+class Transcription:
+    jobs: JobStore
+    models: dict[str, str]  # language → model folder
+    worker_config: Callable[[str], WorkerConfig]  # worker id → its configuration
+    deliver: Deliver
+    workers: int = 1
+    settle: float = 1.0  # seconds after hang-up before a job is due (files closing)
+    poll: float = 0.5
+    _procs: dict[str, multiprocessing.process.BaseProcess] = field(default_factory=dict)
+    _stop: multiprocessing.synchronize.Event | None = None
+    _pending: set[asyncio.Task[None]] = field(default_factory=set)
+    queued: int = 0
+    delivered: int = 0
+
+    # -- calls in ---------------------------------------------------------------------------
+    def on_update(self, update: CallUpdate) -> None:
+        """A stored call update (CallRecorder listener): an answered, recorded call that
+        ended is queued."""
+        rec = update.record
+        if update.kind != UpdateKind.ENDED or rec.disposition != Disposition.ANSWERED:
+            return
+        files = {s: rec.recordings[s] for s in ("caller", "agent") if rec.recordings.get(s)}
+        if not files:
+            return
+        language = rec.language
+        no_model = language is not None and language not in self.models
+        due = datetime.now(UTC) + timedelta(seconds=self.settle)
+
+        def enqueue() -> None:
+            if self.jobs.enqueue(
+                rec.linkedid, files, language=language, ivr_kind=rec.request_kind,
+                not_before=due, status=SKIPPED if no_model else "queued",
+                error=f"no speech model for {language}" if no_model else "",
+            ):  # fmt: skip
+                self.queued += 1
+                if no_model:
+                    log.warning("call %s not transcribed: no speech model for %s",
+                                rec.linkedid, language)  # fmt: skip
+
+        task = asyncio.get_running_loop().create_task(asyncio.to_thread(enqueue))
+        self._pending.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("queueing a transcription failed: %r", task.exception())
+
+    # -- workers and delivery ---------------------------------------------------------------
+    async def run(self) -> None:
+        """Keep the local workers running and deliver finished jobs, until cancelled."""
+        ctx = multiprocessing.get_context("spawn")  # no forked copy of the event loop
+        self._stop = ctx.Event()
+        try:
+            while True:
+                self._supervise(ctx)
+                await self.deliver_finished()
+                await asyncio.sleep(self.poll)
+        finally:
+            await asyncio.to_thread(self.stop_workers)
+
+    def _supervise(self, ctx: multiprocessing.context.SpawnContext) -> None:
+        for n in range(self.workers):
+            worker_id = f"{os.uname().nodename}-{os.getpid()}-w{n}"
+            proc = self._procs.get(worker_id)
+            if proc is not None and proc.is_alive():
+                continue
+            if proc is not None:
+                log.error("transcription worker %s exited (%s); starting another",
+                          worker_id, proc.exitcode)  # fmt: skip
+            assert self._stop is not None
+            proc = ctx.Process(
+                target=run_worker, args=(self.worker_config(worker_id), self._stop),
+                name=worker_id, daemon=True,
+            )  # fmt: skip
+            proc.start()
+            self._procs[worker_id] = proc
+
+    def stop_workers(self, timeout: float = 10.0) -> None:
+        if self._stop is not None:
+            self._stop.set()
+        for proc in self._procs.values():
+            proc.join(timeout)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+        self._procs.clear()
+
+    async def deliver_finished(self) -> int:
+        jobs = await asyncio.to_thread(self.jobs.finished_undelivered)
+        for job in jobs:
+            if job.status == DONE:
+                await self.deliver(job)
+            self.delivered += 1
+        await asyncio.to_thread(self.jobs.mark_delivered, [j.id for j in jobs])
+        return len(jobs)
+
+    def pids(self) -> dict[str, int | None]:
+        return {w: p.pid for w, p in self._procs.items()}
+
+
+def transcript_text(transcript: Any) -> str:
+    """Speaker-labelled lines of a transcript as stored (JSON)."""
+    turns = transcript.get("turns", []) if isinstance(transcript, dict) else []
+    return "\n".join(f"{t.get('speaker')}: {t.get('text')}" for t in turns)

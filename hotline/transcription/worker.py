@@ -1,0 +1,138 @@
+"""A transcription worker: a process of its own that claims jobs from the store, transcribes
+each leg with Vosk, merges the legs into speaker turns, drafts the ticket fields and stores the
+result. Blocking by design (Vosk is); never runs on the service's event loop.
+
+Each worker loads a language's model once. While it transcribes, a thread renews its lease, so
+only a worker that died (or hung) loses its job to another. A recording the PBX is still
+closing is waited for (the job goes back to the queue for a moment); a bad recording fails the
+job with the reason; a language without a model is skipped, visibly.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from asr.errors import AsrError, AudioError
+from asr.wavcheck import recording_state
+from hotline.store.db import make_engine
+from hotline.store.jobs import SKIPPED, Job, JobStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """What a worker process needs: plain data, so it crosses a process boundary."""
+
+    database_url: str
+    worker_id: str
+    models: dict[str, str]  # language → model folder
+    draft: dict[str, Any] | None = None  # the draft taxonomy (settings, as plain data)
+    lease: float = 60.0  # seconds; renewed every third of it while transcribing
+    max_attempts: int = 3
+    ready_timeout: float = 60.0  # how long after queueing a recording may still be closing
+    poll: float = 0.5  # seconds between looks at an empty queue
+    options: dict[str, Any] = field(default_factory=dict)  # asr RecognizerOptions fields
+
+
+class JobRunner:
+    """The transcription itself, per job: the recogniser keeps each language's model loaded,
+    the draft taxonomy is read once."""
+
+    def __init__(self, config: WorkerConfig) -> None:
+        from asr.draft import DraftTaxonomy
+        from asr.recognize import Recognizer, RecognizerOptions
+
+        self.config = config
+        options = RecognizerOptions(**config.options) if config.options else None
+        self._recognizer = Recognizer({k: Path(v) for k, v in config.models.items()}, options)
+        self._taxonomy = DraftTaxonomy.model_validate(config.draft or {})
+
+    def run(self, job: Job) -> tuple[Any, Any, float]:
+        """(transcript, draft, audio seconds) of the job's recordings, as JSON-ready data."""
+        from asr.draft import extract
+        from asr.transcript import build, to_dict
+
+        language = job.language or "en"
+        legs = [
+            self._recognizer.transcribe(Path(job.files[speaker]), speaker, language)
+            for speaker in ("caller", "agent")
+            if speaker in job.files
+        ]
+        transcript = build(legs, language)
+        # Relative dates ("yesterday") are the caller's, so they count from the call.
+        draft = extract(
+            transcript, taxonomy=self._taxonomy, ivr_kind=job.ivr_kind, now=job.created_at
+        )
+        seconds = max((leg.duration for leg in legs), default=0.0)
+        return to_dict(transcript), draft.as_dict(), seconds
+
+
+def process(jobs: JobStore, engine: JobRunner, job: Job) -> str:
+    """Run one claimed job to its end; returns what happened (for logs and tests)."""
+    cfg = engine.config
+    if job.language is not None and job.language not in cfg.models:
+        jobs.fail(job.id, cfg.worker_id, f"no speech model for {job.language}", status=SKIPPED)
+        return "skipped"
+    age = (datetime.now(UTC) - job.created_at).total_seconds()
+    for path in job.files.values():
+        state = recording_state(Path(path))
+        if state != "closed" and age < cfg.ready_timeout:
+            # MixMonitor writes the WAV header's sizes when it closes the file.
+            due = datetime.now(UTC) + timedelta(seconds=1.0)
+            jobs.release(job.id, cfg.worker_id, due, f"{Path(path).name}: {state}, waiting")
+            return "waiting"
+    stop = threading.Event()
+    renewer = threading.Thread(target=_renew, args=(jobs, job, cfg, stop), daemon=True)
+    renewer.start()
+    try:
+        transcript, draft, seconds = engine.run(job)
+    except AudioError as exc:
+        jobs.fail(job.id, cfg.worker_id, exc.reason if exc.reason else str(exc))
+        return "failed"
+    except AsrError as exc:  # no model, or it did not load: say so on the job
+        jobs.fail(job.id, cfg.worker_id, f"speech model: {exc}")
+        return "failed"
+    finally:
+        stop.set()
+        renewer.join()
+    stored = jobs.complete(
+        job.id, cfg.worker_id, transcript=transcript, draft=draft, audio_seconds=seconds
+    )
+    return "done" if stored else "lost"  # lost: another worker took over meanwhile
+
+
+def _renew(jobs: JobStore, job: Job, cfg: WorkerConfig, stop: threading.Event) -> None:
+    while not stop.wait(cfg.lease / 3):
+        if not jobs.renew(job.id, cfg.worker_id, cfg.lease):
+            log.warning("job %s (call %s): lease lost", job.id, job.linkedid)
+            return
+
+
+def run_worker(cfg: WorkerConfig, stop: Any) -> None:
+    """A worker process's main loop, until ``stop`` (a multiprocessing Event) is set."""
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {cfg.worker_id} %(message)s")
+    db = make_engine(cfg.database_url)
+    jobs = JobStore(db)
+    engine = JobRunner(cfg)
+    try:
+        while not stop.is_set():
+            jobs.give_up(cfg.max_attempts)
+            job = jobs.claim(cfg.worker_id, cfg.lease, cfg.max_attempts)
+            if job is None:
+                stop.wait(cfg.poll)
+                continue
+            started = time.monotonic()
+            outcome = process(jobs, engine, job)
+            log.info(
+                "job %s (call %s): %s in %.1f s",
+                job.id, job.linkedid, outcome, time.monotonic() - started,
+            )  # fmt: skip
+    finally:
+        db.dispose()
