@@ -30,7 +30,7 @@ from typing import Any
 
 from asr.audio import WavInfo, read_wav
 from asr.errors import AsrError, AudioError, NoModel
-from asr.model import LoadedModel, load_model
+from asr.model import Decoder, LoadedModel, load_model
 from asr.types import LegTranscript, Speaker, Word
 
 MODEL_RATE = 16000  # what the small English model's features are computed at
@@ -43,6 +43,8 @@ class RecognizerOptions:
     # Peak sample magnitude (of 32767) below which a block counts as silence; 0 feeds all.
     silence_peak: int = 300
     keep_silence: float = 1.0
+    beam: float | None = None  # decoder settings instead of the model's own (None: keep)
+    max_active: int | None = None
 
 
 class Recognizer:
@@ -64,7 +66,8 @@ class Recognizer:
             path = self._paths.get(language, self._paths.get("*"))
             if path is None:
                 raise NoModel(language)
-            self._loaded[language] = load_model(path, language)
+            decoder = Decoder(self.options.beam, self.options.max_active)
+            self._loaded[language] = load_model(path, language, decoder)
         return self._loaded[language]
 
     def transcribe(self, path: Path | str, speaker: Speaker, language: str) -> LegTranscript:

@@ -25,6 +25,7 @@ finally how many cores 1,000 hours of talk a day would need.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -164,9 +165,10 @@ def inner(kind: str, calls: Path, out: Path, workers: int, gate: bool) -> None:
     t0 = time.perf_counter()
     if kind == "ours":
         from asr.batch import collect, run_batch
-        from asr.recognize import RecognizerOptions
+        from hotline.settings import parse_settings
 
-        options = RecognizerOptions() if gate else RecognizerOptions(silence_peak=0)
+        shipped = parse_settings({}).asr.options  # the decoder settings the service uses
+        options = shipped if gate else dataclasses.replace(shipped, silence_peak=0)
         # Each leg alone (as vosk-transcriber gets them), so both write one text per file.
         items = [i for c in collect([calls]) for i in _split(c)]
         run_batch(items, models={"en": MODEL}, language="en", fmt="json", out_dir=out,

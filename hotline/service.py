@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import Counter
@@ -255,7 +256,7 @@ def _transcription(
     for missing in asr.without_model(settings.ivr.languages):
         log.warning("%s: those calls are not transcribed", missing)
     models = {lang: str(path) for lang, path in asr.models.items()}
-    options = {"silence_peak": asr.silence_peak, "keep_silence": asr.keep_silence}
+    options = dataclasses.asdict(asr.options)
     draft = settings.draft.model_dump(mode="json")
 
     def worker_config(worker_id: str) -> WorkerConfig:

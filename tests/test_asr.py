@@ -288,3 +288,19 @@ def test_asr_config_errors_and_check(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "transcription: no speech model for zh: zh calls are not transcribed" in proc.stdout
+
+
+def test_decoder_settings_come_from_the_config_without_touching_the_model() -> None:
+    from asr.model import Decoder, tuned
+
+    assert tuned(VOSK_MODEL, Decoder()) == VOSK_MODEL  # nothing to change: the model itself
+    folder = tuned(VOSK_MODEL, Decoder(beam=8.0, max_active=1000))
+    conf = (folder / "conf" / "model.conf").read_text()
+    assert "--beam=8.0" in conf and "--max-active=1000" in conf and "--min-active=200" in conf
+    assert (folder / "am" / "final.mdl").resolve() == (VOSK_MODEL / "am" / "final.mdl").resolve()
+    assert "--beam=10.0" in (VOSK_MODEL / "conf" / "model.conf").read_text()  # untouched
+    assert tuned(VOSK_MODEL, Decoder(beam=8.0, max_active=1000)) == folder  # made once
+    loaded = load_model(VOSK_MODEL, "en", Decoder(beam=8.0, max_active=1000))
+    assert loaded.path == VOSK_MODEL
+    shipped = AsrSettings().options
+    assert (shipped.beam, shipped.max_active) == (8.0, 1000)
