@@ -32,7 +32,8 @@ def synthesize(text: str, out: Path, voice: str = "en-us", speed: int = 150) -> 
             capture_output=True,
         )
         subprocess.run(
-            [_tool("sox"), str(raw), "-r", "8000", "-c", "1", "-b", "16", str(out)],
+            # -R: repeatable dither, so the same text always gives the same samples.
+            [_tool("sox"), "-R", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(out)],
             check=True,
             capture_output=True,
         )
