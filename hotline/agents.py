@@ -118,7 +118,7 @@ class AgentDesk:
                 self._spawn(self._auto_paused(ev.get("Interface")))
 
     async def _after_call(self, iface: str, queue: str, linkedid: str | None) -> None:
-        agent = await self._agent_on(iface)
+        agent = await self.agent_on(iface)
         if agent is None or agent.paused:
             return
         seconds = next((q.wrapup for q in self.settings.pbx.queues if q.name == queue), 0)
@@ -128,7 +128,7 @@ class AgentDesk:
         self._schedule_wrapup_end(agent.agent_id, seconds)
 
     async def _auto_paused(self, iface: str) -> None:
-        agent = await self._agent_on(iface)
+        agent = await self.agent_on(iface)
         if agent is None or (agent.paused and agent.pause_reason == NO_ANSWER):
             return
         log.info("agent %s auto-paused: let a call ring out", agent.agent_id)
@@ -223,9 +223,6 @@ class AgentDesk:
 
     async def agent_on(self, iface: str) -> Agent | None:
         """The agent logged in at ``iface`` ("PJSIP/2001"), if any."""
-        return await self._agent_on(iface)
-
-    async def _agent_on(self, iface: str) -> Agent | None:
         agents = await asyncio.to_thread(self.store.all)
         return next(
             (

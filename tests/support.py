@@ -39,6 +39,16 @@ async def wait_for(
         await asyncio.sleep(interval)
 
 
+def poll(probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.05) -> T:
+    """``wait_for`` for code that blocks (threads, worker processes, the store)."""
+    deadline = time.monotonic() + timeout
+    while not (value := probe()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+    return value
+
+
 class TcpProxy:
     """Forwards 127.0.0.1:port to a target. ``freeze`` stops forwarding on open connections
     (a silently dead link: TCP stays up, nothing arrives); ``cut`` closes them."""

@@ -4,12 +4,12 @@ one worker at a time, taken over when a worker's lease runs out, finished once."
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
 from hotline.store.jobs import DONE, FAILED, QUEUED, RUNNING, JobStore
+from tests.support import poll
 
 
 def _queue(jobs: JobStore, n: int, prefix: str = "c", due: datetime | None = None) -> None:
@@ -67,10 +67,7 @@ def test_a_dead_workers_job_is_taken_over_and_its_late_result_is_refused(engine:
     _queue(jobs, 1)
     dead = jobs.claim("dead", lease=0.3, max_attempts=3)
     assert dead is not None
-    deadline = time.monotonic() + 10
-    while (again := jobs.claim("alive", lease=30, max_attempts=3)) is None:
-        assert time.monotonic() < deadline, "the job was never taken over"
-        time.sleep(0.05)  # polling the store with a deadline, as a worker does
+    again = poll(lambda: jobs.claim("alive", lease=30, max_attempts=3), 10, "the takeover")
     assert again.id == dead.id and again.attempts == 2
     # The first worker wakes up late: it may no longer renew, fail or finish the job.
     assert not jobs.renew(dead.id, "dead", 30)
@@ -86,15 +83,11 @@ def test_a_dead_workers_job_is_taken_over_and_its_late_result_is_refused(engine:
 def test_a_job_whose_workers_keep_dying_fails_with_the_reason(engine: Engine) -> None:
     jobs = JobStore(engine)
     _queue(jobs, 1)
-    deadline = time.monotonic() + 10
     for attempt in (1, 2):
-        while (job := jobs.claim(f"w{attempt}", lease=0.2, max_attempts=2)) is None:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        assert job.attempts == attempt
-    while jobs.give_up(max_attempts=2) == 0:
-        assert time.monotonic() < deadline, "never given up"
-        time.sleep(0.05)
+        worker = f"w{attempt}"
+        claimed = poll(lambda w=worker: jobs.claim(w, lease=0.2, max_attempts=2), 10, worker)
+        assert claimed.attempts == attempt
+    poll(lambda: jobs.give_up(max_attempts=2), 10, "giving up")
     job = jobs.get("c0")
     assert job is not None and job.status == FAILED and "gave up after 2 attempts" in job.error
     assert jobs.claim("w3", lease=30, max_attempts=2) is None

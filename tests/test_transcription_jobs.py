@@ -17,11 +17,12 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from hotline.store.calls import CallStore
-from hotline.store.jobs import DONE, FAILED, RUNNING, SKIPPED, JobStore
+from hotline.store.jobs import DONE, FAILED, RUNNING, SKIPPED, Job, JobStore
 from hotline.transcription.worker import JobRunner, WorkerConfig, process, run_worker
 from telephony.audio import synthesize
 from telephony.calls import CallRecord, Disposition
 from tests.conftest import VOSK_MODEL
+from tests.support import poll
 
 SENTENCE = "The street light on Heping Road has been broken for a week."
 
@@ -73,17 +74,16 @@ def test_bad_recordings_fail_their_job_with_the_reason(engine: Engine, tmp_path:
     for i, (path, _) in enumerate(bad.values()):
         _queue(jobs, f"bad-{i}", {"caller": str(path), "agent": str(good)})
     runner = JobRunner(_config(engine))
-    deadline = time.monotonic() + 60
     outcomes: dict[str, str] = {}
-    while len(outcomes) < len(bad):
-        assert time.monotonic() < deadline, outcomes
+
+    def step() -> bool:
+        # A recording not closed yet goes back to the queue and comes back after a moment.
         job = jobs.claim("w1", 5.0, 3)
-        if job is None:
-            time.sleep(0.05)  # a recording not closed yet comes back after a moment
-            continue
-        outcome = process(jobs, runner, job)
-        if outcome != "waiting":
+        if job is not None and (outcome := process(jobs, runner, job)) != "waiting":
             outcomes[job.linkedid] = outcome
+        return len(outcomes) == len(bad)
+
+    poll(step, 60, "every bad recording's outcome", interval=0)
     for i, (name, (_, words)) in enumerate(bad.items()):
         job = jobs.get(f"bad-{i}")
         assert job is not None and job.status == FAILED, (name, job)
@@ -126,22 +126,22 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_finished_once(
     stop = ctx.Event()
     first = ctx.Process(target=run_worker, args=(_config(engine, "doomed", lease=2.0), stop))
     first.start()
-    deadline = time.monotonic() + 60
-    while (job := jobs.get("k1")) is None or job.status != RUNNING:
-        assert time.monotonic() < deadline, "the first worker never took the job"
-        time.sleep(0.05)
+    poll(lambda: _in(jobs, "k1", RUNNING), 60, "the first worker taking the job")
     assert first.pid is not None
     os.kill(first.pid, signal.SIGKILL)  # mid-job: no chance to clean up
     first.join()
     second = ctx.Process(target=run_worker, args=(_config(engine, "heir", lease=2.0), stop))
     second.start()
     try:
-        while (job := jobs.get("k1")) is None or job.status != DONE:
-            assert time.monotonic() < deadline + 120, f"never finished: {job}"
-            time.sleep(0.1)
+        job = poll(lambda: _in(jobs, "k1", DONE), 180, "the job finished", interval=0.1)
     finally:
         stop.set()
         second.join(30)
     assert job.attempts == 2  # the killed attempt and the one that finished
     assert "heping" in str(job.transcript).lower() or "street" in str(job.transcript).lower()
     assert jobs.counts() == {DONE: 1}
+
+
+def _in(jobs: JobStore, linkedid: str, status: str) -> Job | None:
+    job = jobs.get(linkedid)
+    return job if job is not None and job.status == status else None

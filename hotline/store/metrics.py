@@ -89,7 +89,9 @@ class MetricsStore:
         dims = {DIMENSION[g] for g in groups} | {"agent"}  # by agent: the talk for occupancy
         with self._engine.connect() as conn:
             time, seats = _agent_time(conn, pieces, since, until, now)
-            shared = {ext for ext, agents in _agents_per_seat(seats).items() if len(agents) > 1}
+            per_seat = _agents_per_seat(seats)
+            shared = {ext for ext, agents in per_seat.items() if len(agents) > 1}
+            only = {ext: next(iter(a)) for ext, a in per_seat.items() if len(a) == 1}
             whole = [p[0] for p in pieces if _whole(p)]
             if shared and whole:
                 seats |= _hour_seats(conn, whole[0], whole[-1], shared)
@@ -109,7 +111,7 @@ class MetricsStore:
             groups={g: _keyed(cached.get(DIMENSION[g], []), DIMENSION[g]) + fresh for g in groups},
             agent_time=time,
         )
-        data.agent_talk = _talk(seats, cached.get("agent", []), shared_talk, fresh, shared)
+        data.agent_talk = _talk(seats, only, shared, cached.get("agent", []), shared_talk, fresh)
         return data
 
     def _cached(
@@ -248,15 +250,16 @@ def _shared_talk(
 
 def _talk(
     seats: set[tuple[int | None, str, str | None]],
+    only: dict[str, str],
+    shared: set[str],
     by_extension: list[tuple[Any, ...]],
     shared_talk: list[tuple[int, str, float]],
     fresh: list[CallSums],
-    shared: set[str],
 ) -> dict[str, float]:
     """Talk per agent id: the calls answered at the extension it was logged in at. A seat
-    one agent used in the whole range gives it all its talk; a shared seat's talk goes hour
+    one agent used in the whole range (``only``: extension → agent) gives it all its talk; a
+    shared seat's talk goes hour
     by hour to whoever was logged in there (both, in the hour they handed over)."""
-    only = {ext: next(iter(a)) for ext, a in _agents_per_seat(seats).items() if ext not in shared}
     at_hour: dict[tuple[int, str], set[str]] = defaultdict(set)
     for b, agent_id, ext in seats:
         if ext in shared and b is not None:
