@@ -154,6 +154,11 @@ def run_batch(
     return BatchResult(done, failed, audio, time.monotonic() - started)
 
 
+def _size(item: Item) -> int:
+    """Bytes of audio, the measure of the work (a missing file counts as none)."""
+    return sum(p.stat().st_size if p.is_file() else 0 for _, p in item.legs)
+
+
 def _outcomes(
     items: Sequence[Item],
     models: Mapping[str, Path],
@@ -170,6 +175,9 @@ def _outcomes(
         initializer=_init_worker,
         initargs=(dict(models), options),
     ) as pool:
-        futures = [pool.submit(transcribe_item, item, language, fmt) for item in items]
+        # Longest first: the last call to finish is then a short one, not a long one started
+        # late while the other workers sit idle.
+        futures = [pool.submit(transcribe_item, item, language, fmt)
+                   for item in sorted(items, key=_size, reverse=True)]  # fmt: skip
         for future in as_completed(futures):
             yield future.result()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -66,7 +67,9 @@ def tuned(path: Path, decoder: Decoder) -> Path:
     wanted = decoder.applied(conf)
     if wanted == conf:
         return path
-    key = f"{path.name}-b{decoder.beam}-m{decoder.max_active}-{abs(hash(str(path.resolve())))}"
+    # hashlib, not hash(): str hashes differ per process, and every worker must find one folder.
+    where = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
+    key = f"{path.name}-b{decoder.beam}-m{decoder.max_active}-{where}"
     target = Path(tempfile.gettempdir()) / "hotline-models" / key
     if (target / "conf" / "model.conf").is_file():
         if (target / "conf" / "model.conf").read_text(encoding="utf-8") == wanted:

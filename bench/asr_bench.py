@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import os
 import platform
@@ -125,7 +126,7 @@ def synthesise(cache: Path, minutes: float) -> tuple[Path, dict[str, str]]:
                         "synth", "60", "pinknoise", "vol", "0.002"], check=True)  # fmt: skip
     floor = _pcm(noise)
     speech = {
-        s: _pcm(synthesize(s, sentences / f"{abs(hash(s)) % 10**8:08d}-{len(s)}.wav"))
+        s: _pcm(synthesize(s, sentences / f"{hashlib.sha1(s.encode()).hexdigest()[:12]}.wav"))
         for s in CALLER + AGENT
     }
     rng = random.Random(7)

@@ -8,15 +8,16 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from asr.audio import read_wav
+from asr.audio import WavInfo, read_wav
 from asr.batch import Item, collect
 from asr.errors import AudioError, ModelError, NoModel
 from asr.model import load_model
-from asr.recognize import Recognizer
+from asr.recognize import Recognizer, RecognizerOptions
 from asr.settings import AsrSettings
 from asr.transcript import build, from_dict, to_dict, to_srt, to_txt
 from asr.turns import merge
@@ -115,6 +116,55 @@ def test_two_legs_merged_in_order(
     assert txt[0].startswith("[00:00:00.")
     assert to_srt(transcript).startswith("1\n00:00:")
     assert from_dict(json.loads(json.dumps(to_dict(transcript)))).turns == transcript.turns
+
+
+def _reply_start(leg: LegTranscript) -> float:
+    assert leg.words, "the reply was not recognised at all"
+    assert all(0 <= w.start <= w.end <= leg.duration + 0.05 for w in leg.words)
+    return leg.words[0].start
+
+
+def test_reused_recognizer_keeps_each_legs_clock(
+    recognizer: Recognizer, speech: dict[str, Path], tmp_path: Path
+) -> None:
+    """One recognizer serves leg after leg (its decoding graph stays composed); Vosk counts
+    word times from its first sample, so each leg's own times must be restored."""
+    caller_wav, agent_wav, agent_start = call_legs(speech, tmp_path)
+    recognizer.transcribe(caller_wav, "caller", "en")
+    for _ in range(3):
+        assert (
+            abs(_reply_start(recognizer.transcribe(agent_wav, "agent", "en")) - agent_start) < 0.5
+        )
+    # A recognizer renewed after every leg gives the same clock.
+    renewing = Recognizer({"en": VOSK_MODEL}, RecognizerOptions(renew_after=1.0))
+    for _ in range(2):
+        assert abs(_reply_start(renewing.transcribe(agent_wav, "agent", "en")) - agent_start) < 0.5
+
+
+def test_failure_mid_leg_drops_the_recognizer(
+    speech: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A leg that fails after 2 s of audio were fed leaves Vosk mid-utterance: the next leg
+    must not continue that utterance (its times would be 2 s late and its words mixed)."""
+    caller_wav, agent_wav, agent_start = call_legs(speech, tmp_path)
+    rec = Recognizer({"en": VOSK_MODEL})
+    real_speech = Recognizer._speech
+
+    def failing(
+        self: Recognizer, info: WavInfo, spans: list[tuple[float, float]]
+    ) -> Iterator[bytes]:
+        for n, block in enumerate(real_speech(self, info, spans)):
+            if n == 4:  # 4 pieces of FEED_SECONDS (0.5 s) fed
+                raise AudioError(str(info.path), "sox could not read it: injected")
+            yield block
+
+    monkeypatch.setattr(Recognizer, "_speech", failing)
+    with pytest.raises(AudioError, match="injected"):
+        rec.transcribe(caller_wav, "caller", "en")
+    monkeypatch.setattr(Recognizer, "_speech", real_speech)
+    leg = rec.transcribe(agent_wav, "agent", "en")
+    assert abs(_reply_start(leg) - agent_start) < 0.5
+    assert word_errors(REPLY, leg.text).wer <= AGENT_WER_BOUND  # no caller words in it
 
 
 def test_merge_orders_by_time() -> None:
@@ -305,5 +355,15 @@ def test_decoder_settings_come_from_the_config_without_touching_the_model() -> N
     assert tuned(VOSK_MODEL, Decoder(beam=8.0, max_active=1000)) == folder  # made once
     loaded = load_model(VOSK_MODEL, "en", Decoder(beam=8.0, max_active=1000))
     assert loaded.path == VOSK_MODEL
+    # Another process (as each worker is) finds the same folder rather than making its own.
+    other = subprocess.run(
+        [sys.executable, "-c", "import sys; from pathlib import Path; "
+         "from asr.model import Decoder, tuned; "
+         "print(tuned(Path(sys.argv[1]), Decoder(beam=8.0, max_active=1000)))", str(VOSK_MODEL)],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert Path(other.stdout.strip()) == folder
     shipped = AsrSettings().options
-    assert (shipped.beam, shipped.max_active) == (8.0, 1000)
+    assert (shipped.beam, shipped.max_active) == (None, None)  # the model's own by default
+    chosen = AsrSettings.model_validate({"beam": 9, "max_active": 2000}).options
+    assert (chosen.beam, chosen.max_active) == (9.0, 2000)
