@@ -11,8 +11,8 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +29,7 @@ from telephony.errors import AmiAuthError, TelephonyError
 if TYPE_CHECKING:
     from hotline.kb import KnowledgeBase
     from hotline.store.agents import AgentStore
+    from hotline.store.surveys import Survey, SurveyStore
 
 log = logging.getLogger("hotline")
 
@@ -119,6 +120,8 @@ def _parser() -> argparse.ArgumentParser:
     kb_find.add_argument("--limit", type=int, default=10, help="how many (default 10)")
     kb_find.set_defaults(func=cmd_kb_search)
 
+    _surveys_parser(sub)
+
     rep = sub.add_parser("report", help="write a daily, weekly or monthly report (HTML + CSV)")
     rep.add_argument("period", choices=["daily", "weekly", "monthly"])
     rep.add_argument("--date", default=None, help="a day in the period, YYYY-MM-DD (default today)")
@@ -149,6 +152,35 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", type=Path, default=Path("transcripts"), help="default transcripts/")
     tr.set_defaults(func=cmd_transcribe)
     return p
+
+
+def _surveys_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from hotline.surveys.policy import STATUSES
+
+    sv = sub.add_parser("surveys", help="satisfaction-survey callbacks: list, hold, opt-outs")
+    sv_sub = sv.add_subparsers(dest="surveys_command", required=True, metavar="ACTION")
+    lst = sv_sub.add_parser("list", help="surveys, newest first (numbers masked)")
+    lst.add_argument("--status", choices=STATUSES, default=None, help="only this status")
+    lst.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    lst.set_defaults(func=cmd_surveys_list)
+    for name, text in (
+        ("pause", "hold a scheduled survey; without ID, stop the whole dialer"),
+        ("resume", "reschedule a paused or interrupted survey; without ID, restart the dialer"),
+    ):
+        act = sv_sub.add_parser(name, help=text)
+        act.add_argument("id", type=int, nargs="?", default=None, metavar="ID")
+        act.set_defaults(func=cmd_surveys_switch, action=name)
+    cancel = sv_sub.add_parser("cancel", help="cancel a survey not finished yet")
+    cancel.add_argument("id", type=int, metavar="ID")
+    cancel.add_argument("--reason", default="", help="kept on the survey")
+    cancel.set_defaults(func=cmd_surveys_cancel)
+    out = sv_sub.add_parser("optout", help="never survey this number (digits, leading +)")
+    out.add_argument("number")
+    out.add_argument("--reason", default="", help="e.g. the citizen asked on the phone")
+    out.set_defaults(func=cmd_surveys_optout)
+    opt_in = sv_sub.add_parser("optin", help="survey this number again")
+    opt_in.add_argument("number")
+    opt_in.set_defaults(func=cmd_surveys_optin)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -299,6 +331,105 @@ def cmd_kb_search(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _survey_store(settings: Settings) -> SurveyStore:
+    from hotline.store.db import make_engine, migrate
+    from hotline.store.surveys import SurveyStore
+
+    migrate(settings.database.url)
+    return SurveyStore(make_engine(settings.database.url))
+
+
+def _operator() -> str:
+    """Who acts from the command line, as recorded on the dialer switch and opt-outs."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"[:64]
+    except (OSError, KeyError):  # no login name (a container without a passwd entry)
+        return "cli"
+
+
+def _survey_line(s: Survey, tz: tzinfo) -> str:
+    from hotline.survey_admin import mask
+
+    due = f"{s.next_at.astimezone(tz):%Y-%m-%d %H:%M}" if s.next_at else "-"
+    ticket = str(s.ticket_id) if s.ticket_id is not None else "-"
+    return (f"{s.id:>6}  {s.status:12} {ticket:>8}  {mask(s.number):>14}  {s.attempts:>3}  "
+            f"{due:16}  {s.result or '-'}")  # fmt: skip
+
+
+def _survey_action(run: Callable[[], Survey], tz: tzinfo) -> int:
+    """One survey moved, printed; an unknown id or a state that forbids it: exit 1."""
+    from hotline.errors import DomainError
+
+    try:
+        survey = run()
+    except DomainError as exc:
+        print(f"hotline: {exc.message}", file=sys.stderr)
+        return 1
+    print(_survey_line(survey, tz))
+    return 0
+
+
+def cmd_surveys_list(args: argparse.Namespace, settings: Settings) -> int:
+    store = _survey_store(settings)
+    print(f"{'id':>6}  {'status':12} {'ticket':>8}  {'number':>14}  {'try':>3}  "
+          f"{'next (local)':16}  result")  # fmt: skip
+    for s in store.find(args.status, limit=args.limit):
+        print(_survey_line(s, settings.tz))
+    paused = " (the dialer is paused)" if store.paused() else ""
+    print(f"{sum(store.counts().values())} survey(s) in all{paused}")
+    return 0
+
+
+def cmd_surveys_switch(args: argparse.Namespace, settings: Settings) -> int:
+    from hotline import survey_admin
+
+    store, who = _survey_store(settings), _operator()
+    if args.id is None:
+        survey_admin.set_dialer(store, args.action == "pause", who)
+        print(f"survey dialer {'paused' if args.action == 'pause' else 'running'}")
+        return 0
+    move = survey_admin.pause if args.action == "pause" else survey_admin.resume
+    return _survey_action(lambda: move(store, args.id, who), settings.tz)
+
+
+def cmd_surveys_cancel(args: argparse.Namespace, settings: Settings) -> int:
+    from hotline import survey_admin
+
+    store = _survey_store(settings)
+    return _survey_action(
+        lambda: survey_admin.cancel(store, args.id, _operator(), args.reason), settings.tz
+    )
+
+
+def _opt(args: argparse.Namespace, settings: Settings, out: bool) -> int:
+    from hotline import survey_admin
+    from hotline.errors import Invalid
+
+    try:
+        survey_admin.check_number(args.number)
+    except Invalid as exc:
+        print(f"hotline: {exc.message}", file=sys.stderr)
+        return 2
+    store, who = _survey_store(settings), _operator()
+    if out:
+        changed = survey_admin.opt_out(store, args.number, who, args.reason)
+    else:
+        changed = survey_admin.opt_in(store, args.number, who)
+    state = "opted out of" if out else "opted in to"
+    print(f"{survey_admin.mask(args.number)} {state} surveys" + ("" if changed else " already"))
+    return 0
+
+
+def cmd_surveys_optout(args: argparse.Namespace, settings: Settings) -> int:
+    return _opt(args, settings, out=True)
+
+
+def cmd_surveys_optin(args: argparse.Namespace, settings: Settings) -> int:
+    return _opt(args, settings, out=False)
+
+
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import date
 
@@ -306,6 +437,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from hotline.reporting import MetricsService
     from hotline.store.db import make_engine, migrate
     from hotline.store.metrics import MetricsStore
+    from hotline.store.surveys import SurveyStore
     from hotline.store.tickets import TicketStore
 
     tz = settings.tz
@@ -315,7 +447,8 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError("--date", [f"not a date (YYYY-MM-DD): {args.date!r}"]) from None
     migrate(settings.database.url)
     engine = make_engine(settings.database.url)
-    service = MetricsService(settings, MetricsStore(engine), TicketStore(engine))
+    surveys = SurveyStore(engine) if settings.surveys.enabled else None
+    service = MetricsService(settings, MetricsStore(engine), TicketStore(engine), surveys=surveys)
     since, until = bounds(args.period, day, tz)
     data = service.report(since, until)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -323,8 +456,9 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     stem.with_suffix(".html").write_text(to_html(args.period, data, tz), encoding="utf-8")
     stem.with_suffix(".csv").write_text(to_csv(data), encoding="utf-8")
     total = data["groups"]["total"].get("total", {})
+    surveyed = f", {data['satisfaction']['total']['surveyed']} surveyed" if surveys else ""
     print(f"{stem}.html and .csv: {total.get('offered', 0)} offered, "
-          f"{total.get('answered', 0)} answered")  # fmt: skip
+          f"{total.get('answered', 0)} answered{surveyed}")  # fmt: skip
     return 0
 
 

@@ -4,6 +4,10 @@ Fed by the same AMI events as the call tracker (through the ``QueueBoard``), enr
 the tracker knows of each waiting call (language, request kind) and the agents' sessions from
 the store. Subscribers (WebSocket clients) get a fresh snapshot shortly after every change and
 every few seconds regardless, so waits keep counting on the wallboard.
+
+With surveys on, the snapshot also carries today's citizen satisfaction and the survey work in
+hand (``surveys``) and the latest supervisor alerts (``alerts``); both keys are absent when the
+view is built without them, so the wallboard shows those panels only when there is something.
 """
 
 from __future__ import annotations
@@ -13,13 +17,16 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from hotline import satisfaction
 from hotline.agents import NO_ANSWER, WRAP_UP
+from hotline.alerts import SupervisorAlerts
 from hotline.settings import Settings
 from hotline.store.agents import Agent, AgentStore
 from hotline.store.calls import CallStore
+from hotline.store.surveys import SurveyStore
 from telephony.ami.events import AmiEvent
 from telephony.calls import CallTracker
 from telephony.queue_control import interface
@@ -29,6 +36,7 @@ log = logging.getLogger(__name__)
 
 Snapshot = dict[str, Any]
 _BUSY = {DeviceStatus.INUSE, DeviceStatus.BUSY, DeviceStatus.RINGINUSE, DeviceStatus.ONHOLD}
+ALERTS_SHOWN = 10  # the wallboard's alert list: the newest few, not a log
 _EVENTS = {"QueueCallerJoin", "QueueCallerLeave", "AgentCalled", "AgentConnect",
            "AgentComplete", "AgentRingNoAnswer", "QueueMemberAdded", "QueueMemberRemoved",
            "QueueMemberPause", "QueueMemberStatus", "Hangup"}  # fmt: skip
@@ -54,6 +62,8 @@ class LiveView:
     tracker: CallTracker
     calls: CallStore
     refresh: float = 2.0
+    surveys: SurveyStore | None = field(default=None, kw_only=True)
+    alerts: SupervisorAlerts | None = field(default=None, kw_only=True)
     _subscribers: set[asyncio.Queue[Snapshot]] = field(default_factory=set)
     _dirty: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -127,7 +137,7 @@ class LiveView:
                     "queues": sorted(m.queue for m in mine),
                 }
             )
-        return {
+        snap: Snapshot = {
             "now": now,
             "queues": queues,
             "agents": agent_rows,
@@ -141,6 +151,16 @@ class LiveView:
                 "asa": today.asa,
             },
         }
+        await self._add_surveys(snap)
+        return snap
+
+    async def _add_surveys(self, snap: Snapshot) -> None:
+        if self.surveys is not None:
+            snap["surveys"] = await asyncio.to_thread(
+                satisfaction.today, self.surveys, self.settings.tz, datetime.now(UTC)
+            )
+        if self.alerts is not None:
+            snap["alerts"] = [a.to_dict() for a in self.alerts.recent(ALERTS_SHOWN)]
 
     def subscribe(self) -> asyncio.Queue[Snapshot]:
         queue: asyncio.Queue[Snapshot] = asyncio.Queue(maxsize=4)

@@ -7,7 +7,7 @@ from pathlib import Path
 from hotline.settings import Secrets, Settings
 from ivr.prompts import PromptLibrary
 from telephony.asterisk.process import PrivateAsterisk
-from telephony.asterisk.render import RenderInput
+from telephony.asterisk.render import OutboundUser, RenderInput
 from telephony.asterisk.sounds import build_overlay
 
 
@@ -20,11 +20,21 @@ def render_input(
         recordings_dir=pbx.recordings_dir.resolve(),
         ami_secret=secrets.ami_secret,
         agent_passwords=secrets.agent_passwords,
+        phone_passwords=secrets.phone_passwords,
+        outbound=outbound_user(settings, secrets),
         agi_url=agi_url(settings),
         data_dir=(runtime_dir or pbx.embedded.runtime_dir).resolve() / "data"
         if settings.ivr.pbx_sounds
         else None,
     )
+
+
+def outbound_user(settings: Settings, secrets: Secrets) -> OutboundUser | None:
+    """The survey user agent's endpoint (when surveys are on)."""
+    s = settings.surveys
+    if not s.enabled:
+        return None
+    return OutboundUser(s.sip.user, secrets.survey_password, s.caller_id, s.ring_timeout)
 
 
 def agi_url(settings: Settings) -> str:

@@ -10,11 +10,14 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from hotline.errors import Invalid
+from hotline.satisfaction import TARGET_LOW, TARGET_TEXT
 
 PERIODS = ("daily", "weekly", "monthly")
 GROUPS = ["total", "hour", "day", "agent", "queue", "language", "kind", "region"]
 COLUMNS = ["offered", "answered", "abandoned", "short_abandons", "asa", "aht",
            "service_level", "abandonment_rate", "talk_hours"]  # fmt: skip
+SATISFACTION = ["surveyed", "satisfied", "basically_satisfied", "dissatisfied",
+                "satisfaction_rate", "satisfied_share"]  # fmt: skip
 
 
 def bounds(period: str, day: date, tz: tzinfo) -> tuple[datetime, datetime]:
@@ -51,7 +54,26 @@ def to_csv(data: dict[str, Any]) -> str:
             w.writerow(["category", c["category"], c["tickets"], ""])
         for r in tickets["repeat_callers"]:
             w.writerow(["repeat_caller", r["caller_number"], r["tickets"], r["repeats"]])
+    sat = data.get("satisfaction")
+    if sat:
+        w.writerows(_satisfaction_rows(sat))
     return out.getvalue()
+
+
+def _satisfaction_rows(sat: dict[str, Any]) -> list[list[Any]]:
+    """Its own block: the total row also carries the published target band."""
+    target = sat["target"]
+    return [
+        [],
+        ["satisfaction", "key", *SATISFACTION, "target_low", "target_high"],
+        ["total", "total", *_cells(sat["total"]), target["low"], target["high"]],
+        *([group, row["key"], *_cells(row)] for group, rows in sat["groups"].items()
+          for row in rows),
+    ]  # fmt: skip
+
+
+def _cells(row: dict[str, Any]) -> list[Any]:
+    return ["" if row[c] is None else row[c] for c in SATISFACTION]
 
 
 # -- charts -------------------------------------------------------------------------------
@@ -197,6 +219,7 @@ svg text {{ font-size: 10px; fill: #374151; }}
 table {{ border-collapse: collapse; margin-bottom: 1rem; }}
 td, th {{ border-bottom: 1px solid #e5e7eb; padding: .2rem .5rem; text-align: right; }}
 td:first-child, th:first-child {{ text-align: left; }}
+.target {{ color: #6b7280; font-size: .8rem; }} .below {{ color: #dc2626; }}
 </style></head><body>
 <h1>12345 hotline — {period} report</h1>
 <p>{since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} ({html.escape(data["timezone"])}).
@@ -206,6 +229,7 @@ Short abandons: under {data["short_abandon_seconds"]:g} s; service level: answer
 <div class="charts">{"".join(charts)}</div>
 {table("queue")}{table("agent")}{table("language")}{table("kind")}{table("region")}
 {_tickets(data.get("tickets"))}
+{_satisfaction(data.get("satisfaction"))}
 </body></html>
 """
 
@@ -213,7 +237,7 @@ Short abandons: under {data["short_abandon_seconds"]:g} s; service level: answer
 def _fmt(column: str, value: float | int | None) -> str:
     if value is None:
         return "-"
-    if column in ("service_level", "abandonment_rate"):
+    if column in ("service_level", "abandonment_rate", "satisfaction_rate", "satisfied_share"):
         return f"{100 * value:.1f}%"
     if column in ("asa", "aht"):
         return f"{value:.1f}s"
@@ -245,4 +269,40 @@ def _tickets(tickets: dict[str, Any] | None) -> str:
         "<h2>Top ticket categories</h2><table><tr><th>category</th><th>tickets</th></tr>"
         f"{cats}</table><h2>Repeat callers</h2><table><tr><th>number</th><th>tickets</th>"
         f"<th>repeats</th></tr>{callers}</table>"
+    )
+
+
+def _satisfaction(sat: dict[str, Any] | None) -> str:
+    """Surveyed, satisfaction rate (with the published target beside it) and satisfied
+    share; then the same by department, category and agent."""
+    if sat is None:
+        return ""
+    total = sat["total"]
+    rate = total["satisfaction_rate"]
+    below = " below" if rate is not None and rate < TARGET_LOW else ""
+    kpis = (
+        f'<div class="kpi"><span>surveyed</span><b>{total["surveyed"]}</b></div>'
+        f'<div class="kpi"><span>satisfaction rate</span><b>{_fmt("satisfaction_rate", rate)}</b>'
+        f' <span class="target{below}">target {TARGET_TEXT}</span></div>'
+        f'<div class="kpi"><span>satisfied share</span>'
+        f"<b>{_fmt('satisfied_share', total['satisfied_share'])}</b></div>"
+    )
+    head = "".join(f"<th>{c.replace('_', ' ')}</th>" for c in SATISFACTION)
+
+    def line(r: dict[str, Any]) -> str:
+        cells = "".join(f"<td>{_fmt(c, r[c])}</td>" for c in SATISFACTION)
+        return f"<tr><td>{html.escape(r['key'])}</td>{cells}</tr>"
+
+    def table(group: str, rows: list[dict[str, Any]]) -> str:
+        body = "".join(line(r) for r in rows)
+        none = f'<tr><td colspan="{len(SATISFACTION) + 1}">no completed surveys</td></tr>'
+        head_row = f"<tr><th>{group}</th>{head}</tr>"
+        return f"<h3>Satisfaction by {group}</h3><table>{head_row}{body or none}</table>"
+
+    tables = "".join(table(g, rows) for g, rows in sat["groups"].items())
+    return (
+        '<h2 id="satisfaction">Citizen satisfaction</h2>'
+        "<p>Satisfaction-survey callbacks completed in the period: satisfaction rate = "
+        "(satisfied + basically satisfied) / surveyed; satisfied share = satisfied / "
+        f'surveyed.</p><div class="kpis">{kpis}</div>{tables}'
     )

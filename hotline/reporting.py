@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from hotline import satisfaction
 from hotline.errors import Invalid
 from hotline.metrics import GROUPS, compute, occupancy
 from hotline.settings import Settings
 from hotline.store.metrics import MetricsStore
+from hotline.store.surveys import SurveyStore
 from hotline.store.tickets import TicketStore
 
 # A year and some: the first query over a range builds the per-hour sums of all its hours.
@@ -21,12 +23,19 @@ class MetricsService:
     settings: Settings
     store: MetricsStore
     tickets: TicketStore | None = None  # the reports' top categories and repeat callers
+    # The reports' citizen satisfaction (None: surveys disabled, no section).
+    surveys: SurveyStore | None = field(default=None, kw_only=True)
 
     def report(self, since: datetime, until: datetime) -> dict[str, Any]:
-        """Every group's metrics, and the period's tickets at a glance. Blocking."""
+        """Every group's metrics, the period's tickets at a glance and the citizens'
+        satisfaction. Blocking."""
         data = self.compute(since, until, list(GROUPS))
         if self.tickets is not None:
             data["tickets"] = self.tickets.tops(since, until)
+        if self.surveys is not None:
+            data["satisfaction"] = satisfaction.section(
+                self.surveys, since, until, self.settings.tz
+            )
         return data
 
     def compute(

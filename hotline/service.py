@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from hotline.agents import AgentDesk
+from hotline.alerts import SupervisorAlerts
 from hotline.auth import TokenSigner, hash_password
 from hotline.callers import CallerHistory, RegionRules, StoreHistory
 from hotline.errors import DomainError
@@ -32,6 +33,7 @@ from hotline.store.jobs import Job, JobStore
 from hotline.store.kb import KbStore
 from hotline.store.metrics import MetricsStore
 from hotline.store.tickets import TicketStore
+from hotline.surveys.service import Surveys
 from hotline.tickets.service import SYSTEM, TicketService
 from hotline.transcription.service import Transcription, transcript_text
 from hotline.transcription.worker import WorkerConfig
@@ -129,6 +131,8 @@ class Service:
     kb: KnowledgeBase = field(kw_only=True)
     screenpop: ScreenPop = field(kw_only=True)
     transcription: Transcription | None = field(kw_only=True)
+    surveys: Surveys | None = field(kw_only=True)
+    alerts: SupervisorAlerts = field(kw_only=True)
 
     @classmethod
     async def build(cls, settings: Settings, secrets: Secrets) -> Service:
@@ -148,7 +152,17 @@ class Service:
         calls = CallRecords(tracker, CallRecorder(store))
         ivr = await Ivr.build(settings, tickets)
         board = QueueBoard()
-        live = LiveView(settings, board, agents, tracker, store)
+        ticket_service = TicketService(settings, tickets)
+        alerts = SupervisorAlerts()
+        jobs = JobStore(engine) if settings.asr.enabled else None
+        surveys = (
+            Surveys.build(settings, secrets, engine, ticket_service, alerts, jobs)
+            if settings.surveys.enabled
+            else None
+        )
+        survey_store = surveys.store if surveys else None
+        live = LiveView(settings, board, agents, tracker, store, surveys=survey_store,
+                        alerts=alerts)  # fmt: skip
         callers = CallerHistory(settings.callers, StoreHistory(store, tickets))
 
         def suggest(kind: str | None, category: str | None, language: str | None) -> list[Any]:
@@ -170,13 +184,14 @@ class Service:
         ami = AmiConnection(settings.pbx.ami, secrets.ami_secret, on_event, on_connected)
         desk = AgentDesk(settings, agents, QueueControl(ami), board)
         screenpop = ScreenPop(callers, desk.agent_on, tracker.get, suggest)
-        ticket_service = TicketService(settings, tickets)
-        transcription = _transcription(settings, engine, tickets, ticket_service, screenpop)
+        transcription = _transcription(
+            settings, engine, tickets, ticket_service, screenpop, surveys
+        )
         if transcription is not None:
             calls.recorder.subscribe(transcription.on_update)
         calls.ami = ami
         signer = TokenSigner(secrets.api_secret.encode(), ttl=settings.token_hours * 3600)
-        metrics = MetricsService(settings, MetricsStore(engine), tickets)
+        metrics = MetricsService(settings, MetricsStore(engine), tickets, surveys=survey_store)
 
         async def prometheus_text() -> str:
             return exposition(await live.snapshot(), calls.ended, ivr.server.stats)
@@ -186,12 +201,14 @@ class Service:
                 settings, signer, agents, desk, live, metrics, prometheus_text,
                 metrics_token=secrets.metrics_token, tickets=ticket_service,
                 kb=kb, screenpop=screenpop, callers=callers,
+                surveys=survey_store, alerts=alerts,
             )
         )  # fmt: skip
         web = WebServer(app, settings.listen.api_host, settings.listen.api_port)
         return cls(
             settings, engine, store, tickets, agents, calls, ivr, desk, live, web, signer,
             metrics, ami, kb=kb, screenpop=screenpop, transcription=transcription,
+            surveys=surveys, alerts=alerts,
         )  # fmt: skip
 
     async def run(self) -> None:
@@ -205,6 +222,8 @@ class Service:
                 tg.create_task(self.web.run(), name="web")
                 if self.transcription is not None:
                     tg.create_task(self.transcription.run(), name="transcription")
+                if self.surveys is not None:
+                    tg.create_task(self.surveys.run(), name="surveys")
         except* AmiAuthError as group:
             # Fatal and final: surface the one clear error, not a task-group wrapper.
             raise group.exceptions[0] from None
@@ -248,6 +267,7 @@ def _transcription(
     tickets: TicketStore,
     ticket_service: TicketService,
     screenpop: ScreenPop,
+    surveys: Surveys | None,
 ) -> Transcription | None:
     """Recorded calls → transcription jobs → local worker processes → tickets and pops."""
     asr = settings.asr
@@ -263,6 +283,9 @@ def _transcription(
         return WorkerConfig(settings.database.url, worker_id, models, draft=draft, options=options)
 
     async def deliver(job: Job) -> None:
+        if surveys is not None and surveys.owns(job):  # a survey's spoken comment
+            await surveys.deliver_comment(job)
+            return
         # The agent sees the transcript and the system's suggestions in the draft at once;
         # the call's tickets keep the transcript.
         fields = (job.draft or {}).get("ticket_fields") or {}

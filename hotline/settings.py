@@ -22,6 +22,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from asr.draft_settings import DraftTaxonomy
 from asr.settings import AsrSettings
 from hotline.callers import CallerSettings
+from hotline.surveys.config import SurveySettings
 from hotline.tickets.config import TicketSettings
 from hotline.tickets.lifecycle import KINDS
 from ivr.menu import IvrSettings
@@ -86,6 +87,8 @@ class Settings(Strict):
     asr: AsrSettings = AsrSettings()
     # Ticket drafts from transcripts: phrases per kind and category, places, urgency words.
     draft: DraftTaxonomy = DraftTaxonomy()
+    # Satisfaction-survey callbacks: triggers, calling window, retries, pacing, prompts.
+    surveys: SurveySettings = SurveySettings()
     short_abandon_seconds: float = Field(5.0, ge=0, le=60)
     service_level_seconds: float = Field(20.0, gt=0, le=600)  # answered within T s
     # The hotline's local time: hours and days of the metrics and reports.
@@ -126,6 +129,11 @@ class Settings(Strict):
 
     @model_validator(mode="after")
     def _consistency(self) -> Settings:
+        for pid, texts in self.surveys.prompts.items():
+            for lang in self.ivr.languages:
+                if lang not in texts:
+                    where = f"surveys.prompts.{pid}"
+                    raise ValueError(f"{where}: no text in {lang!r}, an IVR language")
         if self.service_number not in {r.number for r in self.pbx.inbound}:
             raise ValueError(f"service_number {self.service_number} has no entry in pbx.inbound")
         queues = {q.name for q in self.pbx.queues}
@@ -205,6 +213,8 @@ class Secrets:
 
     ami_secret: str
     agent_passwords: dict[str, str] = field(default_factory=dict)
+    phone_passwords: dict[str, str] = field(default_factory=dict)
+    survey_password: str = ""
     api_secret: str = ""
     admin_password: str = ""
     metrics_token: str = ""
@@ -230,6 +240,12 @@ def resolve_secrets(settings: Settings, env: Mapping[str, str] | None = None) ->
     for agent in settings.pbx.agents:
         value = env.get(agent.secret_env, "")
         passwords[agent.extension] = value or secrets.token_urlsafe(16)
+    phones = {p.number: env.get(p.secret_env, "") or secrets.token_urlsafe(16)
+              for p in settings.pbx.phones}  # fmt: skip
+    # An external PBX without it: surveys are scheduled but not dialled (the service says so).
+    survey = env.get(settings.surveys.sip.password_env, "")
+    if not survey and embedded:
+        survey = secrets.token_urlsafe(16)
     api = env.get(settings.api_secret_env, "")
     if not api:
         if not embedded:
@@ -241,6 +257,8 @@ def resolve_secrets(settings: Settings, env: Mapping[str, str] | None = None) ->
     return Secrets(
         ami_secret=ami,
         agent_passwords=passwords,
+        phone_passwords=phones,
+        survey_password=survey,
         api_secret=api,
         admin_password=env.get(settings.admin_password_env, ""),
         metrics_token=env.get(settings.metrics_token_env, ""),

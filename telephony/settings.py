@@ -93,6 +93,27 @@ class AgentEndpoint(Strict):
         return self.password_env or f"HOTLINE_SIP_SECRET_{self.extension}"
 
 
+class LocalPhone(Strict):
+    """A phone on the PBX that is not a seat (a department liaison's desk phone, a test
+    citizen): an endpoint that registers by its number, may call the hotline, and is dialled
+    by number on the outbound route (survey callbacks) without going out through the trunk."""
+
+    number: str
+    name: str = ""
+    password_env: str | None = None  # default HOTLINE_SIP_SECRET_<number>
+
+    @field_validator("number")
+    @classmethod
+    def _number(cls, v: str) -> str:
+        if not v.isdigit() or not 2 <= len(v) <= 20:
+            raise ValueError("number must be 2 to 20 digits")
+        return v
+
+    @property
+    def secret_env(self) -> str:
+        return self.password_env or f"HOTLINE_SIP_SECRET_{self.number}"
+
+
 class TrunkSettings(Strict):
     """Where inbound callers come from: a carrier trunk identified by its source address."""
 
@@ -192,6 +213,7 @@ class PbxSettings(Strict):
     recordings_dir: Path = Path("var/recordings")
     trunk: TrunkSettings = TrunkSettings()
     agents: list[AgentEndpoint] = []
+    phones: list[LocalPhone] = []
     queues: list[QueueSettings] = [QueueSettings(name="operator")]
     inbound: list[InboundRoute] = [InboundRoute(number="12345", queue="operator")]
 
@@ -204,6 +226,9 @@ class PbxSettings(Strict):
         exts = [a.extension for a in self.agents]
         if len(set(exts)) != len(exts):
             raise ValueError("duplicate agent extensions")
+        phones = [p.number for p in self.phones]
+        if len(set(phones)) != len(phones) or set(phones) & set(exts):
+            raise ValueError("pbx.phones: a number is listed twice or is an agent's extension")
         for q in self.queues:
             unknown = [m for m in q.members if m not in exts]
             if unknown:

@@ -98,6 +98,9 @@ NUMBERS = {
     "12368": ("m_q", None),
     "12352": ("sk_pop", "pop"),  # the shipped menu, its queues retargeted to sk_pop
 }
+# Citizens' phones registered with the PBX (pbx.phones): the survey callbacks ring them.
+CITIZENS = [f"139000000{n:02d}" for n in range(1, 13)]
+
 # A second menu for the actions the shipped one does not use.
 EXTRA_MENU = {
     "entry": "start",
@@ -195,6 +198,7 @@ def settings(runtime_dir: Path, carrier_port: int) -> Settings:
             "recordings_dir": str(runtime_dir / "rec"),
             "trunk": {"gateway": f"127.0.0.1:{carrier_port}"},
             "agents": [{"extension": e, "name": n} for e, n in AGENTS.items()],
+            "phones": [{"number": n, "name": f"Citizen {n[-2:]}"} for n in CITIZENS],
             "queues": [
                 {"name": q, "members": m, "ring_timeout": 10, "language": lang}
                 for q, (m, lang) in QUEUES.items()
@@ -214,6 +218,18 @@ def settings(runtime_dir: Path, carrier_port: int) -> Settings:
         # One local worker: the suite's answered calls are transcribed alongside the tests.
         "asr": {"models": {"en": str(VOSK_MODEL)}, "workers": 1},
         "draft": shipped_section("draft"),
+        # The session service does not dial: survey tests run their own scheduler with an
+        # injected clock. Short timings keep those calls short.
+        "surveys": {
+            "dial": False,
+            "delay_minutes": 1,
+            "ring_timeout": 6,
+            "digit_timeout": 3,
+            "max_repeats": 1,
+            "comment_seconds": 8,
+            "do_not_call": ["13900000012", "110"],
+            "recordings_dir": str(runtime_dir / "rec" / "surveys"),
+        },
         "database": {"url": f"sqlite:///{runtime_dir / 'hotline.db'}"},
         "listen": {"api_port": free_port(), "agi_port": free_port()},
     }

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from hotline.settings import Settings, load_settings, parse_settings, resolve_secrets
-from telephony.asterisk.render import RenderInput, render
+from telephony.asterisk.render import OutboundUser, RenderInput, render
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -168,10 +168,22 @@ def test_rendered_asterisk_config_carries_settings_but_no_secret_in_repo(
     settings: Settings,
 ) -> None:
     secrets = resolve_secrets(settings, env={"HOTLINE_SIP_SECRET_2001": "agent-pw"})
+    survey = OutboundUser("survey", "survey-pw", "12345", 6)
     files = render(
         settings.pbx,
-        RenderInput(Path("/r"), Path("/rec"), secrets.ami_secret, secrets.agent_passwords),
-    )
+        RenderInput(
+            Path("/r"), Path("/rec"), secrets.ami_secret, secrets.agent_passwords,
+            phone_passwords=secrets.phone_passwords, outbound=survey,
+        ),
+    )  # fmt: skip
+    # The survey user agent's endpoint dials through the outbound route: local phones by
+    # number, anything else through the trunk, the far side's result passed back as a cause.
+    pjsip, ext = files["pjsip.conf"], files["extensions.conf"]
+    assert "[survey]\ntype = endpoint\ncontext = hotline-outbound" in pjsip
+    assert "password = survey-pw" in pjsip
+    assert "exten => 13900000001,1,Set(HOTLINE_OUT=PJSIP/13900000001)" in ext
+    assert "exten => _[+0-9].,1,Set(HOTLINE_OUT=PJSIP/${EXTEN}@trunk)" in ext
+    assert " same => n,Dial(${HOTLINE_OUT},6)" in ext and "(busy),Hangup(17)" in ext
     assert f"bind = 127.0.0.1:{settings.pbx.embedded.sip_port}" in files["pjsip.conf"]
     assert "password = agent-pw" in files["pjsip.conf"]
     assert f"port = {settings.pbx.ami.port}" in files["manager.conf"]

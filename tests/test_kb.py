@@ -2,8 +2,6 @@
 (FTS5 trigram) and PostgreSQL (tsvector + pg_trgm), filters, suggestions for a call, the index
 following edits, hostile query text; the API's roles and 422s; the idempotent import."""
 
-# ruff: noqa: RUF001  (Chinese text has full-width punctuation on purpose)
-
 from __future__ import annotations
 
 import asyncio

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import uvicorn
 from fastapi import FastAPI
 
-from hotline.web import agent_routes, errors, kb_routes, ticket_routes
+from hotline.web import agent_routes, errors, kb_routes, survey_routes, ticket_routes
 from hotline.web.deps import WebContext
 from hotline.web.routes import api, pages
 
@@ -20,6 +20,7 @@ def create_app(ctx: WebContext) -> FastAPI:
     app.include_router(api)
     app.include_router(ticket_routes.router)
     app.include_router(kb_routes.router)
+    app.include_router(survey_routes.router)
     app.include_router(agent_routes.api)
     app.include_router(pages)
     app.include_router(agent_routes.pages)

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request, WebSocket
 
 from hotline.agents import AgentDesk
+from hotline.alerts import SupervisorAlerts
 from hotline.auth import Principal, TokenError, TokenSigner
 from hotline.callers import CallerHistory
 from hotline.kb import KnowledgeBase
@@ -19,6 +20,7 @@ from hotline.reporting import MetricsService
 from hotline.screenpop import ScreenPop
 from hotline.settings import Settings
 from hotline.store.agents import AgentStore
+from hotline.store.surveys import SurveyStore
 from hotline.tickets.service import TicketService
 
 WS_AUTH_TIMEOUT = 5.0  # a WebSocket must authenticate within this
@@ -39,6 +41,8 @@ class WebContext:
     kb: KnowledgeBase = field(kw_only=True)
     screenpop: ScreenPop = field(kw_only=True)
     callers: CallerHistory = field(kw_only=True)
+    surveys: SurveyStore | None = field(default=None, kw_only=True)
+    alerts: SupervisorAlerts | None = field(default=None, kw_only=True)
 
 
 def context(request: Request) -> WebContext:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from telephony.settings import PbxSettings, QueueSettings
@@ -52,6 +52,17 @@ NOLOAD = [
 
 
 @dataclass(frozen=True)
+class OutboundUser:
+    """The service's own endpoint for calls it places (survey callbacks): it registers like a
+    phone and what it dials goes through ``hotline-outbound``."""
+
+    user: str
+    password: str
+    caller_id: str  # the number the citizen sees
+    ring_timeout: int  # seconds the far end rings
+
+
+@dataclass(frozen=True)
 class RenderInput:
     """Everything the files depend on besides the settings (paths are absolute)."""
 
@@ -63,6 +74,8 @@ class RenderInput:
     # Asterisk's data folder when the service provides sounds of its own (an overlay built by
     # telephony.asterisk.sounds); None: the system's.
     data_dir: Path | None = None
+    phone_passwords: Mapping[str, str] = field(default_factory=dict)
+    outbound: OutboundUser | None = None
 
 
 def _ini(sections: list[tuple[str, list[tuple[str, object]]]], header: str = "") -> str:
@@ -210,10 +223,26 @@ def pjsip_conf(pbx: PbxSettings, inp: RenderInput) -> str:
                 ],
             ),
         ]
+    # Local phones call in like callers from the trunk; the service's own endpoint calls out.
+    users = [(p.number, f'"{p.name or p.number}" <{p.number}>', "hotline-inbound",
+              inp.phone_passwords[p.number]) for p in pbx.phones]  # fmt: skip
+    if inp.outbound is not None:
+        out = inp.outbound
+        users.append((out.user, f'"{out.caller_id}" <{out.caller_id}>', "hotline-outbound",
+                      out.password))  # fmt: skip
+    for user, callerid, context, password in users:
+        sections += [
+            (user, [("type", "endpoint"), ("context", context), ("aors", user),
+                    ("auth", f"{user}-auth"), ("callerid", callerid), *media]),
+            (f"{user}-auth", [("type", "auth"), ("auth_type", "userpass"), ("username", user),
+                              ("password", password)]),
+        ]  # fmt: skip
     text = _ini(sections)
     # An aor shares its endpoint's name; ini sections may repeat, so append them apart.
-    for agent in pbx.agents:
-        text += f"\n[{agent.extension}]\ntype = aor\nmax_contacts = 1\nremove_existing = yes\n"
+    for name in [a.extension for a in pbx.agents] + [p.number for p in pbx.phones]:
+        text += f"\n[{name}]\ntype = aor\nmax_contacts = 1\nremove_existing = yes\n"
+    if inp.outbound is not None:  # registered by each of the service's dialling processes
+        text += f"\n[{inp.outbound.user}]\ntype = aor\nmax_contacts = 32\nremove_existing = yes\n"
     if pbx.trunk.gateway:
         text += f"\n[trunk]\ntype = aor\ncontact = sip:{pbx.trunk.gateway}\n"
     return text
@@ -339,7 +368,51 @@ def extensions_conf(pbx: PbxSettings, inp: RenderInput) -> str:
         " same => n,Hangup()",
         "",
     ]
+    if inp.outbound is not None:
+        lines += _outbound_contexts(pbx, inp.outbound)
     return "\n".join(lines)
+
+
+def _outbound_contexts(pbx: PbxSettings, out: OutboundUser) -> list[str]:
+    """Calls the service places: local phones by number, any other number through the trunk.
+    The caller's leg learns what happened on the far side as a hang-up cause, which PJSIP
+    sends as a SIP status: busy 17 → 486, no answer 19 → 480, absent 20 → 480 (a phone not
+    registered), rejected 21 → 403, no route 3 → 404."""
+    lines = ["[hotline-outbound]"]
+    for phone in pbx.phones:
+        lines += [
+            f"exten => {phone.number},1,Set(HOTLINE_OUT=PJSIP/{phone.number})",
+            " same => n,Goto(hotline-dial-out,s,1)",
+        ]
+    if pbx.trunk.gateway:
+        lines += [
+            "exten => _[+0-9].,1,Set(HOTLINE_OUT=PJSIP/${EXTEN}@trunk)",
+            " same => n,Goto(hotline-dial-out,s,1)",
+        ]
+    else:
+        lines.append("exten => _[+0-9].,1,Hangup(3)  ; no trunk: no route to that number")
+    lines += [
+        "",
+        "[hotline-dial-out]",
+        # Marks the call record: an outbound service call, not a caller to the hotline.
+        "exten => s,1,Set(__HOTLINE_OUTBOUND=${CHANNEL(endpoint)})",
+        f' same => n,Set(CALLERID(all)="{out.caller_id}" <{out.caller_id}>)',
+        f" same => n,Dial(${{HOTLINE_OUT}},{out.ring_timeout})",
+        " same => n,Set(HOTLINE_DIAL_CAUSE=${HANGUPCAUSE})",
+        ' same => n,GotoIf($["${DIALSTATUS}" = "ANSWER"]?done)',
+        ' same => n,GotoIf($["${DIALSTATUS}" = "BUSY"]?busy)',
+        ' same => n,GotoIf($["${DIALSTATUS}" = "NOANSWER"]?noanswer)',
+        ' same => n,GotoIf($["${HANGUPCAUSE}" = "21"]?rejected)',
+        ' same => n,GotoIf($["${DIALSTATUS}" = "CHANUNAVAIL"]?absent)',
+        " same => n,Hangup(34)  ; congestion and anything else: the far side failed",
+        " same => n(busy),Hangup(17)",
+        " same => n(noanswer),Hangup(19)",
+        " same => n(rejected),Hangup(21)",
+        " same => n(absent),Hangup(20)",
+        " same => n(done),Hangup()",
+        "",
+    ]
+    return lines
 
 
 def _queue_context(q: QueueSettings) -> list[str]:

@@ -25,8 +25,9 @@ import contextlib
 import json
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from telephony.sip.calls import CallHandle
 from telephony.sip.config import PhoneConfig, allocate_ports
@@ -136,12 +137,20 @@ class Worker:
             await phone.close()
 
 
-async def _serve() -> None:
+class CommandHandler(Protocol):
+    def handle(self, cmd: dict[str, Any]) -> Awaitable[None] | None: ...
+
+    async def close(self) -> None: ...
+
+
+async def serve_commands(start: Callable[[SipStack], CommandHandler]) -> None:
+    """Run a worker: one SIP stack, JSON commands from stdin until ``quit`` or end of input
+    (its parent died), then ``close`` (hanging up). ``start(stack)`` makes the handler."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     async with SipStack(log_level=0) as stack:
-        worker = Worker(stack)
+        handler = start(stack)
         emit("ready", max_calls=stack.max_calls)
         try:
             while line := await reader.readline():
@@ -152,14 +161,16 @@ async def _serve() -> None:
                     continue
                 if cmd.get("op") == "quit":
                     break
-                worker.handle(cmd)
+                pending = handler.handle(cmd)
+                if pending is not None:
+                    await pending
         finally:
-            await worker.close()
+            await handler.close()
 
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    asyncio.run(_serve())
+    asyncio.run(serve_commands(Worker))
 
 
 if __name__ == "__main__":

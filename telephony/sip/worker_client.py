@@ -21,10 +21,14 @@ EventHandler = Callable[[dict[str, Any]], None]
 class WorkerProcess:
     """One worker subprocess. Events go to ``on_event``; ``stop`` ends it cleanly."""
 
-    def __init__(self, on_event: EventHandler, name: str = "sip-worker") -> None:
+    def __init__(
+        self, on_event: EventHandler, name: str = "sip-worker", module: str = "telephony.sip.worker"
+    ) -> None:
         self._on_event = on_event
         self.name = name
+        self.module = module  # any process speaking the same JSON lines (ready first)
         self._proc: asyncio.subprocess.Process | None = None
+        self.stopping = False
         self._reader: asyncio.Task[None] | None = None
         self.max_calls = 0
 
@@ -33,7 +37,7 @@ class WorkerProcess:
         self._proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "telephony.sip.worker",
+            self.module,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             start_new_session=True,
@@ -66,8 +70,11 @@ class WorkerProcess:
             self._on_event(event)
         if not ready.done():
             ready.set_exception(SipStackError(f"{self.name} exited before it was ready"))
+        else:
+            self._on_event({"ev": "exited"})  # its owner fails what was in flight
 
     async def stop(self, timeout: float = 15.0) -> None:
+        self.stopping = True
         proc, self._proc = self._proc, None
         if proc is None:
             return

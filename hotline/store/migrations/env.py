@@ -3,8 +3,6 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-import hotline.store.job_models  # registers the transcription jobs
-import hotline.store.kb_models  # noqa: F401  (registers the knowledge-base tables)
 from hotline.store.models import Base
 
 config = context.config

@@ -1,0 +1,1 @@
+"""Satisfaction-survey callbacks: policy (pure), scheduler (store + clock), dialer (pjsua2)."""

@@ -1,0 +1,29 @@
+"""What the scheduler asks of a dialer, and what one survey call comes back with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from hotline.store.surveys import Claim
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """``outcome``: "answered" (``result`` set: the key the citizen pressed, as a result
+    name), or why not: busy, no_answer, rejected, no_input (answered, no valid key after
+    every repeat), failed (wrong number, route or trunk trouble, our own error)."""
+
+    outcome: str
+    sip_status: int | None = None
+    digits: str = ""
+    result: str | None = None
+    comment_path: str | None = None
+    detail: str = ""
+
+
+class Dialer(Protocol):
+    async def call(self, claim: Claim) -> AttemptResult:
+        """Place survey ``claim`` and run it to the end (the call is over on return).
+        Cancelling it hangs the call up."""
+        ...

@@ -1,0 +1,45 @@
+"""The survey's prompt files, made the way the IVR's are (``ivr.prompts.PromptLibrary``:
+synthesised with espeak-ng in each IVR language's voice, only when the text changed, and a
+recorded ``<id>.wav`` beside a synthetic one wins)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from hotline.settings import Settings
+from hotline.surveys.dialer import SurveyPrompts
+from ivr.menu import IvrSettings
+from ivr.prompts import PromptLibrary
+from telephony.audio import _tool
+
+
+def build_prompts(settings: Settings) -> SurveyPrompts:
+    """Blocking (synthesis): run in a thread."""
+    base = Path(settings.ivr.prompts_dir) / "survey"
+    langs = settings.ivr.languages  # texts in other languages are never played
+    texts = {
+        pid: {lang: text for lang, text in by_lang.items() if lang in langs}
+        for pid, by_lang in settings.surveys.prompts.items()
+    }
+    ivr = IvrSettings(
+        default_language=settings.ivr.default_language,
+        languages=settings.ivr.languages,
+        prompts_dir=str(base),
+        prompts=texts,
+    )
+    library = PromptLibrary(ivr, base)
+    library.build()
+    files = {
+        pid: {lang: Path(library.path(pid, lang) + ".wav") for lang in by_lang}
+        for pid, by_lang in texts.items()
+    }
+    beep = base.resolve() / "beep.wav"
+    if not beep.exists():  # the tone before the comment is recorded
+        beep.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [_tool("sox"), "-n", "-r", "8000", "-c", "1", "-b", "16", str(beep),
+             "synth", "0.4", "sine", "1000", "vol", "0.3"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+    return SurveyPrompts(files, beep, settings.ivr.default_language)
