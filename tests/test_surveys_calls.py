@@ -415,3 +415,53 @@ async def resolved_ticket_in(tickets: TicketService, number: str) -> int:
     )  # fmt: skip
     await tickets.transition(SYSTEM, detail.ticket.id, "resolved", resolution="repaired")
     return detail.ticket.id
+
+
+async def test_dialling_process_killed_mid_call_ends_the_survey_interrupted(
+    service: Service, sip: SipStack, settings: Settings, secrets: Secrets,
+    prompts: SurveyPrompts, clock: Clock, phones: list[Phone],
+) -> None:  # fmt: skip
+    """The service's own dialer: survey calls in dialling processes. One is SIGKILLed while
+    its call rings: the attempt ends ``interrupted`` (final), the next survey gets a new
+    process and goes through."""
+    from hotline.surveys.dial_pool import DialerPool
+
+    surveys = service.surveys
+    assert surveys is not None
+    ring_no, ok_no = CITIZENS[7], CITIZENS[8]
+    ringing_phone = await registered_phone(sip, settings, ring_no, secrets.phone_passwords[ring_no])
+    ok = await registered_phone(sip, settings, ok_no, secrets.phone_passwords[ok_no])
+    phones += [ringing_phone, ok]
+    s = surveys.settings.surveys.model_copy(update={"ring_timeout": 30, **ALWAYS})
+    pool = DialerPool(
+        s, user="survey", password=secrets.survey_password, registrar=surveys.registrar,
+        prompts=prompts, recordings_dir=surveys.recordings_dir,
+    )  # fmt: skip
+    window = CallWindow.from_settings(s, surveys.window.calendar)
+    sched = SurveyScheduler(s, surveys.store, window, pool, surveys.applier, clock)
+    try:
+        t_ring = await resolved_ticket(service, ring_no)
+        await sched.tick()
+        clock.advance(minutes=1, seconds=5)
+        survey = await survey_of(service, t_ring)
+        await ticks_until_claimed(sched, survey.id)
+        call = await ringing_phone.next_incoming(20)
+        (proc,) = pool._procs
+        proc.worker._proc.kill()  # type: ignore[union-attr]
+        await sched.drain()
+        s_ring = await survey_of(service, t_ring)
+        assert (s_ring.status, s_ring.attempts) == ("interrupted", 1)
+        outcomes = [a.outcome for a in await asyncio.to_thread(surveys.store.attempts, s_ring.id)]
+        assert outcomes == ["interrupted"]
+        await call.wait_ended(40)  # the PBX gives up on the ringing phone by itself
+
+        t_ok = await resolved_ticket(service, ok_no)
+        await sched.tick()
+        clock.advance(minutes=1, seconds=5)
+        await ticks_until_claimed(sched, (await survey_of(service, t_ok)).id)
+        await answer_with(await ok.next_incoming(20), "1")
+        await sched.drain()
+        assert (await survey_of(service, t_ok)).result == "satisfied"
+        assert (await survey_of(service, t_ring)).status == "interrupted"
+    finally:
+        await pool.close()
