@@ -465,3 +465,34 @@ async def test_dialling_process_killed_mid_call_ends_the_survey_interrupted(
         assert (await survey_of(service, t_ring)).status == "interrupted"
     finally:
         await pool.close()
+
+
+async def test_answer_kept_when_the_citizen_hangs_up_during_the_comment_prompt(
+    service: Service, sip: SipStack, settings: Settings, secrets: Secrets, ua: Phone,
+    prompts: SurveyPrompts, clock: Clock, phones: list[Phone],
+) -> None:  # fmt: skip
+    """Keys 3, then hangs up while the comment prompt plays: the "dissatisfied" stands (no
+    retry, no second call), with no comment recorded."""
+    number = CITIZENS[9]
+    citizen = await registered_phone(sip, settings, number, secrets.phone_passwords[number])
+    phones.append(citizen)
+    sched = make_scheduler(service, ua, prompts, clock, **ALWAYS)
+    ticket = await resolved_ticket(service, number)
+    await sched.tick()
+    clock.advance(minutes=1, seconds=5)
+    await ticks_until_claimed(sched, (await survey_of(service, ticket)).id)
+    call = await citizen.next_incoming(15)
+    await call.answer()
+    await call.wait_media(10)
+    await call.send_dtmf("3")
+
+    def key_heard() -> bool:
+        # The survey leg (this process's UA) has the key: the comment prompt (6 s) starts.
+        return any(c.dtmf_digits == ["3"] for c in ua.calls)
+
+    await wait_for(key_heard, 5, "the survey to hear the 3")
+    await call.hangup()
+    await sched.drain()
+    s = await survey_of(service, ticket)
+    assert (s.status, s.result, s.attempts) == ("completed", "dissatisfied", 1)
+    assert (await TicketService(settings, service.tickets).get(ticket)).ticket.status == "reopened"

@@ -36,6 +36,12 @@ class _Proc:
                                     module="hotline.surveys.dial_worker")  # fmt: skip
         self.alive = False
 
+    @property
+    def capacity(self) -> int:
+        """Calls this process may carry: what its pjsua2 build allows, at most our planning
+        figure (the pool's size was planned with it)."""
+        return min(self.worker.max_calls or CALLS_PER_PROCESS, CALLS_PER_PROCESS)
+
     def _on_event(self, event: dict[str, Any]) -> None:
         ev = event.get("ev")
         if ev == "registered" and not self.registered.done():
@@ -94,7 +100,7 @@ class DialerPool:
         """A live process with a free call slot (started if need be), its slot taken."""
         async with self._lock:
             self._procs = [p for p in self._procs if p.alive or p.calls]
-            free = [p for p in self._procs if p.alive and len(p.calls) < CALLS_PER_PROCESS]
+            free = [p for p in self._procs if p.alive and len(p.calls) < p.capacity]
             if free:
                 return min(free, key=lambda p: len(p.calls))
             if len(self._procs) >= self.size:

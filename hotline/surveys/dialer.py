@@ -98,32 +98,39 @@ class SipDialer:
         lang = job.language
         digits = ""
         await call.wait_media(10)
-        for round_ in range(self._s.max_repeats + 1):
-            key = await self._ask(call, self._prompts.file("question", lang))
-            if call.ended:
-                return AttemptResult("no_input", 200, digits, detail="hung up before answering")
-            if key is not None:
-                digits += key
-                if key in RESULTS:
-                    return await self._answered(call, job, digits, RESULTS[key])
-            if round_ < self._s.max_repeats:
-                await call.play(self._prompts.file("invalid" if key else "no_input", lang))
-        if not call.ended:
-            await call.play(self._prompts.file("goodbye", lang))
-        return AttemptResult("no_input", 200, digits, detail="no valid key after every repeat")
+        try:
+            for round_ in range(self._s.max_repeats + 1):
+                key = await self._ask(call, self._prompts.file("question", lang))
+                if call.ended:
+                    break
+                if key is not None:
+                    digits += key
+                    if key in RESULTS:
+                        return await self._answered(call, job, digits, RESULTS[key])
+                if round_ < self._s.max_repeats:
+                    await call.play(self._prompts.file("invalid" if key else "no_input", lang))
+            else:
+                await call.play(self._prompts.file("goodbye", lang))
+                return AttemptResult("no_input", 200, digits, detail="no valid key, every repeat")
+        except CallFailed:  # the citizen hung up while a prompt was starting
+            pass
+        return AttemptResult("no_input", 200, digits, detail="hung up before answering")
 
     async def _answered(
         self, call: CallHandle, job: DialJob, digits: str, result: str
     ) -> AttemptResult:
+        """The answer is in: whatever happens next (a hang-up during the comment prompt, the
+        tone or the thanks), it is kept."""
         lang = job.language
         comment: str | None = None
-        if result == "dissatisfied" and not call.ended:
-            await call.play(self._prompts.file("comment", lang))
-            await call.play(self._prompts.beep)
-            if not call.ended:
+        try:
+            if result == "dissatisfied":
+                await call.play(self._prompts.file("comment", lang))
+                await call.play(self._prompts.beep)
                 self._recordings.mkdir(parents=True, exist_ok=True)
                 path = self._recordings / f"survey-{job.survey_id}-{job.n}.wav"
                 await call.start_recording(path)
+                comment = str(path)
                 key = await self._key(call, self._s.comment_seconds, until="#")
                 if key:
                     digits += key
@@ -131,9 +138,9 @@ class SipDialer:
                     await call.stop_recording()
                 else:
                     await call.wait_ended(10)  # the recording is complete once the call is
-                comment = str(path)
-        if not call.ended:
             await call.play(self._prompts.file("thanks", lang))
+        except CallFailed as exc:
+            log.info("survey %d: the citizen hung up after answering (%s)", job.survey_id, exc)
         return AttemptResult("answered", 200, digits, result, comment)
 
     async def _ask(self, call: CallHandle, prompt: Path) -> str | None:

@@ -183,13 +183,16 @@ class SurveyScheduler:
         nxt = after_attempt(self.settings, self.window, outcome, claim.n, ended)
         if outcome == "skipped":
             nxt = Next(SKIPPED, reason=f"not dialled: {result.detail}")
+        elif not nxt.reason and result.detail:  # why this attempt failed, kept until the next
+            nxt = Next(nxt.status, nxt.next_at, result.detail[:500])
         stored = await asyncio.to_thread(
             self.store.finish, claim, nxt, outcome=outcome, ended_at=ended,
             sip_status=result.sip_status, digits=result.digits, result=result.result,
             comment_path=result.comment_path,
         )  # fmt: skip
-        log.info("survey %d attempt %d: %s%s → %s", survey.id, claim.n, outcome,
-                 f" ({result.result})" if result.result else "", nxt.status)  # fmt: skip
+        log.info("survey %d attempt %d: %s%s → %s%s", survey.id, claim.n, outcome,
+                 f" ({result.result})" if result.result else "", nxt.status,
+                 f" ({result.detail})" if result.detail else "")  # fmt: skip
         if stored and result.result:
             await self.apply_results()
 
