@@ -25,7 +25,6 @@ import logging
 import math
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from bench.private_pbx import private_pbx
 from hotline.pbx import embedded_pbx
 from hotline.service import Service
 from hotline.settings import Settings, parse_settings, resolve_secrets
@@ -334,36 +334,25 @@ def bench_settings(workdir: Path) -> Settings:
     """As tests/conftest.py builds them: free ports, runtime files under ``workdir``."""
     data = yaml.safe_load((ROOT / "config" / "hotline.yaml").read_text(encoding="utf-8"))
     ivr = {**data["ivr"], "prompts_dir": str(workdir / "prompts")}
-    # Below the kernel's ephemeral range (where free_port() finds the other ports) and above
-    # the SIP workers' 21000-30000; 400 ports serve 200 concurrent calls.
-    rtp = 30000 + (free_port() % 10) * 200
     return parse_settings(
         {
             "service_number": MENU.number,
-            "pbx": {
-                "mode": "embedded",
-                "ami": {"port": free_port()},
-                "embedded": {
-                    "sip_port": free_port(socket.SOCK_DGRAM),
-                    "rtp_start": rtp,
-                    "rtp_end": rtp + 399,
-                    "runtime_dir": str(workdir / "ast"),
-                },
-                "recordings_dir": str(workdir / "rec"),
+            "pbx": private_pbx(
+                workdir,
                 # Agents that never register: callers stay in the queue until they hang up.
-                "agents": [
+                agents=[
                     {"extension": "2003", "name": "Operator Seat"},
                     {"extension": "2005", "name": "English Seat"},
                 ],
-                "queues": [
+                queues=[
                     {"name": "operator", "members": ["2003"], "language": "zh"},
                     {"name": "english", "members": ["2005"], "language": "en"},
                 ],
-                "inbound": [
+                inbound=[
                     {"number": MENU.number, "queue": "operator", "menu": "main"},
                     {"number": PLAIN.number, "queue": "operator"},
                 ],
-            },
+            ),
             "ivr": ivr,
             "database": {"url": f"sqlite:///{workdir / 'hotline.db'}"},
             "listen": {"api_port": free_port(), "agi_port": free_port()},

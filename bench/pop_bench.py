@@ -54,6 +54,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from bench.ivr_bench import Machine, asterisk_cpu, fmt, machine, percentile, ratio
+from bench.private_pbx import private_pbx
 from hotline.auth import Principal
 from hotline.pbx import embedded_pbx
 from hotline.service import Service
@@ -147,27 +148,17 @@ def bench_settings(workdir: Path, agents: int) -> Settings:
     """Free loopback ports, runtime files under ``workdir``, the shipped ticket taxonomy,
     caller rules and knowledge base (the pop looks up history and suggests articles)."""
     shipped = yaml.safe_load((ROOT / "config" / "hotline.yaml").read_text(encoding="utf-8"))
-    # Below the kernel's ephemeral range (where free_port() finds the other ports).
-    rtp = 30000 + (free_port() % 10) * 200
     return parse_settings(
         {
             "service_number": NUMBER,
-            "pbx": {
-                "mode": "embedded",
-                "ami": {"port": free_port()},
-                "embedded": {
-                    "sip_port": free_port(socket.SOCK_DGRAM),
-                    "rtp_start": rtp,
-                    "rtp_end": rtp + 399,
-                    "runtime_dir": str(workdir / "ast"),
-                },
-                "recordings_dir": str(workdir / "rec"),
-                "agents": [{"extension": e, "name": f"Seat {e}"} for e in extensions(agents)],
+            "pbx": private_pbx(
+                workdir,
+                agents=[{"extension": e, "name": f"Seat {e}"} for e in extensions(agents)],
                 # Members join by skill at log-in; no wrap-up, so agents take the next call at
                 # once and the queue never runs dry under load.
-                "queues": [{"name": QUEUE, "skill": SKILL, "language": "zh", "wrapup": 0}],
-                "inbound": [{"number": NUMBER, "queue": QUEUE}],
-            },
+                queues=[{"name": QUEUE, "skill": SKILL, "language": "zh", "wrapup": 0}],
+                inbound=[{"number": NUMBER, "queue": QUEUE}],
+            ),
             # No menu (the IVR is another benchmark's subject): no prompts to synthesise.
             "ivr": {"languages": shipped["ivr"]["languages"], "prompts_dir": str(workdir / "p")},
             "tickets": shipped["tickets"],

@@ -45,7 +45,6 @@ import logging
 import math
 import os
 import resource
-import socket
 import sys
 import tempfile
 import time
@@ -58,6 +57,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import yaml
 
+from bench.private_pbx import private_pbx
 from hotline.settings import Settings, parse_settings, resolve_secrets
 from hotline.store.surveys import Candidate, Claim, Survey, SurveyStore
 from hotline.surveys.attempt import AttemptResult, Dialer
@@ -103,27 +103,16 @@ def expected(i: int) -> str:
 def bench_settings(workdir: Path, citizens: int, concurrent: int) -> Settings:
     """Free loopback ports, runtime files under ``workdir``; surveys may ring at any hour."""
     shipped = yaml.safe_load((ROOT / "config" / "hotline.yaml").read_text(encoding="utf-8"))
-    # Below the kernel's ephemeral range (where free_port() finds the other ports) and above
-    # the phones' 21000-30000.
-    rtp = 30000 + (free_port() % 10) * 200
     always = {d: "00:00-24:00" for d in WINDOW_DAYS}
     return parse_settings(
         {
             "service_number": "12345",
-            "pbx": {
-                "mode": "embedded",
-                "ami": {"port": free_port()},
-                "embedded": {
-                    "sip_port": free_port(socket.SOCK_DGRAM),
-                    "rtp_start": rtp,
-                    "rtp_end": rtp + 399,
-                    "runtime_dir": str(workdir / "ast"),
-                },
-                "recordings_dir": str(workdir / "rec"),
-                "phones": [
+            "pbx": private_pbx(
+                workdir,
+                phones=[
                     {"number": citizen_number(i), "name": f"Citizen {i}"} for i in range(citizens)
                 ],
-            },
+            ),
             # The survey speaks the shipped IVR's languages; its prompts are made in workdir.
             "ivr": {"languages": shipped["ivr"]["languages"], "prompts_dir": str(workdir / "p")},
             "asr": {"enabled": False},

@@ -31,6 +31,7 @@ class Disposition(enum.StrEnum):
     TRANSFERRED = "transferred"  # the IVR sent the call on (e.g. to 110) and it was answered
     SELF_SERVICE = "self_service"  # the IVR ended the call itself, e.g. after a ticket status
     FAILED = "failed"
+    OUTBOUND = "outbound"  # placed by the service (a survey callback), not a call to the hotline
 
 
 class UpdateKind(enum.StrEnum):
@@ -364,7 +365,9 @@ class CallTracker:
         rec = call.record
         rec.ended_at = at
         self._talk_ended(call, at)
-        if rec.answered_at is not None:
+        if rec.variables.get("HOTLINE_OUTBOUND"):  # the dialplan marks calls the service placed
+            rec.disposition = Disposition.OUTBOUND
+        elif rec.answered_at is not None:
             rec.disposition = Disposition.ANSWERED
         elif call.abandoned:
             rec.disposition = Disposition.ABANDONED

@@ -190,6 +190,15 @@ async def test_satisfied_closes_dissatisfied_reopens_with_transcribed_comment(
     assert size > 16000  # > 0.5 s of audio
     reopened = await tickets.get(t_unhappy)
     assert reopened.ticket.status == "reopened"
+
+    # The PBX's record of the survey call: the service's own, not a call to the hotline.
+    def survey_record() -> Any:
+        rows = service.store.find(caller_number="12345", limit=100)
+        done = [r for r in rows if r.dialled_number == happy_no and r.ended_at is not None]
+        return done[0] if done else None
+
+    record = await wait_for(lambda: asyncio.to_thread(survey_record), 15, "the call record")
+    assert (record.disposition, record.queue) == ("outbound", None)
     alerts = service.alerts.recent()
     assert any(a.kind == "survey.dissatisfied" and a.ticket_id == t_unhappy for a in alerts)
 
