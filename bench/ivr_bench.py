@@ -297,11 +297,11 @@ class Bench:
     async def phase(self, name: str, route: Route, count: int, concurrency: int) -> Phase:
         stats = self._service.ivr.server.stats
         marks = dict(stats.timed)
-        poll0, ast0 = self._walks.cpu, asterisk_cpu(self._asterisk_pid)
+        poll0, ast0 = self._walks.cpu, proc_cpu(self._asterisk_pid)
         cpu0, wall0 = time.process_time(), time.perf_counter()
         outcomes = await self.calls(route, count, concurrency)
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-        ast1 = asterisk_cpu(self._asterisk_pid)
+        ast1 = proc_cpu(self._asterisk_pid)
         # Every call's AGI session has ended before it is queued, so these are this phase's.
         samples = stats.since(marks)
         return Phase(
@@ -317,8 +317,8 @@ class Bench:
         )
 
 
-def asterisk_cpu(pid: int | None) -> float | None:
-    """CPU seconds (user + system) used so far by the Asterisk process."""
+def proc_cpu(pid: int | None) -> float | None:
+    """CPU seconds (user + system, all threads) used so far by process ``pid``."""
     if pid is None:
         return None
     try:

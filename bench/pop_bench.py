@@ -53,7 +53,7 @@ import yaml
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from bench.ivr_bench import Machine, asterisk_cpu, fmt, machine, percentile, ratio
+from bench.ivr_bench import Machine, fmt, machine, percentile, proc_cpu, ratio
 from bench.private_pbx import private_pbx
 from hotline.auth import Principal
 from hotline.pbx import embedded_pbx
@@ -396,14 +396,14 @@ class Bench:
             ],
             self._workdir,
         )  # fmt: skip
-        ast0, cpu0, wall0 = asterisk_cpu(self._asterisk_pid), time.process_time(), time.monotonic()
+        ast0, cpu0, wall0 = proc_cpu(self._asterisk_pid), time.process_time(), time.monotonic()
         await sipp.start()
         try:
             rc: int | None = await sipp.wait(SIPP_TIMEOUT + 10)
         except TimeoutError:
             rc = None
         wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
-        ast1 = asterisk_cpu(self._asterisk_pid)
+        ast1 = proc_cpu(self._asterisk_pid)
         if rc != 0:
             logging.warning("sipp %s exited with %s:\n%s", tag, rc, sipp.tail())
         wanted = set(numbers)

@@ -57,6 +57,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import yaml
 
+from bench.ivr_bench import proc_cpu
 from bench.private_pbx import private_pbx
 from hotline.settings import Settings, parse_settings, resolve_secrets
 from hotline.store.surveys import Candidate, Claim, Survey, SurveyStore
@@ -350,18 +351,6 @@ class Citizens:
             self.idle.clear()
         else:
             self.idle.set()
-
-
-def proc_cpu(pid: int | None) -> float | None:
-    """CPU seconds (user + system, all threads) used so far by process ``pid``."""
-    if pid is None:
-        return None
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()  # after the command name: utime, stime = 14, 15
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def dialling_processes() -> dict[int, float]:

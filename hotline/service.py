@@ -184,8 +184,10 @@ class Service:
         ami = AmiConnection(settings.pbx.ami, secrets.ami_secret, on_event, on_connected)
         desk = AgentDesk(settings, agents, QueueControl(ami), board)
         screenpop = ScreenPop(callers, desk.agent_on, tracker.get, suggest)
-        transcription = _transcription(
-            settings, engine, tickets, ticket_service, screenpop, surveys
+        transcription = (
+            _transcription(settings, jobs, tickets, ticket_service, screenpop, surveys)
+            if jobs is not None
+            else None
         )
         if transcription is not None:
             calls.recorder.subscribe(transcription.on_update)
@@ -263,16 +265,14 @@ def bootstrap_admin(agents: AgentStore, password: str) -> None:
 
 def _transcription(
     settings: Settings,
-    engine: Engine,
+    jobs: JobStore,
     tickets: TicketStore,
     ticket_service: TicketService,
     screenpop: ScreenPop,
     surveys: Surveys | None,
-) -> Transcription | None:
+) -> Transcription:
     """Recorded calls → transcription jobs → local worker processes → tickets and pops."""
     asr = settings.asr
-    if not asr.enabled:
-        return None
     for missing in asr.without_model(settings.ivr.languages):
         log.warning("%s: those calls are not transcribed", missing)
     models = {lang: str(path) for lang, path in asr.models.items()}
@@ -301,4 +301,4 @@ def _transcription(
                 log.warning("transcript of %s not put on ticket %s: %s",
                             job.linkedid, ticket_id, exc.message)  # fmt: skip
 
-    return Transcription(JobStore(engine), models, worker_config, deliver, workers=asr.workers)
+    return Transcription(jobs, models, worker_config, deliver, workers=asr.workers)

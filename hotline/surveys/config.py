@@ -147,7 +147,7 @@ class SurveySettings(Strict):
         return v
 
     @model_validator(mode="after")
-    def _retries(self) -> SurveySettings:
+    def _some_window(self) -> SurveySettings:
         if not any(self.window.get(d) for d in WINDOW_DAYS):
             raise ValueError("window: no day has calling hours, no survey could ever be made")
         return self

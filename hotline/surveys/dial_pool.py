@@ -28,7 +28,7 @@ REGISTER_TIMEOUT = 20.0
 
 
 class _Proc:
-    def __init__(self, pool: DialerPool, index: int) -> None:
+    def __init__(self, index: int) -> None:
         self.index = index
         self.calls: dict[str, asyncio.Future[AttemptResult]] = {}
         self.registered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -106,7 +106,7 @@ class DialerPool:
             if len(self._procs) >= self.size:
                 raise SipStackError("every survey dialler is busy")  # the scheduler's cap
             self._next += 1
-            proc = _Proc(self, self._next)
+            proc = _Proc(self._next)
             await proc.worker.start()
             proc.alive = True
             proc.worker.send(**self._setup)

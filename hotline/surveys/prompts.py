@@ -4,14 +4,13 @@ recorded ``<id>.wav`` beside a synthetic one wins)."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from hotline.settings import Settings
 from hotline.surveys.dialer import SurveyPrompts
 from ivr.menu import IvrSettings
 from ivr.prompts import PromptLibrary
-from telephony.audio import _tool
+from telephony.audio import tone
 
 
 def build_prompts(settings: Settings) -> SurveyPrompts:
@@ -36,10 +35,5 @@ def build_prompts(settings: Settings) -> SurveyPrompts:
     }
     beep = base.resolve() / "beep.wav"
     if not beep.exists():  # the tone before the comment is recorded
-        beep.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [_tool("sox"), "-n", "-r", "8000", "-c", "1", "-b", "16", str(beep),
-             "synth", "0.4", "sine", "1000", "vol", "0.3"],
-            check=True, capture_output=True,
-        )  # fmt: skip
+        tone(beep)
     return SurveyPrompts(files, beep, settings.ivr.default_language)

@@ -398,7 +398,6 @@ def _outbound_contexts(pbx: PbxSettings, out: OutboundUser) -> list[str]:
         "exten => s,1,Set(__HOTLINE_OUTBOUND=${CHANNEL(endpoint)})",
         f' same => n,Set(CALLERID(all)="{out.caller_id}" <{out.caller_id}>)',
         f" same => n,Dial(${{HOTLINE_OUT}},{out.ring_timeout})",
-        " same => n,Set(HOTLINE_DIAL_CAUSE=${HANGUPCAUSE})",
         ' same => n,GotoIf($["${DIALSTATUS}" = "ANSWER"]?done)',
         ' same => n,GotoIf($["${DIALSTATUS}" = "BUSY"]?busy)',
         ' same => n,GotoIf($["${DIALSTATUS}" = "NOANSWER"]?noanswer)',
