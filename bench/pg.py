@@ -1,11 +1,12 @@
-"""A private, throw-away PostgreSQL server for the database benchmarks.
+"""A private, throw-away PostgreSQL server for the database benchmarks and the tests.
 
 ``private_postgres()`` creates a cluster in a new temporary directory (owned by the
 ``postgres`` OS user when we run as root: ``initdb`` refuses root), starts it on a free
 loopback port with its unix socket in that directory and trust authentication for local
 connections only, yields the SQLAlchemy URL, and always stops it (``pg_ctl stop -m fast``)
 and deletes the directory, also on an error, Ctrl-C or SIGTERM. A system-wide cluster is
-never touched: everything goes through ``pg_ctl -D <our directory>``.
+never touched: everything goes through ``pg_ctl -D <our directory>``. The tests make one
+database per use on it (``create_database``).
 """
 
 from __future__ import annotations
@@ -13,16 +14,19 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+
+from sqlalchemy import create_engine, text
 
 PG_BIN = Path(os.environ.get("HOTLINE_PG_BIN", "/usr/lib/postgresql/15/bin"))
 OS_USER = "postgres"
@@ -40,6 +44,36 @@ class PrivatePostgres:
     directory: Path
     version: str  # e.g. "postgres (PostgreSQL) 15.14 (Debian 15.14-0+deb12u1)"
 
+    def url_of(self, database: str) -> str:
+        """The URL of another database on this server."""
+        return self.url.rsplit("/", 1)[0] + f"/{database}"
+
+    def create_database(self, name: str) -> str:
+        """Create an empty database ``name`` (lower-case letters, digits, ``_``); its URL."""
+        self._admin(f"CREATE DATABASE {_identifier(name)}")
+        return self.url_of(name)
+
+    def drop_database(self, name: str) -> None:
+        """Drop ``name`` if it exists, ending any sessions still connected to it (a test's
+        leftover pool or a killed service's)."""
+        self._admin(f"DROP DATABASE IF EXISTS {_identifier(name)} WITH (FORCE)")
+
+    def _admin(self, statement: str) -> None:
+        # CREATE/DROP DATABASE cannot run inside a transaction block.
+        admin = create_engine(self.url, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(statement))
+        finally:
+            admin.dispose()
+
+
+def _identifier(name: str) -> str:
+    # Names are interpolated into DDL (it takes no parameters): only plain identifiers.
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
+        raise ValueError(f"not a plain database name: {name!r}")
+    return name
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -55,15 +89,16 @@ def postgres_version() -> str:
 
 
 @contextlib.contextmanager
-def private_postgres() -> Iterator[PrivatePostgres]:
-    """Run a private PostgreSQL server for the duration of the ``with`` block."""
+def private_postgres(server: Mapping[str, str] | None = None) -> Iterator[PrivatePostgres]:
+    """Run a private PostgreSQL server for the duration of the ``with`` block. ``server``:
+    extra configuration parameters (``{"timezone": "Asia/Shanghai"}``)."""
     as_root = os.geteuid() == 0
     prefix = ["runuser", "-u", OS_USER, "--"] if as_root else []
     tmp = Path(tempfile.mkdtemp(prefix="hotline-pg-"))
     data = tmp / "data"
     log = tmp / "server.log"
     started = False
-    with _sigterm_as_exit():
+    with sigterm_as_exit():
         try:
             if as_root:
                 pw = pwd.getpwnam(OS_USER)
@@ -87,6 +122,10 @@ def private_postgres() -> Iterator[PrivatePostgres]:
             (data / "pg_hba.conf").write_text(hba)
             port = free_port()
             options = f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={tmp}"
+            for key, value in (server or {}).items():
+                if not re.fullmatch(r"[a-z_]+", key) or not re.fullmatch(r"[\w/.+-]+", value):
+                    raise PostgresError(f"not a plain server setting: {key}={value!r}")
+                options += f" -c {key}={value}"
             started = True  # from here on a postmaster may exist, even if the start fails
             # A new session: Ctrl-C in the terminal reaches us, not the postmaster, so the
             # server is stopped by the ``finally`` below in an orderly way.
@@ -116,7 +155,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
 
 
 @contextlib.contextmanager
-def _sigterm_as_exit() -> Iterator[None]:
+def sigterm_as_exit() -> Iterator[None]:
     """Turn SIGTERM into SystemExit while the server runs, so ``finally`` blocks stop it."""
     if threading.current_thread() is not threading.main_thread():
         yield

@@ -4,22 +4,29 @@ The store holds who is logged in where and whether they are paused; Asterisk's q
 is made to match it: at each change, and wholesale (``reconcile``) after every AMI (re)connect,
 so a restart or an outage never leaves ghost members or lost agents. Calls keep flowing while the
 service is down: membership is never torn down at shutdown.
+
+Several PBXes: an agent belongs, while logged in, to the PBX of its extension (extensions are
+unique across PBXes), and every action goes to that PBX's queues; each PBX is reconciled after
+its own (re)connect, so one PBX down never holds up the others.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from hotline.errors import Conflict, NotFound
+from hotline.pbx import PbxLink
 from hotline.settings import Settings
 from hotline.store.agents import Agent, AgentStore, UnknownAgent
 from telephony.ami.events import AmiEvent
+from telephony.calls import CallTracker
 from telephony.queue_control import QueueControl, interface
 from telephony.queue_state import QueueBoard
+from telephony.settings import PbxSettings
 
 log = logging.getLogger(__name__)
 
@@ -37,23 +44,50 @@ def penalty(level: int) -> int:
 class AgentDesk:
     settings: Settings
     store: AgentStore
-    control: QueueControl
-    board: QueueBoard
+    control: QueueControl  # the primary PBX's
+    board: QueueBoard  # the primary PBX's
+    # Every PBX by name (default: the primary alone, with ``control`` and ``board``).
+    links: Mapping[str, PbxLink] = field(default_factory=dict, kw_only=True)
     _wrapups: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    # Set once every PBX has been reconciled; ``reconciled_pbxes``: which ones have.
     reconciled: asyncio.Event = field(default_factory=asyncio.Event)
+    reconciled_pbxes: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        if not self.links:
+            primary = self.settings.pbx
+            self.links = {
+                primary.name: PbxLink(primary, CallTracker(primary.name), self.board, self.control)
+            }
+        self._pbx_of = {
+            a.extension: pbx.name for pbx in self.settings.all_pbxes for a in pbx.agents
+        }
 
     # -- what Asterisk should have -----------------------------------------------------------
-    def queues_for(self, agent: Agent) -> dict[str, int]:
-        """Queue → penalty for every queue whose required skill the agent has."""
+    def pbx_of(self, extension: str | None) -> str | None:
+        """The name of the PBX whose endpoint ``extension`` is (None: no agent endpoint)."""
+        return self._pbx_of.get(extension) if extension is not None else None
+
+    def _pbx_settings(self, extension: str | None) -> PbxSettings:
+        name = self.pbx_of(extension)
+        return self.settings.pbx_named(name) if name is not None else self.settings.pbx
+
+    def _link(self, extension: str) -> PbxLink:
+        return self.links[self._pbx_settings(extension).name]
+
+    def queues_for(self, agent: Agent, extension: str | None = None) -> dict[str, int]:
+        """Queue → penalty for every queue whose required skill the agent has, on the PBX of
+        ``extension`` (default: where the agent is logged in, else its usual seat's)."""
+        ext = extension or agent.logged_in_extension or agent.extension
         return {
             q.name: penalty(agent.skills[q.skill])
-            for q in self.settings.pbx.queues
+            for q in self._pbx_settings(ext).queues
             if q.skill is not None and q.skill in agent.skills
         }
 
     def _extensions(self) -> set[str]:
-        return {a.extension for a in self.settings.pbx.agents}
+        return set(self._pbx_of)
 
     # -- commands ----------------------------------------------------------------------------
     async def login(self, agent_id: str, extension: str | None = None) -> Agent:
@@ -73,9 +107,10 @@ class AgentDesk:
             raise Conflict("extension.in_use", f"extension {ext} is in use by {holder.agent_id}")
         if agent.logged_in and agent.logged_in_extension != ext:
             await self.logout(agent_id)
-        for queue, pen in self.queues_for(agent).items():
-            await self.control.add(queue, ext, agent.name or agent_id, pen, paused=False)
-        return await self._record(agent_id, "login", ext, paused=False, reason=None)
+        link = self._link(ext)
+        for queue, pen in self.queues_for(agent, ext).items():
+            await link.control.add(queue, ext, agent.name or agent_id, pen, paused=False)
+        return await self._record(agent_id, "login", ext, paused=False, reason=None, pbx=link.name)
 
     async def logout(self, agent_id: str) -> Agent:
         agent = await self._get(agent_id)
@@ -84,57 +119,60 @@ class AgentDesk:
         ext = agent.logged_in_extension
         assert ext is not None
         self._cancel_wrapup(agent_id)
-        for queue in self.queues_for(agent):
-            await self.control.remove(queue, ext)
-        return await self._record(agent_id, "logout", None, paused=False, reason=None)
+        link = self._link(ext)
+        for queue in self.queues_for(agent, ext):
+            await link.control.remove(queue, ext)
+        return await self._record(
+            agent_id, "logout", None, paused=False, reason=None, pbx=link.name
+        )
 
     async def pause(self, agent_id: str, reason: str, *, call: str | None = None) -> Agent:
         """``call``: for a wrap-up, the linkedid of the call it follows (its AHT)."""
         agent = await self._logged_in(agent_id)
         self._cancel_wrapup(agent_id)
-        assert agent.logged_in_extension is not None
-        await self.control.pause(agent.logged_in_extension, True, reason)
-        return await self._record(
-            agent_id, "pause", agent.logged_in_extension, paused=True, reason=reason, call=call
-        )
+        ext = agent.logged_in_extension
+        assert ext is not None
+        await self._link(ext).control.pause(ext, True, reason)
+        return await self._record(agent_id, "pause", ext, paused=True, reason=reason, call=call)
 
     async def unpause(self, agent_id: str) -> Agent:
         agent = await self._logged_in(agent_id)
         self._cancel_wrapup(agent_id)
-        assert agent.logged_in_extension is not None
-        await self.control.pause(agent.logged_in_extension, False)
-        return await self._record(
-            agent_id, "unpause", agent.logged_in_extension, paused=False, reason=None
-        )
+        ext = agent.logged_in_extension
+        assert ext is not None
+        await self._link(ext).control.pause(ext, False)
+        return await self._record(agent_id, "unpause", ext, paused=False, reason=None)
 
     # -- Asterisk → us -----------------------------------------------------------------------
-    def on_event(self, ev: AmiEvent) -> None:
+    def on_event(self, ev: AmiEvent, pbx: str | None = None) -> None:
+        """An event of PBX ``pbx`` (default the primary)."""
+        pbx = pbx or self.settings.pbx.name
         if ev.name == "AgentComplete":
-            self._spawn(
-                self._after_call(ev.get("Interface"), ev.get("Queue"), ev.get("Linkedid") or None)
-            )
+            linkedid = ev.get("Linkedid") or None
+            self._spawn(self._after_call(ev.get("Interface"), ev.get("Queue"), linkedid, pbx))
         elif ev.name == "QueueMemberPause" and ev.get("Paused") == "1":
             if ev.get("PausedReason") == "Auto-Pause":
-                self._spawn(self._auto_paused(ev.get("Interface")))
+                self._spawn(self._auto_paused(ev.get("Interface"), pbx))
 
-    async def _after_call(self, iface: str, queue: str, linkedid: str | None) -> None:
-        agent = await self.agent_on(iface)
+    async def _after_call(self, iface: str, queue: str, linkedid: str | None, pbx: str) -> None:
+        agent = await self.agent_on(iface, pbx)
         if agent is None or agent.paused:
             return
-        seconds = next((q.wrapup for q in self.settings.pbx.queues if q.name == queue), 0)
+        queues = self.settings.pbx_named(pbx).queues
+        seconds = next((q.wrapup for q in queues if q.name == queue), 0)
         if seconds <= 0:
             return
         await self.pause(agent.agent_id, WRAP_UP, call=linkedid)
         self._schedule_wrapup_end(agent.agent_id, seconds)
 
-    async def _auto_paused(self, iface: str) -> None:
-        agent = await self.agent_on(iface)
+    async def _auto_paused(self, iface: str, pbx: str) -> None:
+        agent = await self.agent_on(iface, pbx)
         if agent is None or (agent.paused and agent.pause_reason == NO_ANSWER):
             return
         log.info("agent %s auto-paused: let a call ring out", agent.agent_id)
         await self._record(
             agent.agent_id, "pause", agent.logged_in_extension, paused=True, reason=NO_ANSWER
-        )
+        )  # the PBX: from the extension
 
     def _schedule_wrapup_end(self, agent_id: str, seconds: float) -> None:
         def end() -> None:
@@ -155,15 +193,22 @@ class AgentDesk:
             timer.cancel()
 
     # -- reconcile ---------------------------------------------------------------------------
-    async def reconcile(self) -> None:
-        """Make Asterisk's dynamic membership match the store; then read it back."""
-        agents = await asyncio.to_thread(self.store.all)
+    async def reconcile(self, pbx: str | None = None) -> None:
+        """Make PBX ``pbx``'s (default the primary's) dynamic membership match the store; then
+        read it back. Agents logged in at other PBXes' extensions are no members here."""
+        link = self.links[pbx or self.settings.pbx.name]
+        control = link.control
+        mine = [
+            a
+            for a in await asyncio.to_thread(self.store.all)
+            if self.pbx_of(a.logged_in_extension) == link.name
+        ]
         wanted: dict[tuple[str, str], tuple[Agent, int]] = {}
-        for agent in agents:
+        for agent in mine:
             if agent.logged_in_extension is not None:
                 for queue, pen in self.queues_for(agent).items():
                     wanted[(queue, interface(agent.logged_in_extension))] = (agent, pen)
-        actual = await self.control.status()
+        actual = await control.status()
         added = removed = fixed = 0
         for m in actual.member_list():
             if m.membership != "dynamic":
@@ -171,16 +216,16 @@ class AgentDesk:
             want = wanted.get((m.queue, m.interface))
             ext = m.interface.partition("/")[2]
             if want is None:
-                await self.control.remove(m.queue, ext)
+                await control.remove(m.queue, ext)
                 removed += 1
             elif m.paused != want[0].paused:
-                await self.control.pause(ext, want[0].paused, want[0].pause_reason or "")
+                await control.pause(ext, want[0].paused, want[0].pause_reason or "")
                 fixed += 1
         present = {(m.queue, m.interface) for m in actual.member_list()}
         for (queue, iface), (agent, pen) in wanted.items():
             if (queue, iface) not in present:
                 ext = iface.partition("/")[2]
-                await self.control.add(
+                await control.add(
                     queue,
                     ext,
                     agent.name or agent.agent_id,
@@ -191,19 +236,22 @@ class AgentDesk:
                 added += 1
         # Wrap-ups that were running when the service stopped end on time (or now).
         now = datetime.now(UTC)
-        longest = max((q.wrapup for q in self.settings.pbx.queues), default=0)
-        for agent in agents:
+        longest = max((q.wrapup for q in link.settings.queues), default=0)
+        for agent in mine:
             if agent.paused and agent.pause_reason == WRAP_UP and agent.state_since:
                 left = longest - (now - agent.state_since).total_seconds()
                 self._schedule_wrapup_end(agent.agent_id, max(0.0, left))
-        self.board.replace(await self.control.status())
+        link.board.replace(await control.status())
         log.info(
-            "queue membership reconciled: %d added, %d removed (ghosts), %d pause fixed",
+            "%s: queue membership reconciled: %d added, %d removed (ghosts), %d pause fixed",
+            link.name,
             added,
             removed,
             fixed,
         )
-        self.reconciled.set()
+        self.reconciled_pbxes.add(link.name)
+        if self.reconciled_pbxes >= set(self.links):
+            self.reconciled.set()
 
     # -- helpers -----------------------------------------------------------------------------
     async def get(self, agent_id: str) -> Agent:
@@ -221,14 +269,16 @@ class AgentDesk:
             raise Conflict("agent.not_logged_in", f"{agent_id} is not logged in")
         return agent
 
-    async def agent_on(self, iface: str) -> Agent | None:
-        """The agent logged in at ``iface`` ("PJSIP/2001"), if any."""
+    async def agent_on(self, iface: str, pbx: str | None = None) -> Agent | None:
+        """The agent logged in at ``iface`` ("PJSIP/2001"), if any (of PBX ``pbx`` if given)."""
         agents = await asyncio.to_thread(self.store.all)
         return next(
             (
                 a
                 for a in agents
-                if a.logged_in_extension and interface(a.logged_in_extension) == iface
+                if a.logged_in_extension
+                and interface(a.logged_in_extension) == iface
+                and (pbx is None or self.pbx_of(a.logged_in_extension) == pbx)
             ),
             None,
         )
@@ -242,7 +292,9 @@ class AgentDesk:
         paused: bool,
         reason: str | None,
         call: str | None = None,
+        pbx: str | None = None,
     ) -> Agent:
+        """``pbx``: the PBX of the change (default: ``ext``'s)."""
         return await asyncio.to_thread(
             self.store.set_session,
             agent_id,
@@ -251,6 +303,7 @@ class AgentDesk:
             paused=paused,
             reason=reason,
             call=call,
+            pbx=pbx or self.pbx_of(ext),
         )
 
     def _spawn(self, coro: Coroutine[object, object, None]) -> None:

@@ -1,7 +1,8 @@
 """The ``hotline`` command line. Every command has ``--help``.
 
 Exit statuses: 0 success, 1 runtime failure (message on stderr), 2 bad configuration or usage,
-3 the PBX refused our AMI credentials, 130 interrupted.
+3 the PBX refused our AMI credentials, 4 an active instance lost its leadership (ha), 130
+interrupted.
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from hotline.ha.leadership import LeadershipLost
 from hotline.settings import (
     DEFAULT_CONFIG,
     ConfigError,
@@ -121,6 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     kb_find.set_defaults(func=cmd_kb_search)
 
     _surveys_parser(sub)
+    _worker_parser(sub)
 
     rep = sub.add_parser("report", help="write a daily, weekly or monthly report (HTML + CSV)")
     rep.add_argument("period", choices=["daily", "weekly", "monthly"])
@@ -136,6 +140,7 @@ def _parser() -> argparse.ArgumentParser:
     calls = sub.add_parser("calls", help="list recent call records")
     calls.add_argument("--limit", type=int, default=20, help="how many (default 20)")
     calls.add_argument("--caller", default=None, help="only this caller number")
+    calls.add_argument("--pbx", default=None, help="only the calls of this PBX (its name)")
     calls.set_defaults(func=cmd_calls)
 
     tr = sub.add_parser(
@@ -183,6 +188,48 @@ def _surveys_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     opt_in.set_defaults(func=cmd_surveys_optin)
 
 
+def _worker_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    wk = sub.add_parser(
+        "worker",
+        help="job worker processes (jobs.engine: redis, or database), on this or another machine",
+    )
+    wk_sub = wk.add_subparsers(dest="worker_command", required=True, metavar="KIND")
+    tr = wk_sub.add_parser(
+        "transcribe",
+        help="transcribe recorded calls' jobs until SIGTERM or Ctrl-C",
+        description="Runs N worker processes, each loading the speech models once and doing one "
+        "job at a time; one that dies is replaced. SIGTERM or Ctrl-C lets each finish its current "
+        "job (up to jobs.stop_timeout s, then it is given back). Needs database.url and, with "
+        "jobs.engine redis, the URL in the environment variable jobs.redis_url_env.",
+    )
+    tr.add_argument(
+        "--processes", type=int, default=None, help="worker processes (default asr.workers)"
+    )
+    tr.set_defaults(func=cmd_worker_transcribe)
+    sv = wk_sub.add_parser(
+        "survey",
+        help="place satisfaction-survey calls handed over through Redis, until SIGTERM or Ctrl-C",
+        description="Runs N worker processes, each registering the survey user agent "
+        "(surveys.sip) with the PBX and placing up to 4 calls at once. Needs jobs.engine redis, "
+        "the Redis URL (jobs.redis_url_env) and the SIP password (surveys.sip.password_env) in "
+        "the environment. SIGTERM or Ctrl-C lets live calls finish (up to jobs.stop_timeout s).",
+    )
+    sv.add_argument("--processes", type=int, default=None, help="worker processes (default 1)")
+    sv.set_defaults(func=cmd_worker_survey)
+
+
+def cmd_worker_transcribe(args: argparse.Namespace, settings: Settings) -> int:
+    from hotline.jobqueue.commands import transcribe
+
+    return transcribe(settings, args.processes)
+
+
+def cmd_worker_survey(args: argparse.Namespace, settings: Settings) -> int:
+    from hotline.jobqueue.commands import survey
+
+    return survey(settings, args.processes)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
@@ -208,16 +255,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def cmd_config_check(args: argparse.Namespace, settings: Settings) -> int:
     resolve_secrets(settings)
-    pbx = settings.pbx
-    print(
-        f"{args.config}: valid. PBX {pbx.mode}, {len(pbx.agents)} agent endpoint(s), "
-        f"queues {', '.join(q.name for q in pbx.queues)}, database {settings.database.url}"
-    )
-    for route in pbx.inbound:
-        menu = settings.ivr.menus.get(route.menu or "")
-        how = f"menu {route.menu!r} ({len(menu.nodes)} nodes)" if menu else "no menu"
-        print(f"  {route.number}: {how}, default queue {route.queue}")
-    languages = set(settings.ivr.languages) | {q.language for q in pbx.queues}
+    print(f"{args.config}: valid. database {settings.database.display_url}")
+    for pbx in settings.all_pbxes:
+        print(
+            f"  PBX {pbx.name} ({pbx.mode}): {len(pbx.agents)} agent endpoint(s), "
+            f"queues {', '.join(q.name for q in pbx.queues)}"
+        )
+        for route in pbx.inbound:
+            menu = settings.ivr.menus.get(route.menu or "")
+            how = f"menu {route.menu!r} ({len(menu.nodes)} nodes)" if menu else "no menu"
+            print(f"    {route.number}: {how}, default queue {route.queue}")
+    languages = set(settings.ivr.languages)
+    languages |= {q.language for pbx in settings.all_pbxes for q in pbx.queues}
     for line in settings.asr.coverage(languages):
         print(f"  transcription: {line}")
     return 0
@@ -242,8 +291,11 @@ def cmd_config_render(args: argparse.Namespace, settings: Settings) -> int:
     from telephony.asterisk.render import render, write_config
 
     secrets = resolve_secrets(settings)
-    etc = write_config(render(settings.pbx, render_input(settings, secrets, args.out)), args.out)
-    print(f"Asterisk configuration written to {etc}")
+    for pbx in settings.all_pbxes:
+        # Several PBXes: each one's files in a folder of its name.
+        out = args.out / pbx.name if settings.pbxes else args.out
+        etc = write_config(render(pbx, render_input(settings, secrets, out, pbx)), out)
+        print(f"Asterisk configuration of {pbx.name} written to {etc}")
     return 0
 
 
@@ -251,7 +303,7 @@ def _agent_store(settings: Settings) -> AgentStore:
     from hotline.store.agents import AgentStore
     from hotline.store.db import make_engine, migrate
 
-    migrate(settings.database.url)
+    migrate(settings.database.url, primary_pbx=settings.pbx.name)
     return AgentStore(make_engine(settings.database.url))
 
 
@@ -299,7 +351,7 @@ def _knowledge_base(settings: Settings) -> KnowledgeBase:
     from hotline.store.db import make_engine, migrate
     from hotline.store.kb import KbStore
 
-    migrate(settings.database.url)
+    migrate(settings.database.url, primary_pbx=settings.pbx.name)
     store = KbStore(make_engine(settings.database.url))
     return KnowledgeBase(store, categories_from(settings))
 
@@ -335,7 +387,7 @@ def _survey_store(settings: Settings) -> SurveyStore:
     from hotline.store.db import make_engine, migrate
     from hotline.store.surveys import SurveyStore
 
-    migrate(settings.database.url)
+    migrate(settings.database.url, primary_pbx=settings.pbx.name)
     return SurveyStore(make_engine(settings.database.url))
 
 
@@ -445,7 +497,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         day = date.fromisoformat(args.date) if args.date else datetime.now(tz).date()
     except ValueError:
         raise ConfigError("--date", [f"not a date (YYYY-MM-DD): {args.date!r}"]) from None
-    migrate(settings.database.url)
+    migrate(settings.database.url, primary_pbx=settings.pbx.name)
     engine = make_engine(settings.database.url)
     surveys = SurveyStore(engine) if settings.surveys.enabled else None
     service = MetricsService(settings, MetricsStore(engine), TicketStore(engine), surveys=surveys)
@@ -465,8 +517,8 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     from hotline.store.db import migrate
 
-    migrate(settings.database.url)
-    print(f"schema up to date at {settings.database.url}")
+    migrate(settings.database.url, primary_pbx=settings.pbx.name)
+    print(f"schema up to date at {settings.database.display_url}")
     return 0
 
 
@@ -474,18 +526,19 @@ def cmd_calls(args: argparse.Namespace, settings: Settings) -> int:
     from hotline.store.calls import CallStore
     from hotline.store.db import make_engine, migrate
 
-    migrate(settings.database.url)
+    migrate(settings.database.url, primary_pbx=settings.pbx.name)
     store = CallStore(make_engine(settings.database.url))
-    rows = store.find(caller_number=args.caller, limit=args.limit)
+    rows = store.find(caller_number=args.caller, limit=args.limit, pbx=args.pbx)
     print(
-        f"{'started (UTC)':19}  {'caller':>14}  {'number':>6}  {'queue':10} {'agent':6} "
+        f"{'started (UTC)':19}  {'pbx':8} {'caller':>14}  {'number':>6}  {'queue':10} {'agent':6} "
         f"{'wait':>6} {'talk':>6}  {'disposition':12} lang kind / IVR path"
     )
     for r in rows:
         wait = f"{r.queue_wait:.1f}" if r.queue_wait is not None else "-"
         talk = f"{r.talk_time:.1f}" if r.talk_time is not None else "-"
         print(
-            f"{r.started_at:%Y-%m-%d %H:%M:%S}  {r.caller_number:>14}  {r.dialled_number:>6}  "
+            f"{r.started_at:%Y-%m-%d %H:%M:%S}  {r.pbx or '-':8} {r.caller_number:>14}  "
+            f"{r.dialled_number:>6}  "
             f"{r.queue or '-':10} {r.agent or '-':6} {wait:>6} {talk:>6}  "
             f"{r.disposition or 'in progress':12} {r.language or '-':4} {r.request_kind or '-'}"
             f" / {'/'.join(r.ivr_path) or r.ivr or '-'}"
@@ -525,20 +578,25 @@ def cmd_transcribe(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from hotline.pbx import embedded_pbx
+    from hotline.pbx import embedded_pbxes
     from hotline.service import Service
 
     secrets = resolve_secrets(settings)
-    if settings.pbx.mode == "embedded":
+    if any(p.mode == "embedded" for p in settings.all_pbxes):
         check_ports_free(settings)
+
+    if settings.ha.enabled:
+        from hotline.ha.runner import run_active_standby
+
+        return _run_until_interrupted(run_active_standby(settings, secrets))
 
     async def _run() -> None:
         # Built first (database migrated, prompts made) so the PBX never sends a call to an
         # IVR that is not ready yet.
         service = await Service.build(settings, secrets)
         async with contextlib.AsyncExitStack() as stack:
-            if settings.pbx.mode == "embedded":
-                await stack.enter_async_context(embedded_pbx(settings, secrets))
+            for asterisk in embedded_pbxes(settings, secrets):  # each private PBX
+                await stack.enter_async_context(asterisk)
             log.info("service running; Ctrl-C stops it")
             await service.run()
 
@@ -565,13 +623,38 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return _run_until_interrupted(run_demo(settings, secrets, opts))
 
 
-def _run_until_interrupted(coro: object) -> int:
-    """Run ``coro``; Ctrl-C cancels it so every ``finally`` (PBX stop, SIP stop) runs."""
+def _run_until_interrupted(coro: Coroutine[Any, Any, None]) -> int:
+    """Run ``coro``; Ctrl-C or SIGTERM (``docker stop``) cancels it so every ``finally``
+    (PBX stop, SIP stop, records flushed) runs."""
+
+    async def main() -> bool:
+        task = asyncio.current_task()
+        assert task is not None
+        terminated = False
+
+        def terminate() -> None:
+            nonlocal terminated
+            terminated = True
+            task.cancel()
+
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, terminate)
+        try:
+            await coro
+        except asyncio.CancelledError:
+            if not terminated:
+                raise
+            return True  # our own SIGTERM: a clean stop
+        return False
+
     try:
-        asyncio.run(coro)  # type: ignore[arg-type]
+        if asyncio.run(main()):
+            print("stopped (SIGTERM).", file=sys.stderr)
     except KeyboardInterrupt:
         print("\nstopped.", file=sys.stderr)
         return 130
+    except LeadershipLost as exc:
+        print(f"hotline: leadership lost: {exc}", file=sys.stderr)
+        return 4
     return 0
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import NamedTuple
 
-GROUPS = ("total", "agent", "queue", "language", "kind", "region", "hour", "day")
+GROUPS = ("total", "agent", "queue", "language", "kind", "region", "pbx", "hour", "day")
 HOUR = 3600
 
 
@@ -39,6 +39,7 @@ class CallSums(NamedTuple):
     language: str | None
     kind: str | None
     region: str | None
+    pbx: str | None
     offered: int
     answered: int
     abandoned: int
@@ -57,6 +58,7 @@ DIMENSION: dict[str, str | None] = {
     "language": "language",
     "kind": "kind",
     "region": "region",
+    "pbx": "pbx",
     "hour": "bucket",
     "day": "bucket",
 }

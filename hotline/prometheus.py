@@ -28,6 +28,9 @@ def exposition(snapshot: Mapping[str, Any], ended: Mapping[str, int], agi: AgiSt
            [(f'{{queue="{_label(q["name"])}"}}', len(q["waiting"])) for q in queues])  # fmt: skip
     family("hotline_longest_wait_seconds", "gauge", "Longest current wait in the queue.",
            [(f'{{queue="{_label(q["name"])}"}}', q["longest_wait"]) for q in queues])  # fmt: skip
+    family("hotline_pbx_up", "gauge", "1 while the service is connected to the PBX's AMI.",
+           [(f'{{pbx="{_label(p["name"])}"}}', 1 if p["connected"] else 0)
+            for p in snapshot.get("pbxes", [])])  # fmt: skip
     states = {s: 0 for s in AGENT_STATES}
     for a in snapshot["agents"]:
         states[a["state"]] = states.get(a["state"], 0) + 1

@@ -44,9 +44,12 @@ class MetricsService:
         until: datetime,
         groups: list[str],
         now: datetime | None = None,
+        *,
+        pbx: str | None = None,
     ) -> dict[str, Any]:
         """Blocking (database): call from a thread on the event loop. ``now``: the clock
-        (benchmarks replaying a day as it ends; default the real time)."""
+        (benchmarks replaying a day as it ends; default the real time). ``pbx``: only the calls
+        of that PBX, and the occupancy of the agents who sat at its extensions."""
         unknown = [g for g in groups if g not in GROUPS]
         if unknown:
             raise Invalid("metrics.bad_group", f"unknown group(s) {unknown}; use {list(GROUPS)}")
@@ -57,15 +60,25 @@ class MetricsService:
                 "metrics.range_too_long", f"at most {MAX_RANGE.days} days per query; split it"
             )
         s = self.settings
+        extensions = None
+        if pbx is not None:
+            try:
+                extensions = {a.extension for a in s.pbx_named(pbx).agents}
+            except KeyError:
+                names = [p.name for p in s.all_pbxes]
+                message = f"no PBX {pbx!r}; use one of {names}"
+                raise Invalid("metrics.unknown_pbx", message) from None
         data = self.store.read(
-            since, until, groups or ["total"], s.short_abandon_seconds, s.service_level_seconds, now
-        )
+            since, until, groups or ["total"], s.short_abandon_seconds, s.service_level_seconds,
+            now, pbx=pbx, extensions=extensions,
+        )  # fmt: skip
         return {
             "since": since.isoformat(),
             "until": until.isoformat(),
             "timezone": s.timezone,
             "short_abandon_seconds": s.short_abandon_seconds,
             "service_level_seconds": s.service_level_seconds,
+            "pbx": pbx,
             "groups": compute(data.groups, s.tz),
             "occupancy": occupancy(data.agent_time, data.agent_talk),
         }

@@ -7,7 +7,9 @@ import dataclasses
 import logging
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -21,6 +23,7 @@ from hotline.ivr import Ivr
 from hotline.kb import KnowledgeBase, categories_from, kb_suggestions
 from hotline.kb_import import seed_if_empty
 from hotline.live import LiveView
+from hotline.pbx import PbxLink
 from hotline.prometheus import exposition
 from hotline.recorder import CallRecorder
 from hotline.reporting import MetricsService
@@ -39,14 +42,18 @@ from hotline.transcription.service import Transcription, transcript_text
 from hotline.transcription.worker import WorkerConfig
 from hotline.web.app import WebServer, create_app
 from hotline.web.deps import WebContext
+from hotline.web.health import Health
 from telephony.ami.connection import AmiConnection
 from telephony.ami.events import AmiEvent
-from telephony.calls import CallTracker, CallUpdate, Gap, UpdateKind, gap_event
+from telephony.calls import CallRecord, CallTracker, CallUpdate, Gap, UpdateKind, gap_event, scoped
 from telephony.errors import AmiActionError, AmiAuthError
 from telephony.queue_control import QueueControl
 from telephony.queue_state import QueueBoard
 
 log = logging.getLogger(__name__)
+
+# Records in progress older than this are a crash long ago, not calls to take over.
+RESTORE_WINDOW = timedelta(hours=6)
 
 
 @dataclass
@@ -58,6 +65,11 @@ class CallRecords:
     ami: AmiConnection | None = None
     # Calls ended since the service started, by disposition (the Prometheus counters).
     ended: Counter[str] = field(default_factory=Counter)
+    # Where records left in progress by a process that stopped are read back from.
+    store: CallStore | None = None
+    _restored: bool = False
+    # Gives the PBX's events global call ids (telephony.calls.scoped); None: one PBX, as is.
+    scope: Callable[[AmiEvent], AmiEvent] | None = None
 
     def on_event(self, event: AmiEvent) -> None:
         self._emit(self.tracker.feed(event))
@@ -72,15 +84,28 @@ class CallRecords:
     async def resync(self) -> None:
         """After every (re)login: merge the PBX's live channels into the tracker."""
         assert self.ami is not None
+        if not self._restored and self.store is not None:
+            # Once per process, before the first resync: calls the previous process (or the
+            # active instance that died) was tracking go on, or are closed if they ended.
+            self._restored = True
+            since = datetime.now(UTC) - RESTORE_WINDOW
+            pbx = self.tracker.pbx or None  # this PBX's calls only: each has its own tracker
+            stored = await asyncio.to_thread(self.store.in_progress, since, pbx)
+            taken = self.tracker.restore(stored)
+            if taken:
+                log.warning("resync: took over %d call(s) stored in progress", taken)
         asked = time.time()
         reply = await self.ami.send({"Action": "CoreShowChannels"}, as_list=True, timeout=15)
         channels = [AmiEvent.from_headers(m) for m in reply if m.get("Event") == "CoreShowChannel"]
+        if self.scope is not None:
+            channels = [self.scope(ch) for ch in channels]
         result = self.tracker.resync(channels, asked, time.time())
         self._emit(result.updates)
         for gap in result.gaps:
             await self._fill(gap)
         log.info(
-            "resync: %d live channel(s), %d update(s), %d gap(s) filled",
+            "resync %s: %d live channel(s), %d update(s), %d gap(s) filled",
+            self.tracker.pbx,
             len(channels),
             len(result.updates),
             len(result.gaps),
@@ -133,11 +158,18 @@ class Service:
     transcription: Transcription | None = field(kw_only=True)
     surveys: Surveys | None = field(kw_only=True)
     alerts: SupervisorAlerts = field(kw_only=True)
+    # Every PBX by name, the primary first (``calls`` and ``ami`` are the primary's), and the
+    # call records each one feeds (one tracker per PBX, one recorder for all).
+    links: dict[str, PbxLink] = field(kw_only=True, default_factory=dict)
+    pbx_calls: dict[str, CallRecords] = field(kw_only=True, default_factory=dict)
 
     @classmethod
-    async def build(cls, settings: Settings, secrets: Secrets) -> Service:
+    async def build(
+        cls, settings: Settings, secrets: Secrets, *, health: Health | None = None
+    ) -> Service:
+        """``health``: this instance's role for /healthz (an active/standby pair's runner)."""
         url = settings.database.url
-        await asyncio.to_thread(migrate, url)
+        await asyncio.to_thread(lambda: migrate(url, primary_pbx=settings.pbx.name))
         engine = make_engine(url)
         regions = RegionRules(settings.callers)
         store = CallStore(engine, lambda number: regions.classify(number).name)
@@ -148,10 +180,7 @@ class Service:
         kb = KnowledgeBase(KbStore(engine), categories_from(settings))
         if settings.kb.seed_file is not None:
             await asyncio.to_thread(seed_if_empty, kb, settings.kb.seed_file)
-        tracker = CallTracker()
-        calls = CallRecords(tracker, CallRecorder(store))
         ivr = await Ivr.build(settings, tickets)
-        board = QueueBoard()
         ticket_service = TicketService(settings, tickets)
         alerts = SupervisorAlerts()
         jobs = JobStore(engine) if settings.asr.enabled else None
@@ -161,37 +190,71 @@ class Service:
             else None
         )
         survey_store = surveys.store if surveys else None
-        live = LiveView(settings, board, agents, tracker, store, surveys=survey_store,
-                        alerts=alerts)  # fmt: skip
         callers = CallerHistory(settings.callers, StoreHistory(store, tickets))
 
         def suggest(kind: str | None, category: str | None, language: str | None) -> list[Any]:
             return kb_suggestions(kb, kind, category, language)
 
-        # One AMI connection feeds every feature; after each login each re-reads live state.
-        # The tracker goes first: the features read the call as it stands after the event.
-        def on_event(ev: AmiEvent) -> None:
-            calls.on_event(ev)
-            desk.on_event(ev)
-            live.on_event(ev)
-            screenpop.on_event(ev)
+        # One AMI connection per PBX feeds every feature; after each login each re-reads that
+        # PBX's live state. Events get global call ids first (two PBXes may use the same
+        # linkedid); the tracker goes next: the features read the call as it stands after it.
+        def feed(name: str, records: CallRecords) -> Callable[[AmiEvent], None]:
+            scope = records.scope or (lambda ev: ev)
 
-        async def on_connected() -> None:
-            await calls.resync()
-            await desk.reconcile()
-            live.changed()
+            def on_event(raw: AmiEvent) -> None:
+                ev = scope(raw)
+                records.on_event(ev)
+                desk.on_event(ev, name)
+                live.on_event(ev, name)
+                screenpop.on_event(ev)
 
-        ami = AmiConnection(settings.pbx.ami, secrets.ami_secret, on_event, on_connected)
-        desk = AgentDesk(settings, agents, QueueControl(ami), board)
-        screenpop = ScreenPop(callers, desk.agent_on, tracker.get, suggest)
+            return on_event
+
+        def connected(name: str, records: CallRecords) -> Callable[[], Awaitable[None]]:
+            async def on_connected() -> None:
+                await records.resync()
+                await desk.reconcile(name)
+                live.changed()
+
+            return on_connected
+
+        recorder = CallRecorder(store)
+        ended: Counter[str] = Counter()  # over every PBX (the Prometheus counters)
+        links: dict[str, PbxLink] = {}
+        pbx_calls: dict[str, CallRecords] = {}
+        for pbx in settings.all_pbxes:
+            scope = scoped(pbx.name)
+            tracker = CallTracker(pbx.name)
+            records = CallRecords(tracker, recorder, ended=ended, store=store, scope=scope)
+            secret = secrets.ami_secret_of(pbx.name)
+            records.ami = AmiConnection(
+                pbx.ami, secret, feed(pbx.name, records), connected(pbx.name, records)
+            )
+            control = QueueControl(records.ami, scope)
+            links[pbx.name] = PbxLink(pbx, tracker, QueueBoard(), control, records.ami)
+            pbx_calls[pbx.name] = records
+        first = links[settings.pbx.name]
+        calls, ami = pbx_calls[first.name], records_ami(pbx_calls[first.name])
+        live = LiveView(settings, first.board, agents, first.tracker, store, surveys=survey_store,
+                        alerts=alerts, links=list(links.values()))  # fmt: skip
+        desk = AgentDesk(settings, agents, first.control, first.board, links=links)
+
+        def call_of(linkedid: str) -> CallRecord | None:
+            """The call in progress ``linkedid`` on whichever PBX has it (ids are global)."""
+            for link in links.values():
+                rec = link.tracker.get(linkedid)
+                if rec is not None:
+                    return rec
+            return None
+
+        screenpop = ScreenPop(callers, desk.agent_on, call_of, suggest)
         transcription = (
-            _transcription(settings, jobs, tickets, ticket_service, screenpop, surveys)
+            _transcription(settings, secrets, jobs, tickets, ticket_service, screenpop, surveys)
             if jobs is not None
             else None
         )
         if transcription is not None:
-            calls.recorder.subscribe(transcription.on_update)
-        calls.ami = ami
+            recorder.subscribe(transcription.on_update)
         signer = TokenSigner(secrets.api_secret.encode(), ttl=settings.token_hours * 3600)
         metrics = MetricsService(settings, MetricsStore(engine), tickets, surveys=survey_store)
 
@@ -204,13 +267,14 @@ class Service:
                 metrics_token=secrets.metrics_token, tickets=ticket_service,
                 kb=kb, screenpop=screenpop, callers=callers,
                 surveys=survey_store, alerts=alerts,
+                **({"health": health} if health is not None else {}),
             )
         )  # fmt: skip
         web = WebServer(app, settings.listen.api_host, settings.listen.api_port)
         return cls(
             settings, engine, store, tickets, agents, calls, ivr, desk, live, web, signer,
             metrics, ami, kb=kb, screenpop=screenpop, transcription=transcription,
-            surveys=surveys, alerts=alerts,
+            surveys=surveys, alerts=alerts, links=links, pbx_calls=pbx_calls,
         )  # fmt: skip
 
     async def run(self) -> None:
@@ -218,7 +282,10 @@ class Service:
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.calls.recorder.run(), name="recorder")
-                tg.create_task(self.ami.run(), name="ami")
+                # Each PBX's connection reconnects on its own: one PBX down stops no other.
+                for name, records in (self.pbx_calls or {"": self.calls}).items():
+                    assert records.ami is not None
+                    tg.create_task(records.ami.run(), name=f"ami {name}".strip())
                 tg.create_task(self.ivr.server.run(), name="fastagi")
                 tg.create_task(self.live.run(), name="live")
                 tg.create_task(self.web.run(), name="web")
@@ -248,6 +315,11 @@ class Service:
                 writer.cancel()
 
 
+def records_ami(records: CallRecords) -> AmiConnection:
+    assert records.ami is not None
+    return records.ami
+
+
 def bootstrap_admin(agents: AgentStore, password: str) -> None:
     """The first administrator, from the environment, when there is none yet."""
     if not password or any("admin" in a.roles for a in agents.all()):
@@ -265,13 +337,15 @@ def bootstrap_admin(agents: AgentStore, password: str) -> None:
 
 def _transcription(
     settings: Settings,
+    secrets: Secrets,
     jobs: JobStore,
     tickets: TicketStore,
     ticket_service: TicketService,
     screenpop: ScreenPop,
     surveys: Surveys | None,
 ) -> Transcription:
-    """Recorded calls → transcription jobs → local worker processes → tickets and pops."""
+    """Recorded calls → transcription jobs → worker processes (local, or through Redis) →
+    tickets and pops."""
     asr = settings.asr
     for missing in asr.without_model(settings.ivr.languages):
         log.warning("%s: those calls are not transcribed", missing)
@@ -280,7 +354,9 @@ def _transcription(
     draft = settings.draft.model_dump(mode="json")
 
     def worker_config(worker_id: str) -> WorkerConfig:
-        return WorkerConfig(settings.database.url, worker_id, models, draft=draft, options=options)
+        jobs_cfg = settings.jobs
+        return WorkerConfig(settings.database.url, worker_id, models, draft=draft, options=options,
+                            lease=jobs_cfg.lease, max_attempts=jobs_cfg.max_attempts)  # fmt: skip
 
     async def deliver(job: Job) -> None:
         if surveys is not None and surveys.owns(job):  # a survey's spoken comment
@@ -301,4 +377,12 @@ def _transcription(
                 log.warning("transcript of %s not put on ticket %s: %s",
                             job.linkedid, ticket_id, exc.message)  # fmt: skip
 
+    queue = settings.jobs
+    if queue.engine == "redis":  # no local workers: `hotline worker transcribe` processes
+        from hotline.jobqueue.broker import Publisher, QueueConfig
+
+        publisher = Publisher.connect(QueueConfig.from_settings(queue, secrets.redis_url))
+        return Transcription(jobs, models, worker_config, deliver, publisher=publisher,
+                             redelivery_after=queue.redelivery_after,
+                             max_attempts=queue.max_attempts)  # fmt: skip
     return Transcription(jobs, models, worker_config, deliver, workers=asr.workers)

@@ -26,11 +26,13 @@ class IvrApp:
             # An unknown script: the dialplan sees the IVR unfinished and falls back.
             raise AgiProtocolError(f"no such IVR script {script!r}")
         walk = MenuWalk(channel, self._ctx, name, menu)
-        self.active[walk.state.uniqueid] = walk.state
+        # Keyed by PBX (the dialplan's AGI argument) too: two PBXes may use the same uniqueid.
+        key = f"{channel.request.headers.get('agi_arg_1', '')}/{walk.state.uniqueid}"
+        self.active[key] = walk.state
         try:
             await walk.run()
         finally:
-            del self.active[walk.state.uniqueid]
+            del self.active[key]
 
     def find(self, caller_number: str) -> WalkState | None:
         """The walk of a caller now in a menu (the newest, if several)."""

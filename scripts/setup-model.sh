@@ -3,11 +3,15 @@
 # Maven Central (artifact com.alphacephei:vosk-model-en, an Android archive whose
 # assets/model-en-us/ folder is the model) and unpacked into var/models/. The marker file lists
 # every file with its size, written last, so an interrupted unpack is redone, never trusted.
+# The version is VOSK_MODEL_VERSION in scripts/versions.env (an environment variable of that name
+# wins); docker/Dockerfile fetches the model into the image with this same script.
 # (0.3.45 is the newest version on Maven Central; platform-notes' 0.3.70 is not published.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-VERSION=${VOSK_MODEL_VERSION:-0.3.45}
+wanted=${VOSK_MODEL_VERSION:-}
+source scripts/versions.env
+VERSION=${wanted:-$VOSK_MODEL_VERSION}
 ARTIFACT="com.alphacephei:vosk-model-en:${VERSION}:aar"
 dest="var/models/vosk-model-en-us-${VERSION}"
 marker="$dest/.hotline-model"

@@ -4,6 +4,12 @@ Calls are keyed by ``Linkedid``: every channel of one call (the caller's, each a
 the agent who answered) carries the ``Linkedid`` of the first. The tracker is idempotent: a
 replayed or duplicated event changes nothing (each transition is guarded by the state it leaves),
 and resumable: after an AMI outage ``resync`` merges the PBX's list of live channels.
+
+Several PBXes: one tracker per PBX (uniqueids and channel names mean something only on their
+own PBX), and call ids made global with ``call_id`` before anything reads the events: two
+Asterisks may both produce linkedid ``1763700000.12``; their calls are ``pbx1-1763700000.12``
+and ``pbx2-1763700000.12``. A PBX whose Asterisk has ``systemname = <name>`` (a private one
+always does) already prefixes its ids so, and they are used unchanged.
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ class UpdateKind(enum.StrEnum):
 class CallRecord:
     """What the hotline knows of one call. Times are POSIX seconds; durations seconds."""
 
-    linkedid: str
+    linkedid: str  # global: see call_id
     caller_number: str = ""
     caller_name: str = ""
     dialled_number: str = ""
@@ -72,6 +78,7 @@ class CallRecord:
     request_kind: str | None = None  # chosen in the IVR: consultation, complaint, ...
     variables: dict[str, str] = field(default_factory=dict)
     resynced: bool = False  # part of its history was rebuilt after an AMI outage
+    pbx: str = ""  # the name of the PBX the call came through
 
     def copy(self) -> CallRecord:
         # A shallow copy plus fresh containers: the same as dataclasses.replace (no field has
@@ -146,6 +153,30 @@ class _Call:
     abandoned: bool = False
     in_queue: bool = False
     last_agent_called_at: dict[str, float] = field(default_factory=dict)  # interface -> time
+    restored: bool = False  # taken over from a stored record; its channels not seen yet
+
+
+def call_id(pbx: str, linkedid: str) -> str:
+    """The global id of a PBX's call: ``<pbx>-<linkedid>``, unless the PBX's own id already
+    starts so (its Asterisk's ``systemname`` is the PBX's name). PBX names have no '-'."""
+    if not pbx or not linkedid or linkedid.startswith(pbx + "-"):
+        return linkedid
+    return f"{pbx}-{linkedid}"
+
+
+def scoped(pbx: str) -> Callable[[AmiEvent], AmiEvent]:
+    """A function that gives an event of PBX ``pbx`` its global call id (``Linkedid``); the
+    event itself when it needs none (every event of a PBX with a matching ``systemname``)."""
+    prefix = pbx + "-"
+
+    def scope(ev: AmiEvent) -> AmiEvent:
+        linkedid = ev.headers.get("Linkedid")
+        if not linkedid or not pbx or linkedid.startswith(prefix):
+            return ev
+        return AmiEvent(ev.name, {**ev.headers, "Linkedid": prefix + linkedid}, ev.at,
+                        ev.received_at)  # fmt: skip
+
+    return scope
 
 
 def _extension(interface: str) -> str:
@@ -160,7 +191,9 @@ _Handler = Callable[["CallTracker", _Call, AmiEvent, list[CallUpdate]], None]
 class CallTracker:
     """Feed it AMI events in order; it returns what changed for each call."""
 
-    def __init__(self) -> None:
+    def __init__(self, pbx: str = "") -> None:
+        """``pbx``: the name put on every record (events must already carry global ids)."""
+        self.pbx = pbx
         self._calls: dict[str, _Call] = {}
         self._ended: OrderedDict[str, None] = OrderedDict()
         # ``_on_<event name in lower case>`` handles that event. Looked up once here rather
@@ -215,6 +248,7 @@ class CallTracker:
             caller_name=ev.get("CallerIDName"),
             dialled_number=ev.get("Exten"),
             started_at=ev.at,
+            pbx=self.pbx,
         )
         # Asterisk's placeholder for "not given" is not a number or a name.
         if rec.caller_number == "<unknown>":
@@ -389,6 +423,52 @@ class CallTracker:
         updates.append(CallUpdate(UpdateKind.ENDED, rec.copy()))
 
     # -- resynchronisation -------------------------------------------------------------------
+    def restore(self, records: Iterable[CallRecord]) -> int:
+        """Take over calls that another process was tracking when it stopped (records stored
+        while in progress), before the first ``resync``: a call the PBX still has goes on
+        with everything known of it (IVR choices, queue join, agent); one the PBX no longer
+        has ended unseen and is closed by that ``resync``. Returns how many were taken."""
+        taken = 0
+        for stored in records:
+            linkedid = stored.linkedid
+            if stored.ended_at is not None or linkedid in self._calls or linkedid in self._ended:
+                continue
+            rec = stored.copy()
+            # The caller's channel is the call's first: its Uniqueid is the Linkedid. Until
+            # the resync shows it, it counts as live since the beginning of time.
+            call = _Call(record=rec, caller_uid=linkedid, restored=True)
+            call.seen.add(linkedid)
+            call.live[linkedid] = 0.0
+            call.in_queue = rec.queue_joined_at is not None and rec.answered_at is None
+            self._calls[linkedid] = call
+            taken += 1
+        return taken
+
+    def _adopt_restored(self, channels: list[AmiEvent]) -> None:
+        """Restored calls meet their live channels: the caller's leg (if its Uniqueid is not
+        the Linkedid after all) and the agent's leg bridged to it."""
+        by_call: dict[str, list[AmiEvent]] = {}
+        for ch in channels:
+            by_call.setdefault(ch.get("Linkedid"), []).append(ch)
+        for call in self._calls.values():
+            if not call.restored:
+                continue
+            call.restored = False
+            legs = by_call.get(call.record.linkedid, [])
+            if not legs:
+                continue  # ended unseen: the caller's leg is not live, resync closes it
+            uids = {ch.get("Uniqueid") for ch in legs}
+            if call.caller_uid not in uids:
+                call.live.pop(call.caller_uid, None)
+                oldest = max(legs, key=lambda ch: _duration(ch.get("Duration")))
+                call.caller_uid = oldest.get("Uniqueid")
+            caller = next(ch for ch in legs if ch.get("Uniqueid") == call.caller_uid)
+            bridge = caller.get("BridgeId")
+            if call.record.answered_at is not None and bridge:
+                peers = [ch for ch in legs if ch.get("BridgeId") == bridge and ch is not caller]
+                if peers:
+                    call.agent_uid = peers[0].get("Uniqueid")
+
     def resync(self, channels: Iterable[AmiEvent], asked_at: float, now: float) -> ResyncResult:
         """Merge the PBX's live channels (``CoreShowChannel`` events) after a reconnect.
 
@@ -397,6 +477,7 @@ class CallTracker:
         connections that happened unseen are returned as ``gaps`` for the caller to fill.
         """
         channels = list(channels)
+        self._adopt_restored(channels)
         updates: list[CallUpdate] = []
         alive: set[str] = set()
         for ch in channels:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,6 +23,9 @@ def interface(extension: str) -> str:
 @dataclass(frozen=True)
 class QueueControl:
     ami: ActionSender
+    # Gives status events their PBX's global call ids (telephony.calls.scoped), as the
+    # service's events have.
+    scope: Callable[[AmiEvent], AmiEvent] | None = None
 
     async def add(
         self, queue: str, extension: str, name: str, penalty: int, *, paused: bool, reason: str = ""
@@ -61,4 +65,15 @@ class QueueControl:
     async def status(self) -> QueueBoard:
         reply = await self.ami.send({"Action": "QueueStatus"}, as_list=True, timeout=15)
         assert isinstance(reply, list)
-        return board_from_status([AmiEvent.from_headers(m) for m in reply])
+        events = [AmiEvent.from_headers(m) for m in reply]
+        if self.scope is not None:
+            events = [self.scope(_linked(ev)) for ev in events]
+        return board_from_status(events)
+
+
+def _linked(ev: AmiEvent) -> AmiEvent:
+    """A waiting caller (``QueueEntry``) without ``Linkedid`` (Asterisk 16 sends none): the
+    caller's channel is its call's first, so its Uniqueid is the Linkedid."""
+    if ev.name != "QueueEntry" or ev.get("Linkedid") or not ev.get("Uniqueid"):
+        return ev
+    return AmiEvent(ev.name, {**ev.headers, "Linkedid": ev.get("Uniqueid")}, ev.at, ev.received_at)

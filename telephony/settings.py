@@ -15,6 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 Port = Annotated[int, Field(ge=1, le=65535)]
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _NUMBER = re.compile(r"^[0-9*#+]{1,32}$")
+# A PBX name has no '-': call ids of a PBX are "<name>-<Asterisk linkedid>" (see telephony.calls).
+_PBX_NAME = re.compile(r"^[A-Za-z0-9_]{1,20}$")
+DEFAULT_PBX = "pbx1"
 
 
 class Strict(BaseModel):
@@ -31,11 +34,19 @@ class AmiSettings(Strict):
     user: str = "hotline"
     # The secret itself never lives in the file: only the name of the environment variable.
     secret_env: str = "HOTLINE_AMI_SECRET"
+    # Networks (besides the PBX's own address) allowed to log in to the AMI rendered for this
+    # PBX: the service's hosts when it runs elsewhere (docker/: the compose network).
+    permit: list[str] = []
     heartbeat_interval: float = Field(5.0, gt=0, le=300)
     heartbeat_timeout: float = Field(3.0, gt=0, le=60)
     connect_timeout: float = Field(5.0, gt=0, le=60)
     reconnect_min: float = Field(0.2, gt=0, le=60)
     reconnect_max: float = Field(30.0, gt=0, le=600)
+
+    @field_validator("permit")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        return [ipaddress.ip_network(net, strict=False).with_netmask for net in v]
 
     @model_validator(mode="after")
     def _backoff_order(self) -> AmiSettings:
@@ -205,8 +216,16 @@ class InboundRoute(Strict):
 
 
 class PbxSettings(Strict):
-    """The PBX: embedded (private Asterisk) or external, plus what is rendered into it."""
+    """The PBX: embedded (private Asterisk) or external, plus what is rendered into it.
 
+    Queues, agents' endpoints, phones and inbound numbers belong to one PBX: each Asterisk has
+    its own queues and only its own endpoints can be their members. A skill group that spans
+    several PBXes is the same queue name on each (metrics by queue add them up, by pbx keep
+    them apart)."""
+
+    # Names the PBX in call records, agent history, metrics and the live view. A private PBX
+    # gets it as Asterisk's ``systemname``, so its call ids already start with "<name>-".
+    name: str = DEFAULT_PBX
     mode: Literal["embedded", "external"] = "embedded"
     ami: AmiSettings = AmiSettings()
     embedded: EmbeddedPbx = EmbeddedPbx()
@@ -216,6 +235,13 @@ class PbxSettings(Strict):
     phones: list[LocalPhone] = []
     queues: list[QueueSettings] = [QueueSettings(name="operator")]
     inbound: list[InboundRoute] = [InboundRoute(number="12345", queue="operator")]
+
+    @field_validator("name")
+    @classmethod
+    def _pbx_name(cls, v: str) -> str:
+        if not _PBX_NAME.match(v):
+            raise ValueError("PBX name must be 1-20 letters, digits or '_' (no '-')")
+        return v
 
     @model_validator(mode="after")
     def _references(self) -> PbxSettings:
@@ -261,3 +287,58 @@ class PbxSettings(Strict):
             if q.name == name:
                 return q
         raise KeyError(name)
+
+
+def pbx_problems(pbxes: list[PbxSettings], where: list[str]) -> list[str]:
+    """What makes several PBXes unusable together (``where[i]`` names ``pbxes[i]`` in the
+    messages): a name twice, one PBX listed twice, an endpoint number on two PBXes (the
+    service finds an agent's PBX by its extension), private PBXes sharing ports or folders."""
+    problems: list[str] = []
+    first: dict[str, str] = {}
+    for i, pbx in enumerate(pbxes):
+        if pbx.name in first:
+            problems.append(f"{where[i]}.name: {pbx.name!r} is also the name of {first[pbx.name]}")
+        first.setdefault(pbx.name, where[i])
+    owner: dict[str, str] = {}
+    for i, pbx in enumerate(pbxes):
+        numbers = [("agent", a.extension) for a in pbx.agents]
+        numbers += [("phone", p.number) for p in pbx.phones]
+        for kind, number in numbers:
+            other = owner.get(number)
+            if other is not None and other != pbx.name:
+                problems.append(
+                    f"{where[i]}: {kind} {number} is also an endpoint of PBX {other!r} "
+                    "(endpoint numbers must be unique across PBXes)"
+                )
+            owner.setdefault(number, pbx.name)
+    seen_ami: dict[tuple[str, int], str] = {}
+    for i, pbx in enumerate(pbxes):
+        host = pbx.embedded.bind if pbx.mode == "embedded" else pbx.ami.host
+        key = (host, pbx.ami.port)
+        if key in seen_ami:
+            problems.append(
+                f"{where[i]}.ami: {host}:{pbx.ami.port} is also the AMI of {seen_ami[key]} "
+                "(the same PBX listed twice?)"
+            )
+        seen_ami.setdefault(key, where[i])
+    private = [(where[i], p) for i, p in enumerate(pbxes) if p.mode == "embedded"]
+    for a, (wa, pa) in enumerate(private):
+        for wb, pb in private[a + 1 :]:
+            ea, eb = pa.embedded, pb.embedded
+            if ea.runtime_dir.resolve() == eb.runtime_dir.resolve():
+                problems.append(f"{wb}.embedded.runtime_dir: the same folder as {wa}'s")
+            if ea.rtp_start <= eb.rtp_end and eb.rtp_start <= ea.rtp_end:
+                problems.append(f"{wb}.embedded: RTP range overlaps {wa}'s")
+            ports_a = {"embedded.sip_port": ea.sip_port, "ami.port": pa.ami.port}
+            ports_b = {"embedded.sip_port": eb.sip_port, "ami.port": pb.ami.port}
+            for na, port_a in ports_a.items():
+                for nb, port_b in ports_b.items():
+                    # The same AMI port on the same address is reported above.
+                    same = port_a == port_b and ea.bind == eb.bind
+                    if same and not na == nb == "ami.port":
+                        problems.append(f"port clash: {wa}.{na} and {wb}.{nb} are both {port_a}")
+            for w, e, wo, theirs in ((wa, ea, wb, ports_b), (wb, eb, wa, ports_a)):
+                for n, port in theirs.items():
+                    if e.rtp_start <= port <= e.rtp_end:
+                        problems.append(f"port clash: {wo}.{n} {port} lies in {w}'s RTP range")
+    return problems

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import importlib
 import itertools
+import os
 import shutil
 import socket
 import subprocess
@@ -22,7 +23,7 @@ import pytest
 import yaml
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service as DriverService
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 
 from bench.pg import PG_BIN, PrivatePostgres, private_postgres
 from hotline.pbx import embedded_pbx
@@ -31,7 +32,7 @@ from hotline.settings import Secrets, Settings, parse_settings, resolve_secrets
 from hotline.store.db import make_engine, migrate
 from telephony.asterisk.process import PrivateAsterisk
 from telephony.sip import Phone, SipStack
-from tests.support import free_port, wait_for
+from tests.support import NewDbUrl, free_port, wait_for
 
 ASTERISK = Path("/usr/sbin/asterisk")
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
@@ -172,7 +173,7 @@ def carrier_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def settings(runtime_dir: Path, carrier_port: int) -> Settings:
+def settings(runtime_dir: Path, carrier_port: int, databases: Databases) -> Settings:
     # Below the kernel's ephemeral range (32768+), where free_port() finds the other ports.
     rtp = 31000 + (free_port() % 17) * 100
     ivr = shipped_ivr(runtime_dir / "prompts")
@@ -230,7 +231,7 @@ def settings(runtime_dir: Path, carrier_port: int) -> Settings:
             "do_not_call": ["13900000012", "110"],
             "recordings_dir": str(runtime_dir / "rec" / "surveys"),
         },
-        "database": {"url": f"sqlite:///{runtime_dir / 'hotline.db'}"},
+        "database": {"url": databases.new("hotline", runtime_dir)},
         "listen": {"api_port": free_port(), "agi_port": free_port()},
     }
     return parse_settings(data, "test settings")
@@ -316,31 +317,128 @@ async def browser() -> AsyncIterator[webdriver.Chrome]:
     shutil.rmtree(profile, ignore_errors=True)
 
 
-# -- databases for the store tests: SQLite and a private PostgreSQL ------------------------------
-_db_names = itertools.count()
+# -- databases: SQLite files, or databases on one private PostgreSQL server ----------------------
+DB_KINDS = ("sqlite", "postgresql")
+# The private server runs in the hotline's own time zone, not UTC: SQL that depends on the
+# session time zone (naive timestamps, date_trunc on timestamptz) shows up in the tests.
+PG_SERVER = {"timezone": "Asia/Shanghai", "max_connections": "300"}
+
+
+def db_kind() -> str:
+    """HOTLINE_TEST_DB: what every test that needs a database gets (default sqlite)."""
+    kind = os.environ.get("HOTLINE_TEST_DB", "sqlite")
+    if kind not in DB_KINDS:
+        raise pytest.UsageError(
+            f"HOTLINE_TEST_DB={kind!r}: must be one of {', '.join(DB_KINDS)} (default sqlite)"
+        )
+    return kind
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    db_kind()  # a wrong value stops the run before any test, with the reason
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"databases: {db_kind()} (HOTLINE_TEST_DB)"
+
+
+# scripts/test.sh runs these files' tests a second time with HOTLINE_TEST_DB=postgresql
+# (``-m postgresql_pass``): the store, metrics, ticket and call-record tests that go through the
+# run's database (the session service's, a ``hotline`` process's, a CLI command's); a test
+# whose databases are an ``engine`` or ``blank_url`` of each kind ran on both already.
+POSTGRESQL_PASS = {
+    "test_agent_routing.py", "test_agents_cli.py", "test_call_records.py",
+    "test_metrics_calls.py", "test_metrics_store.py", "test_migrations.py", "test_reports.py",
+    "test_screenpop.py", "test_service_restart.py", "test_tickets.py",
+    "test_transcription_calls.py",
+}  # fmt: skip
+RUN_DATABASE = {"service", "settings", "db_url"}  # fixtures that lead to the run's database
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if item.path.name in POSTGRESQL_PASS and used & RUN_DATABASE:
+            item.add_marker(pytest.mark.postgresql_pass)
+
+
+class Databases:
+    """Hands out fresh, empty databases: a SQLite file in the given directory, or a new
+    database (CREATE DATABASE, a unique name) on the session's private PostgreSQL server,
+    which is only started when one is first asked for."""
+
+    def __init__(self, request: pytest.FixtureRequest) -> None:
+        self.kind = db_kind()
+        self._request = request
+        self._names = itertools.count()
+
+    @property
+    def postgres(self) -> PrivatePostgres:
+        pg: PrivatePostgres = self._request.getfixturevalue("postgres")
+        return pg
+
+    def new(self, label: str, directory: Path, kind: str | None = None) -> str:
+        """The URL of a new, empty (not migrated) database; ``kind`` defaults to the run's."""
+        kind = kind or self.kind
+        n = next(self._names)
+        if kind == "sqlite":
+            path = directory / f"{label}.db"
+            return f"sqlite:///{path if not path.exists() else directory / f'{label}-{n}.db'}"
+        assert kind == "postgresql", kind
+        return self.postgres.create_database(f"{label.lower()}_{n}")
+
+    def drop(self, url: str) -> None:
+        """Drop a PostgreSQL database made by ``new`` (SQLite files go with their directory)."""
+        if not url.startswith("sqlite"):
+            self.postgres.drop_database(url.rsplit("/", 1)[1])
 
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PrivatePostgres]:
     """One private PostgreSQL cluster for the session (each test gets its own database)."""
-    with private_postgres() as pg:
+    with private_postgres(PG_SERVER) as pg:
         yield pg
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A fresh, migrated database of each kind: store tests run on both."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        pg: PrivatePostgres = request.getfixturevalue("postgres")
-        name = f"test_{next(_db_names)}"
-        admin = create_engine(pg.url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name}"))
-        admin.dispose()
-        url = pg.url.rsplit("/", 1)[0] + f"/{name}"
+@pytest.fixture(scope="session")
+def databases(request: pytest.FixtureRequest) -> Databases:
+    return Databases(request)
+
+
+@pytest.fixture
+def db_url(databases: Databases, tmp_path: Path) -> Iterator[NewDbUrl]:
+    """``db_url(label="db")``: the URL of a new, empty database of the run's kind
+    (HOTLINE_TEST_DB) for a service, a ``hotline`` subprocess or a CLI command the test
+    runs; each call gives another one, dropped after the test."""
+    made: list[str] = []
+
+    def new(label: str = "db") -> str:
+        made.append(databases.new(label, tmp_path))
+        return made[-1]
+
+    yield new
+    for url in made:
+        databases.drop(url)
+
+
+@pytest.fixture(params=DB_KINDS)
+def blank_url(
+    request: pytest.FixtureRequest, databases: Databases, tmp_path: Path
+) -> Iterator[str]:
+    """An empty database of each kind (not migrated): migration tests run on both."""
+    url = databases.new("blank", tmp_path, request.param)
+    yield url
+    databases.drop(url)
+
+
+@pytest.fixture(params=DB_KINDS)
+def engine(
+    request: pytest.FixtureRequest, databases: Databases, tmp_path: Path
+) -> Iterator[Engine]:
+    """A fresh, migrated database of each kind: store tests run on both, in either mode."""
+    url = databases.new("store", tmp_path, request.param)
     migrate(url)
     eng = make_engine(url)
     yield eng
     eng.dispose()
+    databases.drop(url)

@@ -7,7 +7,8 @@ import contextlib
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -130,3 +131,22 @@ async def supervisor_session(
         tok = await http.post("/api/auth/token", json=creds)
         assert tok.status_code == 200, tok.text
         yield http, {"Authorization": f"Bearer {tok.json()['token']}"}
+
+
+class NewDbUrl(Protocol):
+    """The ``db_url`` fixture: each call gives the URL of a new, empty database of the run's
+    kind (HOTLINE_TEST_DB: a SQLite file, or a database on the private PostgreSQL server)."""
+
+    def __call__(self, label: str = "db") -> str: ...
+
+
+def shipped_config_with(url: str) -> str:
+    """config/hotline.yaml as shipped, with its database URL replaced by ``url``."""
+    shipped = Path(__file__).resolve().parent.parent / "config" / "hotline.yaml"
+    text = shipped.read_text(encoding="utf-8")
+    if SHIPPED_DB not in text:
+        raise AssertionError(f"config/hotline.yaml no longer has {SHIPPED_DB}")
+    return text.replace(SHIPPED_DB, url)
+
+
+SHIPPED_DB = "sqlite:///var/hotline.db"

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.support import NewDbUrl, shipped_config_with
 from tests.test_config import ROOT, run_cli
 
 
-def config_for(tmp_path: Path) -> Path:
+def config_for(tmp_path: Path, url: str) -> Path:
+    """The shipped configuration on the database at ``url``."""
     cfg = tmp_path / "hotline.yaml"
-    text = (ROOT / "config" / "hotline.yaml").read_text(encoding="utf-8")
-    cfg.write_text(text.replace("sqlite:///var/hotline.db", f"sqlite:///{tmp_path}/a.db"))
+    cfg.write_text(shipped_config_with(url), encoding="utf-8")
     return cfg
 
 
-def test_import_yaml_and_csv_then_list(tmp_path: Path) -> None:
-    cfg = str(config_for(tmp_path))
+def test_import_yaml_and_csv_then_list(tmp_path: Path, db_url: NewDbUrl) -> None:
+    cfg = str(config_for(tmp_path, db_url()))
     env = {"HOTLINE_SUPERVISOR_PASSWORD": "duty-pw-12345"}
     r = run_cli("-c", cfg, "agents", "import", str(ROOT / "config" / "agents.yaml"), env=env)
     assert r.returncode == 0, r.stderr
@@ -34,8 +35,8 @@ def test_import_yaml_and_csv_then_list(tmp_path: Path) -> None:
     assert "duty-pw-12345" not in listing + r.stdout + r.stderr
 
 
-def test_bad_rows_are_named_and_nothing_is_imported(tmp_path: Path) -> None:
-    cfg = str(config_for(tmp_path))
+def test_bad_rows_are_named_and_nothing_is_imported(tmp_path: Path, db_url: NewDbUrl) -> None:
+    cfg = str(config_for(tmp_path, db_url()))
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "agents:\n"

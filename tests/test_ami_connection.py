@@ -16,7 +16,7 @@ from telephony.ami.connection import AmiConnection
 from telephony.ami.events import AmiEvent
 from telephony.asterisk.process import PrivateAsterisk
 from telephony.errors import AmiAuthError, AmiNotConnected
-from tests.support import TcpProxy, free_port, wait_for
+from tests.support import NewDbUrl, TcpProxy, free_port, wait_for
 
 
 async def test_bad_credentials_are_fatal_not_retried(
@@ -86,12 +86,12 @@ async def test_silently_dead_link_is_noticed_and_reopened(
 
 
 def test_run_against_external_pbx_with_wrong_secret_exits_3(
-    pbx: PrivateAsterisk, settings: Settings, tmp_path: Path
+    pbx: PrivateAsterisk, settings: Settings, tmp_path: Path, db_url: NewDbUrl
 ) -> None:
     config = tmp_path / "external.yaml"
     config.write_text(
         f"pbx:\n  mode: external\n  ami:\n    port: {settings.pbx.ami.port}\n"
-        f"database:\n  url: sqlite:///{tmp_path}/x.db\n"
+        f"database:\n  url: {db_url()}\n"
     )
     result = subprocess.run(
         [sys.executable, "-m", "hotline.cli", "-c", str(config), "run"],

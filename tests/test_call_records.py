@@ -16,7 +16,7 @@ from hotline.service import Service
 from hotline.settings import Secrets, Settings
 from hotline.store.models import CallRow
 from telephony.sip import CallHandle, Phone, PhoneConfig, SipStack, allocate_ports
-from tests.support import TcpProxy, free_port, wait_for
+from tests.support import NewDbUrl, TcpProxy, free_port, wait_for
 
 _numbers = itertools.count(13800138001)
 
@@ -190,7 +190,7 @@ async def test_call_ending_while_ami_is_down_is_closed_by_resync(
     secrets: Secrets,
     sounds: dict[str, Path],
     phones: list[Phone],
-    tmp_path: Path,
+    db_url: NewDbUrl,
 ) -> None:
     """A second service reaches the PBX through a proxy that the test cuts and holds down
     while the caller hangs up: the Hangup event is never seen, yet the record closes."""
@@ -198,7 +198,7 @@ async def test_call_ending_while_ami_is_down_is_closed_by_resync(
     await proxy.start()
     own = settings.model_copy(
         update={
-            "database": settings.database.model_copy(update={"url": f"sqlite:///{tmp_path}/o.db"}),
+            "database": settings.database.model_copy(update={"url": db_url()}),
             "listen": settings.listen.model_copy(
                 update={"agi_port": free_port(), "api_port": free_port()}
             ),

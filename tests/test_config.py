@@ -9,8 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from hotline.settings import Settings, load_settings, parse_settings, resolve_secrets
+from hotline.settings import (
+    ConfigError,
+    Settings,
+    load_settings,
+    parse_settings,
+    resolve_secrets,
+)
 from telephony.asterisk.render import OutboundUser, RenderInput, render
+from tests.support import NewDbUrl
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -134,7 +141,7 @@ def test_missing_file(tmp_path: Path) -> None:
     assert "cannot read file" in result.stderr
 
 
-def test_port_in_use_is_named_before_start(tmp_path: Path) -> None:
+def test_port_in_use_is_named_before_start(tmp_path: Path, db_url: NewDbUrl) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
@@ -142,7 +149,7 @@ def test_port_in_use_is_named_before_start(tmp_path: Path) -> None:
         path = tmp_path / "busy.yaml"
         path.write_text(
             f"pbx:\n  ami:\n    port: {port}\n  embedded:\n    runtime_dir: {tmp_path}/a\n"
-            f"database:\n  url: sqlite:///{tmp_path}/db.sqlite\n"
+            f"database:\n  url: {db_url()}\n"
         )
         result = run_cli("-c", str(path), "run")
     assert result.returncode == 2
@@ -201,3 +208,40 @@ def test_rendered_asterisk_config_carries_settings_but_no_secret_in_repo(
 def test_parse_settings_defaults() -> None:
     s = parse_settings({})
     assert s.pbx.inbound[0].number == "12345"
+
+
+def test_database_url_from_the_environment_replaces_the_files(
+    tmp_path: Path, db_url: NewDbUrl
+) -> None:
+    # A PostgreSQL URL carries a password: HOTLINE_DATABASE_URL keeps it out of the file.
+    secret_url = "postgresql+psycopg://hotline:pw-s3cret@db.example:5432/hotline"
+    shipped = ROOT / "config" / "hotline.yaml"
+    assert load_settings(shipped, env={}).database.url == "sqlite:///var/hotline.db"
+    env = {"HOTLINE_DATABASE_URL": secret_url}
+    assert load_settings(shipped, env=env).database.url == secret_url
+    # A file without a database section, or an empty variable (the file's URL stays).
+    bare = tmp_path / "bare.yaml"
+    bare.write_text("service_number: '12345'\n")
+    assert load_settings(bare, env=env).database.url == secret_url
+    unset = {"HOTLINE_DATABASE_URL": ""}
+    assert load_settings(shipped, env=unset).database.url.startswith("sqlite")
+    # A bad URL is named by where it came from, never shown.
+    with pytest.raises(ConfigError) as bad:
+        load_settings(shipped, env={"HOTLINE_DATABASE_URL": "mysql://u:pw-s3cret@h/d"})
+    assert "HOTLINE_DATABASE_URL replaces database.url" in str(bad.value)
+    assert "pw-s3cret" not in str(bad.value)
+    # The CLI prints it with the password masked.
+    check = run_cli("-c", "config/hotline.yaml", "config", "check", env=env)
+    assert check.returncode == 0, check.stderr
+    assert "database postgresql+psycopg://hotline:***@db.example:5432/hotline" in check.stdout
+    assert "pw-s3cret" not in check.stdout + check.stderr
+    # End to end: the schema goes into the environment's database, not the file's.
+    unused = tmp_path / "not-this.db"
+    config = tmp_path / "hotline.yaml"
+    config.write_text(f"database:\n  url: sqlite:///{unused}\n")
+    url = db_url()
+    upgrade = run_cli("-c", str(config), "db", "upgrade", env={"HOTLINE_DATABASE_URL": url})
+    assert upgrade.returncode == 0, upgrade.stderr
+    assert "schema up to date" in upgrade.stdout
+    assert not unused.exists()
+    assert load_settings(config, env={"HOTLINE_DATABASE_URL": url}).database.url == url

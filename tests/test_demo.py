@@ -9,7 +9,11 @@ import socket
 import sys
 from pathlib import Path
 
-from tests.support import free_port, wait_for
+from sqlalchemy import inspect
+
+from hotline.store.db import make_engine
+from tests.conftest import Databases
+from tests.support import SHIPPED_DB, NewDbUrl, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,7 +32,9 @@ def _processes_in(cwd: Path) -> list[str]:
     return found
 
 
-async def test_demo_prints_live_summary_and_ctrl_c_leaves_nothing_running(tmp_path: Path) -> None:
+async def test_demo_prints_live_summary_and_ctrl_c_leaves_nothing_running(
+    tmp_path: Path, databases: Databases, db_url: NewDbUrl
+) -> None:
     # Below the ephemeral range (where free_port finds the other ports, the AMI port among
     # them) and apart from the session PBX (31000+) and the test phones (21000-29999).
     rtp = 30000 + (free_port() % 7) * 100
@@ -40,6 +46,9 @@ async def test_demo_prints_live_summary_and_ctrl_c_leaves_nothing_running(tmp_pa
     text = text.replace("rtp_end: 20999", f"rtp_end: {rtp + 99}")
     text = text.replace("api_port: 8080", f"api_port: {free_port()}")
     text = text.replace("agi_port: 4573", f"agi_port: {free_port()}")
+    # SQLite: the shipped relative path; PostgreSQL (HOTLINE_TEST_DB): a new database.
+    url = db_url("demo") if databases.kind == "postgresql" else None
+    text = text.replace(SHIPPED_DB, url) if url else text
     config.write_text(text)
     (tmp_path / "agents.yaml").write_text((ROOT / "config" / "agents.yaml").read_text())
     # kb.seed_file is relative to the working directory, like the other paths in the config.
@@ -80,4 +89,9 @@ async def test_demo_prints_live_summary_and_ctrl_c_leaves_nothing_running(tmp_pa
     assert "Traceback" not in rest
     await wait_for(lambda: not _processes_in(tmp_path), 10, "no Asterisk or SIP worker left")
     assert _processes_in(tmp_path) == []
-    assert (tmp_path / "var" / "hotline.db").is_file()
+    if url is None:
+        assert (tmp_path / "var" / "hotline.db").is_file()
+    else:
+        engine = make_engine(url)
+        assert inspect(engine).has_table("calls")  # the demo migrated and used it
+        engine.dispose()

@@ -21,7 +21,7 @@ from hotline.kb_import import import_articles, load_kb_file, seed_if_empty
 from hotline.service import Service
 from hotline.settings import ConfigError, Settings
 from hotline.store.kb import Article, ArticleData, KbStore
-from tests.support import supervisor_session
+from tests.support import NewDbUrl, shipped_config_with, supervisor_session
 from tests.test_config import ROOT, run_cli
 
 SEED = ROOT / "config" / "kb.yaml"
@@ -351,10 +351,9 @@ async def test_api_bad_input_is_422_never_500(
 
 
 # -- the import command -----------------------------------------------------------------------
-def test_import_command_is_idempotent(tmp_path: Path) -> None:
+def test_import_command_is_idempotent(tmp_path: Path, db_url: NewDbUrl) -> None:
     cfg = tmp_path / "hotline.yaml"
-    shipped = (ROOT / "config" / "hotline.yaml").read_text(encoding="utf-8")
-    cfg.write_text(shipped.replace("sqlite:///var/hotline.db", f"sqlite:///{tmp_path}/kb.db"))
+    cfg.write_text(shipped_config_with(db_url("kb")), encoding="utf-8")
     n = len(yaml.safe_load(SEED.read_text(encoding="utf-8"))["articles"])
     first = run_cli("-c", str(cfg), "kb", "import", str(SEED))
     assert first.returncode == 0, first.stderr

@@ -7,12 +7,11 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, bindparam, func, select, text
 
 from hotline.callers import CallerSettings, RegionRule, RegionRules
 from hotline.errors import Invalid
@@ -23,7 +22,7 @@ from hotline.store.agents import AgentStore
 from hotline.store.calls import CallStore
 from hotline.store.db import make_engine, migrate
 from hotline.store.metrics import MetricsStore
-from hotline.store.models import AgentHourRow, AgentSegmentRow, CallHourMark, CallRow
+from hotline.store.models import AgentHourRow, AgentSegmentRow, CallHourMark, CallRow, UtcDateTime
 from telephony.calls import CallRecord, Disposition
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -348,10 +347,12 @@ def test_hot_desk_talk_goes_to_whoever_sat_there(engine: Engine) -> None:
         assert (occ["day"]["talk_s"], occ["late"]["talk_s"]) == (100.0, 200.0), (since, until)
 
 
-def test_migration_fills_agent_time_from_existing_history(tmp_path: Path) -> None:
-    """A database from before the roll-ups: upgrading replays its state history."""
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+def test_migration_fills_agent_time_from_existing_history(blank_url: str) -> None:
+    """A database from before the roll-ups (each kind): upgrading replays its state history."""
+    url = blank_url
     migrate(url, "0004")
+    # The columns' own type writes the times as the store does on each database.
+    times = [bindparam(k, type_=UtcDateTime()) for k in ("at", "started", "ended", "joined", "now")]
     engine = make_engine(url)
     events = [("login", None, at(9)), ("pause", "wrap-up", at(9, 10)),
               ("unpause", None, at(9, 10, 25)), ("logout", None, at(10, 30))]  # fmt: skip
@@ -359,8 +360,8 @@ def test_migration_fills_agent_time_from_existing_history(tmp_path: Path) -> Non
         for event, reason, when in events:
             conn.execute(
                 text("INSERT INTO agent_events (agent_id, event, reason, extension, at) "
-                     "VALUES ('old', :e, :r, '1009', :at)"),
-                {"e": event, "r": reason, "at": when.replace(tzinfo=None)},
+                     "VALUES ('old', :e, :r, '1009', :at)").bindparams(times[0]),
+                {"e": event, "r": reason, "at": when},
             )  # fmt: skip
         old_call = {"linkedid": "o1", "started": at(9, 5), "joined": at(9, 5, 1),
                     "ended": at(9, 9, 4), "now": at(9, 10)}  # fmt: skip
@@ -369,9 +370,9 @@ def test_migration_fills_agent_time_from_existing_history(tmp_path: Path) -> Non
                  "started_at, ended_at, queue, queue_joined_at, agent, queue_wait, talk_time, "
                  "disposition, recordings, ivr_path, variables, resynced, updated_at) VALUES "
                  "(:linkedid, '139', '', '12345', :started, :ended, 'operator', :joined, "
-                 "'1009', 3.0, 240.0, 'answered', '{}', '[]', '{}', 0, :now)"),
-            {k: v.replace(tzinfo=None) if isinstance(v, datetime) else v
-             for k, v in old_call.items()},
+                 "'1009', 3.0, 240.0, 'answered', '{}', '[]', '{}', :no, :now)"
+                 ).bindparams(*times[1:]),
+            {**old_call, "no": False},
         )  # fmt: skip
     migrate(url)
     got = metrics(engine, at(9), at(11))

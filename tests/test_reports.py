@@ -11,15 +11,15 @@ from zoneinfo import ZoneInfo
 
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+from sqlalchemy import Engine
 
 from hotline.service import Service
 from hotline.settings import Settings
 from hotline.store.calls import CallStore
-from hotline.store.db import make_engine, migrate
 from hotline.store.tickets import TicketStore
 from telephony.calls import CallRecord, Disposition
-from tests.support import supervisor_session
-from tests.test_config import ROOT, run_cli
+from tests.support import shipped_config_with, supervisor_session
+from tests.test_config import run_cli
 from tests.test_wallboard import RESULTS
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -38,10 +38,9 @@ def record(n: int, hour: int, wait: float, talk: float | None, agent: str | None
     )  # fmt: skip
 
 
-def test_daily_report_from_known_records(tmp_path: Path) -> None:
-    db = tmp_path / "r.db"
-    migrate(f"sqlite:///{db}")
-    CallStore(make_engine(f"sqlite:///{db}")).save_many(
+def test_daily_report_from_known_records(tmp_path: Path, engine: Engine) -> None:
+    """On SQLite and PostgreSQL: the CLI reads the database the test filled."""
+    CallStore(engine).save_many(
         [
             record(1, 9, 10.0, 60.0, "1001"),
             record(2, 9, 30.0, 120.0, "1002"),
@@ -49,7 +48,7 @@ def test_daily_report_from_known_records(tmp_path: Path) -> None:
             record(4, 14, 2.0, None, None),  # a short abandon
         ]
     )
-    tickets = TicketStore(make_engine(f"sqlite:///{db}"))
+    tickets = TicketStore(engine)
     noon = datetime(2026, 11, 20, 12, tzinfo=SHANGHAI)
     first = tickets.insert({"status": "open", "category": "street_lighting",
                             "caller_number": "13900000001"}, actor="a", at=noon)  # fmt: skip
@@ -58,8 +57,8 @@ def test_daily_report_from_known_records(tmp_path: Path) -> None:
         tickets.insert({"status": "open", "caller_number": "13900000001", **values},
                        actor="a", at=noon)  # fmt: skip
     cfg = tmp_path / "hotline.yaml"
-    text = (ROOT / "config" / "hotline.yaml").read_text(encoding="utf-8")
-    cfg.write_text(text.replace("sqlite:///var/hotline.db", f"sqlite:///{db}"), encoding="utf-8")
+    url = engine.url.render_as_string(hide_password=False)
+    cfg.write_text(shipped_config_with(url), encoding="utf-8")
     out = tmp_path / "reports"
     r = run_cli("-c", str(cfg), "report", "daily", "--date", "2026-11-20", "--out", str(out))
     assert r.returncode == 0, r.stderr

@@ -19,7 +19,7 @@ import yaml
 from hotline.service import Service
 from hotline.settings import Secrets, Settings
 from telephony.sip import Phone, SipStack
-from tests.support import free_port, wait_for
+from tests.support import NewDbUrl, free_port, wait_for
 from tests.test_call_records import add_agent, add_caller, caller_number, dial_uri
 
 ADMIN_PW = "restart-admin-pw"
@@ -56,11 +56,11 @@ class Proc:
 
 @pytest.fixture
 async def second(
-    pbx: object, settings: Settings, secrets: Secrets, tmp_path: Path
+    pbx: object, settings: Settings, secrets: Secrets, tmp_path: Path, db_url: NewDbUrl
 ) -> AsyncIterator[tuple[Proc, httpx.AsyncClient]]:
     data: dict[str, Any] = settings.model_dump(mode="json")
     data["pbx"]["mode"] = "external"
-    data["database"]["url"] = f"sqlite:///{tmp_path / 'restart.db'}"
+    data["database"]["url"] = db_url("restart")
     api_port = free_port()
     data["listen"] = {"api_host": "127.0.0.1", "api_port": api_port,
                       "agi_host": "127.0.0.1", "agi_port": free_port()}  # fmt: skip

@@ -48,7 +48,7 @@ from hotline.web.app import WebServer, create_app
 from hotline.web.deps import WebContext
 from telephony.calls import CallTracker
 from telephony.queue_state import QueueBoard
-from tests.support import free_port, wait_for
+from tests.support import NewDbUrl, free_port, wait_for
 from tests.test_agents_cli import config_for
 from tests.test_config import run_cli
 from tests.test_wallboard import RESULTS
@@ -493,9 +493,9 @@ async def test_alerts_and_the_live_snapshot(api: Api) -> None:
 
 
 async def test_the_wallboard_shows_satisfaction_and_alerts(
-    tmp_path: Path, settings: Settings, browser: webdriver.Chrome
+    db_url: NewDbUrl, settings: Settings, browser: webdriver.Chrome
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'wall.db'}"
+    url = db_url("wall")
     migrate(url)
     engine = make_engine(url)
     store, alerts = SurveyStore(engine), SupervisorAlerts()
@@ -538,9 +538,9 @@ async def test_the_wallboard_shows_satisfaction_and_alerts(
 
 
 # -- the command line ----------------------------------------------------------------------------
-def test_the_surveys_command_line(tmp_path: Path) -> None:
-    cfg = str(config_for(tmp_path))
-    url = f"sqlite:///{tmp_path}/a.db"
+def test_the_surveys_command_line(tmp_path: Path, db_url: NewDbUrl) -> None:
+    url = db_url()
+    cfg = str(config_for(tmp_path, url))
     migrate(url)
     engine = make_engine(url)
     store = SurveyStore(engine)

@@ -27,7 +27,7 @@ from hotline.tickets.service import SYSTEM, TicketService
 from telephony.audio import synthesize
 from telephony.sip import CallHandle, Phone, PhoneConfig, SipStack, allocate_ports
 from tests.conftest import CITIZENS
-from tests.support import free_port, wait_for
+from tests.support import NewDbUrl, free_port, wait_for
 
 COMMENT = "The street light is still broken and nobody came to repair it"
 # Every hour of every day: for the tests whose point is not the window.
@@ -330,7 +330,7 @@ async def test_nothing_dialled_outside_the_window_or_to_blocked_numbers(
 
 async def test_killed_service_never_calls_a_ticket_twice(
     service: Service, sip: SipStack, settings: Settings, secrets: Secrets,
-    phones: list[Phone], tmp_path: Path,
+    phones: list[Phone], tmp_path: Path, db_url: NewDbUrl,
 ) -> None:  # fmt: skip
     """A real ``hotline run`` (external mode, its own SIP stack and database) is SIGKILLed
     while its survey call rings citizen A; ticket B is resolved while it is down. After the
@@ -347,8 +347,8 @@ async def test_killed_service_never_calls_a_ticket_twice(
     phones += [a, b]
     data: dict[str, Any] = settings.model_dump(mode="json")
     data["pbx"]["mode"] = "external"
-    db_url = f"sqlite:///{tmp_path / 'surveys.db'}"
-    data["database"]["url"] = db_url
+    url = db_url("surveys")
+    data["database"]["url"] = url
     api_port = free_port()
     data["listen"] = {"api_host": "127.0.0.1", "api_port": api_port,
                       "agi_host": "127.0.0.1", "agi_port": free_port()}  # fmt: skip
@@ -369,7 +369,7 @@ async def test_killed_service_never_calls_a_ticket_twice(
         "HOTLINE_SURVEY_SIP_SECRET": secrets.survey_password,
     }
     proc = Proc(config, env, tmp_path / "service.log")
-    engine = make_engine(db_url)
+    engine = make_engine(url)
     surveys = SurveyStore(engine)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", timeout=10) as http:

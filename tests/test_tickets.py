@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import yaml
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 
 from hotline.auth import Principal, hash_password
 from hotline.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
@@ -451,22 +451,8 @@ async def test_dispatch_sets_the_deadline_and_overdue_tickets_are_listed(
 
 
 # -- the migration -------------------------------------------------------------------------------
-@pytest.fixture(params=["sqlite", "postgresql"])
-def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of each kind (not migrated)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    pg = request.getfixturevalue("postgres")
-    name = f"tickets_mig_{tmp_path.name.lower().replace('-', '_')[-40:]}"
-    admin = create_engine(pg.url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    yield pg.url.rsplit("/", 1)[0] + f"/{name}"
-
-
 def test_migration_keeps_existing_tickets(blank_url: str) -> None:
+    """On an empty database of each kind (conftest ``blank_url``)."""
     migrate(blank_url, "0005")
     eng = make_engine(blank_url)
     created = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)

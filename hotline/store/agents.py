@@ -103,11 +103,13 @@ class AgentStore:
         reason: str | None,
         call: str | None = None,
         now: datetime | None = None,
+        pbx: str | None = None,
     ) -> Agent:
         """Record a state change and its history line in one transaction, with the time
         spent in the state it leaves (and, after a wrap-up, that time on its call).
         ``call``: the linkedid a wrap-up pause follows; ``now``: the time of the change
-        (imports and tests; the service leaves it to the clock)."""
+        (imports and tests; the service leaves it to the clock); ``pbx``: the PBX of the
+        extension logged in at (or out from), kept in the history."""
         now = now or datetime.now(UTC)
         with self._sessions.begin() as s:
             row = s.scalar(select(AgentRow).where(AgentRow.agent_id == agent_id))
@@ -129,7 +131,12 @@ class AgentStore:
             row.updated_at = now
             s.add(
                 AgentEventRow(
-                    agent_id=agent_id, event=event, reason=reason, extension=extension, at=now
+                    agent_id=agent_id,
+                    event=event,
+                    reason=reason,
+                    extension=extension,
+                    at=now,
+                    pbx=pbx,
                 )
             )
             return _agent(row)

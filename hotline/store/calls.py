@@ -12,7 +12,7 @@ from sqlalchemy.orm import sessionmaker
 
 from hotline.store.models import CallRow
 from hotline.store.rollups import bucket_of, invalidate_calls, upsert
-from telephony.calls import CallRecord
+from telephony.calls import CallRecord, Disposition
 
 
 def _dt(ts: float | None) -> datetime | None:
@@ -70,20 +70,47 @@ class CallStore:
             invalidate_calls(conn, ended, now)
 
     def find(
-        self, *, caller_number: str | None = None, since: datetime | None = None, limit: int = 100
+        self,
+        *,
+        caller_number: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+        pbx: str | None = None,
     ) -> list[CallRow]:
         stmt = select(CallRow).order_by(CallRow.started_at.desc()).limit(limit)
         if caller_number is not None:
             stmt = stmt.where(CallRow.caller_number == caller_number)
+        if pbx is not None:
+            stmt = stmt.where(CallRow.pbx == pbx)
         if since is not None:
             stmt = stmt.where(CallRow.started_at >= since)
         with self._sessions() as session:
             return list(session.scalars(stmt))
 
+    def in_progress(self, since: datetime, pbx: str | None = None) -> list[CallRecord]:
+        """Records stored while their calls were in progress and never ended, updated since
+        ``since``: what a process that stopped was tracking (a new active takes them over).
+        ``pbx``: only that PBX's (each PBX has its own tracker)."""
+        stmt = (
+            select(CallRow)
+            .where(CallRow.ended_at.is_(None), CallRow.updated_at >= since)
+            .order_by(CallRow.started_at)
+        )
+        if pbx is not None:
+            stmt = stmt.where(CallRow.pbx == pbx)
+        with self._sessions() as session:
+            return [_record(row) for row in session.scalars(stmt)]
+
     def summary(
         self, since: datetime, short_abandon: float = 5.0, sl_seconds: float = 20.0
     ) -> CallSummary:
         """Headline figures since ``since`` in one SQL aggregate (the live view asks often)."""
+        return self.summaries(since, short_abandon, sl_seconds)[0]
+
+    def summaries(
+        self, since: datetime, short_abandon: float = 5.0, sl_seconds: float = 20.0
+    ) -> tuple[CallSummary, dict[str, CallSummary]]:
+        """The headline figures since ``since`` in total and per PBX, in one SQL aggregate."""
         c = CallRow
         queued = c.queue_joined_at.is_not(None)
         answered = and_(queued, c.disposition == "answered")
@@ -94,6 +121,7 @@ class CallStore:
             return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
 
         stmt = select(
+            c.pbx,
             func.count(),
             count(queued),
             count(answered),
@@ -106,24 +134,68 @@ class CallStore:
             count(and_(answered, c.queue_wait.is_not(None), c.queue_wait <= sl_seconds)),
         ).where(c.started_at >= since, c.ended_at.is_not(None))
         with self._sessions() as session:
-            row = session.execute(stmt).one()
-        calls, offered, n_ans, n_ab, short, wait_sum, wait_n, talk_sum, talk_n, in_sl = row
-        base = offered - short
-        return CallSummary(
-            calls=calls,
-            offered=offered,
-            answered=n_ans,
-            abandoned=n_ab,
-            short_abandons=short,
-            asa=wait_sum / wait_n if wait_n else None,
-            aht=talk_sum / talk_n if talk_n else None,
-            service_level=in_sl / base if base > 0 else None,
-        )
+            rows = [tuple(r) for r in session.execute(stmt.group_by(c.pbx))]
+        total = [sum(r[i] or 0 for r in rows) for i in range(1, 11)]
+        by_pbx = {str(r[0]): _summary(r[1:]) for r in rows if r[0] is not None}
+        return _summary(tuple(total)), by_pbx
+
+
+def _summary(sums: tuple[Any, ...]) -> CallSummary:
+    calls, offered, n_ans, n_ab, short, wait_sum, wait_n, talk_sum, talk_n, in_sl = sums
+    base = offered - short
+    return CallSummary(
+        calls=calls,
+        offered=offered,
+        answered=n_ans,
+        abandoned=n_ab,
+        short_abandons=short,
+        asa=wait_sum / wait_n if wait_n else None,
+        aht=talk_sum / talk_n if talk_n else None,
+        service_level=in_sl / base if base > 0 else None,
+    )
+
+
+def _ts(at: datetime | None) -> float | None:
+    return None if at is None else at.timestamp()
+
+
+def _record(row: CallRow) -> CallRecord:
+    """The tracker's record of a stored row (the inverse of ``_values``)."""
+    answered_at = _ts(row.answered_at)
+    return CallRecord(
+        linkedid=row.linkedid,
+        caller_number=row.caller_number,
+        caller_name=row.caller_name,
+        dialled_number=row.dialled_number,
+        started_at=row.started_at.timestamp(),
+        answered_at=answered_at,
+        ended_at=_ts(row.ended_at),
+        queue=row.queue,
+        queue_joined_at=_ts(row.queue_joined_at),
+        queue_left_at=answered_at,  # not stored; an answered call left its queue then
+        agent=row.agent,
+        agent_name=row.agent_name,
+        queue_wait=row.queue_wait,
+        ring_time=row.ring_time,
+        talk_time=row.talk_time,
+        ended_by=row.ended_by,
+        disposition=Disposition(row.disposition) if row.disposition else None,
+        hangup_cause=row.hangup_cause,
+        recordings=dict(row.recordings or {}),
+        ivr_path=list(row.ivr_path or []),
+        ivr=row.ivr,
+        language=row.language,
+        request_kind=row.request_kind,
+        variables=dict(row.variables or {}),
+        resynced=row.resynced,
+        pbx=row.pbx or "",
+    )
 
 
 def _values(rec: CallRecord, now: datetime) -> dict[str, Any]:
     return {
         "linkedid": rec.linkedid,
+        "pbx": rec.pbx or None,
         "caller_number": rec.caller_number,
         "caller_name": rec.caller_name,
         "caller_region": None,

@@ -38,8 +38,11 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def migrate(url: str, revision: str = "head") -> None:
-    """Bring the schema at ``url`` up to ``revision``."""
+def migrate(url: str, revision: str = "head", *, primary_pbx: str = "pbx1") -> None:
+    """Bring the schema at ``url`` up to ``revision``. ``primary_pbx``: the name of the
+    configured (primary) PBX, which call records from before several PBXes get (0011)."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(url), revision)
+    cfg = alembic_config(url)
+    cfg.attributes["primary_pbx"] = primary_pbx
+    command.upgrade(cfg, revision)

@@ -35,6 +35,9 @@ class TranscriptionJobRow(Base):
     draft: Mapped[Any | None] = mapped_column(JSON)
     # The service applied the result (tickets, screen-pop): a restart never applies it twice.
     delivered: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Redis engine: when the job's id was last handed to the queue (None: not yet, or given
+    # back); the service's outbox sends what was never sent or looks lost.
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

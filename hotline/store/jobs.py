@@ -6,6 +6,11 @@ writer) and, with ``FOR UPDATE SKIP LOCKED`` and the condition repeated outside,
 PostgreSQL. Every later write by a worker names the worker and ``status = 'running'``, so a
 worker whose lease ran out (and whose job another worker took) can neither finish nor fail
 that job: a result is stored once.
+
+With the Redis engine the rows stay the record of truth and the queue's messages only carry a
+job's id: ``claim_job`` claims that one job under the same conditions, ``to_publish`` is the
+outbox (jobs never published, or whose message looks lost), so a message delivered twice, late
+or never changes nothing and loses nothing.
 """
 
 from __future__ import annotations
@@ -35,14 +40,34 @@ class Job:
     error: str = ""
     transcript: Any = None
     draft: Any = None
+    worker: str | None = None
+    not_before: datetime | None = None
+    lease_until: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (DONE, FAILED, SKIPPED)
 
 
 _COLUMNS = (J.id, J.linkedid, J.language, J.ivr_kind, J.files, J.status, J.attempts,
-            J.created_at, J.error, J.transcript, J.draft)  # fmt: skip
+            J.created_at, J.error, J.transcript, J.draft, J.worker, J.not_before,
+            J.lease_until, J.finished_at)  # fmt: skip
 
 
 def _job(row: Any) -> Job:
     return Job(*row)
+
+
+def _claimable(now: datetime, max_attempts: int) -> Any:
+    """Queued and due, or running with its lease run out (its worker died)."""
+    return and_(
+        J.attempts < max_attempts,
+        or_(
+            and_(J.status == QUEUED, J.not_before <= now),
+            and_(J.status == RUNNING, J.lease_until < now),
+        ),
+    )
 
 
 class JobStore:
@@ -82,13 +107,7 @@ class JobStore:
         """The oldest claimable job, now leased to ``worker``: queued and due, or running with
         its lease run out (its worker died). None when there is none."""
         now = datetime.now(UTC)
-        claimable = and_(
-            J.attempts < max_attempts,
-            or_(
-                and_(J.status == QUEUED, J.not_before <= now),
-                and_(J.status == RUNNING, J.lease_until < now),
-            ),
-        )
+        claimable = _claimable(now, max_attempts)
         pick = (
             select(J.id)
             .where(claimable)
@@ -97,9 +116,20 @@ class JobStore:
             .with_for_update(skip_locked=True)
             .scalar_subquery()
         )
+        return self._lease(and_(J.id == pick, claimable), worker, lease, now)
+
+    def claim_job(self, job_id: int, worker: str, lease: float, max_attempts: int) -> Job | None:
+        """Job ``job_id`` leased to ``worker`` (its attempt counted) if it is claimable: queued
+        and due, or running with its lease run out. None otherwise (finished, not due, another
+        worker's live lease, out of attempts): a redelivered message claims nothing."""
+        now = datetime.now(UTC)
+        return self._lease(and_(J.id == job_id, _claimable(now, max_attempts)), worker, lease, now)
+
+    def _lease(self, which: Any, worker: str, lease: float, now: datetime) -> Job | None:
+        """Lease the job ``which`` selects to ``worker``, counting the attempt."""
         stmt = (
             update(J)
-            .where(J.id == pick, claimable)
+            .where(which)
             .values(
                 status=RUNNING,
                 worker=worker,
@@ -140,10 +170,11 @@ class JobStore:
 
     def release(self, job_id: int, worker: str, not_before: datetime, note: str) -> bool:
         """Back to the queue untouched, due again at ``not_before`` (a recording not closed
-        yet); the attempt is not counted."""
+        yet, a worker stopping); the attempt is not counted. Unpublished: the outbox sends it
+        again unless the worker does (and marks it published)."""
         return self._set(
             job_id, worker, status=QUEUED, worker=None, lease_until=None,
-            not_before=not_before, attempts=J.attempts - 1, error=note,
+            not_before=not_before, attempts=J.attempts - 1, error=note, published_at=None,
         )  # fmt: skip
 
     def _set(self, job_id: int, owner: str, **values: Any) -> bool:
@@ -152,12 +183,16 @@ class JobStore:
             result = conn.execute(update(J).where(self._mine(job_id, owner)).values(**values))
         return bool(result.rowcount)
 
-    def give_up(self, max_attempts: int) -> int:
-        """Jobs whose workers died ``max_attempts`` times fail with that reason."""
+    def give_up(self, max_attempts: int, job_id: int | None = None) -> int:
+        """Jobs (or job ``job_id``) whose workers died ``max_attempts`` times fail with that
+        reason."""
         now = datetime.now(UTC)
+        which = [J.status == RUNNING, J.lease_until < now, J.attempts >= max_attempts]
+        if job_id is not None:
+            which.append(J.id == job_id)
         stmt = (
             update(J)
-            .where(J.status == RUNNING, J.lease_until < now, J.attempts >= max_attempts)
+            .where(*which)
             .values(
                 status=FAILED, finished_at=now, updated_at=now, lease_until=None,
                 error=f"gave up after {max_attempts} attempts: the worker stopped each time",
@@ -165,6 +200,49 @@ class JobStore:
         )  # fmt: skip
         with self._engine.begin() as conn:
             return int(conn.execute(stmt).rowcount or 0)
+
+    # -- the outbox (Redis engine) ------------------------------------------------------------
+    def to_publish(self, redelivery_after: float, max_attempts: int, limit: int = 200) -> list[Job]:
+        """Jobs whose message must be sent (again): queued and due, never published or published
+        more than ``redelivery_after`` seconds ago (lost); running with their lease run out
+        since they were last published (their worker died). Oldest first."""
+        now = datetime.now(UTC)
+        stale = now - timedelta(seconds=redelivery_after)
+        stmt = (
+            select(*_COLUMNS)
+            .where(
+                or_(
+                    and_(
+                        J.status == QUEUED,
+                        J.not_before <= now,
+                        or_(J.published_at.is_(None), J.published_at < stale),
+                    ),
+                    and_(
+                        J.status == RUNNING,
+                        J.lease_until < now,
+                        J.attempts < max_attempts,
+                        or_(J.published_at.is_(None), J.published_at < J.lease_until),
+                    ),
+                )
+            )
+            .order_by(J.id)
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            return [_job(r) for r in conn.execute(stmt)]
+
+    def mark_published(self, job_ids: list[int]) -> None:
+        """Their message was handed to the queue just now."""
+        if job_ids:
+            with self._engine.begin() as conn:
+                conn.execute(
+                    update(J).where(J.id.in_(job_ids)).values(published_at=datetime.now(UTC))
+                )
+
+    def by_id(self, job_id: int) -> Job | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(*_COLUMNS).where(J.id == job_id)).first()
+        return _job(row) if row is not None else None
 
     # -- the service's side ------------------------------------------------------------------
     def finished_undelivered(self, limit: int = 100) -> list[Job]:

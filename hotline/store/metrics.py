@@ -78,8 +78,12 @@ class MetricsStore:
         short_abandon: float,
         sl_seconds: float,
         now: datetime | None = None,
+        *,
+        pbx: str | None = None,
+        extensions: set[str] | None = None,
     ) -> MetricsData:
-        """Everything the metrics of [since, until) need, by ``groups``."""
+        """Everything the metrics of [since, until) need, by ``groups``. ``pbx``: only that
+        PBX's calls; ``extensions`` (its seats): only agents who sat at one of them."""
         now = now or datetime.now(UTC)
         pieces = hour_pieces(since, until)
         ready_by = now.timestamp() - GRACE
@@ -99,19 +103,24 @@ class MetricsStore:
             shared_talk: list[tuple[int, str, float]] = []
             if closed:
                 built, cached, shared_talk = self._cached(
-                    conn, closed, dims, shared, short_abandon, sl_seconds
+                    conn, closed, dims, shared, short_abandon, sl_seconds, pbx
                 )
                 raw += [(b, hour_start(b), hour_start(b + 1)) for b in closed if b not in built]
             fresh = [
                 CallSums._make(r)
                 for b, start, end in raw
-                for r in conn.execute(sums_query(b, start, end, short_abandon, sl_seconds))
+                for r in conn.execute(sums_query(b, start, end, short_abandon, sl_seconds, pbx))
             ]
+        if extensions is not None:
+            seated = {agent_id for _, agent_id, ext in seats if ext in extensions}
+            time = {agent_id: t for agent_id, t in time.items() if agent_id in seated}
         data = MetricsData(
             groups={g: _keyed(cached.get(DIMENSION[g], []), DIMENSION[g]) + fresh for g in groups},
             agent_time=time,
         )
         data.agent_talk = _talk(seats, only, shared, cached.get("agent", []), shared_talk, fresh)
+        if extensions is not None:
+            data.agent_talk = {a: t for a, t in data.agent_talk.items() if a in time}
         return data
 
     def _cached(
@@ -122,6 +131,7 @@ class MetricsStore:
         shared: set[str],
         short: float,
         sl: float,
+        pbx: str | None = None,
     ) -> tuple[set[int], dict[str | None, list[tuple[Any, ...]]], list[tuple[int, str, float]]]:
         """The built hours among ``closed`` and their sums per dimension (and per hour for
         seats several agents used). Hours not built yet are built first. The reads are
@@ -134,8 +144,8 @@ class MetricsStore:
                 with self._engine.begin() as writer:
                     build(writer, missing, short, sl)
                 before = marks(conn, lo, hi, short, sl)
-            sums = {d: read_sums(conn, lo, hi, short, sl, d) for d in dims}
-            shared_talk = _shared_talk(conn, lo, hi, short, sl, shared)
+            sums = {d: read_sums(conn, lo, hi, short, sl, d, pbx) for d in dims}
+            shared_talk = _shared_talk(conn, lo, hi, short, sl, shared, pbx)
             if marks(conn, lo, hi, short, sl) == before:
                 return set(before), sums, shared_talk
         return set(), {}, []  # kept changing under us: sum every hour from the calls
@@ -233,7 +243,13 @@ def _agents_per_seat(
 
 
 def _shared_talk(
-    conn: Connection, lo: int, hi: int, short: float, sl: float, shared: set[str]
+    conn: Connection,
+    lo: int,
+    hi: int,
+    short: float,
+    sl: float,
+    shared: set[str],
+    pbx: str | None = None,
 ) -> list[tuple[int, str, float]]:
     """Talk per hour at the extensions several agents used in the range (hot desks)."""
     if not shared:
@@ -245,6 +261,8 @@ def _shared_talk(
         .where(h.bucket >= lo, h.bucket <= hi, h.agent.in_(sorted(shared)))
         .group_by(h.bucket, h.agent)
     )
+    if pbx is not None:
+        stmt = stmt.where(h.pbx == pbx)
     return [(b, ext or "", float(t or 0.0)) for b, ext, t in conn.execute(stmt)]
 
 

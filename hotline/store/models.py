@@ -53,7 +53,12 @@ class CallRow(Base):
     __tablename__ = "calls"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The call's global id: "<pbx>-<Asterisk linkedid>" (telephony.calls.call_id), unique
+    # across PBXes; tickets, transcription jobs and surveys refer to calls by it.
     linkedid: Mapped[str] = mapped_column(String(64), unique=True)
+    # The PBX the call came through (its name in the config). Null only on a placeholder row
+    # a wrap-up wrote before the record itself.
+    pbx: Mapped[str | None] = mapped_column(String(40))
     caller_number: Mapped[str] = mapped_column(String(64), default="")
     caller_name: Mapped[str] = mapped_column(String(128), default="")
     # Where the number is from (config callers.regions), set when the record is written.
@@ -88,6 +93,7 @@ class CallRow(Base):
         Index("ix_calls_agent_started", "agent", "started_at"),
         Index("ix_calls_caller_number", "caller_number"),
         Index("ix_calls_queue_started", "queue", "started_at"),
+        Index("ix_calls_pbx_started", "pbx", "started_at"),
     )
 
 
@@ -198,13 +204,14 @@ class AgentEventRow(Base):
     event: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(64))
     extension: Mapped[str | None] = mapped_column(String(16))
+    pbx: Mapped[str | None] = mapped_column(String(40))  # the extension's PBX
     at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 # -- metric roll-ups: caches of the tables above, rebuilt from them when needed ------------------
 class CallHourRow(Base):
     """Sums over the ended calls that started in one UTC hour (``bucket`` = epoch hours), per
-    queue, agent, language and request kind. Built on demand for hours that are over
+    queue, agent, language, request kind, region and PBX. Built on demand for hours that are over
     (see ``CallHourMark``) and dropped when a late record changes one of them."""
 
     __tablename__ = "call_hours"
@@ -216,6 +223,7 @@ class CallHourRow(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     kind: Mapped[str | None] = mapped_column(String(32))
     region: Mapped[str | None] = mapped_column(String(64))
+    pbx: Mapped[str | None] = mapped_column(String(40))
     offered: Mapped[int] = mapped_column(Integer)
     answered: Mapped[int] = mapped_column(Integer)
     abandoned: Mapped[int] = mapped_column(Integer)

@@ -49,7 +49,7 @@ SUM_COLUMNS = (
     "talk",
     "wrapup",
 )
-KEY_COLUMNS = ("bucket", "queue", "agent", "language", "kind", "region")
+KEY_COLUMNS = ("bucket", "queue", "agent", "language", "kind", "region", "pbx")
 
 
 def bucket_of(t: datetime) -> int:
@@ -84,9 +84,12 @@ def invalidate_calls(conn: Connection, buckets: Iterable[int], now: datetime) ->
     conn.execute(delete(CallHourMark).where(CallHourMark.bucket.in_(over)))
 
 
-def sums_query(bucket: int, start: datetime, end: datetime, short: float, sl: float) -> Select[Any]:
+def sums_query(
+    bucket: int, start: datetime, end: datetime, short: float, sl: float, pbx: str | None = None
+) -> Select[Any]:
     """The sums of the ended, queued calls that started in [start, end) (inside ``bucket``),
-    per queue, agent, language and kind: the shape of ``call_hours``."""
+    per queue, agent, language, kind, region and PBX: the shape of ``call_hours``. ``pbx``:
+    only that PBX's calls."""
     c = CallRow
     answered = c.disposition == "answered"
     abandoned = c.disposition == "abandoned"
@@ -106,6 +109,7 @@ def sums_query(bucket: int, start: datetime, end: datetime, short: float, sl: fl
             c.language,
             c.request_kind.label("kind"),
             c.caller_region.label("region"),
+            c.pbx,
             func.count().label("offered"),
             count(answered).label("answered"),
             count(abandoned).label("abandoned"),
@@ -121,8 +125,10 @@ def sums_query(bucket: int, start: datetime, end: datetime, short: float, sl: fl
             c.ended_at.is_not(None),
             c.queue_joined_at.is_not(None),
         )
-        .group_by(c.queue, c.agent, c.language, c.request_kind, c.caller_region)
+        .group_by(c.queue, c.agent, c.language, c.request_kind, c.caller_region, c.pbx)
     )
+    if pbx is not None:
+        stmt = stmt.where(c.pbx == pbx)
     return stmt
 
 
@@ -163,14 +169,22 @@ _DIMENSION = {
     "language": CallHourRow.language,
     "kind": CallHourRow.kind,
     "region": CallHourRow.region,
+    "pbx": CallHourRow.pbx,
 }
 
 
 def read_sums(
-    conn: Connection, lo: int, hi: int, short: float, sl: float, by: str | None
+    conn: Connection,
+    lo: int,
+    hi: int,
+    short: float,
+    sl: float,
+    by: str | None,
+    pbx: str | None = None,
 ) -> list[tuple[Any, ...]]:
     """The built sums of hours lo..hi added up per ``by`` (a ``call_hours`` key column, or
-    None for one total): (key, *SUM_COLUMNS) rows. Only rows of built hours count."""
+    None for one total): (key, *SUM_COLUMNS) rows. Only rows of built hours count.
+    ``pbx``: only that PBX's calls."""
     h, m = CallHourRow, CallHourMark
     key = [_DIMENSION[by]] if by else []
     stmt = (
@@ -182,6 +196,8 @@ def read_sums(
         )
         .where(h.bucket >= lo, h.bucket <= hi)
     )
+    if pbx is not None:
+        stmt = stmt.where(h.pbx == pbx)
     if key:
         stmt = stmt.group_by(*key)
     rows = [tuple(r) if key else (None, *r) for r in conn.execute(stmt)]

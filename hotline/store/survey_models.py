@@ -14,7 +14,13 @@ class SurveyRow(Base):
     """One survey callback: at most one per ticket and one per call (both unique). Its status
     moves scheduled → calling → (completed | scheduled again | a final status); the move to
     ``calling`` is the claim, committed before the call is placed, so no restart or second
-    service can dial it again."""
+    service can dial it again.
+
+    A calling survey has a dialler (the process placing the call) holding a lease it renews
+    while the call is live: only a survey whose lease ran out (its dialler is gone) is
+    interrupted, so a newly active service never interrupts another process's live call.
+    ``dialled_at`` is set, conditionally, when dialling of the current attempt starts: a
+    redelivered message for an attempt already started never rings the citizen again."""
 
     __tablename__ = "surveys"
 
@@ -40,6 +46,11 @@ class SurveyRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # While calling: who dials it, since when (None: handed to the queue, not dialled yet),
+    # and until when its dialler is known alive (or, not dialled yet, must have started).
+    dialler: Mapped[str | None] = mapped_column(String(64))
+    dialled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     __table_args__ = (
         Index("ix_surveys_due", "status", "next_at"),
@@ -62,6 +73,7 @@ class SurveyAttemptRow(Base):
     sip_status: Mapped[int | None] = mapped_column(Integer)
     digits: Mapped[str] = mapped_column(String(32), default="")
     result: Mapped[str | None] = mapped_column(String(24))
+    dialler: Mapped[str | None] = mapped_column(String(64))  # the process that placed it
 
     __table_args__ = (Index("ix_survey_attempts_survey", "survey_id", "n", unique=True),)
 

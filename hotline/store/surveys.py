@@ -5,15 +5,24 @@ The one rule that matters: a survey is dialled only by the process that moved it
 on SQLite and PostgreSQL alike), and that same transaction writes the attempt. A service that
 dies mid-call leaves the survey ``calling``; the next start marks it ``interrupted``, a final
 status: it is never dialled again by itself (an operator may ``resume`` it).
+
+Who is dialling: a calling survey names its dialler, which renews a lease while the call is
+live (``renew``); ``sweep`` interrupts only surveys whose lease ran out, so a service that
+becomes active beside live diallers (another instance's, or remote workers') leaves their
+calls alone. With the Redis engine the claim hands the call to the queue (no dialler yet); the
+worker that takes the message marks dialling started with a conditional update before the
+INVITE (``start_dialling``), so a message delivered twice never rings the citizen twice for
+one attempt; a claim no worker started in time is put back on the schedule (``sweep``).
+Leases are in real time (the scheduler's clock may be a test's).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, delete, exists, func, insert, select, update
+from sqlalchemy import Engine, and_, case, delete, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hotline.store.models import CallRow, TicketEventRow, TicketRow
@@ -24,6 +33,7 @@ from hotline.store.survey_models import SurveyRow as S
 from hotline.surveys.policy import CALLING, CANCELLED, FINAL, INTERRUPTED, PAUSED, SCHEDULED, Next
 
 GROUPS = ("total", "department", "category", "agent", "kind", "day", "month")
+DEFAULT_LEASE = 20.0  # seconds (surveys.lease_seconds)
 
 
 @dataclass(frozen=True)
@@ -48,9 +58,25 @@ class Survey:
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
+    dialler: str | None = None
+    dialled_at: datetime | None = None
+    lease_until: datetime | None = None
 
 
 _COLUMNS = tuple(getattr(S, f.name) for f in fields(Survey))
+
+
+def _until(seconds: float) -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True)
+class Swept:
+    """What ``sweep`` did: surveys interrupted (their dialler gone mid-call) and claims put
+    back on the schedule (never started by a dialler)."""
+
+    interrupted: list[int]
+    unclaimed: list[int]
 
 
 @dataclass(frozen=True)
@@ -198,11 +224,23 @@ class SurveyStore:
             ]
 
     # -- dialling --------------------------------------------------------------------------
-    def claim(self, now: datetime, limit: int) -> list[Claim]:
+    def claim(
+        self,
+        now: datetime,
+        limit: int,
+        *,
+        dialler: str | None = None,
+        lease: float = DEFAULT_LEASE,
+        queued: bool = False,
+    ) -> list[Claim]:
         """Up to ``limit`` due surveys, each now ``calling`` with its attempt written, in one
-        transaction per survey (committed before anything is dialled)."""
+        transaction per survey (committed before anything is dialled). ``dialler`` dials them
+        itself and renews the lease; ``queued``: they go to the queue, and a worker must start
+        dialling within ``lease`` seconds or the claim is put back."""
         if limit <= 0:
             return []
+        owner = None if queued else dialler
+        started = None if queued else datetime.now(UTC)
         due = (
             select(S.id)
             .where(S.status == SCHEDULED, S.next_at <= now)
@@ -217,15 +255,17 @@ class SurveyStore:
                 row = conn.execute(
                     update(S)
                     .where(S.id == sid, S.status == SCHEDULED)
-                    .values(status=CALLING, attempts=S.attempts + 1, updated_at=now)
+                    .values(status=CALLING, attempts=S.attempts + 1, updated_at=now,
+                            dialler=owner, dialled_at=started, lease_until=_until(lease))
                     .returning(*_COLUMNS)
-                ).first()
+                ).first()  # fmt: skip
                 if row is None:  # another process took it
                     continue
                 survey = Survey(*row)
                 conn.execute(
-                    insert(A).values(survey_id=sid, n=survey.attempts, started_at=now, digits="")
-                )
+                    insert(A).values(survey_id=sid, n=survey.attempts, started_at=now, digits="",
+                                     dialler=owner)
+                )  # fmt: skip
             claims.append(Claim(survey, survey.attempts))
         return claims
 
@@ -245,7 +285,8 @@ class SurveyStore:
         under this claim (cancelled meanwhile: the attempt is still recorded)."""
         sid = claim.survey.id
         values: dict[str, Any] = {"status": nxt.status, "next_at": nxt.next_at,
-                                  "updated_at": ended_at, "reason": nxt.reason}  # fmt: skip
+                                  "updated_at": ended_at, "reason": nxt.reason, "dialler": None,
+                                  "dialled_at": None, "lease_until": None}  # fmt: skip
         if result is not None:
             values["result"] = result
         if comment_path is not None:
@@ -271,9 +312,114 @@ class SurveyStore:
             )
         return bool(moved.rowcount)
 
+    # -- diallers and their leases --------------------------------------------------------
+    def start_dialling(
+        self, survey_id: int, n: int, dialler: str, lease: float = DEFAULT_LEASE
+    ) -> Claim | None:
+        """Mark attempt ``n`` of a queued claim as being dialled by ``dialler`` (before the
+        INVITE). None when it is not this attempt's first start: already started (by anyone,
+        a redelivered message), moved on, put back or cancelled."""
+        now = datetime.now(UTC)
+        with self._engine.begin() as conn:
+            row = conn.execute(
+                update(S)
+                .where(S.id == survey_id, S.status == CALLING, S.attempts == n,
+                       S.dialled_at.is_(None))
+                .values(dialler=dialler, dialled_at=now, lease_until=_until(lease))
+                .returning(*_COLUMNS)
+            ).first()  # fmt: skip
+            if row is None:
+                return None
+            conn.execute(
+                update(A).where(A.survey_id == survey_id, A.n == n).values(dialler=dialler)
+            )
+        return Claim(Survey(*row), n)
+
+    def renew(self, survey_ids: list[int], dialler: str, lease: float = DEFAULT_LEASE) -> int:
+        """Extend ``dialler``'s leases on its live calls; how many it still holds."""
+        if not survey_ids:
+            return 0
+        with self._engine.begin() as conn:
+            done = conn.execute(
+                update(S)
+                .where(S.id.in_(survey_ids), S.status == CALLING, S.dialler == dialler)
+                .values(lease_until=_until(lease))
+            )
+        return int(done.rowcount or 0)
+
+    def unclaim(self, survey_id: int, n: int, reason: str = "") -> bool:
+        """Attempt ``n`` was never started (the queue did not take it, no worker did in
+        time): back to the schedule as it was, the attempt not counted."""
+        with self._engine.begin() as conn:
+            moved = conn.execute(
+                update(S)
+                .where(S.id == survey_id, S.status == CALLING, S.attempts == n,
+                       S.dialled_at.is_(None))
+                .values(status=SCHEDULED, attempts=S.attempts - 1, dialler=None,
+                        lease_until=None, reason=reason, updated_at=datetime.now(UTC))
+            )  # fmt: skip
+            if not moved.rowcount:
+                return False
+            conn.execute(delete(A).where(A.survey_id == survey_id, A.n == n))
+        return True
+
+    def interrupt(self, survey_id: int, n: int, reason: str, *, if_abandoned: bool = False) -> bool:
+        """End attempt ``n`` ``interrupted`` (final: the citizen may have been rung);
+        ``if_abandoned``: only if its dialler's lease ran out."""
+        now = datetime.now(UTC)
+        where = [S.id == survey_id, S.status == CALLING, S.attempts == n]
+        if if_abandoned:
+            where.append(or_(S.lease_until.is_(None), S.lease_until < now))
+        with self._engine.begin() as conn:
+            moved = conn.execute(
+                update(S)
+                .where(*where)
+                .values(status=INTERRUPTED, finished_at=now, updated_at=now, reason=reason,
+                        lease_until=None)
+            )  # fmt: skip
+            if not moved.rowcount:
+                return False
+            conn.execute(
+                update(A)
+                .where(A.survey_id == survey_id, A.n == n, A.outcome.is_(None))
+                .values(outcome=INTERRUPTED, ended_at=now)
+            )
+        return True
+
+    def sweep(self) -> Swept:
+        """Calling surveys whose lease ran out: dialled ones are interrupted (their dialler
+        stopped mid-call: never rung again by themselves), never-started claims go back to
+        the schedule. Live diallers' calls are left alone."""
+        now = datetime.now(UTC)
+        expired = or_(S.lease_until.is_(None), S.lease_until < now)
+        stmt = select(S.id, S.attempts, S.dialler, S.dialled_at).where(S.status == CALLING, expired)
+        with self._engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        swept = Swept([], [])
+        for sid, n, dialler, dialled_at in rows:
+            if dialled_at is None:
+                if self.unclaim(sid, n, "no survey worker started the call in time; rescheduled"):
+                    swept.unclaimed.append(sid)
+            elif self.interrupt(
+                sid, n, f"its dialler ({dialler or 'a stopped service'}) stopped during the call;"
+                " not dialled again", if_abandoned=True,
+            ):  # fmt: skip
+                swept.interrupted.append(sid)
+        return swept
+
+    def interrupt_owned(self, dialler: str, reason: str) -> list[int]:
+        """``dialler`` is stopping with calls still up: they end interrupted now (not when
+        their lease runs out)."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(S.id, S.attempts).where(S.status == CALLING, S.dialler == dialler)
+            ).all()
+        return [sid for sid, n in rows if self.interrupt(sid, n, reason)]
+
     def interrupt_calling(self, now: datetime) -> list[int]:
-        """At start: surveys left ``calling`` by a service that stopped mid-call. The citizen
-        may have been rung: they are never dialled again by themselves."""
+        """Every survey left ``calling``, whatever its dialler's lease: only for an operator
+        or a single instance that knows no dialler is alive (the service itself ``sweep``s).
+        The citizen may have been rung: they are never dialled again by themselves."""
         with self._engine.begin() as conn:
             ids = [r[0] for r in conn.execute(select(S.id).where(S.status == CALLING))]
             if ids:
@@ -285,7 +431,7 @@ class SurveyStore:
                 conn.execute(
                     update(S)
                     .where(S.id.in_(ids), S.status == CALLING)
-                    .values(status=INTERRUPTED, finished_at=now, updated_at=now,
+                    .values(status=INTERRUPTED, finished_at=now, updated_at=now, lease_until=None,
                             reason="the service stopped during the call; not dialled again")
                 )  # fmt: skip
         return ids

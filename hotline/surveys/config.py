@@ -106,6 +106,12 @@ class SurveySettings(Strict):
     max_repeats: int = Field(2, ge=0, le=5)  # the question again after invalid or no input
     comment_seconds: float = Field(30.0, ge=3, le=300)
     poll_seconds: float = Field(1.0, gt=0, le=60)
+    # A dialler renews its claim on a live call every third of this; a calling survey whose
+    # dialler has not renewed it for this long (the process is gone) ends interrupted.
+    lease_seconds: float = Field(20.0, ge=3, le=600)
+    # jobs.engine redis: a call handed to the queue that no survey worker has started within
+    # this is put back on the schedule (never dialled, attempt not counted).
+    dispatch_seconds: float = Field(300.0, ge=2, le=86400)
     recordings_dir: str = "var/recordings/surveys"
     prompts: dict[str, dict[str, str]] = DEFAULT_PROMPTS
     sip: SurveySip = SurveySip()

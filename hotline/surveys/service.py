@@ -1,5 +1,7 @@
 """Wiring of the survey feature: store, calling window, result applier, and (when this
-instance dials) the scheduler with its dialling processes."""
+instance dials) the scheduler with its dialling processes, or, with ``jobs.engine: redis``,
+the scheduler handing each claimed call to the queue for ``hotline worker survey``
+processes (``hotline.jobqueue.survey``)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from sqlalchemy import Engine
 from hotline.alerts import SupervisorAlerts
 from hotline.settings import Secrets, Settings
 from hotline.store.jobs import Job, JobStore
-from hotline.store.surveys import SurveyStore
+from hotline.store.surveys import Claim, SurveyStore
 from hotline.surveys.dial_pool import DialerPool
 from hotline.surveys.policy import CallWindow
 from hotline.surveys.prompts import build_prompts
@@ -57,16 +59,15 @@ class Surveys:
 
     @property
     def registrar(self) -> str:
-        sip = self.settings.surveys.sip
-        if sip.registrar:
-            return sip.registrar
-        emb = self.settings.pbx.embedded
-        return f"{emb.bind}:{emb.sip_port}"
+        return registrar_of(self.settings)
 
     async def run(self) -> None:
         s = self.settings.surveys
         if not s.dial:
             log.info("surveys: this instance schedules but does not dial (surveys.dial: false)")
+            return
+        if self.settings.jobs.engine == "redis":
+            await self._run_over_redis()
             return
         if not self.secrets.survey_password:
             log.error("surveys are not dialled: environment variable %s (the survey user "
@@ -85,6 +86,25 @@ class Surveys:
         finally:
             await dialer.close()
 
+    async def _run_over_redis(self) -> None:
+        from hotline.jobqueue.broker import Publisher, QueueConfig
+
+        queue = QueueConfig.from_settings(self.settings.jobs, self.secrets.redis_url)
+        publisher = Publisher.connect(queue)
+        log.info("surveys: calls are handed to `hotline worker survey` processes through Redis")
+
+        def publish(claim: Claim) -> None:
+            publisher.survey(claim.survey.id, claim.n)
+
+        self.scheduler = SurveyScheduler(
+            self.settings.surveys, self.store, self.window, None, self.applier, self.clock,
+            publish=publish,
+        )  # fmt: skip
+        try:
+            await self.scheduler.run()
+        finally:
+            publisher.close()
+
     def owns(self, job: Job) -> bool:
         return job.linkedid.startswith(JOB_PREFIX)
 
@@ -94,3 +114,12 @@ class Surveys:
         text = transcript_text(job.transcript) if job.transcript else f"({job.error})"
         await asyncio.to_thread(self.store.set_comment_text, survey_id, text)
         log.info("survey %d: comment transcribed (%d characters)", survey_id, len(text))
+
+
+def registrar_of(settings: Settings) -> str:
+    """The PBX's SIP address the survey user agent registers with."""
+    sip = settings.surveys.sip
+    if sip.registrar:
+        return sip.registrar
+    emb = settings.pbx.embedded
+    return f"{emb.bind}:{emb.sip_port}"

@@ -1,10 +1,14 @@
-"""Transcription, wired into the service: a recorded call that ended becomes a job; local
-worker processes (``worker.py``) do the jobs; each finished job's transcript and draft reach the
+"""Transcription, wired into the service: a recorded call that ended becomes a job; worker
+processes (``worker.py``) do the jobs; each finished job's transcript and draft reach the
 agent's screen-pop and the call's tickets, once.
 
-The jobs live in the store, so the queue survives restarts and workers on other machines can
-share it (they only need the database). Delivery is marked in the store too: after a restart
-nothing is applied twice and nothing finished is forgotten.
+The jobs live in the store, so the queue survives restarts. With ``jobs.engine: database`` the
+service runs local workers that claim jobs from the store (workers on other machines may share
+it: they only need the database). With ``redis`` it runs none: its outbox publishes each due job's
+id through Redis to ``hotline worker transcribe`` processes anywhere, and publishes again what
+was never published (Redis down, a restart in between) or looks lost. Delivery of results is
+marked in the store too: after a restart nothing is applied twice and nothing finished is
+forgotten.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hotline.jobqueue.broker import Publisher, QueueUnavailable
 from hotline.store.jobs import DONE, SKIPPED, Job, JobStore
 from hotline.transcription.worker import WorkerConfig, run_worker
 from telephony.calls import CallUpdate, Disposition, UpdateKind
@@ -38,6 +43,12 @@ class Transcription:
     workers: int = 1
     settle: float = 1.0  # seconds after hang-up before a job is due (files closing)
     poll: float = 0.5
+    # Redis engine: no local workers; due jobs are published (the outbox).
+    publisher: Publisher | None = None
+    redelivery_after: float = 900.0
+    max_attempts: int = 3
+    queue_reachable: bool = True  # Redis took the last messages (or none were sent yet)
+    published: int = 0
     _procs: dict[str, multiprocessing.process.BaseProcess] = field(default_factory=dict)
     _stop: multiprocessing.synchronize.Event | None = None
     _pending: set[asyncio.Task[None]] = field(default_factory=set)
@@ -80,7 +91,16 @@ class Transcription:
 
     # -- workers and delivery ---------------------------------------------------------------
     async def run(self) -> None:
-        """Keep the local workers running and deliver finished jobs, until cancelled."""
+        """Keep the local workers running (or publish due jobs to Redis) and deliver finished
+        jobs, until cancelled."""
+        if self.publisher is not None:
+            try:
+                while True:
+                    await asyncio.to_thread(self.publish_due)
+                    await self.deliver_finished()
+                    await asyncio.sleep(self.poll)
+            finally:
+                self.publisher.close()
         ctx = multiprocessing.get_context("spawn")  # no forked copy of the event loop
         self._stop = ctx.Event()
         try:
@@ -90,6 +110,31 @@ class Transcription:
                 await asyncio.sleep(self.poll)
         finally:
             await asyncio.to_thread(self.stop_workers)
+
+    def publish_due(self) -> int:
+        """The outbox (blocking: run in a thread): jobs never published, given back, whose
+        worker died or whose message looks lost are published; with Redis down they wait in
+        the store, and the outage is logged once."""
+        assert self.publisher is not None
+        self.jobs.give_up(self.max_attempts)
+        sent: list[int] = []
+        try:
+            for job in self.jobs.to_publish(self.redelivery_after, self.max_attempts):
+                self.publisher.transcribe(job.id, job.linkedid)
+                sent.append(job.id)
+        except QueueUnavailable as exc:
+            if self.queue_reachable:
+                log.error("Redis unreachable (%s): transcription jobs wait in the database and "
+                          "are published when it is back", exc)  # fmt: skip
+            self.queue_reachable = False
+        else:
+            if not self.queue_reachable and (sent or self.publisher.reachable()):
+                log.info("Redis reachable again: %d waiting job(s) published", len(sent))
+                self.queue_reachable = True
+        finally:
+            self.jobs.mark_published(sent)
+            self.published += len(sent)
+        return len(sent)
 
     def _supervise(self, ctx: multiprocessing.context.SpawnContext) -> None:
         for n in range(self.workers):

@@ -54,6 +54,15 @@ class JobRunner:
         self._recognizer = Recognizer({k: Path(v) for k, v in config.models.items()}, options)
         self._taxonomy = DraftTaxonomy.model_validate(config.draft or {})
 
+    def preload(self) -> None:
+        """Load every configured model now (once per process), not on the first job; a model
+        that does not load is logged here and fails its jobs with the reason."""
+        for language in sorted(self.config.models):
+            try:
+                self._recognizer.model(language)
+            except AsrError as exc:
+                log.error("speech model for %s: %s", language, exc)
+
     def run(self, job: Job) -> tuple[Any, Any, float]:
         """(transcript, draft, audio seconds) of the job's recordings, as JSON-ready data."""
         from asr.draft import extract

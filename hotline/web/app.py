@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from hotline.web import agent_routes, errors, kb_routes, survey_routes, ticket_routes
 from hotline.web.deps import WebContext
+from hotline.web.health import health_router
 from hotline.web.routes import api, pages
 
 
@@ -17,6 +18,7 @@ def create_app(ctx: WebContext) -> FastAPI:
     app = FastAPI(title="hotline", docs_url="/api/docs", openapi_url="/api/openapi.json")
     app.state.ctx = ctx
     errors.install(app)
+    app.include_router(health_router(ctx.health))
     app.include_router(api)
     app.include_router(ticket_routes.router)
     app.include_router(kb_routes.router)
@@ -52,3 +54,7 @@ class WebServer:
             await self._server.serve()
         finally:
             self._server.should_exit = True
+
+    def stop(self) -> None:
+        """Ask ``run`` to return: it closes the listening socket and open connections."""
+        self._server.should_exit = True

@@ -43,6 +43,8 @@ class WebContext:
     callers: CallerHistory = field(kw_only=True)
     surveys: SurveyStore | None = field(default=None, kw_only=True)
     alerts: SupervisorAlerts | None = field(default=None, kw_only=True)
+    # /healthz and /readyz: this instance's role (active unless an active/standby pair).
+    health: Callable[[], dict[str, str]] = field(default=lambda: {"role": "active"}, kw_only=True)
 
 
 def context(request: Request) -> WebContext:

@@ -53,6 +53,7 @@ def _out(ctx: WebContext, a: Agent) -> AgentOut:
         pause_reason=a.pause_reason,
         state_since=a.state_since.timestamp() if a.state_since else None,
         queues=sorted(ctx.desk.queues_for(a)),
+        pbx=ctx.desk.pbx_of(a.logged_in_extension or a.extension),
     )
 
 
@@ -114,7 +115,7 @@ async def agent_events(agent_id: str, who: Caller, ctx: Ctx) -> list[AgentEventO
     self_or_supervisor(who, agent_id)
     rows = await asyncio.to_thread(ctx.agents.events, agent_id)
     return [AgentEventOut(event=r.event, reason=r.reason, extension=r.extension,
-                          at=r.at.timestamp()) for r in rows]  # fmt: skip
+                          at=r.at.timestamp(), pbx=r.pbx) for r in rows]  # fmt: skip
 
 
 async def _change(
@@ -153,10 +154,13 @@ async def metrics(
     since: datetime,
     until: datetime,
     group: Annotated[list[str] | None, Query()] = None,
+    pbx: str | None = None,
 ) -> dict[str, object]:
-    """Metrics for [since, until) grouped by total, agent, queue, language, kind, hour, day."""
+    """Metrics for [since, until) grouped by total, agent, queue, language, kind, region, pbx,
+    hour, day; ``pbx``: only that PBX's calls."""
     since, until = _aware(since, ctx), _aware(until, ctx)
-    return await asyncio.to_thread(ctx.metrics.compute, since, until, group or ["total"])
+    groups = group or ["total"]
+    return await asyncio.to_thread(lambda: ctx.metrics.compute(since, until, groups, pbx=pbx))
 
 
 def _aware(t: datetime, ctx: WebContext) -> datetime:

@@ -44,6 +44,7 @@ class AgentOut(BaseModel):
     pause_reason: str | None
     state_since: float | None
     queues: list[str]
+    pbx: str | None = None  # the PBX of the seat it is logged in at (else of its usual one)
 
 
 class LoginIn(_In):
@@ -59,6 +60,7 @@ class AgentEventOut(BaseModel):
     reason: str | None
     extension: str | None
     at: float
+    pbx: str | None = None
 
 
 # -- tickets -------------------------------------------------------------------------------------

@@ -194,6 +194,11 @@ class AmiConnection:
             raise
         if not reply.success:
             self._close()
+            message = str(reply.get("Message", ""))
+            if "shutting down" in message.lower():
+                # A PBX on its way down (or restarting) refuses every login: not our
+                # credentials, so try again later like any PBX that is unreachable.
+                raise AmiActionError(f"AMI login at {self.host}:{self.port}: {message}")
             raise AmiAuthError(
                 f"AMI login as {self._settings.user!r} refused by {self.host}:{self.port}: "
                 f"{reply.get('Message', 'authentication failed')}"

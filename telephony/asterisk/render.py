@@ -76,6 +76,9 @@ class RenderInput:
     data_dir: Path | None = None
     phone_passwords: Mapping[str, str] = field(default_factory=dict)
     outbound: OutboundUser | None = None
+    # Further FastAGI servers tried in order when the one before refuses (an active/standby
+    # pair: only the active instance listens).
+    agi_fallbacks: tuple[str, ...] = ()
 
 
 def _ini(sections: list[tuple[str, list[tuple[str, object]]]], header: str = "") -> str:
@@ -106,6 +109,9 @@ def asterisk_conf(pbx: PbxSettings, inp: RenderInput) -> str:
     text += "".join(f"{k} => {v}\n" for k, v in dirs)
     text += "\n[options]\nverbose = 0\ndebug = 0\nnocolor = yes\ntransmit_silence = yes\n"
     text += "documentation_language = en_US\nhideconnect = yes\n"
+    # Uniqueids (and so linkedids, recording names) become "<name>-<epoch>.<n>": unique across
+    # PBXes, and already the service's global call ids (telephony.calls.call_id).
+    text += f"systemname = {pbx.name}\n"
     return text
 
 
@@ -146,6 +152,7 @@ def manager_conf(pbx: PbxSettings, inp: RenderInput) -> str:
                     ("secret", inp.ami_secret),
                     ("deny", "0.0.0.0/0.0.0.0"),
                     ("permit", f"{pbx.embedded.bind}/255.255.255.255"),
+                    *[("permit", net) for net in pbx.ami.permit],
                     ("read", "all"),
                     ("write", "all"),
                     ("writetimeout", 1000),
@@ -314,10 +321,21 @@ def extensions_conf(pbx: PbxSettings, inp: RenderInput) -> str:
     ]
     if inp.agi_url:
         lines += [
-            f" same => n,AGI({inp.agi_url}/ivr/${{HOTLINE_MENU}})",
+            # The argument names the PBX: one FastAGI server serves every PBX.
+            f" same => n,AGI({inp.agi_url}/ivr/${{HOTLINE_MENU}},{pbx.name})",
+            *[
+                line
+                for url in inp.agi_fallbacks
+                for line in (
+                    # FAILURE with no IVR result: that server did not take the call.
+                    ' same => n,GotoIf($["${AGISTATUS}" != "FAILURE" | "${HOTLINE_IVR}" != ""]'
+                    "?agidone)",
+                    f" same => n,AGI({url}/ivr/${{HOTLINE_MENU}},{pbx.name})",
+                )
+            ],
             # The IVR writes HOTLINE_IVR=done last. Anything else (server down or refusing,
             # a failed session) must not cost the caller their call: on to the default queue.
-            ' same => n,GotoIf($["${HOTLINE_IVR}" = "done"]?route)',
+            ' same => n(agidone),GotoIf($["${HOTLINE_IVR}" = "done"]?route)',
             " same => n,Set(HOTLINE_IVR=skipped)",
             " same => n,Set(HOTLINE_IVR_ERROR=${AGISTATUS})",
             " same => n,Goto(default)",

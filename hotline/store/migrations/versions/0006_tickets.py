@@ -82,7 +82,7 @@ def downgrade() -> None:
         batch.drop_index("ix_tickets_status_deadline")
         for name in (
             "closed_at", "resolved_at", "dispatched_at", "updated_by", "created_by", "handler",
-            "transcript", "department", "resolution", "description", "location",
+            "repeat_of", "transcript", "department", "resolution", "description", "location",
             "caller_language", "caller_name", "channel", "category", "kind",
         ):  # fmt: skip
             batch.drop_column(name)

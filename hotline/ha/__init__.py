@@ -1,0 +1,1 @@
+"""Active/standby: several instances of the service, one of them active at a time."""
