@@ -234,7 +234,9 @@ class Service:
             links[pbx.name] = PbxLink(pbx, tracker, QueueBoard(), control, records.ami)
             pbx_calls[pbx.name] = records
         first = links[settings.pbx.name]
-        calls, ami = pbx_calls[first.name], records_ami(pbx_calls[first.name])
+        calls = pbx_calls[first.name]
+        ami = calls.ami
+        assert ami is not None
         live = LiveView(settings, first.board, agents, first.tracker, store, surveys=survey_store,
                         alerts=alerts, links=list(links.values()))  # fmt: skip
         desk = AgentDesk(settings, agents, first.control, first.board, links=links)
@@ -313,11 +315,6 @@ class Service:
                 log.error("%d call update(s) not stored at shutdown", recorder.pending)
             finally:
                 writer.cancel()
-
-
-def records_ami(records: CallRecords) -> AmiConnection:
-    assert records.ami is not None
-    return records.ami
 
 
 def bootstrap_admin(agents: AgentStore, password: str) -> None:
