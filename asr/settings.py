@@ -1,6 +1,6 @@
 """The ``asr:`` configuration section: speech models per language and the workers.
 
-Kept in asr/ (imports flow hotline -> asr): hotline/settings.py includes it as ``Settings.asr``.
+Kept in asr/ (imports flow hotline -> asr): hotline/app/settings.py includes it as ``Settings.asr``.
 """
 
 from __future__ import annotations

@@ -166,7 +166,7 @@ def inner(kind: str, calls: Path, out: Path, workers: int, gate: bool) -> None:
     t0 = time.perf_counter()
     if kind == "ours":
         from asr.batch import collect, run_batch
-        from hotline.settings import parse_settings
+        from hotline.app.settings import parse_settings
 
         shipped = parse_settings({}).asr.options  # the decoder settings the service uses
         options = shipped if gate else dataclasses.replace(shipped, silence_peak=0)

@@ -63,11 +63,11 @@ from panoramisk.ami_protocol import AMIProtocol
 from sqlalchemy import Engine, func, select
 
 from bench.pg import postgres_version, private_postgres
-from hotline.recorder import CallRecorder
-from hotline.service import CallRecords
-from hotline.store.calls import CallStore
-from hotline.store.db import make_engine, migrate
-from hotline.store.models import CallRow
+from hotline.app.service import CallRecords
+from hotline.calls.store import CallStore
+from hotline.calls.writer import CallRecorder
+from hotline.db.engine import make_engine, migrate
+from hotline.db.models import CallRow
 from telephony.ami.connection import event_from_message
 from telephony.calls import CallRecord, CallTracker
 
@@ -539,17 +539,17 @@ STAGES = (
     ("panoramisk/manager.py", "dispatch"),
     ("telephony/ami/connection.py", "event_from_message"),
     ("telephony/ami/events.py", "from_pairs"),
-    ("hotline/service.py", "on_event"),
+    ("hotline/app/service.py", "on_event"),
     ("telephony/calls.py", "feed"),
     ("telephony/calls.py", "copy"),
-    ("hotline/recorder.py", "submit"),
-    ("hotline/recorder.py", "run"),
+    ("hotline/calls/writer.py", "submit"),
+    ("hotline/calls/writer.py", "run"),
 )
 WRITER_STAGES = (
-    ("hotline/store/calls.py", "save_many"),
+    ("hotline/calls/store.py", "save_many"),
     ("sqlalchemy/orm/session.py", "commit"),
     ("sqlalchemy/orm/session.py", "flush"),
-    ("hotline/store/calls.py", "_copy"),
+    ("hotline/calls/store.py", "_copy"),
     ("sqlalchemy/engine/base.py", "_execute_context"),
 )
 

@@ -51,15 +51,15 @@ from sqlalchemy import Engine, Table, bindparam, func, insert, select, text
 
 from bench.pg import private_postgres
 from bench.pipeline_bench import machine_lines
-from hotline.metrics import compute, occupancy
-from hotline.reporting import MetricsService
-from hotline.settings import Settings, parse_settings
-from hotline.store.agent_time import rebuild
-from hotline.store.calls import CallStore
-from hotline.store.db import make_engine, migrate
-from hotline.store.metrics import MetricsStore
-from hotline.store.models import Base, UtcDateTime
-from hotline.store.rollups import bucket_of
+from hotline.agents.time import rebuild
+from hotline.app.settings import Settings, parse_settings
+from hotline.calls.store import CallStore
+from hotline.db.engine import make_engine, migrate
+from hotline.db.models import Base, UtcDateTime
+from hotline.db.rollups import bucket_of
+from hotline.metrics.formulas import compute, occupancy
+from hotline.metrics.service import MetricsService
+from hotline.metrics.store import MetricsStore
 
 log = logging.getLogger("bench.query")
 

@@ -38,11 +38,11 @@ from bench.asr_bench import MODEL, ROOT, synthesise
 from bench.ivr_bench import machine
 from bench.pg import PrivatePostgres, private_postgres
 from bench.redis_server import PrivateRedis, private_redis, redis_version
-from hotline.jobqueue.broker import Publisher, QueueConfig
-from hotline.settings import JobsSettings
-from hotline.store.db import make_engine, migrate
-from hotline.store.job_models import TranscriptionJobRow
-from hotline.store.jobs import DONE, Job, JobStore
+from hotline.app.settings import JobsSettings
+from hotline.db.engine import make_engine, migrate
+from hotline.db.job_models import TranscriptionJobRow
+from hotline.jobs.broker import Publisher, QueueConfig
+from hotline.jobs.store import DONE, Job, JobStore
 from hotline.transcription.service import Transcription
 from hotline.transcription.worker import WorkerConfig
 
@@ -99,7 +99,7 @@ def run(
     log = workdir / f"workers-{processes}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "hotline.cli", "-c", str(config), "worker", "transcribe",
+            [sys.executable, "-m", "hotline.app.cli", "-c", str(config), "worker", "transcribe",
              "--processes", str(processes)],
             cwd=ROOT, env={**os.environ, "HOTLINE_REDIS_URL": redis.url}, stdout=out,
             stderr=subprocess.STDOUT,

@@ -59,14 +59,14 @@ import yaml
 
 from bench.ivr_bench import proc_cpu
 from bench.private_pbx import private_pbx
-from hotline.settings import Settings, parse_settings, resolve_secrets
-from hotline.store.surveys import Candidate, Claim, Survey, SurveyStore
+from hotline.app.settings import Settings, parse_settings, resolve_secrets
 from hotline.surveys.attempt import AttemptResult, Dialer
 from hotline.surveys.config import WINDOW_DAYS
 from hotline.surveys.dial_pool import DialerPool
 from hotline.surveys.dialer import SipDialer
 from hotline.surveys.policy import COMPLETED, FINAL, RESULTS, SCHEDULED, CallWindow
 from hotline.surveys.scheduler import SurveyScheduler
+from hotline.surveys.store import Candidate, Claim, Survey, SurveyStore
 from hotline.tickets.calendar import WorkCalendar
 from telephony.processes import wait_or_kill
 from telephony.sip import CallHandle, Phone, PhoneConfig, SipError, SipStack, allocate_ports
@@ -657,8 +657,8 @@ class Run:
 
 
 async def run(args: argparse.Namespace, settings: Settings, workdir: Path, info: Machine) -> Run:
-    from hotline.pbx import embedded_pbx
-    from hotline.store.db import make_engine, migrate
+    from hotline.db.engine import make_engine, migrate
+    from hotline.pbx.link import embedded_pbx
     from hotline.surveys.prompts import build_prompts
 
     begun = time.monotonic()

@@ -7,7 +7,8 @@ digits are retried; when the retries are spent the node's ``on_exhausted`` targe
 
 Validation rejects what would strand a caller: unknown nodes and prompts, nodes no caller can
 reach, nodes from which no path ends the menu, and silence loops (a caller who never presses a key
-must still end somewhere). Queue names are checked against the PBX section by ``hotline.settings``.
+must still end somewhere). Queue names are checked against the PBX section by the
+service's settings.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Schema of the PBX part of the configuration: the PBX connection, SIP endpoints and queues.
 
-The telephony package owns this section; ``hotline.settings`` composes it into the whole file.
+The telephony package owns this section; ``hotline.app.settings`` composes it into the whole file.
 """
 
 from __future__ import annotations

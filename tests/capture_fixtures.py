@@ -29,9 +29,9 @@ from typing import Any
 
 import pytest
 
-from hotline.service import Service
-from hotline.settings import Secrets, Settings
-from hotline.store.models import CallRow
+from hotline.app.service import Service
+from hotline.app.settings import Secrets, Settings
+from hotline.db.models import CallRow
 from telephony.ami.connection import AmiConnection
 from telephony.ami.events import AmiEvent, parse_event_block
 from telephony.calls import CallTracker

@@ -117,7 +117,7 @@ async def supervisor_session(
 ) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
     """A supervisor account in the service's store, an HTTP client for its API and the
     Authorization header of a fresh token."""
-    from hotline.auth import hash_password
+    from hotline.core.auth import hash_password
 
     await asyncio.to_thread(
         lambda: service.agents.upsert(

@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from hotline.service import Service
-from hotline.settings import Secrets, Settings
-from hotline.store.agents import Agent
+from hotline.agents.store import Agent
+from hotline.app.service import Service
+from hotline.app.settings import Secrets, Settings
 from telephony.queue_state import QueueBoard
 from telephony.sip import Phone, SipStack
 from telephony.sip.pool import PhonePool, Track

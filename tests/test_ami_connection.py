@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline.settings import Secrets, Settings
+from hotline.app.settings import Secrets, Settings
 from telephony.ami.connection import AmiConnection
 from telephony.ami.events import AmiEvent
 from telephony.asterisk.process import PrivateAsterisk
@@ -94,7 +94,7 @@ def test_run_against_external_pbx_with_wrong_secret_exits_3(
         f"database:\n  url: {db_url()}\n"
     )
     result = subprocess.run(
-        [sys.executable, "-m", "hotline.cli", "-c", str(config), "run"],
+        [sys.executable, "-m", "hotline.app.cli", "-c", str(config), "run"],
         capture_output=True,
         text=True,
         timeout=60,

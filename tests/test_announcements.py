@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from hotline.service import Service
-from hotline.settings import Settings
+from hotline.app.service import Service
+from hotline.app.settings import Settings
 from telephony.asterisk.process import PrivateAsterisk
 from telephony.sip import Phone, SipStack
 from tests.support import wait_for

@@ -12,9 +12,9 @@ import httpx
 import pytest
 import websockets
 
-from hotline.auth import hash_password
-from hotline.service import Service
-from hotline.settings import Settings
+from hotline.app.service import Service
+from hotline.app.settings import Settings
+from hotline.core.auth import hash_password
 
 PASSWORDS = {"sup1": "supervisor-pw-1", "ag1": "agent-pw-0001", "ag2": "agent-pw-0002"}
 

@@ -297,7 +297,7 @@ def test_cli_transcribes_folder(speech: dict[str, Path], tmp_path: Path) -> None
     (rec / "broken-caller.wav").write_bytes(b"RIFF\0\0\0\0WAVEjunk")
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, "-m", "hotline.cli", "transcribe", str(rec), "--workers", "2",
+        [sys.executable, "-m", "hotline.app.cli", "transcribe", str(rec), "--workers", "2",
          "--format", "txt", "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
@@ -312,7 +312,7 @@ def test_cli_transcribes_folder(speech: dict[str, Path], tmp_path: Path) -> None
     assert not (out / "broken-caller.txt").exists()
     # json of the same pair
     proc = subprocess.run(
-        [sys.executable, "-m", "hotline.cli", "transcribe", str(rec / "call-caller.wav"),
+        [sys.executable, "-m", "hotline.app.cli", "transcribe", str(rec / "call-caller.wav"),
          str(rec / "call-agent.wav"), "--format", "json", "--out", str(out), "--workers", "1"],
         cwd=ROOT, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
@@ -323,7 +323,7 @@ def test_cli_transcribes_folder(speech: dict[str, Path], tmp_path: Path) -> None
 
 
 def test_asr_config_errors_and_check(tmp_path: Path) -> None:
-    from hotline.settings import ConfigError, parse_settings
+    from hotline.app.settings import ConfigError, parse_settings
 
     with pytest.raises(ConfigError) as exc:
         parse_settings({"asr": {"workers": 0, "model": {}}}, "t")
@@ -336,7 +336,7 @@ def test_asr_config_errors_and_check(tmp_path: Path) -> None:
         "graph/HCLG.fst (or graph/HCLr.fst + graph/Gr.fst)"
     ]
     proc = subprocess.run(
-        [sys.executable, "-m", "hotline.cli", "config", "check"],
+        [sys.executable, "-m", "hotline.app.cli", "config", "check"],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from hotline.service import Service
-from hotline.settings import Secrets, Settings
-from hotline.store.models import CallRow
+from hotline.app.service import Service
+from hotline.app.settings import Secrets, Settings
+from hotline.db.models import CallRow
 from telephony.sip import CallHandle, Phone, PhoneConfig, SipStack, allocate_ports
 from tests.support import NewDbUrl, TcpProxy, free_port, wait_for
 

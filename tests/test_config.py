@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline.settings import (
+from hotline.app.settings import (
     ConfigError,
     Settings,
     load_settings,
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "hotline.cli", *args],
+        [sys.executable, "-m", "hotline.app.cli", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -31,7 +31,7 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from bench.redis_server import REDIS_SERVER, free_port
-from hotline.settings import load_settings, parse_settings
+from hotline.app.settings import load_settings, parse_settings
 from hotline.web.health import standby_app
 from tests.conftest import Databases
 from tests.support import poll
@@ -127,7 +127,7 @@ def variables_used(text: str) -> set[str]:
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "hotline.cli", *args],
+        [sys.executable, "-m", "hotline.app.cli", *args],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
         env={"PATH": "/usr/bin:/bin", **(env or {})},
     )  # fmt: skip

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from asr.draft import Draft, extract
 from asr.draft_settings import DraftTaxonomy
 from asr.types import LegTranscript, Speaker, Transcript, Turn, Word
-from hotline.settings import ConfigError, load_settings, parse_settings
+from hotline.app.settings import ConfigError, load_settings, parse_settings
 from hotline.tickets.lifecycle import KINDS
 
 ROOT = Path(__file__).resolve().parent.parent

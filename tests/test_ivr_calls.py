@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hotline.service import Service
-from hotline.settings import Settings
-from hotline.store.models import CallRow
+from hotline.app.service import Service
+from hotline.app.settings import Settings
+from hotline.db.models import CallRow
 from telephony.sip import CallHandle, Phone, PhoneConfig, SipStack, allocate_ports
 from tests.support import wait_for
 from tests.test_call_records import add_caller, caller_number, dial_uri, ended_record

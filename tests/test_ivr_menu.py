@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from hotline.settings import ConfigError, parse_settings
+from hotline.app.settings import ConfigError, parse_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED: dict[str, Any] = yaml.safe_load((ROOT / "config" / "hotline.yaml").read_text("utf-8"))

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
-from hotline.store.jobs import DONE, FAILED, QUEUED, RUNNING, JobStore
+from hotline.jobs.store import DONE, FAILED, QUEUED, RUNNING, JobStore
 from tests.support import poll
 
 

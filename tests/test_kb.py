@@ -14,13 +14,13 @@ import pytest
 import yaml
 from sqlalchemy import Engine, event, text
 
-from hotline.auth import hash_password
-from hotline.errors import Conflict, Invalid, NotFound
-from hotline.kb import MAX_TERMS, KnowledgeBase, SearchHit, highlight, parse_query
-from hotline.kb_import import import_articles, load_kb_file, seed_if_empty
-from hotline.service import Service
-from hotline.settings import ConfigError, Settings
-from hotline.store.kb import Article, ArticleData, KbStore
+from hotline.app.service import Service
+from hotline.app.settings import ConfigError, Settings
+from hotline.core.auth import hash_password
+from hotline.core.errors import Conflict, Invalid, NotFound
+from hotline.kb.importer import import_articles, load_kb_file, seed_if_empty
+from hotline.kb.service import MAX_TERMS, KnowledgeBase, SearchHit, highlight, parse_query
+from hotline.kb.store import Article, ArticleData, KbStore
 from tests.support import NewDbUrl, shipped_config_with, supervisor_session
 from tests.test_config import ROOT, run_cli
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hotline.service import Service
-from hotline.settings import Secrets, Settings
+from hotline.app.service import Service
+from hotline.app.settings import Secrets, Settings
 from telephony.sip import Phone, SipStack
 from tests.support import supervisor_session, wait_for
 from tests.test_call_records import add_agent, add_caller, caller_number, dial_uri, ended_record

@@ -13,16 +13,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, bindparam, func, select, text
 
-from hotline.callers import CallerSettings, RegionRule, RegionRules
-from hotline.errors import Invalid
-from hotline.reporting import MetricsService
-from hotline.settings import Settings
-from hotline.store.agent_time import rebuild
-from hotline.store.agents import AgentStore
-from hotline.store.calls import CallStore
-from hotline.store.db import make_engine, migrate
-from hotline.store.metrics import MetricsStore
-from hotline.store.models import AgentHourRow, AgentSegmentRow, CallHourMark, CallRow, UtcDateTime
+from hotline.agents.store import AgentStore
+from hotline.agents.time import rebuild
+from hotline.app.settings import Settings
+from hotline.callers.history import CallerSettings, RegionRule, RegionRules
+from hotline.calls.store import CallStore
+from hotline.core.errors import Invalid
+from hotline.db.engine import make_engine, migrate
+from hotline.db.models import AgentHourRow, AgentSegmentRow, CallHourMark, CallRow, UtcDateTime
+from hotline.metrics.service import MetricsService
+from hotline.metrics.store import MetricsStore
 from telephony.calls import CallRecord, Disposition
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -15,15 +15,15 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 
-import hotline.store
-from hotline.store.db import alembic_config, make_engine, migrate
-from hotline.store.models import Base
+import hotline.db
+from hotline.db.engine import alembic_config, make_engine, migrate
+from hotline.db.models import Base
 from tests.support import NewDbUrl, shipped_config_with
 from tests.test_config import run_cli
 
-# Every table module registers on Base.metadata when imported (the store imports them lazily).
-for _module in pkgutil.iter_modules(hotline.store.__path__):
-    importlib.import_module(f"hotline.store.{_module.name}")
+# Every table module registers on Base.metadata when imported (the stores import them lazily).
+for _module in pkgutil.iter_modules(hotline.db.__path__):
+    importlib.import_module(f"hotline.db.{_module.name}")
 
 # Objects the migrations make that the models do not declare, on purpose: the full-text
 # search machinery of each database and two indexes of the agent history.

@@ -30,14 +30,14 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import Engine
 
-from hotline.auth import hash_password
-from hotline.errors import Invalid
-from hotline.pbx import render_input
-from hotline.reporting import MetricsService
-from hotline.settings import ConfigError, parse_settings, resolve_secrets
-from hotline.store.calls import CallStore
-from hotline.store.metrics import MetricsStore
-from hotline.store.models import CallRow
+from hotline.app.settings import ConfigError, parse_settings, resolve_secrets
+from hotline.calls.store import CallStore
+from hotline.core.auth import hash_password
+from hotline.core.errors import Invalid
+from hotline.db.models import CallRow
+from hotline.metrics.service import MetricsService
+from hotline.metrics.store import MetricsStore
+from hotline.pbx.link import render_input
 from telephony.ami.events import AmiEvent
 from telephony.asterisk.render import render
 from telephony.calls import CallRecord, CallTracker, UpdateKind, call_id, scoped
@@ -368,7 +368,7 @@ async def test_two_pbxes_feed_one_service(
     config = tmp_path / "mp.yaml"
     config.write_text(yaml.safe_dump(two.settings.model_dump(mode="json")), encoding="utf-8")
     out = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "hotline.cli", "-c", str(config), "calls",
+        subprocess.run, [sys.executable, "-m", "hotline.app.cli", "-c", str(config), "calls",
                          "--pbx", "west"], cwd=ROOT, capture_output=True, text=True, timeout=60,
         env={**os.environ},
     )  # fmt: skip

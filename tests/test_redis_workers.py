@@ -31,9 +31,8 @@ import yaml
 from sqlalchemy import make_url
 
 from bench.redis_server import PrivateRedis, private_redis
-from hotline.jobqueue.broker import Publisher, QueueConfig
-from hotline.service import Service
-from hotline.settings import (
+from hotline.app.service import Service
+from hotline.app.settings import (
     ConfigError,
     JobsSettings,
     Settings,
@@ -41,8 +40,9 @@ from hotline.settings import (
     resolve_redis_url,
     resolve_secrets,
 )
-from hotline.store.db import make_engine, migrate
-from hotline.store.jobs import DONE, RUNNING, Job, JobStore
+from hotline.db.engine import make_engine, migrate
+from hotline.jobs.broker import Publisher, QueueConfig
+from hotline.jobs.store import DONE, RUNNING, Job, JobStore
 from hotline.tickets.service import SYSTEM, TicketService
 from hotline.transcription.service import Transcription
 from hotline.transcription.worker import WorkerConfig
@@ -122,7 +122,7 @@ class WorkerCli:
         environ = {**os.environ, "HOTLINE_REDIS_URL": redis_url, **(env or {})}
         self._out = log.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hotline.cli", "-c", str(config), "worker", kind,
+            [sys.executable, "-m", "hotline.app.cli", "-c", str(config), "worker", kind,
              "--processes", str(processes)],
             cwd=ROOT, env=environ, stdout=self._out, stderr=subprocess.STDOUT,
         )  # fmt: skip
@@ -385,7 +385,7 @@ def test_bad_job_settings_are_explained(tmp_path: Path, pg_url: str) -> None:
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "hotline.cli", *args], cwd=ROOT, capture_output=True, text=True,
+        [sys.executable, "-m", "hotline.app.cli", *args], cwd=ROOT, capture_output=True, text=True,
         timeout=120, env={"PATH": "/usr/bin:/bin", **(env or {})},
     )  # fmt: skip
 

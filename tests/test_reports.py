@@ -13,10 +13,10 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from sqlalchemy import Engine
 
-from hotline.service import Service
-from hotline.settings import Settings
-from hotline.store.calls import CallStore
-from hotline.store.tickets import TicketStore
+from hotline.app.service import Service
+from hotline.app.settings import Settings
+from hotline.calls.store import CallStore
+from hotline.tickets.store import TicketStore
 from telephony.calls import CallRecord, Disposition
 from tests.support import shipped_config_with, supervisor_session
 from tests.test_config import run_cli

@@ -14,9 +14,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from hotline.auth import hash_password
-from hotline.service import Service
-from hotline.settings import Secrets, Settings
+from hotline.app.service import Service
+from hotline.app.settings import Secrets, Settings
+from hotline.core.auth import hash_password
 from telephony.sip import Phone, SipStack
 from tests.support import wait_for
 from tests.test_call_records import add_agent, add_caller, caller_number, dial_uri, ended_record

@@ -16,8 +16,8 @@ import httpx
 import pytest
 import yaml
 
-from hotline.service import Service
-from hotline.settings import Secrets, Settings
+from hotline.app.service import Service
+from hotline.app.settings import Secrets, Settings
 from telephony.sip import Phone, SipStack
 from tests.support import NewDbUrl, free_port, wait_for
 from tests.test_call_records import add_agent, add_caller, caller_number, dial_uri
@@ -35,7 +35,7 @@ class Proc:
     async def start(self) -> None:
         with self.log.open("ab") as out:
             self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "hotline.cli", "-c", str(self.config), "run",
+                sys.executable, "-m", "hotline.app.cli", "-c", str(self.config), "run",
                 cwd=self.config.parent, env=self.env, stdout=out, stderr=out,
             )  # fmt: skip
 

@@ -29,21 +29,21 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import Engine
 
-from hotline.alerts import Alert, SupervisorAlerts
-from hotline.auth import Principal, TokenSigner, hash_password
-from hotline.live import LiveView
-from hotline.report import to_csv, to_html
-from hotline.reporting import MetricsService
-from hotline.settings import Settings
-from hotline.store.agents import AgentStore
-from hotline.store.calls import CallStore
-from hotline.store.db import make_engine, migrate
-from hotline.store.metrics import MetricsStore
-from hotline.store.surveys import Candidate, Survey, SurveyStore
-from hotline.store.tickets import TicketStore
-from hotline.survey_admin import mask
+from hotline.agents.store import AgentStore
+from hotline.app.settings import Settings
+from hotline.calls.store import CallStore
+from hotline.core.alerts import Alert, SupervisorAlerts
+from hotline.core.auth import Principal, TokenSigner, hash_password
+from hotline.db.engine import make_engine, migrate
+from hotline.metrics.render import to_csv, to_html
+from hotline.metrics.service import MetricsService
+from hotline.metrics.store import MetricsStore
+from hotline.supervision.live import LiveView
+from hotline.surveys.admin import mask
 from hotline.surveys.policy import COMPLETED, UNREACHABLE, Next
+from hotline.surveys.store import Candidate, Survey, SurveyStore
 from hotline.tickets.service import TicketService
+from hotline.tickets.store import TicketStore
 from hotline.web.app import WebServer, create_app
 from hotline.web.deps import WebContext
 from telephony.calls import CallTracker

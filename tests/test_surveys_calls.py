@@ -16,13 +16,13 @@ from typing import Any
 import httpx
 import pytest
 
-from hotline.service import Service
-from hotline.settings import Secrets, Settings
-from hotline.store.surveys import Survey, SurveyStore
+from hotline.app.service import Service
+from hotline.app.settings import Secrets, Settings
 from hotline.surveys.dialer import SipDialer, SurveyPrompts
 from hotline.surveys.policy import CallWindow
 from hotline.surveys.prompts import build_prompts
 from hotline.surveys.scheduler import SurveyScheduler
+from hotline.surveys.store import Survey, SurveyStore
 from hotline.tickets.service import SYSTEM, TicketService
 from telephony.audio import synthesize
 from telephony.sip import CallHandle, Phone, PhoneConfig, SipStack, allocate_ports
@@ -337,8 +337,8 @@ async def test_killed_service_never_calls_a_ticket_twice(
     restart B is called once (due during the downtime) and A never again."""
     import yaml
 
-    from hotline.store.db import make_engine
-    from hotline.store.tickets import TicketStore
+    from hotline.db.engine import make_engine
+    from hotline.tickets.store import TicketStore
     from tests.test_service_restart import ADMIN_PW, Proc, api_up
 
     a_no, b_no = CITIZENS[5], CITIZENS[6]

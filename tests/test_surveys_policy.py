@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from hotline.settings import ConfigError, parse_settings
-from hotline.store.surveys import Candidate, Claim, SurveyStore
+from hotline.app.settings import ConfigError, parse_settings
 from hotline.surveys.config import SurveySettings
 from hotline.surveys.policy import CallWindow, Next, after_attempt, outcome_of_status
+from hotline.surveys.store import Candidate, Claim, SurveyStore
 from hotline.tickets.calendar import WorkCalendar
 from tests.conftest import shipped_section
 

@@ -26,17 +26,17 @@ import pytest
 import yaml
 
 from bench.redis_server import PrivateRedis, private_redis
-from hotline.alerts import SupervisorAlerts
-from hotline.jobqueue.broker import Publisher, QueueConfig
-from hotline.settings import JobsSettings, Secrets, Settings
-from hotline.store.db import make_engine, migrate
-from hotline.store.surveys import Claim, Survey, SurveyStore
-from hotline.store.tickets import TicketStore
+from hotline.app.settings import JobsSettings, Secrets, Settings
+from hotline.core.alerts import SupervisorAlerts
+from hotline.db.engine import make_engine, migrate
+from hotline.jobs.broker import Publisher, QueueConfig
 from hotline.surveys.dialer import SipDialer, SurveyPrompts
 from hotline.surveys.policy import CallWindow
 from hotline.surveys.results import ResultApplier
 from hotline.surveys.scheduler import SurveyScheduler
+from hotline.surveys.store import Claim, Survey, SurveyStore
 from hotline.tickets.service import SYSTEM, TicketService
+from hotline.tickets.store import TicketStore
 from telephony.asterisk.process import PrivateAsterisk
 from telephony.sip import Phone, SipStack
 from tests.conftest import CITIZENS

@@ -18,16 +18,16 @@ import pytest
 import yaml
 from sqlalchemy import Engine, text
 
-from hotline.auth import Principal, hash_password
-from hotline.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
-from hotline.service import Service
-from hotline.settings import Settings
-from hotline.store.calls import CallStore
-from hotline.store.db import make_engine, migrate
-from hotline.store.tickets import TicketDetail, TicketStore
+from hotline.app.service import Service
+from hotline.app.settings import Settings
+from hotline.calls.store import CallStore
+from hotline.core.auth import Principal, hash_password
+from hotline.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from hotline.db.engine import make_engine, migrate
 from hotline.tickets import lifecycle
 from hotline.tickets.calendar import WorkCalendar
 from hotline.tickets.service import SYSTEM, TicketService
+from hotline.tickets.store import TicketDetail, TicketStore
 from telephony.calls import CallRecord, Disposition
 from tests.support import supervisor_session
 
@@ -444,7 +444,7 @@ async def test_dispatch_sets_the_deadline_and_overdue_tickets_are_listed(
     assert total == 1 and [t.id for t in late] == [d.ticket.id]
     assert late[0].overdue(clock.at) and not waiting.ticket.overdue(clock.at)
     assert store.has_overdue(NOISE["caller_number"], clock.at)
-    from hotline.store.tickets import TicketQuery
+    from hotline.tickets.store import TicketQuery
 
     on_time, n = await svc.search(TicketQuery(overdue=False, category="noise"))
     assert n == 2 and {t.id for t in on_time} == {done.ticket.id, waiting.ticket.id}

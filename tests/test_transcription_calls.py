@@ -12,9 +12,9 @@ from pathlib import Path
 
 from asr.transcript import from_dict
 from asr.wer import wer
-from hotline.service import Service
-from hotline.settings import Secrets, Settings
-from hotline.store.jobs import DONE, Job, JobStore
+from hotline.app.service import Service
+from hotline.app.settings import Secrets, Settings
+from hotline.jobs.store import DONE, Job, JobStore
 from telephony.audio import synthesize
 from telephony.sip import Phone, SipStack
 from tests.support import wait_for

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from hotline.store.calls import CallStore
-from hotline.store.jobs import DONE, FAILED, RUNNING, SKIPPED, Job, JobStore
+from hotline.calls.store import CallStore
+from hotline.jobs.store import DONE, FAILED, RUNNING, SKIPPED, Job, JobStore
 from hotline.transcription.worker import JobRunner, WorkerConfig, process, run_worker
 from telephony.audio import synthesize
 from telephony.calls import CallRecord, Disposition

@@ -12,9 +12,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-from hotline.auth import hash_password
-from hotline.service import Service
-from hotline.settings import Settings
+from hotline.app.service import Service
+from hotline.app.settings import Settings
+from hotline.core.auth import hash_password
 from telephony.sip import Phone, SipStack
 from tests.test_call_records import add_caller, caller_number, dial_uri, ended_record
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from hotline.store.surveys import Claim
+from hotline.surveys.store import Claim
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-from hotline.store.surveys import Claim
 from hotline.surveys.attempt import AttemptResult
 from hotline.surveys.config import SurveySettings
 from hotline.surveys.dialer import DialJob, SurveyPrompts
+from hotline.surveys.store import Claim
 from telephony.sip.errors import SipStackError
 from telephony.sip.worker_client import WorkerProcess
 

@@ -16,10 +16,10 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from hotline.store.surveys import Claim
 from hotline.surveys.attempt import AttemptResult
 from hotline.surveys.config import SurveySettings
 from hotline.surveys.policy import RESULTS, outcome_of_status
+from hotline.surveys.store import Claim
 from telephony.sip import CallFailed, CallHandle, Phone
 
 log = logging.getLogger(__name__)

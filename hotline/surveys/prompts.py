@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hotline.settings import Settings
+from hotline.app.settings import Settings
 from hotline.surveys.dialer import SurveyPrompts
 from ivr.menu import IvrSettings
 from ivr.prompts import PromptLibrary

@@ -9,9 +9,9 @@ import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
-from hotline.alerts import Alert, SupervisorAlerts
-from hotline.store.jobs import QUEUED, SKIPPED, JobStore
-from hotline.store.surveys import Survey
+from hotline.core.alerts import Alert, SupervisorAlerts
+from hotline.jobs.store import QUEUED, SKIPPED, JobStore
+from hotline.surveys.store import Survey
 from hotline.tickets.service import SYSTEM, TicketService
 
 log = logging.getLogger(__name__)

@@ -32,11 +32,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import DBAPIError
 
-from hotline.jobqueue.broker import QueueUnavailable
-from hotline.store.surveys import Candidate, Claim, Survey, SurveyStore
+from hotline.jobs.broker import QueueUnavailable
 from hotline.surveys.attempt import AttemptResult, Dialer
 from hotline.surveys.config import SurveySettings
 from hotline.surveys.policy import SKIPPED, CallWindow, Next, after_attempt
+from hotline.surveys.store import Candidate, Claim, Survey, SurveyStore
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Wiring of the survey feature: store, calling window, result applier, and (when this
 instance dials) the scheduler with its dialling processes, or, with ``jobs.engine: redis``,
 the scheduler handing each claimed call to the queue for ``hotline worker survey``
-processes (``hotline.jobqueue.survey``)."""
+processes (``hotline.surveys.worker``)."""
 
 from __future__ import annotations
 
@@ -14,15 +14,15 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from hotline.alerts import SupervisorAlerts
-from hotline.settings import Secrets, Settings
-from hotline.store.jobs import Job, JobStore
-from hotline.store.surveys import Claim, SurveyStore
+from hotline.app.settings import Secrets, Settings
+from hotline.core.alerts import SupervisorAlerts
+from hotline.jobs.store import Job, JobStore
 from hotline.surveys.dial_pool import DialerPool
 from hotline.surveys.policy import CallWindow
 from hotline.surveys.prompts import build_prompts
 from hotline.surveys.results import JOB_PREFIX, ResultApplier
 from hotline.surveys.scheduler import SurveyScheduler
+from hotline.surveys.store import Claim, SurveyStore
 from hotline.tickets.service import TicketService
 from hotline.transcription.service import transcript_text
 
@@ -87,7 +87,7 @@ class Surveys:
             await dialer.close()
 
     async def _run_over_redis(self) -> None:
-        from hotline.jobqueue.broker import Publisher, QueueConfig
+        from hotline.jobs.broker import Publisher, QueueConfig
 
         queue = QueueConfig.from_settings(self.settings.jobs, self.secrets.redis_url)
         publisher = Publisher.connect(queue)

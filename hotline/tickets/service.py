@@ -19,10 +19,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from hotline.auth import Principal
-from hotline.errors import Conflict, Forbidden, Invalid, NotFound
-from hotline.settings import Settings
-from hotline.store.tickets import (
+from hotline.app.settings import Settings
+from hotline.core.auth import Principal
+from hotline.core.errors import Conflict, Forbidden, Invalid, NotFound
+from hotline.tickets import lifecycle
+from hotline.tickets.calendar import WorkCalendar
+from hotline.tickets.config import Category, TicketSettings
+from hotline.tickets.store import (
     Change,
     Ticket,
     TicketDetail,
@@ -30,9 +33,6 @@ from hotline.store.tickets import (
     TicketStore,
     UnknownTicket,
 )
-from hotline.tickets import lifecycle
-from hotline.tickets.calendar import WorkCalendar
-from hotline.tickets.config import Category, TicketSettings
 
 # The service itself (IVR, screen-pop drafts, transcription) when it changes a ticket.
 SYSTEM = Principal("system", ("supervisor",))

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hotline.jobqueue.broker import Publisher, QueueUnavailable
-from hotline.store.jobs import DONE, SKIPPED, Job, JobStore
+from hotline.jobs.broker import Publisher, QueueUnavailable
+from hotline.jobs.store import DONE, SKIPPED, Job, JobStore
 from hotline.transcription.worker import WorkerConfig, run_worker
 from telephony.calls import CallUpdate, Disposition, UpdateKind
 

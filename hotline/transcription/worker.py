@@ -20,8 +20,8 @@ from typing import Any
 
 from asr.errors import AsrError, AudioError
 from asr.wavcheck import recording_state
-from hotline.store.db import make_engine
-from hotline.store.jobs import SKIPPED, Job, JobStore
+from hotline.db.engine import make_engine
+from hotline.jobs.store import SKIPPED, Job, JobStore
 
 log = logging.getLogger(__name__)
 

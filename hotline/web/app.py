@@ -8,7 +8,11 @@ from collections.abc import Iterator
 import uvicorn
 from fastapi import FastAPI
 
-from hotline.web import agent_routes, errors, kb_routes, survey_routes, ticket_routes
+from hotline.kb import routes as kb_routes
+from hotline.screenpop import routes as agent_routes
+from hotline.surveys import routes as survey_routes
+from hotline.tickets import routes as ticket_routes
+from hotline.web import errors
 from hotline.web.deps import WebContext
 from hotline.web.health import health_router
 from hotline.web.routes import api, pages

@@ -10,17 +10,17 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request, WebSocket
 
-from hotline.agents import AgentDesk
-from hotline.alerts import SupervisorAlerts
-from hotline.auth import Principal, TokenError, TokenSigner
-from hotline.callers import CallerHistory
-from hotline.kb import KnowledgeBase
-from hotline.live import LiveView
-from hotline.reporting import MetricsService
-from hotline.screenpop import ScreenPop
-from hotline.settings import Settings
-from hotline.store.agents import AgentStore
-from hotline.store.surveys import SurveyStore
+from hotline.agents.desk import AgentDesk
+from hotline.agents.store import AgentStore
+from hotline.app.settings import Settings
+from hotline.callers.history import CallerHistory
+from hotline.core.alerts import SupervisorAlerts
+from hotline.core.auth import Principal, TokenError, TokenSigner
+from hotline.kb.service import KnowledgeBase
+from hotline.metrics.service import MetricsService
+from hotline.screenpop.service import ScreenPop
+from hotline.supervision.live import LiveView
+from hotline.surveys.store import SurveyStore
 from hotline.tickets.service import TicketService
 
 WS_AUTH_TIMEOUT = 5.0  # a WebSocket must authenticate within this

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from hotline.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from hotline.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from telephony.errors import AmiError
 
 _STATUS: dict[type[DomainError], int] = {NotFound: 404, Conflict: 409, Forbidden: 403, Invalid: 422}

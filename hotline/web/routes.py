@@ -13,10 +13,10 @@ from typing import Annotated
 from fastapi import APIRouter, Header, HTTPException, Query, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
-from hotline.auth import Principal, check_password, hash_password
-from hotline.errors import Invalid
-from hotline.report import bounds, to_csv, to_html
-from hotline.store.agents import Agent
+from hotline.agents.store import Agent
+from hotline.core.auth import Principal, check_password, hash_password
+from hotline.core.errors import Invalid
+from hotline.metrics.render import bounds, to_csv, to_html
 from hotline.web.deps import (
     Admin,
     Caller,

@@ -1,0 +1,107 @@
+"""``hotline worker ...``: worker processes for the configured job engine, on this machine or
+any other that reaches the database (and Redis). They need the configuration file, the
+database, the speech models and, for Redis, ``jobs.redis_url_env``; not the PBX's secrets."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.exc import DBAPIError
+
+from hotline.app.settings import ConfigError, Settings, resolve_redis_url
+from hotline.db.engine import alembic_config, make_engine
+from hotline.jobs.broker import QueueConfig
+from hotline.jobs.pool import run_pool
+from hotline.transcription.worker import WorkerConfig
+
+log = logging.getLogger(__name__)
+
+
+def worker_config(settings: Settings, worker_id: str = "") -> WorkerConfig:
+    """A transcription worker's configuration from the settings (the service's local workers
+    and ``hotline worker transcribe`` alike)."""
+    asr = settings.asr
+    return WorkerConfig(
+        settings.database.url,
+        worker_id,
+        {lang: str(path) for lang, path in asr.models.items()},
+        draft=settings.draft.model_dump(mode="json"),
+        lease=settings.jobs.lease,
+        max_attempts=settings.jobs.max_attempts,
+        options=dataclasses.asdict(asr.options),
+    )
+
+
+def transcribe(settings: Settings, processes: int | None) -> int:
+    if not settings.asr.enabled:
+        raise ConfigError("asr.enabled", ["asr.enabled: transcription is off, nothing to do"])
+    n = settings.asr.workers if processes is None else processes
+    if not 1 <= n <= 64:
+        raise ConfigError("--processes", ["--processes: must be between 1 and 64"])
+    for line in settings.asr.coverage(settings.ivr.languages):
+        log.warning("transcription: %s", line)
+    _check_schema(settings.database.url)
+    cfg = worker_config(settings)
+    jobs = settings.jobs
+    if jobs.engine == "redis":
+        from hotline.transcription.serve import serve
+
+        queue = QueueConfig.from_settings(jobs, resolve_redis_url(settings))
+        return run_pool("transcribe", serve, (cfg, queue), n, jobs.stop_timeout)
+    from hotline.transcription.serve import serve_database
+
+    return run_pool("transcribe", serve_database, (cfg,), n, jobs.stop_timeout)
+
+
+def survey(settings: Settings, processes: int | None) -> int:
+    n = 1 if processes is None else processes
+    if not 1 <= n <= 64:
+        raise ConfigError("--processes", ["--processes: must be between 1 and 64"])
+    if not settings.surveys.enabled:
+        raise ConfigError("surveys.enabled", ["surveys.enabled: surveys are off, nothing to do"])
+    if settings.jobs.engine != "redis":
+        raise ConfigError(
+            "jobs.engine",
+            ["jobs.engine: survey workers take their calls from Redis (jobs.engine: redis); "
+             "with the database engine the service dials surveys itself"],
+        )  # fmt: skip
+    env = settings.surveys.sip.password_env
+    password = os.environ.get(env, "")
+    if not password:
+        raise ConfigError(
+            "environment",
+            [f"surveys.sip.password_env: environment variable {env} (the survey user agent's "
+             "SIP password) is not set"],
+        )  # fmt: skip
+    url = resolve_redis_url(settings)
+    _check_schema(settings.database.url)
+    from hotline.surveys.worker import serve
+
+    queue = QueueConfig.from_settings(settings.jobs, url)
+    return run_pool("survey", serve, (settings, password, queue), n, settings.jobs.stop_timeout)
+
+
+def _check_schema(url: str) -> None:
+    """The service migrates the database; a worker only checks it is migrated (an unreachable
+    database is waited for by the workers themselves)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    except DBAPIError as exc:
+        log.warning("database not reachable yet (%s); the workers wait for it",
+                    str(exc.orig or exc).splitlines()[0])  # fmt: skip
+        return
+    finally:
+        engine.dispose()
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    if current != head:
+        raise ConfigError(
+            "database.url",
+            [f"database.url: the database is at schema {current or 'none'}, not {head}: "
+             "run `hotline db upgrade` (or start the service) first"],
+        )  # fmt: skip

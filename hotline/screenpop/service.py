@@ -1,0 +1,181 @@
+"""The screen-pop: when a call connects to an agent (AMI ``AgentConnect``), that agent's pages
+get who is calling and why, the caller's history, a repeat flag, suggested articles and a
+ticket draft, before the agent says hello.
+
+Each pop goes only to the pages of the agent the call connected to. The current pop of each
+agent is kept until the agent files its ticket (or the next call replaces it), so a page that
+reconnects gets it again. Blocking look-ups run in threads; a failed look-up leaves that part
+of the pop empty (and is logged) rather than holding the pop back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hotline.agents.store import Agent
+from hotline.callers.history import CallerHistory, CallerView, PastTicket
+from telephony.ami.events import AmiEvent
+from telephony.calls import CallRecord
+
+log = logging.getLogger(__name__)
+
+Pop = dict[str, Any]
+# (kind, category, language) → articles to suggest
+Suggest = Callable[[str | None, str | None, str | None], Sequence[dict[str, Any]]]
+QUEUE_SIZE = 16  # pops and updates waiting for one slow page; the oldest are dropped beyond
+
+
+@dataclass
+class ScreenPop:
+    history: CallerHistory
+    agent_on: Callable[[str], Awaitable[Agent | None]]  # "PJSIP/2001" → the agent logged in there
+    call_of: Callable[[str], CallRecord | None]  # linkedid → the live call record
+    suggest: Suggest | None = None
+    _current: dict[str, Pop] = field(default_factory=dict)  # agent id → its current pop
+    _pages: dict[str, set[asyncio.Queue[Pop]]] = field(default_factory=dict)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    popped: int = 0
+    failures: int = 0
+
+    # -- events in --------------------------------------------------------------------------
+    def on_event(self, ev: AmiEvent) -> None:
+        if ev.name == "AgentConnect":
+            self._spawn(self._pop(ev))
+
+    async def _pop(self, ev: AmiEvent) -> None:
+        linkedid = ev.get("Linkedid")
+        agent = await self.agent_on(ev.get("Interface"))
+        if agent is None:
+            return  # a static member or an unmanaged phone: nobody's page to pop
+        rec = self.call_of(linkedid)
+        number = rec.caller_number if rec else ev.get("CallerIDNum")
+        kind = rec.request_kind if rec else None
+        language = rec.language if rec else None
+        view: CallerView | None = None
+        try:
+            view = await asyncio.to_thread(
+                self.history.look_up, number, kind=kind, exclude_call=linkedid
+            )
+        except Exception as exc:  # the pop still goes, without history
+            self.failures += 1
+            log.error("screen-pop %s: caller history failed: %r", linkedid, exc)
+        # The category a repeat caller is probably calling about again guides the articles.
+        guess = _category_of(view.tickets, view.repeat.of) if view else None
+        suggestions: Sequence[dict[str, Any]] = []
+        if self.suggest is not None:
+            try:
+                suggestions = await asyncio.to_thread(self.suggest, kind, guess, language)
+            except Exception as exc:
+                self.failures += 1
+                log.error("screen-pop %s: suggestions failed: %r", linkedid, exc)
+        wait = rec.queue_wait if rec and rec.queue_wait is not None else _float(ev.get("HoldTime"))
+        caller: dict[str, Any] = (
+            view.as_dict() if view else {"number": number, "calls": [], "tickets": []}
+        )
+        repeat: dict[str, Any] = caller.pop("repeat", {"flag": False, "of": None, "reasons": []})
+        earlier = next((t for t in caller["tickets"] if t["id"] == repeat["of"]), None)
+        pop: Pop = {
+            "type": "pop",
+            "linkedid": linkedid,
+            "agent_id": agent.agent_id,
+            "received_at": ev.received_at,  # the AgentConnect reached the service
+            "caller": {**caller, "language": rec.language if rec else None},
+            "call": {
+                "queue": (rec.queue if rec else None) or ev.get("Queue"),
+                "wait_s": wait,
+                "ivr_path": list(rec.ivr_path) if rec else [],
+                "request_kind": kind,
+                "started_at": rec.started_at if rec else None,
+            },
+            "repeat": repeat,
+            "suggestions": list(suggestions or []),
+            "draft": {
+                "linkedid": linkedid,
+                "kind": kind,
+                "category": earlier["category"] if earlier else None,
+                "caller_number": number,
+                "caller_language": rec.language if rec else None,
+                "location": "",
+                "description": "",
+                "repeat_of": repeat["of"],
+                "transcript": None,
+            },
+        }
+        pop["sent_at"] = time.time()
+        self._current[agent.agent_id] = pop
+        self.popped += 1
+        self._send(agent.agent_id, pop)
+
+    # -- pages ------------------------------------------------------------------------------
+    def subscribe(self, agent_id: str) -> asyncio.Queue[Pop]:
+        """A page of ``agent_id``: its current pop (if any) first, then every new one."""
+        queue: asyncio.Queue[Pop] = asyncio.Queue(maxsize=QUEUE_SIZE)
+        self._pages.setdefault(agent_id, set()).add(queue)
+        if agent_id in self._current:
+            queue.put_nowait(self._current[agent_id])
+        return queue
+
+    def unsubscribe(self, agent_id: str, queue: asyncio.Queue[Pop]) -> None:
+        pages = self._pages.get(agent_id)
+        if pages is not None:
+            pages.discard(queue)
+            if not pages:
+                del self._pages[agent_id]
+
+    def current(self, agent_id: str) -> Pop | None:
+        return self._current.get(agent_id)
+
+    def update(self, linkedid: str, draft: dict[str, Any]) -> bool:
+        """Merge fields into the draft of the pop for ``linkedid`` (e.g. the transcript when it
+        is ready) and push the change to its agent's pages. False when no pop shows that call."""
+        for agent_id, pop in self._current.items():
+            if pop["linkedid"] == linkedid:
+                pop["draft"] = {**pop["draft"], **draft}
+                self._send(agent_id, {"type": "draft", "linkedid": linkedid, "draft": pop["draft"]})
+                return True
+        return False
+
+    def done(self, agent_id: str, linkedid: str) -> None:
+        """The agent filed the ticket of this call: its pop is no longer current."""
+        pop = self._current.get(agent_id)
+        if pop is not None and pop["linkedid"] == linkedid:
+            del self._current[agent_id]
+            self._send(agent_id, {"type": "done", "linkedid": linkedid})
+
+    def _send(self, agent_id: str, message: Pop) -> None:
+        for queue in self._pages.get(agent_id, ()):
+            if queue.full():  # a stalled page loses the oldest message, never blocks the rest
+                queue.get_nowait()
+            queue.put_nowait(message)
+
+    def _spawn(self, coro: Coroutine[object, object, None]) -> None:
+        async def guarded() -> None:
+            try:
+                await coro
+            except Exception:
+                self.failures += 1
+                log.exception("screen-pop failed")
+
+        task = asyncio.get_running_loop().create_task(guarded())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+
+
+def _category_of(tickets: Sequence[PastTicket], ticket_id: int | None) -> str | None:
+    return next((t.category for t in tickets if t.id == ticket_id), None)
+
+
+def _float(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None

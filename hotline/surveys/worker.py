@@ -1,0 +1,233 @@
+"""A survey-call worker process on Redis (``hotline worker survey``): the survey user agent
+(one pjsua2 stack and registered phone, ``SipDialer`` as in the service's own dialling
+processes) places the calls the service's scheduler claimed and handed to the queue, up to the
+pjsua2 build's calls per process at once (one dramatiq thread per call).
+
+The claim stays the service's (scheduled → calling, the attempt written before anything is
+dialled). Per message (a survey id and its attempt ``n``):
+
+- outside the calling window (the message waited too long) or with the dialler paused, the
+  claim goes back on the schedule (nothing was dialled);
+- dialling is marked started with a conditional update before the INVITE
+  (``SurveyStore.start_dialling``): a message delivered twice never rings the citizen twice for
+  one attempt. A duplicate for an attempt another live worker is dialling is dropped; one for
+  an attempt whose dialler is gone (its lease ran out) ends the survey ``interrupted``;
+- while the call is live the worker renews its lease; at the end it writes the attempt and
+  moves the survey on, conditionally (``record_attempt``); the service applies the result to
+  the ticket once (``SurveyStore.unapplied`` / ``mark_applied``).
+
+SIGTERM: no new call is taken; live calls may finish for ``jobs.stop_timeout`` s, then they are
+hung up and end interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+from dramatiq import Actor, Worker
+
+from hotline.app.settings import Settings
+from hotline.db.engine import make_engine
+from hotline.jobs.broker import SURVEY, QueueConfig, make_broker
+from hotline.jobs.patience import Patience, StoreUnavailable
+from hotline.surveys.attempt import AttemptResult
+from hotline.surveys.dial_pool import CALLS_PER_PROCESS
+from hotline.surveys.dialer import DialJob, SipDialer
+from hotline.surveys.policy import CALLING, CallWindow
+from hotline.surveys.prompts import build_prompts
+from hotline.surveys.scheduler import blocked, record_attempt
+from hotline.surveys.service import registrar_of
+from hotline.surveys.store import Claim, SurveyStore
+from hotline.tickets.calendar import WorkCalendar
+from hotline.transcription.serve import worker_id
+from telephony.sip import PhoneConfig, SipStack, allocate_ports
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass
+class SurveyHandler:
+    """The actor's function (in a dramatiq thread); the call itself runs on the event loop."""
+
+    settings: Settings
+    store: SurveyStore
+    window: CallWindow
+    dialer: SipDialer
+    loop: asyncio.AbstractEventLoop
+    patience: Patience
+    dialler: str
+
+    def __post_init__(self) -> None:
+        self._live: dict[int, asyncio.Task[str]] = {}
+
+    def __call__(self, survey_id: int, n: int) -> None:
+        future = asyncio.run_coroutine_threadsafe(self._run(survey_id, n), self.loop)
+        outcome = future.result()
+        log.info("survey %d attempt %d: %s", survey_id, n, outcome)
+
+    async def _run(self, survey_id: int, n: int) -> str:
+        task = asyncio.current_task()
+        assert task is not None
+        self._live[survey_id] = task
+        try:
+            return await self.handle(survey_id, n)
+        except StoreUnavailable as exc:
+            return f"left: database unreachable while stopping ({exc})"
+        finally:
+            self._live.pop(survey_id, None)
+
+    async def _db(self, fn: Callable[..., T], *args: Any) -> T:
+        """A store call in a thread, waiting for the database while it is unreachable."""
+        return await asyncio.to_thread(self.patience, fn, *args)
+
+    async def handle(self, survey_id: int, n: int) -> str:
+        s = self.settings.surveys
+        now = datetime.now(UTC)
+        if not self.window.inside(now) or await self._db(self.store.paused):
+            why = "outside the calling window" if not self.window.inside(now) else "paused"
+            if await self._db(self.store.unclaim, survey_id, n, f"not dialled: {why}"):
+                return f"{why}: back on the schedule, not dialled"
+        claim = await self._db(self.store.start_dialling, survey_id, n, self.dialler,
+                               s.lease_seconds)  # fmt: skip
+        if claim is None:
+            return await self._not_started(survey_id, n)
+        keep = asyncio.create_task(self._keep_lease(survey_id))
+        try:
+            result = await self._dial(claim)
+        except asyncio.CancelledError:
+            # Stopping: hung up. Final, so a redelivered message never rings again.
+            why = "its survey worker stopped during the call; not dialled again"
+            await self._db(self.store.interrupt, survey_id, n, why)
+            raise
+        finally:
+            keep.cancel()
+        stored = await self._db(
+            record_attempt, s, self.window, self.store, claim, result, datetime.now(UTC)
+        )
+        outcome = result.result or result.outcome
+        return f"dialled: {outcome}" + ("" if stored else " (not stored: no longer calling)")
+
+    async def _dial(self, claim: Claim) -> AttemptResult:
+        reason = await self._db(blocked, self.settings.surveys, self.store, claim.survey.number)
+        if reason:  # checked again at dialling: the list or an opt-out may have changed
+            return AttemptResult("skipped", detail=reason)
+        try:
+            return await self.dialer.run(DialJob.of(claim))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # recorded as a failed attempt, as the service's dialer does
+            log.exception("survey %d: the call failed", claim.survey.id)
+            return AttemptResult("failed", detail=f"dialer error: {exc}")
+
+    async def _not_started(self, survey_id: int, n: int) -> str:
+        survey = await self._db(self.store.get, survey_id)
+        if survey is None:
+            return "no such survey, dropped"
+        if survey.status != CALLING or survey.attempts != n:
+            return f"attempt {n} is over ({survey.status}), dropped"
+        lease = survey.lease_until
+        if lease is not None and lease > datetime.now(UTC):
+            return f"being dialled by {survey.dialler}, dropped (a duplicate message)"
+        # Started by a dialler that is gone: the citizen may have been rung. Never again.
+        reason = (f"its dialler ({survey.dialler}) stopped during the call; not dialled again "
+                  "(its message came back)")  # fmt: skip
+        if await self._db(partial(self.store.interrupt, if_abandoned=True), survey_id, n, reason):
+            return f"already started by {survey.dialler}, which stopped: interrupted, not dialled"
+        return "moved on meanwhile, dropped"
+
+    async def _keep_lease(self, survey_id: int) -> None:
+        lease = self.settings.surveys.lease_seconds
+        while True:
+            await asyncio.sleep(lease / 3)
+            held = await self._db(self.store.renew, [survey_id], self.dialler, lease)
+            if not held:
+                log.warning("survey %d: lease lost (interrupted or cancelled meanwhile)",
+                            survey_id)  # fmt: skip
+                return
+
+    async def hang_up_all(self) -> None:
+        """Stopping after the grace period: the calls still up are hung up (interrupted)."""
+        tasks = list(self._live.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def serve(settings: Settings, password: str, queue: QueueConfig) -> None:
+    """A survey worker process's main: dial until SIGTERM, then stop cleanly."""
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent turns Ctrl-C into SIGTERM
+    me = worker_id()
+    logging.basicConfig(level=logging.INFO,
+                        format=f"%(asctime)s {me} %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    recordings = Path(settings.surveys.recordings_dir).resolve()
+    asyncio.run(_serve(settings, password, queue, stopping, me, recordings))
+
+
+async def _serve(
+    settings: Settings,
+    password: str,
+    queue: QueueConfig,
+    stopping: threading.Event,
+    me: str,
+    recordings: Path,
+) -> None:
+    s = settings.surveys
+    stop = asyncio.Event()
+
+    def on_sigterm() -> None:
+        stopping.set()  # for the threads waiting on the database
+        stop.set()
+
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    if stopping.is_set():  # SIGTERM before the loop ran
+        stop.set()
+    registrar = registrar_of(settings)
+    prompts = await asyncio.to_thread(build_prompts, settings)
+    db = make_engine(settings.database.url)
+    store = SurveyStore(db)
+    calendar = WorkCalendar.from_settings(settings.tickets.calendar, settings.tz)
+    window = CallWindow.from_settings(s, calendar)
+    broker = make_broker(queue)
+    try:
+        async with SipStack(log_level=1) as stack:
+            ports = allocate_ports(1, low=21000, high=30000)[0]
+            phone = await stack.add_phone(
+                PhoneConfig(
+                    s.sip.user, sip_port=ports.sip_port, rtp_port=ports.rtp_port,
+                    registrar=f"sip:{registrar}", password=password, bind=s.sip.bind,
+                    domain=registrar.rpartition(":")[0],
+                )
+            )  # fmt: skip
+            await phone.wait_registered(15)
+            dialer = SipDialer(phone, registrar, s, prompts, recordings)
+            handler = SurveyHandler(settings, store, window, dialer, loop, Patience(stopping), me)
+            Actor(handler, broker=broker, actor_name=SURVEY, queue_name=SURVEY, priority=0,
+                  options={})  # fmt: skip
+            calls = min(stack.max_calls, CALLS_PER_PROCESS)
+            worker = Worker(broker, queues={SURVEY}, worker_threads=calls)
+            worker.queue_prefetch, worker.delay_prefetch = calls, 100
+            worker.start()
+            log.info("survey worker ready: registered as %s at %s, %d call(s) at once",
+                     s.sip.user, registrar, calls)  # fmt: skip
+            await stop.wait()
+            log.info("stopping: live calls may finish (up to %.0f s)", queue.stop_timeout)
+            await asyncio.to_thread(worker.stop, int(queue.stop_timeout * 1000))
+            await handler.hang_up_all()
+            await phone.close()
+    finally:
+        broker.client.close()
+        db.dispose()
+    log.info("survey worker stopped")

@@ -1,0 +1,353 @@
+"""Tickets in the store: rows, history and linked calls. Synchronous: callers on the event loop
+use a thread. The rules (which transitions, who may) live in ``hotline/tickets/``; a change is
+decided by a callback that runs inside the store's transaction, on the locked current row, so
+the decision, the change and its history entry are one atomic step."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Engine, and_, func, not_, or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from hotline.db.models import CallRow, TicketCallRow, TicketEventRow, TicketRow
+from hotline.tickets.lifecycle import ACTIVE, STATUSES
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: int
+    status: str
+    kind: str | None
+    category: str | None
+    channel: str
+    caller_number: str
+    caller_name: str
+    caller_language: str | None
+    location: str
+    description: str
+    department: str | None
+    resolution: str
+    transcript: Any
+    handler: str | None
+    repeat_of: int | None
+    created_by: str | None
+    updated_by: str | None
+    deadline: datetime | None
+    dispatched_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    def overdue(self, now: datetime) -> bool:
+        return self.status in ACTIVE and self.deadline is not None and self.deadline < now
+
+
+_FIELDS = tuple(f.name for f in fields(Ticket))
+# What a change may set (the rest is the store's bookkeeping).
+SETTABLE = frozenset(_FIELDS) - {"id", "created_by", "updated_by", "created_at", "updated_at"}
+
+
+def _ticket(row: TicketRow) -> Ticket:
+    return Ticket(**{name: getattr(row, name) for name in _FIELDS})
+
+
+@dataclass(frozen=True)
+class TicketEvent:
+    at: datetime
+    actor: str
+    action: str
+    from_status: str | None
+    to_status: str | None
+    changes: dict[str, Any]
+    note: str
+
+
+@dataclass(frozen=True)
+class LinkedCall:
+    """A call linked to a ticket, with what its record says once the record exists."""
+
+    linkedid: str
+    linked_at: datetime
+    linked_by: str
+    started_at: datetime | None = None
+    caller_number: str | None = None
+    agent: str | None = None
+    disposition: str | None = None
+    talk_time: float | None = None
+    language: str | None = None
+    request_kind: str | None = None
+
+
+@dataclass(frozen=True)
+class TicketDetail:
+    ticket: Ticket
+    history: list[TicketEvent]
+    calls: list[LinkedCall]
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a decision does to a ticket: the fields to set and the history entry's action."""
+
+    action: str  # update, transition, link_call
+    values: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+    link: str | None = None  # a call's linkedid to link
+
+
+@dataclass(frozen=True)
+class TicketQuery:
+    statuses: tuple[str, ...] = ()
+    kind: str | None = None
+    category: str | None = None
+    department: str | None = None
+    caller_number: str | None = None
+    handler: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    overdue: bool | None = None
+
+
+def _linked(link: TicketCallRow | None, c: CallRow | None) -> LinkedCall:
+    assert link is not None or c is not None
+    if link is None:
+        assert c is not None
+        base = LinkedCall(c.linkedid, c.started_at, "")
+    else:
+        base = LinkedCall(link.linkedid, link.linked_at, link.linked_by)
+    if c is None:
+        return base
+    return replace(
+        base, started_at=c.started_at, caller_number=c.caller_number, agent=c.agent,
+        disposition=c.disposition, talk_time=c.talk_time, language=c.language,
+        request_kind=c.request_kind,
+    )  # fmt: skip
+
+
+class UnknownTicket(KeyError):
+    pass
+
+
+def _jsonable(name: str, value: Any) -> Any:
+    if name == "transcript":
+        # The transcript can be long: history says that it changed, not what it says.
+        return None if value is None else "(transcript)"
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    return value
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, datetime) and isinstance(b, datetime):
+        return a.astimezone(UTC) == b.astimezone(UTC)
+    return bool(a == b)
+
+
+class TicketStore:
+    def __init__(self, engine: Engine) -> None:
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    # -- writes ------------------------------------------------------------------------------
+    def create(
+        self, caller_number: str, status: str = "open", deadline: datetime | None = None
+    ) -> int:
+        """A bare ticket in any status (seeding, tests): no lifecycle rule is applied."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown ticket status {status!r}")
+        values = {"status": status, "caller_number": caller_number, "deadline": deadline}
+        return self.insert(values, actor="system", at=datetime.now(UTC)).id
+
+    def insert(
+        self, values: dict[str, Any], *, actor: str, at: datetime, linkedid: str | None = None
+    ) -> Ticket:
+        """A new ticket with its ``create`` history entry (and the call linked), atomically."""
+        bad = set(values) - SETTABLE
+        if bad:
+            raise ValueError(f"not settable: {sorted(bad)}")
+        with self._sessions.begin() as s:
+            row = TicketRow(created_by=actor, updated_by=actor, created_at=at, updated_at=at)
+            row.channel, row.caller_number, row.caller_name = "phone", "", ""
+            row.location = row.description = row.resolution = ""
+            for name, value in values.items():
+                setattr(row, name, value)
+            s.add(row)
+            s.flush()  # the id
+            initial = {k: [None, _jsonable(k, v)] for k, v in values.items()
+                       if k != "status" and v not in (None, "")}  # fmt: skip
+            s.add(TicketEventRow(ticket_id=row.id, at=at, actor=actor, action="create",
+                                 from_status=None, to_status=row.status, changes=initial,
+                                 note=""))  # fmt: skip
+            if linkedid:
+                self._link(s, row.id, linkedid, actor, at)
+            return _ticket(row)
+
+    def change(
+        self, ticket_id: int, *, actor: str, at: datetime, decide: Callable[[Ticket], Change | None]
+    ) -> Ticket:
+        """Apply what ``decide`` makes of the current ticket, with its history entry, in one
+        transaction on the locked row. ``decide`` may raise to refuse: nothing is written."""
+        with self._sessions.begin() as s:
+            row = s.get(TicketRow, ticket_id, with_for_update=True)
+            if row is None:
+                raise UnknownTicket(ticket_id)
+            current = _ticket(row)
+            change = decide(current)
+            if change is None:
+                return current
+            bad = set(change.values) - SETTABLE
+            if bad:
+                raise ValueError(f"not settable: {sorted(bad)}")
+            diff = {
+                name: [_jsonable(name, getattr(row, name)), _jsonable(name, value)]
+                for name, value in change.values.items()
+                if not _same(getattr(row, name), value)
+            }
+            linked = change.link is not None and self._link(s, row.id, change.link, actor, at)
+            if not diff and not linked:
+                return current  # nothing changes: no history entry either
+            for name, value in change.values.items():
+                setattr(row, name, value)
+            row.updated_by, row.updated_at = actor, at
+            if diff:
+                s.add(TicketEventRow(
+                    ticket_id=row.id, at=at, actor=actor, action=change.action,
+                    from_status=current.status, to_status=row.status, changes=diff,
+                    note=change.note,
+                ))  # fmt: skip
+            return _ticket(row)
+
+    def _link(self, s: Session, ticket_id: int, linkedid: str, actor: str, at: datetime) -> bool:
+        """Link a call (idempotent: False when it was linked already)."""
+        if s.get(TicketCallRow, (linkedid, ticket_id)) is not None:
+            return False
+        s.add(TicketCallRow(linkedid=linkedid, ticket_id=ticket_id, linked_at=at, linked_by=actor))
+        s.add(TicketEventRow(
+            ticket_id=ticket_id, at=at, actor=actor, action="link_call", from_status=None,
+            to_status=None, changes={"linkedid": [None, linkedid]}, note="",
+        ))  # fmt: skip
+        return True
+
+    # -- reads -------------------------------------------------------------------------------
+    def get(self, ticket_id: int) -> TicketDetail:
+        with self._sessions() as s:
+            row = s.get(TicketRow, ticket_id)
+            if row is None:
+                raise UnknownTicket(ticket_id)
+            events = s.scalars(
+                select(TicketEventRow)
+                .where(TicketEventRow.ticket_id == ticket_id)
+                .order_by(TicketEventRow.id)
+            )
+            history = [TicketEvent(e.at, e.actor, e.action, e.from_status, e.to_status,
+                                   dict(e.changes), e.note) for e in events]  # fmt: skip
+            linked = s.execute(
+                select(TicketCallRow, CallRow)
+                .outerjoin(CallRow, CallRow.linkedid == TicketCallRow.linkedid)
+                .where(TicketCallRow.ticket_id == ticket_id)
+                .order_by(TicketCallRow.linked_at, TicketCallRow.linkedid)
+            )
+            calls = [_linked(link, c) for link, c in linked]
+            return TicketDetail(_ticket(row), history, calls)
+
+    def tickets_of_call(self, linkedid: str) -> list[int]:
+        """The tickets a call is linked to."""
+        with self._sessions() as s:
+            q = select(TicketCallRow.ticket_id).where(TicketCallRow.linkedid == linkedid)
+            return sorted(s.scalars(q))
+
+    def call(self, linkedid: str) -> LinkedCall | None:
+        """What the call record says of a call (None while it has no record yet)."""
+        with self._sessions() as s:
+            c = s.scalar(select(CallRow).where(CallRow.linkedid == linkedid))
+            return None if c is None else _linked(None, c)
+
+    def search(
+        self, q: TicketQuery, *, now: datetime, limit: int, offset: int
+    ) -> tuple[list[Ticket], int]:
+        """The tickets matching ``q``, newest first, one page; and how many match in all."""
+        stmt = select(TicketRow)
+        for cond in self._conditions(q, now):
+            stmt = stmt.where(cond)
+        with self._sessions() as s:
+            total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+            rows = s.scalars(stmt.order_by(TicketRow.id.desc()).limit(limit).offset(offset))
+            return [_ticket(r) for r in rows], total
+
+    @staticmethod
+    def _conditions(q: TicketQuery, now: datetime) -> list[ColumnElement[bool]]:
+        conds: list[ColumnElement[bool]] = []
+        if q.statuses:
+            conds.append(TicketRow.status.in_(q.statuses))
+        for column, value in ((TicketRow.kind, q.kind), (TicketRow.category, q.category),
+                              (TicketRow.department, q.department),
+                              (TicketRow.caller_number, q.caller_number),
+                              (TicketRow.handler, q.handler)):  # fmt: skip
+            if value is not None:
+                conds.append(column == value)
+        if q.created_from is not None:
+            conds.append(TicketRow.created_at >= q.created_from)
+        if q.created_to is not None:
+            conds.append(TicketRow.created_at < q.created_to)
+        if q.overdue is not None:
+            late = and_(TicketRow.status.in_(ACTIVE), TicketRow.deadline < now)
+            conds.append(late if q.overdue else or_(not_(late), TicketRow.deadline.is_(None)))
+        return conds
+
+    # -- reports ---------------------------------------------------------------------------
+    def tops(self, since: datetime, until: datetime, limit: int = 10) -> dict[str, Any]:
+        """Tickets created in [since, until): the most frequent categories, and the callers
+        with repeats (a ticket repeating an earlier one) or several tickets, most first."""
+        t = TicketRow
+        period = and_(t.created_at >= since, t.created_at < until)
+        n = func.count().label("n")
+        repeats = func.count(t.repeat_of).label("repeats")
+        with self._sessions() as s:
+            categories = s.execute(
+                select(t.category, n).where(period).group_by(t.category)
+                .order_by(n.desc(), t.category).limit(limit)
+            ).all()  # fmt: skip
+            callers = s.execute(
+                select(t.caller_number, n, repeats)
+                .where(period, t.caller_number != "")
+                .group_by(t.caller_number)
+                .having(or_(func.count() >= 2, func.count(t.repeat_of) >= 1))
+                .order_by(repeats.desc(), n.desc(), t.caller_number)
+                .limit(limit)
+            ).all()
+        return {
+            "top_categories": [{"category": c or "-", "tickets": k} for c, k in categories],
+            "repeat_callers": [
+                {"caller_number": num, "tickets": k, "repeats": r} for num, k, r in callers
+            ],
+        }
+
+    # -- the IVR's look-ups ------------------------------------------------------------------
+    def status(self, number: str) -> str | None:
+        """The status of ticket ``number`` as keyed by a caller, or None if there is none."""
+        # Ids are 32-bit integers (PostgreSQL refuses a larger key outright).
+        if not number.isdigit() or len(number) > 10 or int(number) >= 2**31:
+            return None
+        with self._sessions() as s:
+            row = s.get(TicketRow, int(number))
+            return row.status if row is not None else None
+
+    def has_overdue(self, caller_number: str, now: datetime | None = None) -> bool:
+        """Whether the caller has an unfinished ticket past its deadline (they get priority)."""
+        if not caller_number:
+            return False
+        with self._sessions() as s:
+            found = s.scalar(
+                select(TicketRow.id)
+                .where(
+                    TicketRow.caller_number == caller_number,
+                    TicketRow.status.in_(ACTIVE),
+                    TicketRow.deadline < (now or datetime.now(UTC)),
+                )
+                .limit(1)
+            )
+            return found is not None
