@@ -44,7 +44,7 @@ from ivr.app import IvrApp
 from telephony.calls import CallRecord, CallUpdate, UpdateKind
 from telephony.sip.errors import SipError
 from telephony.sip.pool import LEGS_PER_WORKER, PhonePool, Track
-from tests.support import free_port
+from testkit.support import free_port
 
 T = TypeVar("T")
 
@@ -331,7 +331,7 @@ def proc_cpu(pid: int | None) -> float | None:
 
 
 def bench_settings(workdir: Path) -> Settings:
-    """As tests/conftest.py builds them: free ports, runtime files under ``workdir``."""
+    """As tests/integration/conftest.py builds them: free ports, runtime files under ``workdir``."""
     data = yaml.safe_load((ROOT / "config" / "hotline.yaml").read_text(encoding="utf-8"))
     ivr = {**data["ivr"], "prompts_dir": str(workdir / "prompts")}
     return parse_settings(

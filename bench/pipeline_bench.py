@@ -62,7 +62,6 @@ from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
 from sqlalchemy import Engine, func, select
 
-from bench.pg import postgres_version, private_postgres
 from hotline.app.service import CallRecords
 from hotline.calls.store import CallStore
 from hotline.calls.writer import CallRecorder
@@ -70,6 +69,7 @@ from hotline.db.engine import make_engine, migrate
 from hotline.db.models import CallRow
 from telephony.ami.connection import event_from_message
 from telephony.calls import CallRecord, CallTracker
+from testkit.postgres_server import postgres_version, private_postgres
 
 log = logging.getLogger("bench.pipeline")
 
@@ -82,7 +82,7 @@ READ_SIZE = 256 * 1024
 MEAN_GAP = 0.25  # seconds of PBX time between call starts (Poisson): ~15 calls at once
 SEED = 12345
 TARGET_RATIO = 0.5  # the target: end to end >= 50 % of the parse-only ceiling
-FLOAT_TOLERANCE = 1e-6  # as tests/test_recorded_streams.py
+FLOAT_TOLERANCE = 1e-6  # as tests/unit/test_recorded_streams.py
 
 ID_KEYS = frozenset({"Uniqueid", "Linkedid", "DestUniqueid", "DestLinkedid"})
 CHANNEL_KEYS = frozenset({"Channel", "DestChannel"})

@@ -60,7 +60,7 @@ from hotline.app.settings import Secrets, Settings, parse_settings, resolve_secr
 from hotline.core.auth import Principal
 from hotline.pbx.link import embedded_pbx
 from telephony.processes import wait_or_kill
-from tests.support import free_port, wait_for
+from testkit.support import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 SIPP_DIR = Path(__file__).resolve().parent / "sipp"

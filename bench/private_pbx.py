@@ -8,7 +8,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from tests.support import free_port
+from testkit.support import free_port
 
 
 def private_pbx(workdir: Path, **extra: Any) -> dict[str, Any]:

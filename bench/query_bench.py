@@ -49,7 +49,6 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, bindparam, func, insert, select, text
 
-from bench.pg import private_postgres
 from bench.pipeline_bench import machine_lines
 from hotline.agents.time import rebuild
 from hotline.app.settings import Settings, parse_settings
@@ -60,6 +59,7 @@ from hotline.db.rollups import bucket_of
 from hotline.metrics.formulas import compute, occupancy
 from hotline.metrics.service import MetricsService
 from hotline.metrics.store import MetricsStore
+from testkit.postgres_server import private_postgres
 
 log = logging.getLogger("bench.query")
 

@@ -36,8 +36,6 @@ from sqlalchemy import func, select
 from asr.audio import read_wav
 from bench.asr_bench import MODEL, ROOT, synthesise
 from bench.ivr_bench import machine
-from bench.pg import PrivatePostgres, private_postgres
-from bench.redis_server import PrivateRedis, private_redis, redis_version
 from hotline.app.settings import JobsSettings
 from hotline.db.engine import make_engine, migrate
 from hotline.db.job_models import TranscriptionJobRow
@@ -45,6 +43,8 @@ from hotline.jobs.broker import Publisher, QueueConfig
 from hotline.jobs.store import DONE, Job, JobStore
 from hotline.transcription.service import Transcription
 from hotline.transcription.worker import WorkerConfig
+from testkit.postgres_server import PrivatePostgres, private_postgres
+from testkit.redis_server import PrivateRedis, private_redis, redis_version
 
 READY_TIMEOUT = 300.0  # seconds for the worker processes to load their models
 RUN_TIMEOUT = 3600.0

@@ -70,7 +70,7 @@ from hotline.surveys.store import Candidate, Claim, Survey, SurveyStore
 from hotline.tickets.calendar import WorkCalendar
 from telephony.processes import wait_or_kill
 from telephony.sip import CallHandle, Phone, PhoneConfig, SipError, SipStack, allocate_ports
-from tests.support import free_port
+from testkit.support import free_port
 
 if TYPE_CHECKING:
     from bench.ivr_bench import Machine

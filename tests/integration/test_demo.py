@@ -1,0 +1,97 @@
+"""The main job: ``hotline demo`` runs calls, prints a live summary and stops cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+from sqlalchemy import inspect
+
+from hotline.db.engine import make_engine
+from testkit.support import SHIPPED_DB, NewDbUrl, free_port, wait_for
+from tests.integration.conftest import Databases
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _processes_in(cwd: Path) -> list[str]:
+    """Processes (Asterisk, SIP workers) still running with ``cwd`` or our runtime path."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            where = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            continue
+        if str(cwd) in cmd or (where == str(cwd) and ("asterisk" in cmd or "sip.worker" in cmd)):
+            found.append(f"{pid}: {cmd.strip()}")
+    return found
+
+
+async def test_demo_prints_live_summary_and_ctrl_c_leaves_nothing_running(
+    tmp_path: Path, databases: Databases, db_url: NewDbUrl
+) -> None:
+    # Below the ephemeral range (where free_port finds the other ports, the AMI port among
+    # them) and apart from the session PBX (31000+) and the test phones (21000-29999).
+    rtp = 30000 + (free_port() % 7) * 100
+    config = tmp_path / "demo.yaml"
+    text = (ROOT / "config" / "hotline.yaml").read_text()
+    text = text.replace("port: 5038", f"port: {free_port()}")
+    text = text.replace("sip_port: 5080", f"sip_port: {free_port(socket.SOCK_DGRAM)}")
+    text = text.replace("rtp_start: 20000", f"rtp_start: {rtp}")
+    text = text.replace("rtp_end: 20999", f"rtp_end: {rtp + 99}")
+    text = text.replace("api_port: 8080", f"api_port: {free_port()}")
+    text = text.replace("agi_port: 4573", f"agi_port: {free_port()}")
+    # SQLite: the shipped relative path; PostgreSQL (HOTLINE_TEST_DB): a new database.
+    url = db_url("demo") if databases.kind == "postgresql" else None
+    text = text.replace(SHIPPED_DB, url) if url else text
+    config.write_text(text)
+    (tmp_path / "agents.yaml").write_text((ROOT / "config" / "agents.yaml").read_text())
+    # kb.seed_file is relative to the working directory, like the other paths in the config.
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "kb.yaml").write_text((ROOT / "config" / "kb.yaml").read_text())
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hotline.app.cli", "-c", str(config), "demo",
+        "--duration", "120", "--rate", "60", "--agents", "2", "--seed", "7",
+        cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert proc.stdout is not None
+    lines: list[str] = []
+
+    async def read_until(marker: str) -> str:
+        async def probe() -> str | None:
+            line = (await proc.stdout.readline()).decode()  # type: ignore[union-attr]
+            if not line:
+                raise AssertionError("demo exited early:\n" + "".join(lines))
+            lines.append(line)
+            return line if marker in line else None
+
+        return await wait_for(probe, 60, f"{marker!r} from the demo", interval=0)
+
+    try:
+        await read_until("agent(s) registered")
+        live = await read_until("[live")
+        assert "offered" in live and "ASA" in live and "AHT" in live
+        assert _processes_in(tmp_path), "the demo should be running its PBX and SIP workers"
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        code = await asyncio.wait_for(proc.wait(), 60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    rest = (await proc.stdout.read()).decode()
+    assert code == 130, "".join(lines) + rest
+    assert "Traceback" not in rest
+    await wait_for(lambda: not _processes_in(tmp_path), 10, "no Asterisk or SIP worker left")
+    assert _processes_in(tmp_path) == []
+    if url is None:
+        assert (tmp_path / "var" / "hotline.db").is_file()
+    else:
+        engine = make_engine(url)
+        assert inspect(engine).has_table("calls")  # the demo migrated and used it
+        engine.dispose()

@@ -1,0 +1,105 @@
+"""Reports: the CLI on records with known values (figures checked in the CSV), and the API's
+HTML page rendered in headless Chromium (screenshot kept in test-results/)."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from sqlalchemy import Engine
+
+from hotline.app.service import Service
+from hotline.app.settings import Settings
+from hotline.calls.store import CallStore
+from hotline.tickets.store import TicketStore
+from telephony.calls import CallRecord, Disposition
+from testkit.support import shipped_config_with, supervisor_session
+from tests.integration.test_config import run_cli
+from tests.integration.test_wallboard import RESULTS
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def record(n: int, hour: int, wait: float, talk: float | None, agent: str | None) -> CallRecord:
+    start = datetime(2026, 11, 20, hour, 5, tzinfo=SHANGHAI).timestamp()
+    answered = talk is not None
+    return CallRecord(
+        linkedid=f"r{n}", caller_number=f"1390000000{n}", dialled_number="12345",
+        started_at=start, queue="operator", queue_joined_at=start + 8,
+        answered_at=start + 8 + wait if answered else None,
+        ended_at=start + 8 + wait + (talk or 0), agent=agent, queue_wait=wait, talk_time=talk,
+        disposition=Disposition.ANSWERED if answered else Disposition.ABANDONED,
+        language="zh", request_kind="complaint" if n == 1 else "consultation",
+    )  # fmt: skip
+
+
+def test_daily_report_from_known_records(tmp_path: Path, engine: Engine) -> None:
+    """On SQLite and PostgreSQL: the CLI reads the database the test filled."""
+    CallStore(engine).save_many(
+        [
+            record(1, 9, 10.0, 60.0, "1001"),
+            record(2, 9, 30.0, 120.0, "1002"),
+            record(3, 14, 40.0, None, None),  # abandoned after 40 s
+            record(4, 14, 2.0, None, None),  # a short abandon
+        ]
+    )
+    tickets = TicketStore(engine)
+    noon = datetime(2026, 11, 20, 12, tzinfo=SHANGHAI)
+    first = tickets.insert({"status": "open", "category": "street_lighting",
+                            "caller_number": "13900000001"}, actor="a", at=noon)  # fmt: skip
+    for values in ({"category": "street_lighting", "repeat_of": first.id},
+                   {"category": "noise"}):  # fmt: skip
+        tickets.insert({"status": "open", "caller_number": "13900000001", **values},
+                       actor="a", at=noon)  # fmt: skip
+    cfg = tmp_path / "hotline.yaml"
+    url = engine.url.render_as_string(hide_password=False)
+    cfg.write_text(shipped_config_with(url), encoding="utf-8")
+    out = tmp_path / "reports"
+    r = run_cli("-c", str(cfg), "report", "daily", "--date", "2026-11-20", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "4 offered, 2 answered" in r.stdout
+    rows = list(csv.DictReader((out / "daily-2026-11-20.csv").read_text().splitlines()))
+    total = next(row for row in rows if row["group"] == "total")
+    assert (total["offered"], total["answered"], total["abandoned"]) == ("4", "2", "2")
+    assert total["short_abandons"] == "1"
+    assert float(total["asa"]) == 20.0  # (10 + 30) / 2
+    assert float(total["aht"]) == 90.0  # (60 + 120) / 2
+    assert float(total["service_level"]) == round(1 / 3, 4)  # 1 within 20 s / (4 - 1)
+    assert float(total["abandonment_rate"]) == 0.5
+    hours = {row["key"]: row["offered"] for row in rows if row["group"] == "hour"}
+    assert hours == {"2026-11-20 09:00": "2", "2026-11-20 14:00": "2"}  # local hours
+    text = (out / "daily-2026-11-20.csv").read_text()
+    assert "category,street_lighting,2," in text and "category,noise,1," in text
+    assert "repeat_caller,13900000001,3,1" in text  # three tickets, one a repeat
+    page = (out / "daily-2026-11-20.html").read_text()
+    assert "Top ticket categories" in page and "Repeat callers" in page
+    assert page.count("<svg") == 5 and "Talk hours per agent" in page
+    bad = run_cli("-c", str(cfg), "report", "daily", "--date", "20/11/2026")
+    assert bad.returncode == 2 and "not a date" in bad.stderr
+
+
+async def test_report_page_renders_in_chromium(
+    service: Service, settings: Settings, browser: webdriver.Chrome
+) -> None:
+    async with supervisor_session(service, settings, "repsup", "report-pw-1") as (http, headers):
+        page = await http.get("/api/reports/weekly", headers=headers)
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        as_csv = await http.get("/api/reports/weekly", params={"format": "csv"}, headers=headers)
+        assert as_csv.text.startswith("group,key,offered")
+        assert (await http.get("/api/reports/yearly", headers=headers)).status_code == 422
+    await asyncio.to_thread(RESULTS.mkdir, exist_ok=True)
+    html_file = RESULTS / "report-weekly.html"
+    await asyncio.to_thread(html_file.write_text, page.text, encoding="utf-8")
+
+    def render() -> int:
+        browser.get(html_file.as_uri())
+        charts = browser.find_elements(By.CSS_SELECTOR, "figure svg")
+        browser.save_screenshot(str(RESULTS / "report-weekly.png"))
+        return len(charts)
+
+    assert await asyncio.to_thread(render) == 5
