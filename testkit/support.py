@@ -8,7 +8,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, overload
 
 import httpx
 
@@ -21,12 +21,24 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return int(s.getsockname()[1])
 
 
+@overload
+async def wait_for(  # type: ignore[overload-overlap]
+    probe: Callable[[], Awaitable[T | None]], timeout: float, what: str, interval: float = ...
+) -> T: ...
+
+
+@overload
 async def wait_for(
-    probe: Callable[[], Awaitable[T | None]] | Callable[[], T | None],
+    probe: Callable[[], T | None], timeout: float, what: str, interval: float = ...
+) -> T: ...
+
+
+async def wait_for(
+    probe: Callable[[], Any],
     timeout: float,
     what: str,
     interval: float = 0.05,
-) -> T:
+) -> Any:
     """Poll ``probe`` until it returns something truthy, or fail naming ``what``."""
     deadline = time.monotonic() + timeout
     while True:
@@ -34,7 +46,7 @@ async def wait_for(
         if asyncio.iscoroutine(value):
             value = await value
         if value:
-            return value  # type: ignore[return-value]
+            return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(interval)
