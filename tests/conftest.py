@@ -16,6 +16,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from hotline.settings import Secrets, Settings, parse_settings, resolve_secrets
 from hotline.store.db import make_engine, migrate
 from telephony.asterisk.process import PrivateAsterisk
 from telephony.sip import Phone, SipStack
+from tests import clock as clocks
 from tests.support import NewDbUrl, free_port, wait_for
 
 ASTERISK = Path("/usr/sbin/asterisk")
@@ -336,10 +338,45 @@ def db_kind() -> str:
 
 def pytest_configure(config: pytest.Config) -> None:
     db_kind()  # a wrong value stops the run before any test, with the reason
+    try:
+        clocks.from_env()
+    except ValueError as exc:
+        raise pytest.UsageError(f"{clocks.ENV}: {exc}") from None
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    return f"databases: {db_kind()} (HOTLINE_TEST_DB)"
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    at = clocks.from_env()
+    now = (
+        f"now: {at.isoformat()} for every clock-injected test ({clocks.ENV})"
+        if at is not None
+        else f"now: {len(clocks.INSTANTS)} frozen instants (frozen_now), "
+        f"{clocks.AWKWARD.isoformat()} for the slow tests (fixed_now); {clocks.ENV} moves them"
+    )
+    return [f"databases: {db_kind()} (HOTLINE_TEST_DB)", now]
+
+
+# -- "now": frozen and injected (tests/clock.py) -------------------------------------------------
+def _instants() -> tuple[datetime, ...]:
+    try:
+        return clocks.instants()
+    except ValueError:  # pytest_configure stops the run with the reason
+        return clocks.INSTANTS
+
+
+@pytest.fixture(params=_instants(), ids=clocks.label)
+def frozen_now(request: pytest.FixtureRequest) -> datetime:
+    """The test's "now", once per representative instant (tests/clock.py ``INSTANTS``: a
+    Thursday, a Sunday night, a month end...), or HOTLINE_TEST_NOW alone when set. For fast
+    tests whose expectations involve the date, weekday or hour."""
+    at: datetime = request.param
+    return at
+
+
+@pytest.fixture(scope="session")
+def fixed_now() -> datetime:
+    """One frozen "now" for slow tests (real calls): an awkward Thursday evening
+    (tests/clock.py ``AWKWARD``), or HOTLINE_TEST_NOW when set."""
+    return clocks.default_now()
 
 
 # scripts/test.sh runs these files' tests a second time with HOTLINE_TEST_DB=postgresql
