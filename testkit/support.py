@@ -22,7 +22,7 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 
 @overload
-async def wait_for(  # type: ignore[overload-overlap]
+async def wait_for(
     probe: Callable[[], Awaitable[T | None]], timeout: float, what: str, interval: float = ...
 ) -> T: ...
 

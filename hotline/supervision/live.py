@@ -23,7 +23,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -105,6 +105,8 @@ class LiveView:
     alerts: SupervisorAlerts | None = field(default=None, kw_only=True)
     # Every PBX, the primary first (default: the primary alone, from ``board`` and ``tracker``).
     links: Sequence[LivePbx] = field(default=(), kw_only=True)
+    # What "today" is (the day's figures, today's satisfaction); tests inject a frozen one.
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), kw_only=True)
     _subscribers: set[asyncio.Queue[Snapshot]] = field(default_factory=set)
     _dirty: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -127,7 +129,7 @@ class LiveView:
         agents = await asyncio.to_thread(self.agents.all)
         s = self.settings
         # "Today" is the hotline's local day (settings.timezone), as in the metrics and reports.
-        midnight = datetime.now(s.tz).replace(hour=0, minute=0, second=0, microsecond=0)
+        midnight = self.clock().astimezone(s.tz).replace(hour=0, minute=0, second=0, microsecond=0)
         today, today_by_pbx = await asyncio.to_thread(
             self.calls.summaries, midnight, s.short_abandon_seconds, s.service_level_seconds
         )
@@ -234,7 +236,7 @@ class LiveView:
     async def _add_surveys(self, snap: Snapshot) -> None:
         if self.surveys is not None:
             snap["surveys"] = await asyncio.to_thread(
-                satisfaction.today, self.surveys, self.settings.tz, datetime.now(UTC)
+                satisfaction.today, self.surveys, self.settings.tz, self.clock()
             )
         if self.alerts is not None:
             snap["alerts"] = [a.to_dict() for a in self.alerts.recent(ALERTS_SHOWN)]

@@ -73,6 +73,9 @@ class ResultApplier:
         has_model = language in self._models
         self._jobs.enqueue(
             comment_job(survey.id), {"caller": survey.comment_path}, language=language,
-            ivr_kind=None, not_before=self._clock(), status=QUEUED if has_model else SKIPPED,
+            # Due at once in real time: the transcription workers' clock (not the applier's,
+            # which may be a test's frozen one).
+            ivr_kind=None, not_before=datetime.now(UTC),
+            status=QUEUED if has_model else SKIPPED,
             error="" if has_model else f"no speech model for {language}",
         )  # fmt: skip

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import fields
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -218,10 +218,11 @@ async def pause(survey_id: SurveyId, who: Supervisor, ctx: Ctx, store: Surveys) 
 
 @router.post("/surveys/{survey_id}/resume")
 async def resume(survey_id: SurveyId, who: Supervisor, ctx: Ctx, store: Surveys) -> SurveyDetailOut:
-    """Back to the schedule, due now (dialled when the calling window is open): a paused
-    survey, or an interrupted one (409 ``survey.not_resumable`` otherwise)."""
+    """Back to the schedule, due now (the API's clock, ``ctx.tickets.now``; dialled when the
+    calling window is open): a paused survey, or an interrupted one (409
+    ``survey.not_resumable`` otherwise)."""
     moved = await asyncio.to_thread(
-        survey_admin.resume, store, survey_id, who.agent_id, datetime.now(UTC)
+        survey_admin.resume, store, survey_id, who.agent_id, ctx.tickets.now()
     )
     return await _detail(ctx, store, moved)
 

@@ -174,7 +174,8 @@ async def report(
 ) -> Response:
     """The daily, weekly or monthly report containing ``day`` (default today), HTML or CSV."""
     tz = ctx.settings.tz
-    since, until = bounds(period, day or datetime.now(tz).date(), tz)
+    # "Now" is the ticket service's clock, as everywhere in the API (tests inject one).
+    since, until = bounds(period, day or ctx.tickets.now().astimezone(tz).date(), tz)
     data = await asyncio.to_thread(ctx.metrics.report, since, until)
     if format == "csv":
         return Response(to_csv(data), media_type="text/csv; charset=utf-8")

@@ -338,8 +338,8 @@ def pytest_configure(config: pytest.Config) -> None:
     db_kind()  # a wrong value stops the run before any test, with the reason
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    return f"databases: {db_kind()} (HOTLINE_TEST_DB)"
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [f"databases: {db_kind()} (HOTLINE_TEST_DB)"]
 
 
 # scripts/test.sh runs these files' tests a second time with HOTLINE_TEST_DB=postgresql

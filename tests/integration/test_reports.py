@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import csv
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from sqlalchemy import Engine
@@ -16,6 +17,7 @@ from sqlalchemy import Engine
 from hotline.app.service import Service
 from hotline.app.settings import Settings
 from hotline.calls.store import CallStore
+from hotline.metrics.render import bounds
 from hotline.tickets.store import TicketStore
 from telephony.calls import CallRecord, Disposition
 from testkit.support import shipped_config_with, supervisor_session
@@ -81,6 +83,25 @@ def test_daily_report_from_known_records(tmp_path: Path, engine: Engine) -> None
     assert page.count("<svg") == 5 and "Talk hours per agent" in page
     bad = run_cli("-c", str(cfg), "report", "daily", "--date", "20/11/2026")
     assert bad.returncode == 2 and "not a date" in bad.stderr
+
+
+@pytest.mark.parametrize("period", ["daily", "weekly", "monthly"])
+def test_report_period_of_any_instant(frozen_now: datetime, period: str) -> None:
+    """The period containing "now" (a Sunday night, a month's last evening...): local
+    midnights, Monday to Monday, the 1st to the 1st, "now" inside it."""
+    today = frozen_now.astimezone(SHANGHAI).date()
+    since, until = bounds(period, today, SHANGHAI)
+    assert since <= frozen_now < until
+    assert since.utcoffset() == until.utcoffset() == timedelta(hours=8)
+    assert since.time() == until.time() == datetime.min.time()
+    length = (until - since).days
+    if period == "daily":
+        assert since.date() == today and length == 1
+    elif period == "weekly":
+        assert since.weekday() == 0 and length == 7
+    else:
+        assert since.day == until.day == 1 and since.month == today.month
+        assert (until - timedelta(days=1)).month == today.month and 28 <= length <= 31
 
 
 async def test_report_page_renders_in_chromium(

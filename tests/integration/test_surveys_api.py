@@ -5,7 +5,9 @@ snapshot and the wallboard's panels, and the ``hotline surveys`` command line.
 
 The API runs in-process (httpx's ASGI transport) on an app built around a store of each kind
 (SQLite and PostgreSQL), without the PBX: surveys are made with ``SurveyStore.create`` and
-driven through ``claim``/``finish`` as the dialer would, so every result is known.
+driven through ``claim``/``finish`` as the dialer would, so every result is known. Its "now"
+(the live view's "today", a resumed survey's due time, today's report) is a frozen clock:
+``fixed_now``, or each instant of ``frozen_now`` for "today" on the live snapshot.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from hotline.web.app import WebServer, create_app
 from hotline.web.deps import WebContext
 from telephony.calls import CallTracker
 from telephony.queue_state import QueueBoard
+from testkit.clock import Clock
 from testkit.support import NewDbUrl, free_port, wait_for
 from tests.integration.test_agents_cli import config_for
 from tests.integration.test_config import run_cli
@@ -147,11 +150,15 @@ EXPECTED = {
 
 # -- the app, without the PBX ---------------------------------------------------------------------
 def web_context(
-    settings: Settings, engine: Engine, surveys: SurveyStore | None, alerts: SupervisorAlerts
+    settings: Settings,
+    engine: Engine,
+    surveys: SurveyStore | None,
+    alerts: SupervisorAlerts,
+    clock: Clock,
 ) -> WebContext:
     agents = AgentStore(engine)
     live = LiveView(settings, QueueBoard(), agents, CallTracker(), CallStore(engine),
-                    surveys=surveys, alerts=alerts)  # fmt: skip
+                    surveys=surveys, alerts=alerts, clock=clock)  # fmt: skip
     metrics = MetricsService(settings, MetricsStore(engine), TicketStore(engine), surveys=surveys)
 
     async def exposition() -> str:
@@ -159,7 +166,7 @@ def web_context(
 
     return WebContext(
         settings, SIGNER, agents, UNUSED, live, metrics, exposition,
-        tickets=TicketService(settings, TicketStore(engine)), kb=UNUSED, screenpop=UNUSED,
+        tickets=TicketService(settings, TicketStore(engine), clock), kb=UNUSED, screenpop=UNUSED,
         callers=UNUSED, surveys=surveys, alerts=alerts,
     )  # fmt: skip
 
@@ -170,6 +177,7 @@ class Api:
     store: SurveyStore
     alerts: SupervisorAlerts
     engine: Engine
+    clock: Clock  # the app's "now"
 
 
 @contextlib.asynccontextmanager
@@ -180,10 +188,10 @@ async def client(ctx: WebContext) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def api(engine: Engine, settings: Settings) -> AsyncIterator[Api]:
-    store, alerts = SurveyStore(engine), SupervisorAlerts()
-    async with client(web_context(settings, engine, store, alerts)) as http:
-        yield Api(http, store, alerts, engine)
+async def api(engine: Engine, settings: Settings, fixed_now: datetime) -> AsyncIterator[Api]:
+    store, alerts, clock = SurveyStore(engine), SupervisorAlerts(), Clock(fixed_now)
+    async with client(web_context(settings, engine, store, alerts, clock)) as http:
+        yield Api(http, store, alerts, engine, clock)
 
 
 def error(r: httpx.Response) -> tuple[int, str]:
@@ -341,12 +349,10 @@ async def test_pause_resume_and_cancel(api: Api) -> None:
         409, "survey.not_pausable",
     )  # fmt: skip
 
-    before = datetime.now(UTC)
     r = await api.http.post(f"{base}/resume", headers=SUP)
     assert r.status_code == 200 and r.json()["status"] == "scheduled"
     # Due now, no longer in 2030: the scheduler moves it into the window when it dials.
-    due = datetime.fromisoformat(r.json()["next_at"])
-    assert before <= due <= datetime.now(UTC)
+    assert datetime.fromisoformat(r.json()["next_at"]) == api.clock()
     assert error(await api.http.post(f"{base}/resume", headers=SUP)) == (
         409, "survey.not_resumable",
     )  # fmt: skip
@@ -387,7 +393,7 @@ async def test_an_interrupted_survey_is_dialled_again_only_when_resumed(api: Api
     r = await api.http.post(f"/api/surveys/{survey.id}/resume", headers=SUP)
     assert r.json()["status"] == "scheduled" and r.json()["finished_at"] is None
     assert r.json()["attempt_log"][0]["outcome"] == "interrupted"
-    [again] = api.store.claim(datetime.now(UTC), 1)
+    [again] = api.store.claim(api.clock(), 1)  # resumed: due now
     assert again.survey.id == survey.id and again.n == claim.n + 1
 
 
@@ -445,7 +451,7 @@ async def test_every_survey_route_is_404_when_surveys_are_off(
         ("DELETE", "/api/surveys/optouts/13900001111"),
         ("GET", "/api/surveys/stats?since=2026-11-20T00:00&until=2026-11-21T00:00"),
     ]  # fmt: skip
-    async with client(web_context(settings, engine, None, SupervisorAlerts())) as http:
+    async with client(web_context(settings, engine, None, SupervisorAlerts(), Clock(DAY))) as http:
         for method, path in routes:
             r = await http.request(method, path, headers=SUP)
             assert error(r) == (404, "survey.disabled"), path
@@ -461,8 +467,10 @@ def dissatisfied_alert(ticket_id: int, at: datetime) -> Alert:
                  {"survey_id": ticket_id + 1, "department": "water"})  # fmt: skip
 
 
-async def test_alerts_and_the_live_snapshot(api: Api) -> None:
-    now = datetime.now(UTC)
+async def test_alerts_and_the_live_snapshot(api: Api, frozen_now: datetime) -> None:
+    """ "Today" is the local day of the app's "now", at every instant of ``frozen_now`` (a
+    Sunday 23:30, a morning still yesterday in UTC, New Year's Eve...)."""
+    now = api.clock.at = frozen_now
     for result in ("satisfied", "basically_satisfied", "dissatisfied", "satisfied"):
         completed(api.store, result, now)
     completed(api.store, "dissatisfied", now - timedelta(days=2))  # not today
@@ -490,10 +498,13 @@ async def test_alerts_and_the_live_snapshot(api: Api) -> None:
     assert surveys["target"] == {"low": 0.95, "high": 0.976}
     assert surveys["dialer_paused"] is False
     assert [a["ticket_id"] for a in snap["alerts"]] == [42, 41]
+    # Today's report (no day given) has today's four.
+    r = await api.http.get("/api/reports/daily", params={"format": "csv"}, headers=SUP)
+    assert "total,total,4,2,1,1,0.75,0.5,0.95,0.976" in r.text
 
 
 async def test_the_wallboard_shows_satisfaction_and_alerts(
-    db_url: NewDbUrl, settings: Settings, browser: webdriver.Chrome
+    db_url: NewDbUrl, settings: Settings, browser: webdriver.Chrome, fixed_now: datetime
 ) -> None:
     url = db_url("wall")
     migrate(url)
@@ -501,14 +512,14 @@ async def test_the_wallboard_shows_satisfaction_and_alerts(
     store, alerts = SurveyStore(engine), SupervisorAlerts()
     AgentStore(engine).upsert("wsup", name="Wall", extension=None, roles=["supervisor"],
                               skills={}, password_hash=hash_password("wall-pw-123"))  # fmt: skip
-    now = datetime.now(UTC)
+    now = fixed_now
     for result in ("satisfied", "satisfied", "dissatisfied"):
         completed(store, result, now)
     scheduled(store)
     store.set_paused(True, "sup1")
     alerts.raise_(dissatisfied_alert(77, now))
-    web = WebServer(create_app(web_context(settings, engine, store, alerts)), "127.0.0.1",
-                    free_port())  # fmt: skip
+    app = create_app(web_context(settings, engine, store, alerts, Clock(now)))
+    web = WebServer(app, "127.0.0.1", free_port())
     task = asyncio.create_task(web.run())
     try:
         await wait_for(lambda: web.started, 15, "the web server")

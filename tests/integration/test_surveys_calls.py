@@ -1,15 +1,20 @@
 """Satisfaction-survey callbacks end to end on the session's Asterisk: the survey user agent
 (pjsua2, registered as its own endpoint) calls citizens' pjsua2 phones (registered with the
 PBX) through the outbound route. The scheduler runs here with an injected clock: retries and
-windows are shown by moving the clock, never by sleeping."""
+windows are shown by moving the clock, never by sleeping.
+
+The clock is frozen whole: the scheduler, the tickets' creation and resolution and the results
+applied to them all read one ``Clock``, which starts at ``fixed_now`` (an awkward Thursday
+evening, or HOTLINE_TEST_NOW: testkit/clock.py), never at the machine's time."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +23,19 @@ import pytest
 
 from hotline.app.service import Service
 from hotline.app.settings import Secrets, Settings
+from hotline.jobs.store import JobStore
+from hotline.surveys.config import WINDOW_DAYS
 from hotline.surveys.dialer import SipDialer, SurveyPrompts
 from hotline.surveys.policy import CallWindow
 from hotline.surveys.prompts import build_prompts
-from hotline.surveys.scheduler import SurveyScheduler
+from hotline.surveys.results import ResultApplier
+from hotline.surveys.scheduler import LOOKBACK, SurveyScheduler
 from hotline.surveys.store import Survey, SurveyStore
+from hotline.tickets.calendar import WorkCalendar
 from hotline.tickets.service import SYSTEM, TicketService
 from telephony.audio import synthesize
 from telephony.sip import CallHandle, Phone, PhoneConfig, SipStack, allocate_ports
+from testkit.clock import Clock
 from testkit.support import NewDbUrl, free_port, wait_for
 from tests.integration.conftest import CITIZENS
 
@@ -35,17 +45,6 @@ ALWAYS: dict[str, Any] = {
     "window": dict.fromkeys(("mon", "tue", "wed", "thu", "fri", "sat", "sun"), "00:00-24:00"),
     "holiday_window": "00:00-24:00",
 }
-
-
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-    def advance(self, **delta: float) -> None:
-        self.at += timedelta(**delta)
 
 
 async def registered_phone(sip: SipStack, settings: Settings, user: str, password: str) -> Phone:
@@ -76,24 +75,46 @@ async def ua(
 
 
 @pytest.fixture
-def clock() -> Clock:
-    """Starts now (the tickets' own times are real); the tests move it."""
-    return Clock(datetime.now(UTC))
+def clock(fixed_now: datetime) -> Clock:
+    """The one clock of the test (scheduler, tickets, results), frozen at ``fixed_now``;
+    the tests move it."""
+    return Clock(fixed_now)
+
+
+def tickets_at(service: Service, clock: Clock) -> TicketService:
+    """The session's tickets, changed at the test's clock."""
+    return TicketService(service.settings, service.tickets, clock)
+
+
+def applier_at(service: Service, clock: Clock) -> ResultApplier:
+    """The service's result applier (tickets closed or reopened, alerts, comments queued for
+    the session's transcription workers), on the test's clock."""
+    s = service.settings
+    jobs = JobStore(service.engine) if s.asr.enabled else None
+    return ResultApplier(
+        tickets_at(service, clock), service.alerts, jobs, s.asr.models if jobs else (), clock
+    )
 
 
 def make_scheduler(
-    service: Service, ua: Phone, prompts: SurveyPrompts, clock: Clock, **changes: Any
+    service: Service,
+    ua: Phone,
+    prompts: SurveyPrompts,
+    clock: Clock,
+    calendar: WorkCalendar | None = None,
+    **changes: Any,
 ) -> SurveyScheduler:
     surveys = service.surveys
     assert surveys is not None
     s = surveys.settings.surveys.model_copy(update=changes)
-    window = CallWindow.from_settings(s, surveys.window.calendar)
+    window = CallWindow.from_settings(s, calendar or surveys.window.calendar)
     dialer = SipDialer(ua, surveys.registrar, s, prompts, surveys.recordings_dir)
-    return SurveyScheduler(s, surveys.store, window, dialer, surveys.applier, clock)
+    return SurveyScheduler(s, surveys.store, window, dialer, applier_at(service, clock), clock)
 
 
-async def resolved_ticket(service: Service, number: str, language: str = "en") -> int:
-    tickets = TicketService(service.settings, service.tickets)
+async def resolved_ticket(service: Service, clock: Clock, number: str, language: str = "en") -> int:
+    """A ticket created and resolved at the test clock's time."""
+    tickets = tickets_at(service, clock)
     detail = await tickets.create(
         SYSTEM,
         {"kind": "complaint", "category": "street_lighting", "caller_number": number,
@@ -149,8 +170,8 @@ async def test_satisfied_closes_dissatisfied_reopens_with_transcribed_comment(
     unhappy = await registered_phone(sip, settings, unhappy_no, secrets.phone_passwords[unhappy_no])
     phones += [happy, unhappy]
     sched = make_scheduler(service, ua, prompts, clock, **ALWAYS)
-    t_happy = await resolved_ticket(service, happy_no)
-    t_unhappy = await resolved_ticket(service, unhappy_no)
+    t_happy = await resolved_ticket(service, clock, happy_no)
+    t_unhappy = await resolved_ticket(service, clock, unhappy_no)
 
     # Resolved: each ticket gets its survey, due after the configured delay (1 min).
     assert await sched.tick() == []
@@ -160,7 +181,7 @@ async def test_satisfied_closes_dissatisfied_reopens_with_transcribed_comment(
     assert await sched.tick() == []  # not due yet: nothing dialled
     assert not happy.calls and not unhappy.calls
 
-    clock.advance(minutes=1, seconds=5)  # the tickets were resolved just after the clock read
+    clock.advance(minutes=1, seconds=5)  # past the delay: both are due
     claims = await sched.tick()
     assert {c.survey.id for c in claims} == {s_happy.id, s_unhappy.id}
     comment = synthesize(COMMENT, tmp_path / "comment.wav")
@@ -226,7 +247,7 @@ async def test_busy_rejected_and_no_answer_are_retried_then_unreachable(
         retry_minutes={"busy": 30, "rejected": 45, "no_answer": 120, "no_input": 60,
                        "failed": 60},
     )  # fmt: skip
-    ticket = await resolved_ticket(service, number, language="zh")
+    ticket = await resolved_ticket(service, clock, number, language="zh")
     await sched.tick()
     survey = await survey_of(service, ticket)
     clock.advance(minutes=1, seconds=5)
@@ -278,19 +299,29 @@ async def test_nothing_dialled_outside_the_window_or_to_blocked_numbers(
     phones += [ok, dnc]
     surveys = store(service)
     await asyncio.to_thread(surveys.opt_out, optout_no, "asked on the phone", "popa")
-    # Only 10:00-11:00 on Mondays: the test clock starts outside it.
-    monday = {"mon": "10:00-11:00"}
-    sched = make_scheduler(service, ua, prompts, clock, window=monday, holiday_window=None)
-    t_ok = await resolved_ticket(service, ok_no)
-    t_dnc = await resolved_ticket(service, dnc_no)
-    t_out = await resolved_ticket(service, optout_no)
+    # Only 10:00-11:00 on the weekday four days ahead (Monday, from the default Thursday
+    # evening): the clock starts outside the window, more than the scheduler's look-back
+    # before it opens. The window alone decides here: no public holidays or make-up days
+    # (those are test_surveys_policy's), whatever the date.
+    day = clock().astimezone(settings.tz).date() + timedelta(days=4)
+    assert service.surveys is not None
+    plain = dataclasses.replace(
+        service.surveys.window.calendar, holidays=frozenset(), makeup=frozenset()
+    )
+    sched = make_scheduler(
+        service, ua, prompts, clock, plain,
+        window={WINDOW_DAYS[day.weekday()]: "10:00-11:00"}, holiday_window=None,
+    )  # fmt: skip
+    t_ok = await resolved_ticket(service, clock, ok_no)
+    t_dnc = await resolved_ticket(service, clock, dnc_no)
+    t_out = await resolved_ticket(service, clock, optout_no)
     await sched.tick()
     s_ok = await survey_of(service, t_ok)
     assert s_ok.next_at is not None
     opens = sched.window.next_open(clock())
     assert s_ok.next_at == opens  # moved into the window
-    local = opens.astimezone(settings.tz)
-    assert (local.weekday(), local.hour, local.minute) == (0, 10, 0)
+    assert opens == datetime.combine(day, time(10), settings.tz)
+    assert opens - clock() > LOOKBACK  # a ticket resolved then is surveyed: one clock for all
     assert ((await survey_of(service, t_dnc)).status, (await survey_of(service, t_out)).status) == (
         "skipped", "skipped",
     )  # fmt: skip
@@ -312,7 +343,7 @@ async def test_nothing_dialled_outside_the_window_or_to_blocked_numbers(
     # Paused by an operator: nothing is dialled even when due and inside the window.
     await asyncio.to_thread(surveys.set_paused, True, "supervisor")
     try:
-        t_more = await resolved_ticket(service, ok_no)
+        t_more = await resolved_ticket(service, clock, ok_no)
         await sched.tick()
         clock.advance(minutes=2)
         assert await sched.tick() == []
@@ -407,7 +438,8 @@ async def test_killed_service_never_calls_a_ticket_twice(
             assert [x.outcome for x in surveys.attempts(sa.id)] == ["interrupted"]
             # The restarted scheduler has dialled B and kept ticking; A is final and not
             # queued: it has no way back to the schedule but an operator's resume.
-            assert surveys.claim(datetime.now(UTC) + timedelta(days=30), 10) == []
+            later = datetime.now(UTC) + timedelta(days=30)  # real time: a real `hotline run`
+            assert surveys.claim(later, 10) == []
             with pytest.raises(TimeoutError):
                 await a.next_incoming(1)
     finally:
@@ -447,9 +479,9 @@ async def test_dialling_process_killed_mid_call_ends_the_survey_interrupted(
         prompts=prompts, recordings_dir=surveys.recordings_dir,
     )  # fmt: skip
     window = CallWindow.from_settings(s, surveys.window.calendar)
-    sched = SurveyScheduler(s, surveys.store, window, pool, surveys.applier, clock)
+    sched = SurveyScheduler(s, surveys.store, window, pool, applier_at(service, clock), clock)
     try:
-        t_ring = await resolved_ticket(service, ring_no)
+        t_ring = await resolved_ticket(service, clock, ring_no)
         await sched.tick()
         clock.advance(minutes=1, seconds=5)
         survey = await survey_of(service, t_ring)
@@ -464,7 +496,7 @@ async def test_dialling_process_killed_mid_call_ends_the_survey_interrupted(
         assert outcomes == ["interrupted"]
         await call.wait_ended(40)  # the PBX gives up on the ringing phone by itself
 
-        t_ok = await resolved_ticket(service, ok_no)
+        t_ok = await resolved_ticket(service, clock, ok_no)
         await sched.tick()
         clock.advance(minutes=1, seconds=5)
         await ticks_until_claimed(sched, (await survey_of(service, t_ok)).id)
@@ -486,7 +518,7 @@ async def test_answer_kept_when_the_citizen_hangs_up_during_the_comment_prompt(
     citizen = await registered_phone(sip, settings, number, secrets.phone_passwords[number])
     phones.append(citizen)
     sched = make_scheduler(service, ua, prompts, clock, **ALWAYS)
-    ticket = await resolved_ticket(service, number)
+    ticket = await resolved_ticket(service, clock, number)
     await sched.tick()
     clock.advance(minutes=1, seconds=5)
     await ticks_until_claimed(sched, (await survey_of(service, ticket)).id)

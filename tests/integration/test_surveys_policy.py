@@ -1,21 +1,32 @@
-"""Survey policy (pure: windows, holidays, retries, outcomes, config errors) and the survey
-store's guarantees on SQLite and PostgreSQL: one survey per ticket, a due survey claimed by
-one dialler only, an interrupted call never dialled again by itself."""
+"""Survey policy (pure: windows, holidays, retries, outcomes, config errors), the survey
+store's guarantees on SQLite and PostgreSQL (one survey per ticket, a due survey claimed by
+one dialler only, an interrupted call never dialled again by itself) and the scheduler's
+look-back and window with a fake dialer.
+
+"Now" is injected, never read: the window and scheduler tests run at each instant of
+``frozen_now`` (a Thursday, a Sunday night, a month end...: testkit/clock.py), the store tests
+at ``fixed_now``."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
 from hotline.app.settings import ConfigError, parse_settings
-from hotline.surveys.config import SurveySettings
+from hotline.surveys.attempt import AttemptResult
+from hotline.surveys.config import WINDOW_DAYS, SurveySettings
 from hotline.surveys.policy import CallWindow, Next, after_attempt, outcome_of_status
-from hotline.surveys.store import Candidate, Claim, SurveyStore
+from hotline.surveys.scheduler import LOOKBACK, SurveyScheduler
+from hotline.surveys.store import Candidate, Claim, Survey, SurveyStore
 from hotline.tickets.calendar import WorkCalendar
+from hotline.tickets.service import SYSTEM, TicketService
+from hotline.tickets.store import TicketStore
+from testkit.clock import Clock
 from tests.integration.conftest import shipped_section
 
 SETTINGS = parse_settings({"tickets": shipped_section("tickets")}, "test")
@@ -78,6 +89,33 @@ def test_retries_spacing_and_final_statuses() -> None:
     assert after_attempt(s, w, "no_input", 3, ended).status == "no_response"
 
 
+@pytest.mark.parametrize("holiday_window", [None, "10:00-12:00"])
+def test_next_open_from_any_instant(frozen_now: datetime, holiday_window: str | None) -> None:
+    """From any "now": the window opens at the first minute it is open, never before it (a
+    closed minute between), on the local day (Shanghai), holidays and make-up days included."""
+    w = window(holiday_window=holiday_window)
+    opens = w.next_open(frozen_now)
+    assert opens >= frozen_now and w.inside(opens)
+    assert opens.utcoffset() == timedelta(hours=8)  # local time
+    minute = frozen_now
+    while minute < opens:  # the instants fall on whole minutes, as the windows do
+        assert not w.inside(minute), minute
+        minute += timedelta(minutes=1)
+    assert (w.closes(frozen_now) is not None) == (opens == frozen_now)
+    hours = w.hours(opens.date())
+    assert hours is not None and hours[0] <= opens.time() < hours[1]
+
+
+def test_retry_from_any_instant(frozen_now: datetime) -> None:
+    s = SurveySettings(max_attempts=3)
+    w = window()
+    for outcome, minutes in (("busy", 30), ("no_answer", 120), ("rejected", 1440)):
+        nxt = after_attempt(s, w, outcome, 1, frozen_now)
+        assert nxt.status == "scheduled" and nxt.next_at is not None
+        assert nxt.next_at == w.next_open(frozen_now + timedelta(minutes=minutes))
+        assert nxt.next_at >= frozen_now + timedelta(minutes=minutes) and w.inside(nxt.next_at)
+
+
 @pytest.mark.parametrize(
     ("surveys", "message"),
     [
@@ -115,25 +153,25 @@ def test_do_not_call_prefixes() -> None:
 
 
 # -- the store ------------------------------------------------------------------------------
-def candidate(n: int) -> Candidate:
+def candidate(n: int, at: datetime) -> Candidate:
     return Candidate(n, None, f"1390000{n:04d}", "zh", "popa", "urban_management",
-                     "street_lighting", "complaint", datetime.now(UTC))  # fmt: skip
+                     "street_lighting", "complaint", at)  # fmt: skip
 
 
-def test_one_survey_per_ticket(engine: Engine) -> None:
+def test_one_survey_per_ticket(engine: Engine, fixed_now: datetime) -> None:
     store = SurveyStore(engine)
-    now = datetime.now(UTC)
-    assert store.create(candidate(1), due_at=now) is not None
-    assert store.create(candidate(1), due_at=now) is None  # resolved again: no second survey
+    now = fixed_now
+    assert store.create(candidate(1, now), due_at=now) is not None
+    assert store.create(candidate(1, now), due_at=now) is None  # resolved again: no second survey
     assert store.counts() == {"scheduled": 1}
 
 
-def test_due_surveys_claimed_by_one_dialler_only(engine: Engine) -> None:
+def test_due_surveys_claimed_by_one_dialler_only(engine: Engine, fixed_now: datetime) -> None:
     store = SurveyStore(engine)
-    now = datetime.now(UTC)
+    now = fixed_now
     for n in range(30):
-        store.create(candidate(100 + n), due_at=now - timedelta(seconds=n))
-    store.create(candidate(200), due_at=now + timedelta(hours=1))  # not due
+        store.create(candidate(100 + n, now), due_at=now - timedelta(seconds=n))
+    store.create(candidate(200, now), due_at=now + timedelta(hours=1))  # not due
     got: list[list[Claim]] = [[], [], []]
 
     def claimer(i: int) -> None:
@@ -152,10 +190,12 @@ def test_due_surveys_claimed_by_one_dialler_only(engine: Engine) -> None:
     assert store.counts() == {"calling": 30, "scheduled": 1}
 
 
-def test_interrupted_call_is_never_dialled_again_by_itself(engine: Engine) -> None:
+def test_interrupted_call_is_never_dialled_again_by_itself(
+    engine: Engine, fixed_now: datetime
+) -> None:
     store = SurveyStore(engine)
-    now = datetime.now(UTC)
-    survey = store.create(candidate(300), due_at=now)
+    now = fixed_now
+    survey = store.create(candidate(300, now), due_at=now)
     assert survey is not None
     (claim,) = store.claim(now, 10)
     assert store.interrupt_calling(now) == [survey.id]  # the service died mid-call
@@ -172,10 +212,10 @@ def test_interrupted_call_is_never_dialled_again_by_itself(engine: Engine) -> No
     assert again.n == 2
 
 
-def test_operators_pause_resume_cancel(engine: Engine) -> None:
+def test_operators_pause_resume_cancel(engine: Engine, fixed_now: datetime) -> None:
     store = SurveyStore(engine)
-    now = datetime.now(UTC)
-    survey = store.create(candidate(400), due_at=now)
+    now = fixed_now
+    survey = store.create(candidate(400, now), due_at=now)
     assert survey is not None
     assert store.pause(survey.id) is not None
     assert store.claim(now, 10) == []  # paused: not due
@@ -194,3 +234,71 @@ def test_operators_pause_resume_cancel(engine: Engine) -> None:
     assert store.paused()
     store.set_paused(False, "sup")
     assert not store.paused()
+
+
+# -- the scheduler: look-back and window, a fake dialer ------------------------------------------
+class Answering:
+    """A dialer whose citizens all answer "satisfied"."""
+
+    def __init__(self) -> None:
+        self.calls: list[Claim] = []
+
+    async def call(self, claim: Claim) -> AttemptResult:
+        self.calls.append(claim)
+        return AttemptResult("answered", digits="1", result="satisfied")
+
+
+async def test_scheduler_surveys_recent_tickets_and_dials_inside_the_window_only(
+    engine: Engine, frozen_now: datetime
+) -> None:
+    """One clock for all: tickets are resolved at it, the scheduler reads it. A ticket
+    resolved just within the look-back is surveyed, one just before it is not; the survey
+    rings the minute the window opens, even when that is days ahead (more than the
+    look-back), never before."""
+    clock = Clock(frozen_now)
+    tickets = TicketService(SETTINGS, TicketStore(engine), clock)
+
+    async def resolved(number: str, at: datetime) -> int:
+        """A ticket created and resolved at ``at`` (the clock then put back)."""
+        back, clock.at = clock.at, at
+        values = {"kind": "complaint", "category": "street_lighting", "caller_number": number,
+                  "description": "lamp out"}  # fmt: skip
+        d = await tickets.create(SYSTEM, values)
+        await tickets.transition(SYSTEM, d.ticket.id, "resolved", resolution="repaired")
+        clock.at = back
+        return d.ticket.id
+
+    # 10:00-11:00 four days ahead (local), on a calendar without holidays: closed now.
+    day = frozen_now.astimezone(TZ).date() + timedelta(days=4)
+    plain = dataclasses.replace(CALENDAR, holidays=frozenset(), makeup=frozenset())
+    s = SurveySettings(window={WINDOW_DAYS[day.weekday()]: "10:00-11:00"}, holiday_window=None,
+                       delay_minutes=1)  # fmt: skip
+    w = CallWindow.from_settings(s, plain)
+    store, dialer, applied = SurveyStore(engine), Answering(), []
+
+    async def apply(survey: Survey) -> None:
+        applied.append(survey.id)
+
+    sched = SurveyScheduler(s, store, w, dialer, apply, clock)
+    old = await resolved("13900000101", frozen_now - LOOKBACK - timedelta(minutes=1))
+    recent = await resolved("13900000102", frozen_now - LOOKBACK + timedelta(minutes=1))
+    now = await resolved("13900000103", frozen_now)
+
+    assert await sched.tick() == []
+    assert store.of_ticket(old) is None  # resolved before the look-back: never surveyed
+    opens = datetime.combine(day, time(10), TZ)
+    due = [store.of_ticket(t) for t in (recent, now)]
+    assert [(x.status, x.next_at) for x in due if x is not None] == [("scheduled", opens)] * 2
+
+    clock.at = opens - timedelta(seconds=1)  # due, the window still closed
+    assert await sched.tick() == [] and dialer.calls == []
+    clock.at = opens
+    # Resolved when the window opens, days after the first tick: surveyed all the same.
+    late = await resolved("13900000104", opens)
+    claims = await sched.tick()
+    assert {c.survey.ticket_id for c in claims} == {recent, now}
+    await sched.drain()
+    assert sorted(c.survey.ticket_id for c in dialer.calls) == sorted([recent, now])
+    assert sorted(applied) == sorted(c.survey.id for c in claims)
+    assert store.of_ticket(late) is not None and store.of_ticket(old) is None
+    assert store.counts() == {"completed": 2, "scheduled": 1}

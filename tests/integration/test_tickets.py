@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -413,6 +413,18 @@ def test_deadline_in_working_days(
     )
 
 
+@pytest.mark.parametrize("days", [1, 2, 3, 5, 7, 10])
+def test_deadline_from_any_instant(calendar: WorkCalendar, frozen_now: datetime, days: int) -> None:
+    """From any "now" (a Thursday evening, a Sunday night, the eve of a holiday week...):
+    18:00 local on a working day, with exactly ``days`` working days after today's date."""
+    due = calendar.deadline(frozen_now, days)
+    today = frozen_now.astimezone(SHANGHAI).date()
+    assert due.utcoffset() == timedelta(hours=8) and due.timetz() == time(18, tzinfo=SHANGHAI)
+    assert due.date() > today and calendar.is_working_day(due.date())
+    counted = [today + timedelta(days=n) for n in range(1, (due.date() - today).days + 1)]
+    assert sum(calendar.is_working_day(d) for d in counted) == days
+
+
 def test_deadline_counts_from_the_local_date(calendar: WorkCalendar) -> None:
     # 17:00 UTC on Friday 9 Jan is already Saturday 01:00 in Shanghai: Monday is day 1.
     due = calendar.deadline(datetime(2026, 1, 9, 17, tzinfo=UTC), 1)
@@ -448,6 +460,28 @@ async def test_dispatch_sets_the_deadline_and_overdue_tickets_are_listed(
 
     on_time, n = await svc.search(TicketQuery(overdue=False, category="noise"))
     assert n == 2 and {t.id for t in on_time} == {done.ticket.id, waiting.ticket.id}
+
+
+async def test_deadline_and_overdue_from_any_instant(
+    engine: Engine, frozen_now: datetime, calendar: WorkCalendar
+) -> None:
+    """Dispatched "now" (the service's clock): due after the category's working days; overdue
+    from the deadline on, not a minute before; a resolved ticket never."""
+    clock = Clock(frozen_now)
+    settings = Settings.model_validate({"tickets": shipped_tickets()})
+    svc = TicketService(settings, TicketStore(engine), clock)
+    d = await svc.create(AG1, dict(NOISE))
+    d = await svc.transition(AG1, d.ticket.id, "dispatched")
+    due = calendar.deadline(frozen_now, 5)  # noise: 5 working days
+    assert d.ticket.deadline == due and d.ticket.dispatched_at == frozen_now
+    done = await svc.create(AG1, dict(NOISE))
+    await svc.transition(AG1, done.ticket.id, "dispatched")
+    await svc.transition(AG1, done.ticket.id, "resolved", resolution="Quiet now.")
+    clock.at = due - timedelta(minutes=1)
+    assert (await svc.overdue())[1] == 0
+    clock.at = due + timedelta(minutes=1)
+    late, total = await svc.overdue()
+    assert total == 1 and [t.id for t in late] == [d.ticket.id]
 
 
 # -- the migration -------------------------------------------------------------------------------
@@ -508,7 +542,7 @@ async def api(
 
 
 def caller() -> str:
-    return "186" + datetime.now(UTC).strftime("%H%M%S%f")[:8]
+    return "186" + datetime.now(UTC).strftime("%H%M%S%f")[:8]  # real time: a fresh number
 
 
 async def test_api_lifecycle_of_a_wechat_ticket(
@@ -545,7 +579,7 @@ async def test_api_lifecycle_of_a_wechat_ticket(
     # Food safety: 5 working days, due at 18:00 local time.
     due = datetime.fromisoformat(r.json()["deadline"])
     assert due.utcoffset() == timedelta(hours=8) and (due.hour, due.minute) == (18, 0)
-    assert due.date() > datetime.now(SHANGHAI).date()
+    assert due.date() > datetime.now(SHANGHAI).date()  # real time: the session service's
     r = await http.post(
         f"/api/tickets/{tid}/transition",
         json={"to": "resolved", "resolution": "Stall closed for inspection."},
