@@ -62,6 +62,11 @@ def poll(probe: Callable[[], T | None], timeout: float, what: str, interval: flo
     return value
 
 
+def recorded(path: Path, min_bytes: int = 1000) -> bool:
+    """A recording is there and holds sound (MixMonitor closes its files just after hangup)."""
+    return path.is_file() and path.stat().st_size > min_bytes
+
+
 class TcpProxy:
     """Forwards 127.0.0.1:port to a target. ``freeze`` stops forwarding on open connections
     (a silently dead link: TCP stays up, nothing arrives); ``cut`` closes them."""

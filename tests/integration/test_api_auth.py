@@ -7,6 +7,7 @@ import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
+from functools import partial
 
 import httpx
 import pytest
@@ -24,11 +25,16 @@ async def accounts(service: Service) -> None:
     roles = {"sup1": ["supervisor"], "ag1": ["agent"], "ag2": ["agent"]}
     for agent_id, pw in PASSWORDS.items():
         await asyncio.to_thread(
-            lambda a=agent_id, p=pw: service.agents.upsert(
-                a, name=a, extension=None, roles=roles[a], skills={"zh": 3},
-                password_hash=hash_password(p),
+            partial(
+                service.agents.upsert,
+                agent_id,
+                name=agent_id,
+                extension=None,
+                roles=roles[agent_id],
+                skills={"zh": 3},
+                password_hash=hash_password(pw),
             )
-        )  # fmt: skip
+        )
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import itertools
 import time
 import wave
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from hotline.app.service import Service
 from hotline.app.settings import Secrets, Settings
 from hotline.db.models import CallRow
 from telephony.sip import CallHandle, Phone, PhoneConfig, SipStack, allocate_ports
-from testkit.support import NewDbUrl, TcpProxy, free_port, wait_for
+from testkit.support import NewDbUrl, TcpProxy, free_port, recorded, wait_for
 
 _numbers = itertools.count(13800138001)
 
@@ -101,7 +102,7 @@ async def talk_then_hang_up(call: CallHandle, speech: Path) -> float:
 
 def wav_seconds(path: Path) -> float:
     with wave.open(str(path)) as w:
-        return w.getnframes() / w.getframerate()
+        return float(w.getnframes() / w.getframerate())
 
 
 async def test_answered_call_is_recorded_with_timings_and_recordings(
@@ -128,13 +129,14 @@ async def test_answered_call_is_recorded_with_timings_and_recordings(
     expected_wait = agent_up - c.caller_up
     assert expected_wait >= 1.0  # the agent let it ring 1 s
     assert rec.queue_wait == pytest.approx(expected_wait, abs=0.5)
+    assert rec.talk_time is not None
     assert rec.talk_time == pytest.approx(hung_up - agent_up, abs=0.5)
     assert rec.talk_time >= 3.0
     assert set(rec.recordings) == {"mix", "caller", "agent"}
     for leg, path in rec.recordings.items():
         p = Path(path)
         # MixMonitor closes its files just after the hangup.
-        await wait_for(lambda p=p: p.is_file() and p.stat().st_size > 1000, 10, f"{leg} recording")
+        await wait_for(partial(recorded, p), 10, f"{leg} recording")
         assert wav_seconds(p) >= 2.5, f"{leg} recording is too short"
 
 

@@ -32,8 +32,8 @@ from sqlalchemy.engine import make_url
 
 from hotline.app.settings import load_settings, parse_settings
 from hotline.web.health import standby_app
-from testkit.redis_server import REDIS_SERVER, free_port
-from testkit.support import poll
+from testkit.redis_server import REDIS_SERVER
+from testkit.support import free_port, poll
 from tests.integration.conftest import Databases
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from sqlalchemy import Engine
 
@@ -85,7 +86,7 @@ def test_a_job_whose_workers_keep_dying_fails_with_the_reason(engine: Engine) ->
     _queue(jobs, 1)
     for attempt in (1, 2):
         worker = f"w{attempt}"
-        claimed = poll(lambda w=worker: jobs.claim(w, lease=0.2, max_attempts=2), 10, worker)
+        claimed = poll(partial(jobs.claim, worker, lease=0.2, max_attempts=2), 10, worker)
         assert claimed.attempts == attempt
     poll(lambda: jobs.give_up(max_attempts=2), 10, "giving up")
     job = jobs.get("c0")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -36,8 +37,13 @@ async def test_metrics_match_hand_computed_values(
     agents = {"m1": "2011", "m2": "2012"}
     for agent_id, ext in agents.items():
         await asyncio.to_thread(
-            lambda a=agent_id, e=ext: service.agents.upsert(
-                a, name=a, extension=e, roles=["agent"], skills={"metrics": 5}
+            partial(
+                service.agents.upsert,
+                agent_id,
+                name=agent_id,
+                extension=ext,
+                roles=["agent"],
+                skills={"metrics": 5},
             )
         )
     phone = {a: await add_agent(sip, settings, secrets, ext) for a, ext in agents.items()}
@@ -93,8 +99,12 @@ async def test_metrics_match_hand_computed_values(
     until = datetime.now(UTC) + timedelta(seconds=1)
     # Through the API, as a supervisor would ask.
     async with supervisor_session(service, settings, "msup", "metrics-pw-1") as (http, headers):
-        params = [("since", since.isoformat()), ("until", until.isoformat()),
-                  ("group", "queue"), ("group", "agent")]  # fmt: skip
+        params: list[tuple[str, str | int | float | bool | None]] = [
+            ("since", since.isoformat()),
+            ("until", until.isoformat()),
+            ("group", "queue"),
+            ("group", "agent"),
+        ]
         r = await http.get("/api/metrics", params=params, headers=headers)
         assert r.status_code == 200, r.text
         bad = await http.get("/api/metrics", params=[*params, ("group", "colour")], headers=headers)

@@ -19,6 +19,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ from telephony.ami.events import AmiEvent
 from telephony.asterisk.render import render
 from telephony.calls import CallRecord, CallTracker, UpdateKind, call_id, scoped
 from telephony.sip import CallHandle, Phone, SipStack
-from testkit.support import poll, supervisor_session, wait_for
+from testkit.support import poll, recorded, supervisor_session, wait_for
 from tests.integration.conftest import Databases
 from tests.integration.multi_pbx_support import (
     MENU_NUMBER,
@@ -233,8 +234,13 @@ async def two(
             for pbx, exts in SEATS.items():
                 agent_id = f"{pbx}-{exts[0]}"
                 await asyncio.to_thread(
-                    lambda a=agent_id, e=exts[0]: svc.agents.upsert(
-                        a, name=a, extension=e, roles=["agent"], skills={QUEUE: 5}
+                    partial(
+                        svc.agents.upsert,
+                        agent_id,
+                        name=agent_id,
+                        extension=exts[0],
+                        roles=["agent"],
+                        skills={QUEUE: 5},
                     )
                 )
                 await svc.desk.login(agent_id)
@@ -323,8 +329,7 @@ async def test_two_pbxes_feed_one_service(
             assert set(rec.recordings) == {"mix", "caller", "agent"}
             for path in rec.recordings.values():
                 assert Path(path).name.startswith(f"{pbx}-"), path  # no clash in a shared folder
-                await wait_for(lambda p=Path(path): p.is_file() and p.stat().st_size > 1000, 10,
-                               f"recording {path}")  # fmt: skip
+                await wait_for(partial(recorded, Path(path)), 10, f"recording {path}")
 
         # A forced collision: both PBXes start a call with the same Asterisk uniqueid (and so
         # linkedid). A Local channel enters the plain number's queue; the agent answers.

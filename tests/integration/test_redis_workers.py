@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -278,7 +279,7 @@ async def test_with_redis_down_the_service_keeps_its_jobs_and_publishes_them_whe
         redis_server.start()  # back, empty: nothing was published while it was down
         for rec in calls:
             ticket = ticket_ids[rec.linkedid]
-            await wait_for(lambda t=ticket: _ticket_transcript(tickets, t), 240,
+            await wait_for(partial(_ticket_transcript, tickets, ticket), 240,
                            f"{rec.linkedid}'s transcript on its ticket", interval=0.2)  # fmt: skip
     finally:
         task.cancel()

@@ -88,11 +88,11 @@ async def test_pop_reaches_only_its_agent_and_files_the_ticket_with_the_call(
         await call.send_dtmf("3")  # complaint
         return call
 
-    def pop_shown(shot: str) -> dict[str, str]:
+    def pop_shown(shot: str) -> dict[str, str | bool]:
         wait.until(ec.text_to_be_present_in_element((By.ID, "pop-number"), number))
         fields = ("pop-number", "pop-region", "pop-language", "pop-path", "pop-kind",
                   "pop-queue", "pop-wait")  # fmt: skip
-        shown = {f: browser.find_element(By.ID, f).text for f in fields}
+        shown: dict[str, str | bool] = {f: browser.find_element(By.ID, f).text for f in fields}
         shown["out"] = browser.find_element(By.ID, "pop-out").text
         shown["repeat"] = browser.find_element(By.ID, "repeat").is_displayed()
         shown["repeat-why"] = browser.find_element(By.ID, "repeat-why").text
@@ -107,7 +107,7 @@ async def test_pop_reaches_only_its_agent_and_files_the_ticket_with_the_call(
     assert first["pop-language"] == "zh"
     assert first["pop-path"] == "welcome:timeout / kind:3"
     assert first["pop-kind"] == "complaint" and first["pop-queue"] == "sk_pop"
-    assert first["pop-wait"].count(":") == 1
+    assert str(first["pop-wait"]).count(":") == 1
     assert not first["repeat"], "a first call is no repeat"
     pop = service.screenpop.current("popa")
     assert pop is not None and pop["caller"]["number"] == number
@@ -163,7 +163,7 @@ async def test_pop_reaches_only_its_agent_and_files_the_ticket_with_the_call(
     # the earlier ticket's category in the draft.
     call = await call_about_a_complaint()
 
-    def repeat_shown() -> dict[str, str]:
+    def repeat_shown() -> dict[str, str | bool]:
         wait.until(ec.visibility_of_element_located((By.ID, "repeat")))
         return pop_shown("agent-pop-repeat-call.png")
 

@@ -11,6 +11,7 @@ import os
 import signal
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -253,6 +254,9 @@ async def test_standby_takes_over_live_calls_and_every_call_has_one_record(
         with engine.connect() as conn:
             return list(conn.execute(select(CallRow).where(CallRow.caller_number == number)))  # type: ignore[arg-type]
 
+    def _connected_number(number: str) -> bool | None:
+        return _connected(rows(number))
+
     def queued_all() -> bool | None:
         return all(r and r[0].queue_joined_at is not None for r in map(rows, numbers[:4])) or None
 
@@ -276,7 +280,7 @@ async def test_standby_takes_over_live_calls_and_every_call_has_one_record(
     await hang_up(numbers[1])
     await place(numbers[4])
     for number in numbers[2:4]:
-        await wait_for(lambda n=number: _connected(rows(n)), 20, f"{number} to be answered")
+        await wait_for(partial(_connected_number, number), 20, f"{number} to be answered")
     await hang_up(numbers[2])  # frees an agent for c5
     await wait_for(lambda: _connected(rows(numbers[4])), 20, "c5 to be answered")
     for number in numbers[3:]:

@@ -38,13 +38,13 @@ from hotline.tickets.service import SYSTEM, TicketService
 from hotline.tickets.store import TicketStore
 from telephony.asterisk.process import PrivateAsterisk
 from telephony.sip import Phone, SipStack
+from testkit.clock import Clock
 from testkit.redis_server import PrivateRedis, private_redis
 from testkit.support import NewDbUrl, wait_for
 from tests.integration.conftest import CITIZENS
 from tests.integration.test_redis_workers import WorkerCli
 from tests.integration.test_surveys_calls import (
     ALWAYS,
-    Clock,
     answer_with,
     prompts,  # noqa: F401  (a fixture)
     registered_phone,

@@ -51,6 +51,7 @@ def test_replay_gives_both_records_with_pbx_timings() -> None:
         "2001",
         "12345",
     )
+    assert answered.queue_wait is not None and answered.talk_time is not None
     assert answered.queue_wait == pytest.approx(connect.at - join.at, abs=1e-3)
     # Asterisk's own whole-second HoldTime agrees with the microsecond timestamps.
     assert abs(answered.queue_wait - float(connect.get("HoldTime"))) < 1.0
@@ -64,6 +65,7 @@ def test_replay_gives_both_records_with_pbx_timings() -> None:
     assert abandoned.disposition is Disposition.ABANDONED
     assert abandoned.queue == "q_empty" and abandoned.agent is None
     leave = first(events, "QueueCallerAbandon")
+    assert abandoned.queue_wait is not None
     assert abs(abandoned.queue_wait - float(leave.get("HoldTime"))) < 1.0
 
 
