@@ -168,7 +168,7 @@ async def test_pop_reaches_only_its_agent_and_files_the_ticket_with_the_call(
         return pop_shown("agent-pop-repeat-call.png")
 
     second = await asyncio.to_thread(repeat_shown)
-    assert second["repeat"] and f"#{ticket_id}" in second["repeat-why"]
+    assert second["repeat"] and f"#{ticket_id}" in str(second["repeat-why"])
     assert second["category"] == "street_lighting"
     await call.hangup()
     await call.wait_ended(10)
