@@ -1,7 +1,7 @@
 """Recognising one recording leg with Vosk (blocking: run in worker processes or threads).
 
 8 kHz legs are resampled to 16 kHz with sox before Vosk, measured on 20 espeak-ng sentences
-(81 s of 8 kHz telephone-band speech, README "Transcription"):
+(81 s of 8 kHz telephone-band speech, docs/benchmarks.md):
 
 * sox to 16 kHz: WER 38 %, 3.7x real time per core;
 * Vosk's own ``KaldiRecognizer(model, 8000)``: the shipped model refuses it ("Sampling

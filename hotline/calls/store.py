@@ -21,7 +21,7 @@ def _dt(ts: float | None) -> datetime | None:
 
 @dataclass(frozen=True)
 class CallSummary:
-    """Headline figures over a set of calls (definitions: shared/design/architecture.md)."""
+    """Headline figures over a set of calls (definitions: docs/operations.md)."""
 
     calls: int
     offered: int

@@ -1,4 +1,4 @@
-"""Call-centre metrics over any period, with the names and definitions of architecture.md.
+"""Call-centre metrics over any period, with the names and definitions of docs/operations.md.
 
 | offered | calls that entered a queue |
 | answered | offered calls connected to an agent |

@@ -95,7 +95,7 @@ async def test_a_recorded_call_is_transcribed_into_turns_and_a_draft(
     for leg, rate in errors.items():
         print(f"WER {leg} leg: {rate:.3f}  heard: {transcript.text_of(leg)!r}")  # type: ignore[arg-type]
     # espeak-ng's voice through the 8 kHz phone path is hard for the small model (the WER is
-    # printed above and reported in the README); what the draft needs must come through.
+    # printed above and reported in docs/benchmarks.md); what the draft needs must come through.
     heard = transcript.text_of("caller").split()
     assert {"street", "broken"} <= set(heard) and any(w.startswith("light") for w in heard), heard
     # Measured through the phone path here: caller 0.33-0.50 (espeak-ng speech at 8 kHz;
