@@ -35,6 +35,7 @@ from hotline.settings import Settings
 from hotline.store.agents import Agent, AgentStore
 from hotline.store.calls import CallStore, CallSummary
 from hotline.store.surveys import SurveyStore
+from telephony import dialplan
 from telephony.ami.events import AmiEvent
 from telephony.calls import CallRecord, CallTracker
 from telephony.queue_control import interface
@@ -281,7 +282,7 @@ def _call_row(pbx: str, rec: CallRecord, now: float) -> dict[str, Any]:
         state = "connected"
     elif rec.queue_joined_at is not None:
         state = "queued"
-    elif rec.ivr_path or rec.variables.get("HOTLINE_MENU"):
+    elif rec.ivr_path or rec.variables.get(dialplan.MENU):
         state = "ivr"
     else:
         state = "started"
