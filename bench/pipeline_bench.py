@@ -16,10 +16,14 @@ Measured in one run, on the same bytes, fed in 256 KiB reads (each followed by o
 event loop, as a socket read would be):
 
 * **ceiling**: panoramisk alone: ``AMIProtocol.data_received`` → ``Message.from_line`` →
-  ``Manager.dispatch`` to a callback that only counts (wired as the service's ``_Transport``
-  wires it). Measured before and after the end-to-end runs; the faster is the ceiling.
+  ``Manager.dispatch`` to a callback that only counts (wired as the service wired it while it
+  parsed AMI with panoramisk; kept as the fixed baseline of every figure). Measured before and
+  after the end-to-end runs; the faster is the ceiling.
+* **parser**: the service's own parsing alone, measured the same way: ``AmiLink.data_received``
+  (``telephony.ami.connection``) → ``AmiProtocol`` (``telephony.ami.protocol``) → the link's
+  dispatch to a callback that only counts.
 * **end to end**, once into SQLite (WAL, a temporary file) and once into a private PostgreSQL:
-  the same parsing → ``event_from_message`` (as ``AmiConnection`` dispatches) →
+  the same ``AmiLink`` parsing and dispatch (as ``AmiConnection`` receives) →
   ``CallRecords.on_event`` (``CallTracker.feed`` → ``CallRecorder.submit``) with the recorder
   running as an asyncio task writing batches through ``CallStore.save_many``, from the first
   byte until ``drain()`` says the last record is stored. Afterwards every call of the stream
@@ -67,7 +71,8 @@ from hotline.calls.store import CallStore
 from hotline.calls.writer import CallRecorder
 from hotline.db.engine import make_engine, migrate
 from hotline.db.models import CallRow
-from telephony.ami.connection import event_from_message
+from telephony.ami.connection import AmiLink
+from telephony.ami.events import AmiEvent
 from telephony.calls import CallRecord, CallTracker
 from testkit.postgres_server import postgres_version, private_postgres
 
@@ -265,7 +270,7 @@ def _events_of(
         yield scenario.slots[at_slot].micros + shift, n, text.format(*values)
 
 
-# -- feeding panoramisk ---------------------------------------------------------------------------
+# -- feeding the parsers --------------------------------------------------------------------------
 class _NullTransport:
     """What AMIProtocol needs of a transport when nothing is ever sent back."""
 
@@ -277,7 +282,8 @@ class _NullTransport:
 
 
 def panoramisk_protocol(callback: Callable[[Any, Any], None]) -> AMIProtocol:
-    """An AMIProtocol wired to a panoramisk Manager exactly as ``_Transport.open`` wires it."""
+    """An AMIProtocol wired to a panoramisk Manager as the service's ``_Transport.open`` wired
+    it (before ``telephony.ami.protocol``): the baseline, unchanged."""
     manager = Manager(encoding="utf8")
     manager.register_event("*", callback)
     protocol = AMIProtocol()
@@ -293,7 +299,7 @@ def panoramisk_protocol(callback: Callable[[Any, Any], None]) -> AMIProtocol:
 
 
 async def feed(
-    protocol: AMIProtocol, data: bytes, after_read: Callable[[], None] | None = None
+    protocol: asyncio.Protocol, data: bytes, after_read: Callable[[], None] | None = None
 ) -> None:
     view = memoryview(data)
     for start in range(0, len(data), READ_SIZE):
@@ -325,6 +331,20 @@ async def measure_ceiling(data: bytes) -> Timing:
     protocol = panoramisk_protocol(counted)
     cpu, t0 = time.process_time(), time.perf_counter()
     await feed(protocol, data)
+    return Timing(count, time.perf_counter() - t0, time.process_time() - cpu)
+
+
+async def measure_parser(data: bytes) -> Timing:
+    """The service's own parse + dispatch alone (``AmiLink``), as ``measure_ceiling``."""
+    count = 0
+
+    def counted(_event: AmiEvent) -> None:
+        nonlocal count
+        count += 1
+
+    link = AmiLink(counted)
+    cpu, t0 = time.process_time(), time.perf_counter()
+    await feed(link, data)
     return Timing(count, time.perf_counter() - t0, time.process_time() - cpu)
 
 
@@ -388,14 +408,11 @@ async def run_end_to_end(
         records = CallRecords(CallTracker(), recorder)
         count = 0
 
-        def on_message(_manager: object, message: Mapping[str, object]) -> None:
-            # AmiConnection._dispatch: one bad event must not stop the stream.
+        def on_event(event: AmiEvent) -> None:
+            # AmiLink logs a handler's exception and goes on, as for the service.
             nonlocal count
             count += 1
-            try:
-                records.on_event(event_from_message(message))
-            except Exception:
-                log.exception("AMI event handler failed on %s", message.get("Event"))
+            records.on_event(event)
 
         backlog = 0
 
@@ -403,7 +420,7 @@ async def run_end_to_end(
             nonlocal backlog
             backlog = max(backlog, recorder.pending)
 
-        protocol = panoramisk_protocol(on_message)
+        protocol = AmiLink(on_event)
         writer = asyncio.create_task(recorder.run(), name="recorder")
         try:
             if main_profile is not None:
@@ -534,11 +551,10 @@ def _short(file: str) -> str:
 
 
 STAGES = (
-    ("panoramisk/ami_protocol.py", "data_received"),
-    ("panoramisk/message.py", "from_line"),
-    ("panoramisk/manager.py", "dispatch"),
-    ("telephony/ami/connection.py", "event_from_message"),
-    ("telephony/ami/events.py", "from_pairs"),
+    ("telephony/ami/connection.py", "data_received"),
+    ("telephony/ami/protocol.py", "receive_data"),
+    ("telephony/ami/protocol.py", "_parse"),
+    ("telephony/ami/connection.py", "_deliver"),
     ("hotline/app/service.py", "on_event"),
     ("telephony/calls.py", "feed"),
     ("telephony/calls.py", "copy"),
@@ -651,6 +667,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
 
     ceilings = [asyncio.run(measure_ceiling(stream.data))]
+    parsers = [asyncio.run(measure_parser(stream.data))]
     runs: list[EndToEnd] = []
     with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as tmp:
         url = f"sqlite:///{tmp}/hotline.db"
@@ -659,19 +676,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         with private_postgres() as pg:
             runs.append(asyncio.run(run_end_to_end(stream, pg.url, "PostgreSQL")))
     ceilings.append(asyncio.run(measure_ceiling(stream.data)))
+    parsers.append(asyncio.run(measure_parser(stream.data)))
 
     problems = [p for r in runs for p in r.problems]
     problems += [
-        f"ceiling run dispatched {c.events} events, the stream has {stream.events}"
-        for c in ceilings
+        f"{kind} run dispatched {c.events} events, the stream has {stream.events}"
+        for kind, timings in (("ceiling", ceilings), ("parser", parsers))
+        for c in timings
         if c.events != stream.events
     ]
     ceiling = max(c.rate for c in ceilings)
+    parser_rate = max(c.rate for c in parsers)
     out.append("")
     out.append("results (events per second, first byte to last record stored)")
     out.append(
         f"  {'ceiling':<10} {ceiling:10,.0f} events/s  panoramisk parse + dispatch only "
         f"(runs: {', '.join(f'{c.rate:,.0f} in {c.seconds:.1f} s' for c in ceilings)})"
+    )
+    out.append(
+        f"  {'parser':<10} {parser_rate:10,.0f} events/s  {100 * parser_rate / ceiling:5.1f} % "
+        f"of the ceiling: AmiLink/AmiProtocol parse + dispatch only "
+        f"(runs: {', '.join(f'{c.rate:,.0f} in {c.seconds:.1f} s' for c in parsers)})"
     )
     for r in runs:
         out += report_run(r, ceiling)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from ivr.agi.server import AgiChannel
 from ivr.menu import DIGITS, IvrSettings, LookupTicket, Menu, Node, PromptRef, Target
 from ivr.prompts import PromptLibrary
+from telephony import dialplan
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ class MenuWalk:
                 await self._set_language(target.language)
             if target.kind:
                 self.state.kind = target.kind
-                await self._ch.set_variable("__HOTLINE_KIND", target.kind)
+                await self._ch.set_variable(dialplan.inherited(dialplan.KIND), target.kind)
             if target.lookup_ticket:
                 await self._lookup(target.lookup_ticket)
             if target.ends_menu:
@@ -119,14 +120,14 @@ class MenuWalk:
 
     async def _step(self, step: str) -> None:
         self.state.path.append(step)
-        await self._ch.set_variable("HOTLINE_IVR_PATH", "/".join(self.state.path))
+        await self._ch.set_variable(dialplan.IVR_PATH, "/".join(self.state.path))
 
     async def _set_language(self, lang: str) -> None:
         self.state.language = lang
         # CHANNEL(language) makes Asterisk's own announcements (queue position, hold time) use it;
         # the inherited copy follows the call to the agent's leg and on to the survey.
         await self._ch.set_variable("CHANNEL(language)", lang)
-        await self._ch.set_variable("__HOTLINE_LANGUAGE", lang)
+        await self._ch.set_variable(dialplan.inherited(dialplan.LANGUAGE), lang)
 
     async def _lookup(self, spec: LookupTicket) -> None:
         ask = self._ctx.prompts.path(spec.ask, self.state.language)
@@ -139,7 +140,7 @@ class MenuWalk:
         if status is None:
             await self._play([PromptRef(prompt=spec.not_found)])
             return
-        await self._ch.set_variable("HOTLINE_TICKET", digits)
+        await self._ch.set_variable(dialplan.TICKET, digits)
         refs = [PromptRef(prompt=spec.number_is)]
         refs += [PromptRef(prompt=f"{spec.digit_prefix}{d}") for d in digits]
         refs.append(PromptRef(prompt=spec.status_prefix + status))
@@ -149,21 +150,21 @@ class MenuWalk:
         ch = self._ch
         if target.queue:
             queue = self._ctx.settings.route(self.state.language, self.state.kind, target.queue)
-            await ch.set_variable("__HOTLINE_QUEUE", queue)
+            await ch.set_variable(dialplan.inherited(dialplan.QUEUE), queue)
             priority = target.priority
             flag = await self._ctx.flag(self.state.caller_number)
             if flag is not None and self._ctx.flagged_priority:
                 priority = max(priority, self._ctx.flagged_priority)
-                await ch.set_variable("__HOTLINE_FLAG", flag)
-            await ch.set_variable("__HOTLINE_PRIORITY", str(priority))
-            await ch.set_variable("QUEUE_PRIO", str(priority))
-            action = "queue"
+                await ch.set_variable(dialplan.inherited(dialplan.FLAG), flag)
+            await ch.set_variable(dialplan.inherited(dialplan.PRIORITY), str(priority))
+            await ch.set_variable(dialplan.QUEUE_PRIO, str(priority))
+            action = dialplan.ACTION_QUEUE
         elif target.transfer:
-            await ch.set_variable("HOTLINE_TRANSFER", target.transfer)
-            action = "transfer"
+            await ch.set_variable(dialplan.TRANSFER, target.transfer)
+            action = dialplan.ACTION_TRANSFER
         else:
             await self._play(target.hangup or [])
-            action = "hangup"
+            action = dialplan.ACTION_HANGUP
         self.state.action = action
-        await ch.set_variable("HOTLINE_ACTION", action)
-        await ch.set_variable("HOTLINE_IVR", "done")
+        await ch.set_variable(dialplan.ACTION, action)
+        await ch.set_variable(dialplan.IVR, dialplan.IVR_DONE)

@@ -21,11 +21,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from telephony import dialplan
 from telephony.ami.events import AmiEvent
 
 log = logging.getLogger(__name__)
 
-VAR_PREFIX = "HOTLINE_"
+VAR_PREFIX = dialplan.PREFIX
 _ENDED_MEMORY = 20_000  # ended linkedids remembered, so late duplicates are ignored
 
 
@@ -124,18 +125,18 @@ def gap_event(gap: Gap, variables: dict[str, str]) -> AmiEvent | None:
     """The event the tracker missed, rebuilt from channel variables (None if they are absent)."""
     base = {"Linkedid": gap.linkedid, "Uniqueid": gap.caller_uid, "Channel": gap.caller_channel}
     if gap.kind == "queued":
-        queue, at = variables.get("HOTLINE_QUEUE", ""), _num(variables.get("HOTLINE_QUEUED", ""))
+        queue, at = variables.get(dialplan.QUEUE, ""), _num(variables.get(dialplan.QUEUED, ""))
         if not queue or at is None:
             return None
         return AmiEvent("QueueCallerJoin", {**base, "Queue": queue}, at)
-    at = _num(variables.get("HOTLINE_CONNECTED", ""))
+    at = _num(variables.get(dialplan.CONNECTED, ""))
     if at is None:
         return None
     headers = {
         **base,
-        "Queue": variables.get("HOTLINE_QUEUE", ""),
-        "Interface": variables.get("MEMBERINTERFACE", ""),
-        "MemberName": variables.get("MEMBERNAME", ""),
+        "Queue": variables.get(dialplan.QUEUE, ""),
+        "Interface": variables.get(dialplan.MEMBERINTERFACE, ""),
+        "MemberName": variables.get(dialplan.MEMBERNAME, ""),
         "DestUniqueid": gap.agent_uid,
         "DestChannel": gap.agent_channel,
     }
@@ -275,21 +276,21 @@ class CallTracker:
         value = ev.get("Value")
         rec = call.record
         rec.variables[name] = value
-        if name == "HOTLINE_DIALLED":
+        if name == dialplan.DIALLED:
             rec.dialled_number = value
-        elif name == "HOTLINE_REC" and value:
+        elif name == dialplan.REC and value:
             rec.recordings = {
                 "mix": f"{value}-mix.wav",
                 "caller": f"{value}-caller.wav",
                 "agent": f"{value}-agent.wav",
             }
-        elif name == "HOTLINE_IVR_PATH":
+        elif name == dialplan.IVR_PATH:
             rec.ivr_path = [p for p in value.split("/") if p]
-        elif name == "HOTLINE_IVR":
+        elif name == dialplan.IVR:
             rec.ivr = value or None
-        elif name == "HOTLINE_LANGUAGE":
+        elif name == dialplan.LANGUAGE:
             rec.language = value or None
-        elif name == "HOTLINE_KIND":
+        elif name == dialplan.KIND:
             rec.request_kind = value or None
 
     def _on_queuecallerjoin(self, call: _Call, ev: AmiEvent, updates: list[CallUpdate]) -> None:
@@ -399,7 +400,7 @@ class CallTracker:
         rec = call.record
         rec.ended_at = at
         self._talk_ended(call, at)
-        if rec.variables.get("HOTLINE_OUTBOUND"):  # the dialplan marks calls the service placed
+        if rec.variables.get(dialplan.OUTBOUND):  # the dialplan marks calls the service placed
             rec.disposition = Disposition.OUTBOUND
         elif rec.answered_at is not None:
             rec.disposition = Disposition.ANSWERED
@@ -407,12 +408,12 @@ class CallTracker:
             rec.disposition = Disposition.ABANDONED
         elif rec.queue_joined_at is not None:
             rec.disposition = Disposition.NO_AGENT
-        elif rec.variables.get("HOTLINE_TRANSFERRED"):
+        elif rec.variables.get(dialplan.TRANSFERRED):
             rec.disposition = Disposition.TRANSFERRED
             rec.ended_by = rec.ended_by or "transfer"
-        elif rec.variables.get("HOTLINE_ACTION") == "hangup":
+        elif rec.variables.get(dialplan.ACTION) == dialplan.ACTION_HANGUP:
             rec.disposition = Disposition.SELF_SERVICE
-        elif call.pbx_answered or rec.variables.get("HOTLINE_DIALLED"):
+        elif call.pbx_answered or rec.variables.get(dialplan.DIALLED):
             rec.disposition = Disposition.IVR_HANGUP
         else:
             rec.disposition = Disposition.FAILED

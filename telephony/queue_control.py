@@ -6,14 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from telephony.ami.events import AmiEvent
+from telephony.ami.events import AmiEvent, AmiResponse
 from telephony.queue_state import QueueBoard, board_from_status
 
 
 class ActionSender(Protocol):
     async def send(
         self, action: dict[str, str], *, as_list: bool | None = None, timeout: float = 10.0
-    ) -> object: ...
+    ) -> AmiResponse: ...
 
 
 def interface(extension: str) -> str:
@@ -42,7 +42,8 @@ class QueueControl:
         }
         if paused and reason:
             action["Reason"] = reason
-        # as_list=False: panoramisk takes "Added interface to queue" for the start of a list.
+        # as_list=False: the answer is one message whatever it says ("Added interface to
+        # queue" once passed for the start of a list).
         await self.ami.send(action, as_list=False)
 
     async def remove(self, queue: str, extension: str) -> None:
@@ -64,8 +65,7 @@ class QueueControl:
 
     async def status(self) -> QueueBoard:
         reply = await self.ami.send({"Action": "QueueStatus"}, as_list=True, timeout=15)
-        assert isinstance(reply, list)
-        events = [AmiEvent.from_headers(m) for m in reply]
+        events = list(reply.events)
         if self.scope is not None:
             events = [self.scope(_linked(ev)) for ev in events]
         return board_from_status(events)

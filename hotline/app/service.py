@@ -43,6 +43,7 @@ from hotline.transcription.worker import WorkerConfig
 from hotline.web.app import WebServer, create_app
 from hotline.web.deps import WebContext
 from hotline.web.health import Health
+from telephony import dialplan
 from telephony.ami.connection import AmiConnection
 from telephony.ami.events import AmiEvent
 from telephony.calls import CallRecord, CallTracker, CallUpdate, Gap, UpdateKind, gap_event, scoped
@@ -114,12 +115,12 @@ class CallRecords:
     async def _fill(self, gap: Gap) -> None:
         """Read back what the dialplan stamped on the channels and replay the missed event."""
         assert self.ami is not None
-        wanted = [(gap.caller_channel, "HOTLINE_QUEUE"), (gap.caller_channel, "HOTLINE_QUEUED")]
+        wanted = [(gap.caller_channel, dialplan.QUEUE), (gap.caller_channel, dialplan.QUEUED)]
         if gap.kind == "connected":
             wanted += [
-                (gap.agent_channel, "HOTLINE_CONNECTED"),
-                (gap.caller_channel, "MEMBERINTERFACE"),
-                (gap.caller_channel, "MEMBERNAME"),
+                (gap.agent_channel, dialplan.CONNECTED),
+                (gap.caller_channel, dialplan.MEMBERINTERFACE),
+                (gap.caller_channel, dialplan.MEMBERNAME),
             ]
         values: dict[str, str] = {}
         for channel, name in wanted:

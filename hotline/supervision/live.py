@@ -35,6 +35,7 @@ from hotline.calls.store import CallStore, CallSummary
 from hotline.core.alerts import SupervisorAlerts
 from hotline.surveys import satisfaction
 from hotline.surveys.store import SurveyStore
+from telephony import dialplan
 from telephony.ami.events import AmiEvent
 from telephony.calls import CallRecord, CallTracker
 from telephony.queue_control import interface
@@ -283,7 +284,7 @@ def _call_row(pbx: str, rec: CallRecord, now: float) -> dict[str, Any]:
         state = "connected"
     elif rec.queue_joined_at is not None:
         state = "queued"
-    elif rec.ivr_path or rec.variables.get("HOTLINE_MENU"):
+    elif rec.ivr_path or rec.variables.get(dialplan.MENU):
         state = "ivr"
     else:
         state = "started"

@@ -1,11 +1,15 @@
-"""AMI messages as plain, typed values, free of I/O and of panoramisk's classes."""
+"""AMI messages as plain, typed values, free of I/O (``telephony.ami.protocol`` makes them)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import cast
+
+# What a PBX answers to an action that went well (``Follows``: Command output, Asterisk <= 13;
+# ``Goodbye``: Logoff).
+SUCCESS = frozenset({"Success", "Follows", "Goodbye"})
 
 
 @dataclass(frozen=True)
@@ -37,8 +41,8 @@ class AmiEvent:
     ) -> AmiEvent:
         """Build from ``(key, value)`` pairs; of repeated keys the last pair wins.
 
-        A value may be a list (panoramisk's form of a header repeated in one event): its last
-        item wins. Anything else that is not a ``str`` is converted with ``str()``.
+        A value may be a list (a header repeated in one event): its last item wins. Anything
+        else that is not a ``str`` is converted with ``str()``.
         """
         # This runs for every event: dict() copies at C speed, and values are nearly always
         # str already, so only the rare event with another value pays for converting them.
@@ -63,13 +67,54 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def parse_event_block(block: str, received_at: float | None = None) -> AmiEvent | None:
-    """Parse one ``Key: Value`` block as Asterisk sends it (used for recorded streams)."""
-    headers: dict[str, str] = {}
-    for line in block.splitlines():
-        key, sep, value = line.partition(": ")
-        if sep:
-            headers[key.strip()] = value.strip()
-    if "Event" not in headers:
-        return None
-    return AmiEvent.from_headers(headers, received_at)
+@dataclass(frozen=True)
+class AmiResponse:
+    """The PBX's whole answer to one action.
+
+    ``status`` is the ``Response`` header (``Success``, ``Error``, ...). ``headers`` holds the
+    response's own lines (of a repeated key the last value wins); ``pairs`` every line in
+    order, repeats kept. A list answer (``CoreShowChannels``, ``QueueStatus``) carries its
+    events in ``events`` and the closing ``...Complete`` event in ``complete``. ``body`` is
+    the text of a ``Response: Follows``.
+    """
+
+    status: str
+    headers: Mapping[str, str]
+    pairs: tuple[tuple[str, str], ...] = ()
+    events: tuple[AmiEvent, ...] = ()
+    complete: AmiEvent | None = None
+    body: str = ""
+    received_at: float = field(default=0.0, compare=False)
+
+    @property
+    def action_id(self) -> str:
+        return self.headers.get("ActionID", "")
+
+    @property
+    def success(self) -> bool:
+        return self.status in SUCCESS
+
+    @property
+    def message(self) -> str:
+        return self.headers.get("Message", "")
+
+    def get(self, key: str, default: str = "") -> str:
+        return self.headers.get(key, default)
+
+    def getall(self, key: str) -> list[str]:
+        """Every value of ``key``, in order (``Output`` of ``Command``, ``ChanVariable``)."""
+        return [v for k, v in self.pairs if k == key]
+
+    @property
+    def output(self) -> list[str]:
+        """A command's output lines: the ``Output`` headers, or a ``Follows`` body."""
+        return self.getall("Output") or self.body.splitlines()
+
+    def __iter__(self) -> Iterator[Mapping[str, str]]:
+        """The answer's messages as header mappings: the response, each listed event, the
+        closing event (the shape of a list answer as panoramisk returned it)."""
+        yield self.headers
+        for event in self.events:
+            yield event.headers
+        if self.complete is not None:
+            yield self.complete.headers

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from telephony import dialplan as dp
 from telephony.settings import PbxSettings, QueueSettings
 
 # Modules that bind well-known ports or need hardware: a private instance must not load them,
@@ -295,21 +296,21 @@ def extensions_conf(pbx: PbxSettings, inp: RenderInput) -> str:
         "writeprotect = yes",
         "",
         "[globals]",
-        f"HOTLINE_RECDIR = {inp.recordings_dir}",
+        f"{dp.RECDIR} = {inp.recordings_dir}",
         "",
         "[hotline-inbound]",
     ]
     for route in pbx.inbound:
         q = pbx.queue(route.queue)
         lines += [
-            f"exten => {route.number},1,Set(__HOTLINE_DIALLED={route.number})",
+            f"exten => {route.number},1,Set({dp.inherited(dp.DIALLED)}={route.number})",
             # The route's own queue: where callers go without a menu, or when the IVR fails.
-            f" same => n,Set(HOTLINE_DEFAULT_QUEUE={q.name})",
+            f" same => n,Set({dp.DEFAULT_QUEUE}={q.name})",
             f" same => n,Set(CHANNEL(language)={q.language})",
-            f" same => n,Set(__HOTLINE_LANGUAGE={q.language})",
+            f" same => n,Set({dp.inherited(dp.LANGUAGE)}={q.language})",
         ]
         if route.menu and inp.agi_url:
-            lines.append(f" same => n,Set(HOTLINE_MENU={route.menu})")
+            lines.append(f" same => n,Set({dp.MENU}={route.menu})")
         lines.append(" same => n,Goto(hotline-call,s,1)")
     lines += [
         "; numbers the hotline does not serve: 'unallocated number', recorded as failed",
@@ -317,45 +318,45 @@ def extensions_conf(pbx: PbxSettings, inp: RenderInput) -> str:
         "",
         "[hotline-call]",
         "exten => s,1,Answer()",
-        ' same => n,GotoIf($["${HOTLINE_MENU}" = ""]?nomenu)',
+        f' same => n,GotoIf($["{dp.ref(dp.MENU)}" = ""]?nomenu)',
     ]
     if inp.agi_url:
         lines += [
             # The argument names the PBX: one FastAGI server serves every PBX.
-            f" same => n,AGI({inp.agi_url}/ivr/${{HOTLINE_MENU}},{pbx.name})",
+            f" same => n,AGI({inp.agi_url}/ivr/{dp.ref(dp.MENU)},{pbx.name})",
             *[
                 line
                 for url in inp.agi_fallbacks
                 for line in (
                     # FAILURE with no IVR result: that server did not take the call.
-                    ' same => n,GotoIf($["${AGISTATUS}" != "FAILURE" | "${HOTLINE_IVR}" != ""]'
-                    "?agidone)",
-                    f" same => n,AGI({url}/ivr/${{HOTLINE_MENU}},{pbx.name})",
+                    ' same => n,GotoIf($["${AGISTATUS}" != "FAILURE"'
+                    f' | "{dp.ref(dp.IVR)}" != ""]?agidone)',
+                    f" same => n,AGI({url}/ivr/{dp.ref(dp.MENU)},{pbx.name})",
                 )
             ],
             # The IVR writes HOTLINE_IVR=done last. Anything else (server down or refusing,
             # a failed session) must not cost the caller their call: on to the default queue.
-            ' same => n(agidone),GotoIf($["${HOTLINE_IVR}" = "done"]?route)',
-            " same => n,Set(HOTLINE_IVR=skipped)",
-            " same => n,Set(HOTLINE_IVR_ERROR=${AGISTATUS})",
+            f' same => n(agidone),GotoIf($["{dp.ref(dp.IVR)}" = "{dp.IVR_DONE}"]?route)',
+            f" same => n,Set({dp.IVR}={dp.IVR_SKIPPED})",
+            f" same => n,Set({dp.IVR_ERROR}=${{AGISTATUS}})",
             " same => n,Goto(default)",
-            ' same => n(route),GotoIf($["${HOTLINE_ACTION}" = "queue"]?queue)',
-            ' same => n,GotoIf($["${HOTLINE_ACTION}" = "transfer"]?transfer)',
+            f' same => n(route),GotoIf($["{dp.ref(dp.ACTION)}" = "{dp.ACTION_QUEUE}"]?queue)',
+            f' same => n,GotoIf($["{dp.ref(dp.ACTION)}" = "{dp.ACTION_TRANSFER}"]?transfer)',
             "; the menu ended the call itself (its goodbye has been played)",
             " same => n,Hangup(16)",
         ]
     lines += [
-        " same => n(nomenu),Set(HOTLINE_IVR=none)",
-        " same => n(default),Set(__HOTLINE_QUEUE=${HOTLINE_DEFAULT_QUEUE})",
-        " same => n(queue),Goto(hotline-queue-${HOTLINE_QUEUE},s,1)",
+        f" same => n(nomenu),Set({dp.IVR}={dp.IVR_NONE})",
+        f" same => n(default),Set({dp.inherited(dp.QUEUE)}={dp.ref(dp.DEFAULT_QUEUE)})",
+        f" same => n(queue),Goto(hotline-queue-{dp.ref(dp.QUEUE)},s,1)",
     ]
     if pbx.trunk.gateway:
         lines += [
             # U(): once the far end answers, stamp its channel (the record sees "transferred"
             # even if the caller hangs up before Dial returns).
-            " same => n(transfer),Dial(PJSIP/${HOTLINE_TRANSFER}@trunk,60,"
+            f" same => n(transfer),Dial(PJSIP/{dp.ref(dp.TRANSFER)}@trunk,60,"
             "U(hotline-transfer-connected^s^1))",
-            " same => n,Set(HOTLINE_TRANSFER_RESULT=${DIALSTATUS})",
+            f" same => n,Set({dp.TRANSFER_RESULT}=${{DIALSTATUS}})",
             # A transfer that fails (busy, no answer) must not leave the caller alone.
             ' same => n,GotoIf($["${DIALSTATUS}" != "ANSWER"]?default)',
             " same => n,Hangup()",
@@ -369,15 +370,15 @@ def extensions_conf(pbx: PbxSettings, inp: RenderInput) -> str:
         "[hotline-agent-connected]",
         # Caller and agent legs apart (for transcription) plus the mix: on the agent's channel
         # 'r' is what the agent says and 't' what the caller says.
-        "exten => s,1,Set(HOTLINE_CONNECTED=${STRFTIME(,,%s.%6q)})",
-        " same => n,Set(HOTLINE_REC=${HOTLINE_RECDIR}/${STRFTIME(${EPOCH},,%Y%m%d)}/"
+        f"exten => s,1,Set({dp.CONNECTED}=${{STRFTIME(,,%s.%6q)}})",
+        f" same => n,Set({dp.REC}={dp.ref(dp.RECDIR)}/${{STRFTIME(${{EPOCH}},,%Y%m%d)}}/"
         "${CHANNEL(linkedid)})",
-        " same => n,MixMonitor(${HOTLINE_REC}-mix.wav,r(${HOTLINE_REC}-agent.wav)"
-        "t(${HOTLINE_REC}-caller.wav))",
+        f" same => n,MixMonitor({dp.ref(dp.REC)}-mix.wav,r({dp.ref(dp.REC)}-agent.wav)"
+        f"t({dp.ref(dp.REC)}-caller.wav))",
         " same => n,Return()",
         "",
         "[hotline-transfer-connected]",
-        "exten => s,1,Set(HOTLINE_TRANSFERRED=${STRFTIME(,,%s.%6q)})",
+        f"exten => s,1,Set({dp.TRANSFERRED}=${{STRFTIME(,,%s.%6q)}})",
         " same => n,Return()",
         "",
         "[hotline-agents]",
@@ -399,12 +400,12 @@ def _outbound_contexts(pbx: PbxSettings, out: OutboundUser) -> list[str]:
     lines = ["[hotline-outbound]"]
     for phone in pbx.phones:
         lines += [
-            f"exten => {phone.number},1,Set(HOTLINE_OUT=PJSIP/{phone.number})",
+            f"exten => {phone.number},1,Set({dp.OUT}=PJSIP/{phone.number})",
             " same => n,Goto(hotline-dial-out,s,1)",
         ]
     if pbx.trunk.gateway:
         lines += [
-            "exten => _[+0-9].,1,Set(HOTLINE_OUT=PJSIP/${EXTEN}@trunk)",
+            f"exten => _[+0-9].,1,Set({dp.OUT}=PJSIP/${{EXTEN}}@trunk)",
             " same => n,Goto(hotline-dial-out,s,1)",
         ]
     else:
@@ -413,9 +414,9 @@ def _outbound_contexts(pbx: PbxSettings, out: OutboundUser) -> list[str]:
         "",
         "[hotline-dial-out]",
         # Marks the call record: an outbound service call, not a caller to the hotline.
-        "exten => s,1,Set(__HOTLINE_OUTBOUND=${CHANNEL(endpoint)})",
+        f"exten => s,1,Set({dp.inherited(dp.OUTBOUND)}=${{CHANNEL(endpoint)}})",
         f' same => n,Set(CALLERID(all)="{out.caller_id}" <{out.caller_id}>)',
-        f" same => n,Dial(${{HOTLINE_OUT}},{out.ring_timeout})",
+        f" same => n,Dial({dp.ref(dp.OUT)},{out.ring_timeout})",
         ' same => n,GotoIf($["${DIALSTATUS}" = "ANSWER"]?done)',
         ' same => n,GotoIf($["${DIALSTATUS}" = "BUSY"]?busy)',
         ' same => n,GotoIf($["${DIALSTATUS}" = "NOANSWER"]?noanswer)',
@@ -442,21 +443,21 @@ def _queue_context(q: QueueSettings) -> list[str]:
     lines = [
         f"[hotline-queue-{q.name}]",
         # Precise times kept on the channels: after an AMI outage the service reads them back.
-        "exten => s,1,Set(HOTLINE_QUEUED=${STRFTIME(,,%s.%6q)})",
+        f"exten => s,1,Set({dp.QUEUED}=${{STRFTIME(,,%s.%6q)}})",
     ]
     if q.max_penalty is not None:
-        lines.append(f" same => n,Set(QUEUE_MAX_PENALTY={q.max_penalty})")
+        lines.append(f" same => n,Set({dp.QUEUE_MAX_PENALTY}={q.max_penalty})")
     lines += [
         # r: ringing while waiting (no music-on-hold files are shipped yet);
         # the gosub runs on the agent's channel once answered, before the bridge.
         f" same => n,Queue({q.name},r,,,{timeout},,,hotline-agent-connected,{rule})",
-        " same => n,Set(HOTLINE_QUEUE_RESULT=${QUEUESTATUS})",
+        f" same => n,Set({dp.QUEUE_RESULT}=${{QUEUESTATUS}})",
     ]
     if ovf is not None and ovf.queue is not None:
         lines += [
             ' same => n,GotoIf($["${QUEUESTATUS}" != "TIMEOUT"]?done)',
-            f" same => n,Set(__HOTLINE_OVERFLOW={q.name})",
-            f" same => n,Set(__HOTLINE_QUEUE={ovf.queue})",
+            f" same => n,Set({dp.inherited(dp.OVERFLOW)}={q.name})",
+            f" same => n,Set({dp.inherited(dp.QUEUE)}={ovf.queue})",
             f" same => n,Goto(hotline-queue-{ovf.queue},s,1)",
         ]
     lines.append(" same => n(done),Hangup()")

@@ -33,7 +33,7 @@ from hotline.app.service import Service
 from hotline.app.settings import Secrets, Settings
 from hotline.db.models import CallRow
 from telephony.ami.connection import AmiConnection
-from telephony.ami.events import AmiEvent, parse_event_block
+from telephony.ami.events import AmiEvent
 from telephony.calls import CallTracker
 from telephony.sip import Phone, SipStack
 from testkit.support import wait_for
@@ -52,6 +52,7 @@ from tests.unit.test_recorded_streams import (
     EXPECTED_SUFFIX,
     RECORD_FIELDS,
     differences,
+    parse_stream,
     read_stream,
     record_fields,
     replay,
@@ -94,18 +95,18 @@ async def recorder(
 
 
 def event_block(ev: AmiEvent) -> str:
-    """The event as AMI text, headers in the order received; checked to parse back the same.
+    """The event as AMI text, headers in the order received; checked to parse back the same
+    through the production parser (``AmiProtocol``), as the replay will read it.
 
-    ``AmiEvent.headers`` keeps panoramisk's order and its ``content`` field (the body, empty
-    for events), as the existing fixture does. Of a repeated key it keeps the last value, which
-    is also all the live tracker saw; Asterisk repeats only ``ChanVariable``, and only with
-    ``channelvars`` in manager.conf, which the rendered configuration does not set.
+    ``AmiEvent.headers`` keeps the PBX's order. Of a repeated key it keeps the last value,
+    which is also all the live tracker saw; Asterisk repeats only ``ChanVariable``, and only
+    with ``channelvars`` in manager.conf, which the rendered configuration does not set.
+    (Fixtures recorded through panoramisk carry its ``content`` field, empty for events: a
+    header like any other to the tracker, which never reads it.)
     """
     block = "".join(f"{key}: {value}\r\n" for key, value in ev.headers.items())
-    back = parse_event_block(block)
-    # parse_event_block strips values: a value with outer spaces would not survive the trip,
-    # and the replay would then not see what the live tracker saw.
-    assert back is not None and dict(back.headers) == dict(ev.headers), block
+    (back,) = parse_stream((block + "\r\n").encode("utf-8"))
+    assert dict(back.headers) == dict(ev.headers), block
     assert back.at == ev.at, block
     return block
 

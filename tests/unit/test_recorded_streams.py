@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from telephony.ami.events import AmiEvent, parse_event_block
+from telephony.ami.events import AmiEvent
+from telephony.ami.protocol import NEED_DATA, AmiProtocol
 from telephony.calls import CallRecord, CallTracker, UpdateKind
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -64,10 +65,27 @@ RECORD_FIELDS = (
 FLOAT_TOLERANCE = 1e-6
 
 
+# Bytes per read when a recording is replayed: small, so messages are cut across reads.
+REPLAY_READ = 4096
+
+
 def read_stream(path: Path) -> list[AmiEvent]:
-    """The events of a recorded stream: ``Key: value`` blocks with CRLF, a blank line between."""
-    blocks = path.read_bytes().decode("utf-8").split("\r\n\r\n")
-    return [e for b in blocks if (e := parse_event_block(b)) is not None]
+    """The events of a recorded stream, parsed by the production parser (``AmiProtocol``, as
+    ``AmiConnection`` feeds it) from the file's bytes in socket-sized reads; anything but an
+    event (a malformed message) fails the test."""
+    return parse_stream(path.read_bytes(), path.name)
+
+
+def parse_stream(data: bytes, name: str = "stream") -> list[AmiEvent]:
+    ami = AmiProtocol()
+    for start in range(0, len(data), REPLAY_READ):
+        ami.receive_data(data[start : start + REPLAY_READ])
+    ami.receive_data(b"")
+    events: list[AmiEvent] = []
+    while (item := ami.next_event()) is not NEED_DATA:
+        assert isinstance(item, AmiEvent), f"{name}: not an event: {item!r}"
+        events.append(item)
+    return events
 
 
 def replay(tracker: CallTracker, events: Iterable[AmiEvent]) -> dict[str, CallRecord]:

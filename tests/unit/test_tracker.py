@@ -11,15 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from telephony.ami.events import AmiEvent, parse_event_block
+from telephony.ami.events import AmiEvent
+from telephony.ami.protocol import NEED_DATA, AmiMalformed, AmiProtocol
 from telephony.calls import CallRecord, CallTracker, Disposition, UpdateKind
+from tests.unit.test_recorded_streams import read_stream
 
 STREAM = Path(__file__).resolve().parents[1] / "data" / "answered_and_abandoned.ami"
 
 
 def recorded() -> list[AmiEvent]:
-    blocks = STREAM.read_bytes().decode().split("\r\n\r\n")
-    return [e for b in blocks if (e := parse_event_block(b)) is not None]
+    """The stream through the production parser (see ``read_stream``)."""
+    return read_stream(STREAM)
 
 
 def ended(tracker: CallTracker, events: list[AmiEvent]) -> dict[str, CallRecord]:
@@ -107,5 +109,7 @@ def test_unknown_events_and_garbage_are_ignored() -> None:
     tracker = CallTracker()
     assert tracker.feed(AmiEvent("FullyBooted", {"Status": "Fully Booted"}, 0.0)) == []
     assert tracker.feed(AmiEvent("Hangup", {"Uniqueid": "x"}, 0.0)) == []  # no Linkedid
-    assert parse_event_block("garbage without structure") is None
+    ami = AmiProtocol()
+    ami.receive_data(b"garbage without structure\r\n\r\n")
+    assert isinstance(ami.next_event(), AmiMalformed) and ami.next_event() is NEED_DATA
     assert AmiEvent.from_headers({"Event": "X", "Timestamp": "not-a-number"}, 5.0).at == 5.0
