@@ -41,9 +41,9 @@ from hotline.app.service import Service
 from hotline.app.settings import Settings, parse_settings, resolve_secrets
 from hotline.pbx.link import embedded_pbx
 from ivr.app import IvrApp
-from telephony.calls import CallRecord, CallUpdate, UpdateKind
 from telephony.sip.errors import SipError
 from telephony.sip.pool import LEGS_PER_WORKER, PhonePool, Track
+from telephony.tracker import CallRecord, CallUpdate, UpdateKind
 from testkit.support import free_port
 
 T = TypeVar("T")

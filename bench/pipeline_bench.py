@@ -24,7 +24,7 @@ event loop, as a socket read would be):
   dispatch to a callback that only counts.
 * **end to end**, once into SQLite (WAL, a temporary file) and once into a private PostgreSQL:
   the same ``AmiLink`` parsing and dispatch (as ``AmiConnection`` receives) →
-  ``CallRecords.on_event`` (``CallTracker.feed`` → ``CallRecorder.submit``) with the recorder
+  ``CallRecords.on_event`` (``CallTracker.feed`` → ``CallWriter.submit``) with the recorder
   running as an asyncio task writing batches through ``CallStore.save_many``, from the first
   byte until ``drain()`` says the last record is stored. Afterwards every call of the stream
   must be an ended record in the database, and sampled records must equal their scenario's
@@ -68,12 +68,12 @@ from sqlalchemy import Engine, func, select
 
 from hotline.app.service import CallRecords
 from hotline.calls.store import CallStore
-from hotline.calls.writer import CallRecorder
+from hotline.calls.writer import CallWriter
 from hotline.db.engine import make_engine, migrate
 from hotline.db.models import CallRow
 from telephony.ami.connection import AmiLink
 from telephony.ami.events import AmiEvent
-from telephony.calls import CallRecord, CallTracker
+from telephony.tracker import CallRecord, CallTracker
 from testkit.postgres_server import postgres_version, private_postgres
 
 log = logging.getLogger("bench.pipeline")
@@ -404,7 +404,7 @@ async def run_end_to_end(
     engine = make_engine(url)
     try:
         store = TimedStore(engine, writer_profile)
-        recorder = CallRecorder(store)
+        recorder = CallWriter(store)
         records = CallRecords(CallTracker(), recorder)
         count = 0
 
@@ -556,8 +556,8 @@ STAGES = (
     ("telephony/ami/protocol.py", "_parse"),
     ("telephony/ami/connection.py", "_deliver"),
     ("hotline/app/service.py", "on_event"),
-    ("telephony/calls.py", "feed"),
-    ("telephony/calls.py", "copy"),
+    ("telephony/tracker.py", "feed"),
+    ("telephony/tracker.py", "copy"),
     ("hotline/calls/writer.py", "submit"),
     ("hotline/calls/writer.py", "run"),
 )

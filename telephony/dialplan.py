@@ -2,8 +2,8 @@
 
 The rendered dialplan (``telephony.asterisk.render``) and the IVR (``ivr.session``, over AGI)
 write these on the channels; the call tracker reads them from ``VarSet`` events
-(``telephony.calls``); after an AMI outage the service reads some back with ``Getvar``
-(``hotline.service``). Every name lives here, once: a rename is one edit, and a grep for a
+(``telephony.tracker``); after an AMI outage the service reads some back with ``Getvar``
+(``hotline.app.service``). Every name lives here, once: a rename is one edit, and a grep for a
 constant finds every side of the contract.
 
 A name set as ``inherited(NAME)`` (``__NAME``) is copied by Asterisk onto every channel the call

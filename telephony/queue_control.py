@@ -23,7 +23,7 @@ def interface(extension: str) -> str:
 @dataclass(frozen=True)
 class QueueControl:
     ami: ActionSender
-    # Gives status events their PBX's global call ids (telephony.calls.scoped), as the
+    # Gives status events their PBX's global call ids (telephony.tracker.scoped), as the
     # service's events have.
     scope: Callable[[AmiEvent], AmiEvent] | None = None
 

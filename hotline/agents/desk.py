@@ -23,10 +23,10 @@ from hotline.app.settings import Settings
 from hotline.core.errors import Conflict, NotFound
 from hotline.pbx.link import PbxLink
 from telephony.ami.events import AmiEvent
-from telephony.calls import CallTracker
 from telephony.queue_control import QueueControl, interface
 from telephony.queue_state import QueueBoard
 from telephony.settings import PbxSettings
+from telephony.tracker import CallTracker
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,9 @@ from hotline.app.settings import Secrets, Settings
 from hotline.calls.store import CallSummary
 from hotline.pbx.link import embedded_pbx
 from telephony.audio import synthesize
-from telephony.calls import CallUpdate
 from telephony.sip.errors import CallFailed
 from telephony.sip.pool import PhonePool, Track
+from telephony.tracker import CallUpdate
 
 log = logging.getLogger(__name__)
 

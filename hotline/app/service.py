@@ -19,7 +19,7 @@ from hotline.agents.store import AgentStore
 from hotline.app.settings import Secrets, Settings
 from hotline.callers.history import CallerHistory, RegionRules, StoreHistory
 from hotline.calls.store import CallStore
-from hotline.calls.writer import CallRecorder
+from hotline.calls.writer import CallWriter
 from hotline.core.alerts import SupervisorAlerts
 from hotline.core.auth import TokenSigner, hash_password
 from hotline.core.errors import DomainError
@@ -46,10 +46,18 @@ from hotline.web.health import Health
 from telephony import dialplan
 from telephony.ami.connection import AmiConnection
 from telephony.ami.events import AmiEvent
-from telephony.calls import CallRecord, CallTracker, CallUpdate, Gap, UpdateKind, gap_event, scoped
 from telephony.errors import AmiActionError, AmiAuthError
 from telephony.queue_control import QueueControl
 from telephony.queue_state import QueueBoard
+from telephony.tracker import (
+    CallRecord,
+    CallTracker,
+    CallUpdate,
+    Gap,
+    UpdateKind,
+    gap_event,
+    scoped,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +70,14 @@ class CallRecords:
     """The call-record feature: AMI events → tracker → recorder → store."""
 
     tracker: CallTracker
-    recorder: CallRecorder
+    recorder: CallWriter
     ami: AmiConnection | None = None
     # Calls ended since the service started, by disposition (the Prometheus counters).
     ended: Counter[str] = field(default_factory=Counter)
     # Where records left in progress by a process that stopped are read back from.
     store: CallStore | None = None
     _restored: bool = False
-    # Gives the PBX's events global call ids (telephony.calls.scoped); None: one PBX, as is.
+    # Gives the PBX's events global call ids (telephony.tracker.scoped); None: one PBX, as is.
     scope: Callable[[AmiEvent], AmiEvent] | None = None
 
     def on_event(self, event: AmiEvent) -> None:
@@ -219,7 +227,7 @@ class Service:
 
             return on_connected
 
-        recorder = CallRecorder(store)
+        recorder = CallWriter(store)
         ended: Counter[str] = Counter()  # over every PBX (the Prometheus counters)
         links: dict[str, PbxLink] = {}
         pbx_calls: dict[str, CallRecords] = {}

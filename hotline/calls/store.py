@@ -12,7 +12,7 @@ from sqlalchemy.orm import sessionmaker
 
 from hotline.db.models import CallRow
 from hotline.db.rollups import bucket_of, invalidate_calls, upsert
-from telephony.calls import CallRecord, Disposition
+from telephony.tracker import CallRecord, Disposition
 
 
 def _dt(ts: float | None) -> datetime | None:

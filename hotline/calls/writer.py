@@ -10,14 +10,14 @@ from collections.abc import Callable, Iterable
 from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.calls.store import CallStore
-from telephony.calls import CallUpdate
+from telephony.tracker import CallUpdate
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[[CallUpdate], None]
 
 
-class CallRecorder:
+class CallWriter:
     """A single writer: updates queue up in order and are written in batches.
 
     Each update carries the whole record, so a batch needs only the newest record per call.

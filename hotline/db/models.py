@@ -53,7 +53,7 @@ class CallRow(Base):
     __tablename__ = "calls"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # The call's global id: "<pbx>-<Asterisk linkedid>" (telephony.calls.call_id), unique
+    # The call's global id: "<pbx>-<Asterisk linkedid>" (telephony.tracker.call_id), unique
     # across PBXes; tickets, transcription jobs and surveys refer to calls by it.
     linkedid: Mapped[str] = mapped_column(String(64), unique=True)
     # The PBX the call came through (its name in the config). Null only on a placeholder row

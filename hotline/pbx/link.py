@@ -14,17 +14,17 @@ from telephony.ami.connection import AmiConnection
 from telephony.asterisk.process import PrivateAsterisk
 from telephony.asterisk.render import OutboundUser, RenderInput
 from telephony.asterisk.sounds import build_overlay
-from telephony.calls import CallTracker
 from telephony.queue_control import QueueControl
 from telephony.queue_state import QueueBoard
 from telephony.settings import PbxSettings
+from telephony.tracker import CallTracker
 
 
 @dataclass
 class PbxLink:
     """One PBX as the service sees it. Uniqueids, channel names and queue members mean
     something only on their own PBX, so each has its own tracker, board and control; call
-    ids are global (``telephony.calls.call_id``)."""
+    ids are global (``telephony.tracker.call_id``)."""
 
     settings: PbxSettings
     tracker: CallTracker

@@ -20,7 +20,7 @@ from typing import Any
 from hotline.agents.store import Agent
 from hotline.callers.history import CallerHistory, CallerView, PastTicket
 from telephony.ami.events import AmiEvent
-from telephony.calls import CallRecord
+from telephony.tracker import CallRecord
 
 log = logging.getLogger(__name__)
 

@@ -37,10 +37,10 @@ from hotline.surveys import satisfaction
 from hotline.surveys.store import SurveyStore
 from telephony import dialplan
 from telephony.ami.events import AmiEvent
-from telephony.calls import CallRecord, CallTracker
 from telephony.queue_control import interface
 from telephony.queue_state import DeviceStatus, Member, QueueBoard
 from telephony.settings import PbxSettings
+from telephony.tracker import CallRecord, CallTracker
 
 log = logging.getLogger(__name__)
 

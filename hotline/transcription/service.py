@@ -27,7 +27,7 @@ from typing import Any
 from hotline.jobs.broker import Publisher, QueueUnavailable
 from hotline.jobs.store import DONE, SKIPPED, Job, JobStore
 from hotline.transcription.worker import WorkerConfig, run_worker
-from telephony.calls import CallUpdate, Disposition, UpdateKind
+from telephony.tracker import CallUpdate, Disposition, UpdateKind
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class Transcription:
 
     # -- calls in ---------------------------------------------------------------------------
     def on_update(self, update: CallUpdate) -> None:
-        """A stored call update (CallRecorder listener): an answered, recorded call that
+        """A stored call update (CallWriter listener): an answered, recorded call that
         ended is queued."""
         rec = update.record
         if update.kind != UpdateKind.ENDED or rec.disposition != Disposition.ANSWERED:

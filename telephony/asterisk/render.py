@@ -111,7 +111,7 @@ def asterisk_conf(pbx: PbxSettings, inp: RenderInput) -> str:
     text += "\n[options]\nverbose = 0\ndebug = 0\nnocolor = yes\ntransmit_silence = yes\n"
     text += "documentation_language = en_US\nhideconnect = yes\n"
     # Uniqueids (and so linkedids, recording names) become "<name>-<epoch>.<n>": unique across
-    # PBXes, and already the service's global call ids (telephony.calls.call_id).
+    # PBXes, and already the service's global call ids (telephony.tracker.call_id).
     text += f"systemname = {pbx.name}\n"
     return text
 

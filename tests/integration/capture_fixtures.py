@@ -34,8 +34,8 @@ from hotline.app.settings import Secrets, Settings
 from hotline.db.models import CallRow
 from telephony.ami.connection import AmiConnection
 from telephony.ami.events import AmiEvent
-from telephony.calls import CallTracker
 from telephony.sip import Phone, SipStack
+from telephony.tracker import CallTracker
 from testkit.support import wait_for
 from tests.integration.test_call_records import (
     add_agent,

@@ -23,7 +23,7 @@ from hotline.db.engine import make_engine, migrate
 from hotline.db.models import AgentHourRow, AgentSegmentRow, CallHourMark, CallRow, UtcDateTime
 from hotline.metrics.service import MetricsService
 from hotline.metrics.store import MetricsStore
-from telephony.calls import CallRecord, Disposition
+from telephony.tracker import CallRecord, Disposition
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAY = datetime(2026, 11, 20, tzinfo=SHANGHAI)

@@ -41,8 +41,8 @@ from hotline.metrics.store import MetricsStore
 from hotline.pbx.link import render_input
 from telephony.ami.events import AmiEvent
 from telephony.asterisk.render import render
-from telephony.calls import CallRecord, CallTracker, UpdateKind, call_id, scoped
 from telephony.sip import CallHandle, Phone, SipStack
+from telephony.tracker import CallRecord, CallTracker, UpdateKind, call_id, scoped
 from testkit.support import poll, recorded, supervisor_session, wait_for
 from tests.integration.conftest import Databases
 from tests.integration.multi_pbx_support import (

@@ -47,7 +47,7 @@ from hotline.tickets.service import SYSTEM, TicketService
 from hotline.transcription.service import Transcription
 from hotline.transcription.worker import WorkerConfig
 from telephony.audio import synthesize
-from telephony.calls import CallRecord, CallUpdate, Disposition, UpdateKind
+from telephony.tracker import CallRecord, CallUpdate, Disposition, UpdateKind
 from testkit.redis_server import PrivateRedis, private_redis
 from testkit.support import TcpProxy, free_port, poll, wait_for
 from tests.integration.conftest import ROOT, VOSK_MODEL, Databases

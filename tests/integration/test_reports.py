@@ -19,7 +19,7 @@ from hotline.app.settings import Settings
 from hotline.calls.store import CallStore
 from hotline.metrics.render import bounds
 from hotline.tickets.store import TicketStore
-from telephony.calls import CallRecord, Disposition
+from telephony.tracker import CallRecord, Disposition
 from testkit.support import shipped_config_with, supervisor_session
 from tests.integration.test_config import run_cli
 from tests.integration.test_wallboard import RESULTS

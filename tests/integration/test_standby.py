@@ -27,9 +27,9 @@ from hotline.ha.leadership import Leadership, LeadershipError, LeadershipLost
 from hotline.pbx.link import render_input
 from telephony.ami.events import AmiEvent
 from telephony.asterisk.render import extensions_conf
-from telephony.calls import CallRecord, CallTracker, Disposition, UpdateKind
 from telephony.sip import Phone, SipStack
 from telephony.sip.pool import PhonePool, Track
+from telephony.tracker import CallRecord, CallTracker, Disposition, UpdateKind
 from testkit.support import free_port, wait_for
 from tests.integration.conftest import Databases
 from tests.integration.test_call_records import add_agent, caller_number, dial_uri

@@ -48,8 +48,8 @@ from hotline.tickets.service import TicketService
 from hotline.tickets.store import TicketStore
 from hotline.web.app import WebServer, create_app
 from hotline.web.deps import WebContext
-from telephony.calls import CallTracker
 from telephony.queue_state import QueueBoard
+from telephony.tracker import CallTracker
 from testkit.clock import Clock
 from testkit.support import NewDbUrl, free_port, wait_for
 from tests.integration.test_agents_cli import config_for

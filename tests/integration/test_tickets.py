@@ -28,7 +28,7 @@ from hotline.tickets import lifecycle
 from hotline.tickets.calendar import WorkCalendar
 from hotline.tickets.service import SYSTEM, TicketService
 from hotline.tickets.store import TicketDetail, TicketStore
-from telephony.calls import CallRecord, Disposition
+from telephony.tracker import CallRecord, Disposition
 from testkit.support import supervisor_session
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,7 +20,7 @@ from hotline.calls.store import CallStore
 from hotline.jobs.store import DONE, FAILED, RUNNING, SKIPPED, Job, JobStore
 from hotline.transcription.worker import JobRunner, WorkerConfig, process, run_worker
 from telephony.audio import synthesize
-from telephony.calls import CallRecord, Disposition
+from telephony.tracker import CallRecord, Disposition
 from testkit.support import poll
 from tests.integration.conftest import VOSK_MODEL
 

@@ -45,7 +45,7 @@ def test_a_lower_layer_importing_the_application_breaks_it(tmp_path: Path) -> No
     result = lint_imports(tmp_path)
     assert result.returncode == 1
     assert "telephony, ivr and asr never import the application BROKEN" in result.stdout
-    assert "telephony.calls -> hotline.core.errors" in result.stdout
+    assert "telephony.tracker -> hotline.core.errors" in result.stdout
 
 
 def test_a_feature_importing_the_wiring_or_a_cycle_breaks_it(tmp_path: Path) -> None:

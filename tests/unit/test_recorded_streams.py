@@ -20,7 +20,7 @@ import pytest
 
 from telephony.ami.events import AmiEvent
 from telephony.ami.protocol import NEED_DATA, AmiProtocol
-from telephony.calls import CallRecord, CallTracker, UpdateKind
+from telephony.tracker import CallRecord, CallTracker, UpdateKind
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 EXPECTED_SUFFIX = ".expected.json"

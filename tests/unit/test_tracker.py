@@ -13,7 +13,7 @@ import pytest
 
 from telephony.ami.events import AmiEvent
 from telephony.ami.protocol import NEED_DATA, AmiMalformed, AmiProtocol
-from telephony.calls import CallRecord, CallTracker, Disposition, UpdateKind
+from telephony.tracker import CallRecord, CallTracker, Disposition, UpdateKind
 from tests.unit.test_recorded_streams import read_stream
 
 STREAM = Path(__file__).resolve().parents[1] / "data" / "answered_and_abandoned.ami"
