@@ -13,6 +13,9 @@ c. ``--calls`` menu calls, N at a time: round trips and CPU per call under load.
 
 A menu call presses 9 (English) at "welcome" and 1 at "kind", waits until it is queued to
 "english", then hangs up. Exit status 1 when any call missed its queue or IVR path.
+
+One module on purpose: a benchmark's scenario, its baseline and its report run as one
+script.
 """
 
 from __future__ import annotations

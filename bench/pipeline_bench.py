@@ -32,6 +32,9 @@ event loop, as a socket read would be):
 
 Finally a shorter SQLite run under cProfile (both the event-loop thread and the writer thread)
 shows where the time goes. Exit status 1 when a check fails.
+
+One module on purpose: a benchmark's scenario, its baseline and its report run as one
+script.
 """
 
 from __future__ import annotations

@@ -26,6 +26,9 @@ at a time (the baseline); b. ``--calls`` calls, up to ``--concurrency`` at once 
 (``sent_at`` - ``received_at``) and delivery (page - ``sent_at``). Every answered call must
 give exactly one pop, at the page of the agent whose phone answered and nowhere else; exit
 status 1 otherwise.
+
+One module on purpose: a benchmark's scenario, its baseline and its report run as one
+script.
 """
 
 from __future__ import annotations

@@ -27,6 +27,9 @@ under ten minutes on two cores, a query stops repeating once its timed runs have
 ``--budget`` seconds (after at least ``--min-runs``), and a query whose warm-up alone takes
 longer than ``--slow`` seconds is not repeated at all; the table says when either happened.
 For the queries that miss the target the steps and the query plans are printed.
+
+One module on purpose: a benchmark's scenario, its baseline and its report run as one
+script.
 """
 
 from __future__ import annotations

@@ -33,6 +33,9 @@ net of what each part uses idle (``--idle`` s measured with the scheduler tickin
 due, half before a, half after b), the peak of the scheduler's calls in progress and of calls
 the citizens held at once. Every survey must end ``completed`` with the result its citizen
 keyed in, each citizen called once per phase: exit status 1 otherwise.
+
+One module on purpose: a benchmark's scenario, its baseline and its report run as one
+script.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ own PBX), and call ids made global with ``call_id`` before anything reads the ev
 Asterisks may both produce linkedid ``1763700000.12``; their calls are ``pbx1-1763700000.12``
 and ``pbx2-1763700000.12``. A PBX whose Asterisk has ``systemname = <name>`` (a private one
 always does) already prefixes its ids so, and they are used unchanged.
+
+One module on purpose (about 550 lines): the state machine's handlers read together, and the
+record types it emits sit beside the transitions that fill them.
 """
 
 from __future__ import annotations

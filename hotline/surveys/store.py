@@ -14,6 +14,10 @@ worker that takes the message marks dialling started with a conditional update b
 INVITE (``start_dialling``), so a message delivered twice never rings the citizen twice for
 one attempt; a claim no worker started in time is put back on the schedule (``sweep``).
 Leases are in real time (the scheduler's clock may be a test's).
+
+One module on purpose (about 600 lines): every write of the claim-and-lease protocol (claim,
+start, renew, finish, sweep, interrupt) stays in one file, where its conditions can be read
+side by side.
 """
 
 from __future__ import annotations

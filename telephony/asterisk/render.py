@@ -1,6 +1,9 @@
 """Render the Asterisk configuration files from the PBX settings.
 
 Pure functions: settings in, ``{filename: text}`` out. Writing them is ``write_config``'s job.
+
+One module on purpose (about 530 lines): every Asterisk file is rendered from the same
+settings in one place, so a name used in two files (an endpoint, a context) is spelt once.
 """
 
 from __future__ import annotations

@@ -5,7 +5,10 @@ deployment's config validated and rendered by the real code; every container com
 ``hotline`` command; and the pieces that can run here run for real: the rendered config in
 Asterisk 16 through the Asterisk image's entrypoint and health check, the Redis command and
 health checks against redis-server, the service's health check against the health endpoint,
-the init step's migration on PostgreSQL, hadolint on the Dockerfiles."""
+the init step's migration on PostgreSQL, hadolint on the Dockerfiles.
+
+One module on purpose: the scenarios share one set of fixtures and helpers.
+"""
 
 from __future__ import annotations
 

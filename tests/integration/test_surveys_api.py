@@ -8,6 +8,8 @@ The API runs in-process (httpx's ASGI transport) on an app built around a store 
 driven through ``claim``/``finish`` as the dialer would, so every result is known. Its "now"
 (the live view's "today", a resumed survey's due time, today's report) is a frozen clock:
 ``fixed_now``, or each instant of ``frozen_now`` for "today" on the live snapshot.
+
+One module on purpose: the scenarios share one set of fixtures and helpers.
 """
 
 from __future__ import annotations

@@ -5,7 +5,10 @@ windows are shown by moving the clock, never by sleeping.
 
 The clock is frozen whole: the scheduler, the tickets' creation and resolution and the results
 applied to them all read one ``Clock``, which starts at ``fixed_now`` (an awkward Thursday
-evening, or HOTLINE_TEST_NOW: testkit/clock.py), never at the machine's time."""
+evening, or HOTLINE_TEST_NOW: testkit/clock.py), never at the machine's time.
+
+One module on purpose: the scenarios share one set of fixtures and helpers.
+"""
 
 from __future__ import annotations
 

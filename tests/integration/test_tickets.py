@@ -1,7 +1,10 @@
 """Tickets: the 12345 lifecycle on SQLite and PostgreSQL (every legal transition, every illegal
 one refused with nothing written, required fields, roles, complete history), deadlines in
 working days over weekends, public holidays and make-up days (dates computed by hand), the
-overdue list, the migration keeping old tickets, and the REST API through the running service."""
+overdue list, the migration keeping old tickets, and the REST API through the running service.
+
+One module on purpose: the scenarios share one set of fixtures and helpers.
+"""
 
 from __future__ import annotations
 
