@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from hotline.core.errors import Invalid
 from hotline.metrics.render import bounds, to_csv, to_html
+from hotline.metrics.schemas import MetricsOut
 from hotline.metrics.service import MetricsService
 from hotline.web.deps import Local, Supervisor, provided
 
@@ -28,12 +29,13 @@ async def metrics(
     until: datetime,
     group: Annotated[list[str] | None, Query()] = None,
     pbx: str | None = None,
-) -> dict[str, object]:
+) -> MetricsOut:
     """Metrics for [since, until) grouped by total, agent, queue, language, kind, region, pbx,
     hour, day; ``pbx``: only that PBX's calls. A time without a zone is local time."""
     since, until = local.aware(since), local.aware(until)
     groups = group or ["total"]
-    return await asyncio.to_thread(lambda: service.compute(since, until, groups, pbx=pbx))
+    data = await asyncio.to_thread(lambda: service.compute(since, until, groups, pbx=pbx))
+    return MetricsOut.model_validate(data)
 
 
 @router.get("/reports/{period}")

@@ -29,7 +29,7 @@ class PbxToday(_Out):
     abandoned: int
     short_abandons: int
     service_level: float | None  # answered within ``service_level_seconds`` / offered
-    service_level_seconds: int
+    service_level_seconds: float
     asa: float | None  # average speed of answer, seconds
 
 
