@@ -61,17 +61,19 @@ async def agent_ws(ws: WebSocket, pops: Pops, live: Live, signer: Signer) -> Non
     who = await ws_principal(ws, signer)
     if who is None:
         return
-    out: asyncio.Queue[AgentMessage] = asyncio.Queue()
+    # One sender; the sources wait for it, so a stalled page backs up into their own bounded
+    # queues (which drop the oldest), never into this one.
+    out: asyncio.Queue[AgentMessage] = asyncio.Queue(maxsize=1)
     page = pops.subscribe(who.agent_id)
     states = live.watch_agent(who.agent_id)
 
     async def from_pops() -> None:
         while True:
-            out.put_nowait(await page.get())
+            await out.put(await page.get())
 
     async def from_states() -> None:
         while True:
-            out.put_nowait(StateMessage.of(await states.get()))
+            await out.put(StateMessage.of(await states.get()))
 
     async def send() -> None:
         while True:
