@@ -350,7 +350,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 # run's database (the session service's, a ``hotline`` process's, a CLI command's); a test
 # whose databases are an ``engine`` or ``blank_url`` of each kind ran on both already.
 POSTGRESQL_PASS = {
-    "test_agent_routing.py", "test_agents_cli.py", "test_call_records.py",
+    "test_agent_page.py", "test_agent_routing.py", "test_agents_cli.py", "test_call_records.py",
     "test_metrics_calls.py", "test_metrics_store.py", "test_migrations.py", "test_reports.py",
     "test_screenpop.py", "test_service_restart.py", "test_tickets.py",
     "test_transcription_calls.py",
