@@ -17,8 +17,8 @@ import logging
 from typing import TYPE_CHECKING
 
 from hotline.ha.leadership import Leadership, LeadershipLost
-from hotline.web.app import WebServer
 from hotline.web.health import standby_app
+from hotline.web.server import WebServer
 
 if TYPE_CHECKING:
     from hotline.app.service import Service

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from hotline.agents.desk import AgentDesk
 from hotline.agents.store import AgentStore
 from hotline.app.settings import Secrets, Settings
+from hotline.app.web import create_app
 from hotline.callers.history import CallerHistory, RegionRules, StoreHistory
 from hotline.calls.store import CallStore
 from hotline.calls.writer import CallWriter
@@ -35,14 +36,14 @@ from hotline.pbx.link import PbxLink
 from hotline.screenpop.service import ScreenPop
 from hotline.supervision.live import LiveView
 from hotline.supervision.prometheus import exposition
+from hotline.supervision.routes import Scrape
 from hotline.surveys.service import Surveys
 from hotline.tickets.service import SYSTEM, TicketService
 from hotline.tickets.store import TicketStore
 from hotline.transcription.service import Transcription, transcript_text
 from hotline.transcription.worker import WorkerConfig
-from hotline.web.app import WebServer, create_app
-from hotline.web.deps import WebContext
 from hotline.web.health import Health
+from hotline.web.server import WebServer
 from telephony import dialplan
 from telephony.ami.connection import AmiConnection
 from telephony.ami.events import AmiEvent
@@ -273,13 +274,9 @@ class Service:
             return exposition(await live.snapshot(), calls.ended, ivr.server.stats)
 
         app = create_app(
-            WebContext(
-                settings, signer, agents, desk, live, metrics, prometheus_text,
-                metrics_token=secrets.metrics_token, tickets=ticket_service,
-                kb=kb, screenpop=screenpop, callers=callers,
-                surveys=survey_store, alerts=alerts,
-                **({"health": health} if health is not None else {}),
-            )
+            settings, signer, agents, desk, live, metrics,
+            Scrape(prometheus_text, secrets.metrics_token), ticket_service, kb, screenpop,
+            callers, survey_store, alerts, health=health,
         )  # fmt: skip
         web = WebServer(app, settings.listen.api_host, settings.listen.api_port)
         return cls(

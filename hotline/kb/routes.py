@@ -6,15 +6,16 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from hotline.core.errors import Invalid
-from hotline.kb.service import MAX_LIMIT, MAX_QUERY_CHARS, SearchHit
+from hotline.kb.schemas import KbArticleIn, KbArticleOut, KbHitOut, KbKind
+from hotline.kb.service import MAX_LIMIT, MAX_QUERY_CHARS, KnowledgeBase, SearchHit
 from hotline.kb.store import Article, ArticleData
-from hotline.web.deps import Caller, Ctx, Supervisor
-from hotline.web.schemas import KbArticleIn, KbArticleOut, KbHitOut, KbKind
+from hotline.web.deps import Caller, Supervisor, provided
 
 router = APIRouter(prefix="/api")
+Kb = Annotated[KnowledgeBase, Depends(provided(KnowledgeBase))]
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 Category = Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
@@ -47,7 +48,7 @@ def _data(body: KbArticleIn) -> ArticleData:
 @router.get("/kb/search")
 async def search(
     _: Caller,
-    ctx: Ctx,
+    kb: Kb,
     q: Annotated[str, Query(max_length=MAX_QUERY_CHARS)],
     category: Category = None,
     kind: KbKind | None = None,
@@ -57,7 +58,7 @@ async def search(
     """Articles containing every word of ``q`` (literal text: quotes keep a phrase together,
     no operators), best first, with the matches marked."""
     hits = await asyncio.to_thread(
-        lambda: ctx.kb.search(q, category=category, kind=kind, language=language, limit=limit)
+        lambda: kb.search(q, category=category, kind=kind, language=language, limit=limit)
     )
     return [_hit(h) for h in hits]
 
@@ -65,43 +66,41 @@ async def search(
 @router.get("/kb/suggest")
 async def suggest(
     _: Caller,
-    ctx: Ctx,
+    kb: Kb,
     kind: KbKind | None = None,
     category: Category = None,
     language: Language = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 5,
 ) -> list[KbArticleOut]:
     """Articles for a call's request kind and category (the screen-pop's suggestions)."""
-    found = await asyncio.to_thread(
-        lambda: ctx.kb.suggest(kind, category, limit, language=language)
-    )
+    found = await asyncio.to_thread(lambda: kb.suggest(kind, category, limit, language=language))
     return [_out(a) for a in found]
 
 
 @router.get("/kb/{article_id}")
-async def get_article(article_id: str, _: Caller, ctx: Ctx) -> KbArticleOut:
-    return _out(await asyncio.to_thread(ctx.kb.get, article_id))
+async def get_article(article_id: str, _: Caller, kb: Kb) -> KbArticleOut:
+    return _out(await asyncio.to_thread(kb.get, article_id))
 
 
 @router.post("/kb", status_code=201)
-async def create_article(body: KbArticleIn, who: Supervisor, ctx: Ctx) -> KbArticleOut:
-    article = await asyncio.to_thread(ctx.kb.create, _data(body), who.agent_id, body.id)
+async def create_article(body: KbArticleIn, who: Supervisor, kb: Kb) -> KbArticleOut:
+    article = await asyncio.to_thread(kb.create, _data(body), who.agent_id, body.id)
     return _out(article)
 
 
 @router.put("/kb/{article_id}")
 async def put_article(
-    article_id: str, body: KbArticleIn, who: Supervisor, ctx: Ctx, response: Response
+    article_id: str, body: KbArticleIn, who: Supervisor, kb: Kb, response: Response
 ) -> KbArticleOut:
     """Create or replace the article ``article_id``."""
     if body.id is not None and body.id != article_id:
         raise Invalid("kb.id_mismatch", "the body's id differs from the URL's")
-    article, outcome = await asyncio.to_thread(ctx.kb.put, article_id, _data(body), who.agent_id)
+    article, outcome = await asyncio.to_thread(kb.put, article_id, _data(body), who.agent_id)
     if outcome == "created":
         response.status_code = 201
     return _out(article)
 
 
 @router.delete("/kb/{article_id}", status_code=204)
-async def delete_article(article_id: str, _: Supervisor, ctx: Ctx) -> None:
-    await asyncio.to_thread(ctx.kb.delete, article_id)
+async def delete_article(article_id: str, _: Supervisor, kb: Kb) -> None:
+    await asyncio.to_thread(kb.delete, article_id)

@@ -1,50 +1,89 @@
-"""The agent's page: its WebSocket (screen-pops for this agent only), the draft it files, the
-caller look-ups it makes, and the page itself."""
+"""The agent's page: its WebSocket (this agent's pops, draft updates and state, nobody else's),
+what its selects offer, the draft it files, and the page itself."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse
 
-from hotline.agents.desk import WRAP_UP
+from hotline.agents.desk import WRAP_UP, AgentDesk
+from hotline.callers.history import CallerHistory
 from hotline.core.errors import Conflict
+from hotline.screenpop.schemas import (
+    AGENT_MESSAGE,
+    AgentConfigOut,
+    AgentMessage,
+    CallTicketIn,
+    StateMessage,
+)
+from hotline.screenpop.service import ScreenPop
+from hotline.supervision.live import LiveView
+from hotline.tickets.config import TicketSettings
 from hotline.tickets.lifecycle import KINDS
-from hotline.tickets.routes import detail_out
-from hotline.web.deps import Caller, Ctx, WebContext, ws_principal
-from hotline.web.schemas import AgentConfigOut, CallTicketIn, RepeatOut, TicketDetailOut
+from hotline.tickets.routes import Tickets, detail_out
+from hotline.tickets.schemas import TicketDetailOut
+from hotline.web.deps import Caller, Local, Signer, provided, ws_principal
 
-api = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api")
 pages = APIRouter()
 STATIC = Path(__file__).parent / "static"
 PAUSE_REASONS = ["break", "meal", "training", "meeting", "toilet", "other"]
 
 
-@api.websocket("/agent/ws")
-async def agent_ws(ws: WebSocket) -> None:
-    """One agent's pops. The token comes as the first message ({"token": ...}), never in the
-    URL; the pops sent are those of the token's agent, whoever asks."""
-    ctx: WebContext = ws.app.state.ctx
-    who = await ws_principal(ws, ctx)
+@dataclass(frozen=True)
+class CallerLanguages:
+    """The languages callers may choose in the IVR (a ticket keeps the caller's if one)."""
+
+    codes: frozenset[str]
+
+
+Pops = Annotated[ScreenPop, Depends(provided(ScreenPop))]
+Live = Annotated[LiveView, Depends(provided(LiveView))]
+Desk = Annotated[AgentDesk, Depends(provided(AgentDesk))]
+History = Annotated[CallerHistory, Depends(provided(CallerHistory))]
+Taxonomy = Annotated[TicketSettings, Depends(provided(TicketSettings))]
+Languages = Annotated[CallerLanguages, Depends(provided(CallerLanguages))]
+
+
+@router.websocket("/agent/ws")
+async def agent_ws(ws: WebSocket, pops: Pops, live: Live, signer: Signer) -> None:
+    """One agent's messages (``AgentMessage``, docs/websocket.md). The token comes as the
+    first message ({"token": ...}), never in the URL; what is sent is the token's agent's,
+    whoever asks."""
+    who = await ws_principal(ws, signer)
     if who is None:
         return
-    queue = ctx.screenpop.subscribe(who.agent_id)
+    # One sender; the sources wait for it, so a stalled page backs up into their own bounded
+    # queues (which drop the oldest), never into this one.
+    out: asyncio.Queue[AgentMessage] = asyncio.Queue(maxsize=1)
+    page = pops.subscribe(who.agent_id)
+    states = live.watch_agent(who.agent_id)
 
-    async def send_pops() -> None:
+    async def from_pops() -> None:
         while True:
-            await ws.send_json(await queue.get())
+            await out.put(await page.get())
+
+    async def from_states() -> None:
+        while True:
+            await out.put(StateMessage.of(await states.get()))
+
+    async def send() -> None:
+        while True:
+            await ws.send_text(AGENT_MESSAGE.dump_json(await out.get()).decode())
 
     async def until_closed() -> None:
         # The page sends nothing more, but reading is how its going away is noticed: sending
-        # alone would notice only at the next pop, leaving a closed page subscribed till then.
+        # alone would notice only at the next message, leaving a closed page subscribed.
         while (await ws.receive())["type"] != "websocket.disconnect":
             pass
 
-    tasks = [asyncio.create_task(send_pops()), asyncio.create_task(until_closed())]
+    tasks = [asyncio.create_task(f()) for f in (from_pops, from_states, send, until_closed)]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -52,34 +91,45 @@ async def agent_ws(ws: WebSocket) -> None:
             task.cancel()
         # Either ending is normal: the page closed, or a send found the socket gone.
         await asyncio.gather(*tasks, return_exceptions=True)
-        ctx.screenpop.unsubscribe(who.agent_id, queue)
+        pops.unsubscribe(who.agent_id, page)
+        live.unwatch_agent(states)
         with contextlib.suppress(RuntimeError, WebSocketDisconnect):
             await ws.close()
 
 
-@api.get("/agent/config")
-async def agent_config(_: Caller, ctx: Ctx) -> AgentConfigOut:
+@router.get("/agent/config")
+async def agent_config(_: Caller, taxonomy: Taxonomy) -> AgentConfigOut:
     """What the page's selects offer: request kinds, categories, pause reasons."""
-    t = ctx.settings.tickets
     return AgentConfigOut(
         kinds=[{"id": k, "name": k.replace("_", " ")} for k in KINDS],
-        categories=[{"id": c.id, "name": f"{c.zh} / {c.en}"} for c in t.categories],
+        categories=[{"id": c.id, "name": f"{c.zh} / {c.en}"} for c in taxonomy.categories],
         pause_reasons=PAUSE_REASONS,
     )
 
 
-@api.post("/agent/calls/{linkedid}/ticket", status_code=201)
-async def file_ticket(linkedid: str, body: CallTicketIn, who: Caller, ctx: Ctx) -> TicketDetailOut:
+@router.post("/agent/calls/{linkedid}/ticket", status_code=201)
+async def file_ticket(
+    linkedid: str,
+    body: CallTicketIn,
+    who: Caller,
+    pops: Pops,
+    history: History,
+    tickets: Tickets,
+    desk: Desk,
+    live: Live,
+    languages: Languages,
+    local: Local,
+) -> TicketDetailOut:
     """Save the draft of the call on the agent's screen as a ticket linked to the call, and
     end the agent's wrap-up: the next call can come."""
-    pop = ctx.screenpop.current(who.agent_id)
-    if pop is None or pop["linkedid"] != linkedid:
+    pop = pops.current(who.agent_id)
+    if pop is None or pop.linkedid != linkedid:
         raise Conflict("pop.not_current", f"call {linkedid} is not the call on your screen")
-    draft = pop["draft"]
-    number = draft["caller_number"]
+    draft = pop.draft
+    number = draft.caller_number
     # Repeat or not is decided again with the category the agent chose.
     view = await asyncio.to_thread(
-        ctx.callers.look_up, number, kind=body.kind, category=body.category, exclude_call=linkedid
+        history.look_up, number, kind=body.kind, category=body.category, exclude_call=linkedid
     )
     values: dict[str, Any] = {
         "kind": body.kind,
@@ -89,33 +139,17 @@ async def file_ticket(linkedid: str, body: CallTicketIn, who: Caller, ctx: Ctx) 
         "caller_number": number,
         "repeat_of": view.repeat.of,
     }
-    if draft.get("transcript_json"):  # transcribed before the agent filed: keep it
-        values["transcript"] = draft["transcript_json"]
-    if draft.get("caller_language") in ctx.settings.ivr.languages:
-        values["caller_language"] = draft["caller_language"]
-    detail = await ctx.tickets.create(who, values, status=body.status, linkedid=linkedid)
-    ctx.screenpop.done(who.agent_id, linkedid)
-    agent = await ctx.desk.get(who.agent_id)
+    if draft.transcript_json:  # transcribed before the agent filed: keep it
+        values["transcript"] = draft.transcript_json
+    if draft.caller_language in languages.codes:
+        values["caller_language"] = draft.caller_language
+    detail = await tickets.create(who, values, status=body.status, linkedid=linkedid)
+    pops.done(who.agent_id, linkedid)
+    agent = await desk.get(who.agent_id)
     if agent.paused and agent.pause_reason == WRAP_UP:
-        await ctx.desk.unpause(who.agent_id)
-    return detail_out(ctx, detail)
-
-
-@api.get("/callers/{number}/repeat")
-async def repeat(
-    number: str, _: Caller, ctx: Ctx, kind: str | None = None, category: str | None = None
-) -> RepeatOut:
-    """Whether a call from ``number`` about ``category`` (or ``kind``) repeats an earlier one."""
-    view = await asyncio.to_thread(
-        ctx.callers.look_up, number, kind=kind or None, category=category or None
-    )
-    return RepeatOut(flag=view.repeat.flag, of=view.repeat.of, reasons=list(view.repeat.reasons))
-
-
-@api.get("/callers/{number}")
-async def caller(number: str, _: Caller, ctx: Ctx) -> dict[str, object]:
-    view = await asyncio.to_thread(ctx.callers.look_up, number, kind=None)
-    return view.as_dict()
+        await desk.unpause(who.agent_id)
+        live.changed()
+    return detail_out(local, detail, tickets.now())
 
 
 @pages.get("/agent", response_class=HTMLResponse)

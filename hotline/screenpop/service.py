@@ -5,7 +5,8 @@ ticket draft, before the agent says hello.
 Each pop goes only to the pages of the agent the call connected to. The current pop of each
 agent is kept until the agent files its ticket (or the next call replaces it), so a page that
 reconnects gets it again. Blocking look-ups run in threads; a failed look-up leaves that part
-of the pop empty (and is logged) rather than holding the pop back.
+of the pop empty (and is logged) rather than holding the pop back. The messages are typed
+(``hotline/screenpop/schemas.py``): ``pop``, ``draft`` (its draft changed), ``done``.
 """
 
 from __future__ import annotations
@@ -13,18 +14,30 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from hotline.agents.store import Agent
 from hotline.callers.history import CallerHistory, CallerView, PastTicket
+from hotline.callers.schemas import RepeatOut
+from hotline.screenpop.schemas import (
+    CallDraft,
+    DoneMessage,
+    DraftMessage,
+    PopCall,
+    PopCaller,
+    PopMessage,
+    Suggestion,
+)
 from telephony.ami.events import AmiEvent
 from telephony.tracker import CallRecord
 
 log = logging.getLogger(__name__)
 
-Pop = dict[str, Any]
+Pop = PopMessage
+# What an agent's pages get from here (the agent's state comes from the live view).
+PageMessage = PopMessage | DraftMessage | DoneMessage
 # (kind, category, language) → articles to suggest
 Suggest = Callable[[str | None, str | None, str | None], Sequence[dict[str, Any]]]
 QUEUE_SIZE = 16  # pops and updates waiting for one slow page; the oldest are dropped beyond
@@ -37,7 +50,7 @@ class ScreenPop:
     call_of: Callable[[str], CallRecord | None]  # linkedid → the live call record
     suggest: Suggest | None = None
     _current: dict[str, Pop] = field(default_factory=dict)  # agent id → its current pop
-    _pages: dict[str, set[asyncio.Queue[Pop]]] = field(default_factory=dict)
+    _pages: dict[str, set[asyncio.Queue[PageMessage]]] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     popped: int = 0
     failures: int = 0
@@ -74,53 +87,55 @@ class ScreenPop:
                 self.failures += 1
                 log.error("screen-pop %s: suggestions failed: %r", linkedid, exc)
         wait = rec.queue_wait if rec and rec.queue_wait is not None else _float(ev.get("HoldTime"))
-        caller: dict[str, Any] = (
-            view.as_dict() if view else {"number": number, "calls": [], "tickets": []}
+        caller = PopCaller.model_validate(
+            {**(view.as_dict() if view else {"number": number}),
+             "language": rec.language if rec else None}
+        )  # fmt: skip
+        repeat = (
+            RepeatOut(flag=view.repeat.flag, of=view.repeat.of, reasons=list(view.repeat.reasons))
+            if view
+            else RepeatOut(flag=False, of=None, reasons=[])
         )
-        repeat: dict[str, Any] = caller.pop("repeat", {"flag": False, "of": None, "reasons": []})
-        earlier = next((t for t in caller["tickets"] if t["id"] == repeat["of"]), None)
-        pop: Pop = {
-            "type": "pop",
-            "linkedid": linkedid,
-            "agent_id": agent.agent_id,
-            "received_at": ev.received_at,  # the AgentConnect reached the service
-            "caller": {**caller, "language": rec.language if rec else None},
-            "call": {
-                "queue": (rec.queue if rec else None) or ev.get("Queue"),
-                "wait_s": wait,
-                "ivr_path": list(rec.ivr_path) if rec else [],
-                "request_kind": kind,
-                "started_at": rec.started_at if rec else None,
-            },
-            "repeat": repeat,
-            "suggestions": list(suggestions or []),
-            "draft": {
-                "linkedid": linkedid,
-                "kind": kind,
-                "category": earlier["category"] if earlier else None,
-                "caller_number": number,
-                "caller_language": rec.language if rec else None,
-                "location": "",
-                "description": "",
-                "repeat_of": repeat["of"],
-                "transcript": None,
-            },
-        }
-        pop["sent_at"] = time.time()
+        earlier = next((t for t in caller.tickets if t.id == repeat.of), None)
+        pop = PopMessage(
+            type="pop",
+            linkedid=linkedid,
+            agent_id=agent.agent_id,
+            received_at=ev.received_at,  # the AgentConnect reached the service
+            caller=caller,
+            call=PopCall(
+                queue=(rec.queue if rec else None) or ev.get("Queue"),
+                wait_s=wait,
+                ivr_path=list(rec.ivr_path) if rec else [],
+                request_kind=kind,
+                started_at=rec.started_at if rec else None,
+            ),
+            repeat=repeat,
+            suggestions=[Suggestion.model_validate(a) for a in suggestions or []],
+            draft=CallDraft(
+                linkedid=linkedid,
+                kind=kind,
+                category=earlier.category if earlier else None,
+                caller_number=number,
+                caller_language=rec.language if rec else None,
+                repeat_of=repeat.of,
+            ),
+            sent_at=time.time(),
+        )
         self._current[agent.agent_id] = pop
         self.popped += 1
         self._send(agent.agent_id, pop)
 
     # -- pages ------------------------------------------------------------------------------
-    def subscribe(self, agent_id: str) -> asyncio.Queue[Pop]:
-        """A page of ``agent_id``: its current pop (if any) first, then every new one."""
-        queue: asyncio.Queue[Pop] = asyncio.Queue(maxsize=QUEUE_SIZE)
+    def subscribe(self, agent_id: str) -> asyncio.Queue[PageMessage]:
+        """A page of ``agent_id``: its current pop (if any) first, then every new message."""
+        queue: asyncio.Queue[PageMessage] = asyncio.Queue(maxsize=QUEUE_SIZE)
         self._pages.setdefault(agent_id, set()).add(queue)
         if agent_id in self._current:
             queue.put_nowait(self._current[agent_id])
         return queue
 
-    def unsubscribe(self, agent_id: str, queue: asyncio.Queue[Pop]) -> None:
+    def unsubscribe(self, agent_id: str, queue: asyncio.Queue[PageMessage]) -> None:
         pages = self._pages.get(agent_id)
         if pages is not None:
             pages.discard(queue)
@@ -130,24 +145,26 @@ class ScreenPop:
     def current(self, agent_id: str) -> Pop | None:
         return self._current.get(agent_id)
 
-    def update(self, linkedid: str, draft: dict[str, Any]) -> bool:
-        """Merge fields into the draft of the pop for ``linkedid`` (e.g. the transcript when it
-        is ready) and push the change to its agent's pages. False when no pop shows that call."""
+    def update(self, linkedid: str, draft: Mapping[str, Any]) -> bool:
+        """Merge fields into the draft of the pop for ``linkedid`` (e.g. the transcript, the
+        suggestions and their analysis when ready: ``CallDraft``'s fields, checked here) and
+        push the change to its agent's pages. False when no pop shows that call."""
         for agent_id, pop in self._current.items():
-            if pop["linkedid"] == linkedid:
-                pop["draft"] = {**pop["draft"], **draft}
-                self._send(agent_id, {"type": "draft", "linkedid": linkedid, "draft": pop["draft"]})
+            if pop.linkedid == linkedid:
+                merged = CallDraft.model_validate({**pop.draft.model_dump(), **draft})
+                pop = self._current[agent_id] = pop.model_copy(update={"draft": merged})
+                self._send(agent_id, DraftMessage(type="draft", linkedid=linkedid, draft=merged))
                 return True
         return False
 
     def done(self, agent_id: str, linkedid: str) -> None:
         """The agent filed the ticket of this call: its pop is no longer current."""
         pop = self._current.get(agent_id)
-        if pop is not None and pop["linkedid"] == linkedid:
+        if pop is not None and pop.linkedid == linkedid:
             del self._current[agent_id]
-            self._send(agent_id, {"type": "done", "linkedid": linkedid})
+            self._send(agent_id, DoneMessage(type="done", linkedid=linkedid))
 
-    def _send(self, agent_id: str, message: Pop) -> None:
+    def _send(self, agent_id: str, message: PageMessage) -> None:
         for queue in self._pages.get(agent_id, ()):
             if queue.full():  # a stalled page loses the oldest message, never blocks the rest
                 queue.get_nowait()

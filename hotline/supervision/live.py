@@ -14,6 +14,11 @@ waiting callers, agents by state and today's figures; ``queues`` has one row per
 with the totals over the PBXes that have it and a ``by_pbx`` breakdown (each waiting caller
 names its PBX); ``agents`` and ``calls`` (the calls in progress) carry their PBX; ``today`` is
 the total.
+
+The snapshot is a typed model (``hotline/supervision/schemas.py``). Each agent's own page
+also follows that agent's state (``watch_agent``): a row is pushed when it changes, and a
+call's end is not shown as "available" for the moment before its wrap-up (or auto-pause) is
+recorded.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from hotline.agents.store import Agent, AgentStore
 from hotline.app.settings import Settings
 from hotline.calls.store import CallStore, CallSummary
 from hotline.core.alerts import SupervisorAlerts
+from hotline.supervision.schemas import LiveAgent, LiveSnapshot
 from hotline.surveys import satisfaction
 from hotline.surveys.store import SurveyStore
 from telephony import dialplan
@@ -44,9 +50,13 @@ from telephony.tracker import CallRecord, CallTracker
 
 log = logging.getLogger(__name__)
 
-Snapshot = dict[str, Any]
+Snapshot = LiveSnapshot
 _BUSY = {DeviceStatus.INUSE, DeviceStatus.BUSY, DeviceStatus.RINGINUSE, DeviceStatus.ONHOLD}
 ALERTS_SHOWN = 10  # the wallboard's alert list: the newest few, not a log
+# A call that ends leaves its agent "available" until the wrap-up (or the auto-pause after a
+# ring-out) is recorded, a moment later: an agent's page waits this long before showing it.
+SETTLE = 1.0
+_IN_CALL = ("ringing", "on_call")
 _EVENTS = {"QueueCallerJoin", "QueueCallerLeave", "AgentCalled", "AgentConnect",
            "AgentComplete", "AgentRingNoAnswer", "QueueMemberAdded", "QueueMemberRemoved",
            "QueueMemberPause", "QueueMemberStatus", "Hangup"}  # fmt: skip
@@ -109,6 +119,7 @@ class LiveView:
     # What "today" is (the day's figures, today's satisfaction); tests inject a frozen one.
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), kw_only=True)
     _subscribers: set[asyncio.Queue[Snapshot]] = field(default_factory=set)
+    _watches: dict[asyncio.Queue[LiveAgent], _Watch] = field(default_factory=dict)
     _dirty: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
@@ -165,9 +176,9 @@ class LiveView:
             row["waiting"].sort(key=lambda w: w["joined_at"])
         agent_rows = self._agent_rows(agents)
         for pbx_row in pbx_rows:
-            states = Counter(a["state"] for a in agent_rows if a["pbx"] == pbx_row["name"])
+            states = Counter(a.state for a in agent_rows if a.pbx == pbx_row["name"])
             pbx_row["agents"] = dict(states)
-        snap: Snapshot = {
+        snap: dict[str, Any] = {
             "now": now,
             "pbxes": pbx_rows,
             "queues": list(queue_rows.values()),
@@ -176,7 +187,7 @@ class LiveView:
             "today": _today(today, s),
         }
         await self._add_surveys(snap)
-        return snap
+        return LiveSnapshot.model_validate(snap)
 
     def _queue_row(
         self, link: LivePbx, name: str, records: dict[str, CallRecord], now: float
@@ -206,7 +217,7 @@ class LiveView:
             ),
         }
 
-    def _agent_rows(self, agents: list[Agent]) -> list[dict[str, Any]]:
+    def _agent_rows(self, agents: list[Agent]) -> list[LiveAgent]:
         pbx_of = {a.extension: p.name for p in self.settings.all_pbxes for a in p.agents}
         rows = []
         for a in agents:
@@ -220,21 +231,21 @@ class LiveView:
                 mine = [m for m in link.board.member_list() if m.interface == interface(ext)]
             state = agent_state(a, mine, ringing)
             rows.append(
-                {
-                    "agent_id": a.agent_id,
-                    "name": a.name,
-                    "extension": a.logged_in_extension,
-                    "pbx": pbx,
-                    "state": state,
-                    "reason": a.pause_reason if state in ("paused", "wrap_up") else None,
-                    "no_answer": a.pause_reason == NO_ANSWER,
-                    "since": a.state_since.timestamp() if a.state_since else None,
-                    "queues": sorted(m.queue for m in mine),
-                }
+                LiveAgent(
+                    agent_id=a.agent_id,
+                    name=a.name,
+                    extension=a.logged_in_extension,
+                    pbx=pbx,
+                    state=state,
+                    reason=a.pause_reason if state in ("paused", "wrap_up") else None,
+                    no_answer=a.pause_reason == NO_ANSWER,
+                    since=a.state_since.timestamp() if a.state_since else None,
+                    queues=sorted(m.queue for m in mine),
+                )
             )
         return rows
 
-    async def _add_surveys(self, snap: Snapshot) -> None:
+    async def _add_surveys(self, snap: dict[str, Any]) -> None:
         if self.surveys is not None:
             snap["surveys"] = await asyncio.to_thread(
                 satisfaction.today, self.surveys, self.settings.tz, self.clock()
@@ -250,20 +261,69 @@ class LiveView:
     def unsubscribe(self, queue: asyncio.Queue[Snapshot]) -> None:
         self._subscribers.discard(queue)
 
+    def watch_agent(self, agent_id: str) -> asyncio.Queue[LiveAgent]:
+        """One agent's page: that agent's row now (shortly), then each time it changes."""
+        queue: asyncio.Queue[LiveAgent] = asyncio.Queue(maxsize=4)
+        self._watches[queue] = _Watch(agent_id)
+        self._dirty.set()
+        return queue
+
+    def unwatch_agent(self, queue: asyncio.Queue[LiveAgent]) -> None:
+        self._watches.pop(queue, None)
+
     async def run(self) -> None:
-        """Push a snapshot to subscribers after changes (batched) and every ``refresh`` s."""
+        """Push a snapshot to subscribers after changes (batched) and every ``refresh`` s, and
+        their row to the pages watching an agent when it changed."""
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._dirty.wait(), self.refresh)
             await asyncio.sleep(0.05)  # let a burst of events land in one snapshot
             self._dirty.clear()
-            if not self._subscribers:
+            if not self._subscribers and not self._watches:
                 continue
-            snap = await self.snapshot()
-            for queue in list(self._subscribers):
-                if queue.full():  # a slow client gets the newest state, not a backlog
-                    queue.get_nowait()
-                queue.put_nowait(snap)
+            if self._subscribers:
+                snap = await self.snapshot()
+                for queue in list(self._subscribers):
+                    _put_newest(queue, snap)
+                rows = snap.agents
+            else:
+                rows = self._agent_rows(await asyncio.to_thread(self.agents.all))
+            self._push_agents(rows)
+
+    def _push_agents(self, rows: list[LiveAgent]) -> None:
+        by_id = {row.agent_id: row for row in rows}
+        now = time.monotonic()
+        for queue, watch in list(self._watches.items()):
+            row = by_id.get(watch.agent_id)
+            if row is None or row == watch.last:
+                watch.held = None
+                continue
+            last = watch.last
+            if last is not None and last.state in _IN_CALL and row.state == "available":
+                # Ringing or talking, then free: show it once it stays so for SETTLE seconds
+                # (by then a wrap-up or an auto-pause has been recorded, if one follows).
+                if watch.held is None:
+                    watch.held = now
+                    asyncio.get_running_loop().call_later(SETTLE, self._dirty.set)
+                    continue
+                if now - watch.held < SETTLE:
+                    continue
+            watch.held = None
+            watch.last = row
+            _put_newest(queue, row)
+
+
+@dataclass
+class _Watch:
+    agent_id: str
+    last: LiveAgent | None = None  # the row last sent
+    held: float | None = None  # since when an "available" after a call waits to be sent
+
+
+def _put_newest(queue: asyncio.Queue[Any], item: object) -> None:
+    if queue.full():  # a slow client gets the newest state, not a backlog
+        queue.get_nowait()
+    queue.put_nowait(item)
 
 
 def _today(summary: CallSummary | None, s: Settings) -> dict[str, Any]:

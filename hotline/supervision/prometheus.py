@@ -4,8 +4,8 @@ counters (calls by disposition since start, FastAGI sessions)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
+from hotline.supervision.schemas import LiveSnapshot
 from ivr.agi.server import AgiStats
 
 AGENT_STATES = ("available", "ringing", "on_call", "wrap_up", "paused", "logged_out")
@@ -15,7 +15,7 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def exposition(snapshot: Mapping[str, Any], ended: Mapping[str, int], agi: AgiStats) -> str:
+def exposition(snapshot: LiveSnapshot, ended: Mapping[str, int], agi: AgiStats) -> str:
     out: list[str] = []
 
     def family(name: str, kind: str, help_text: str, samples: list[tuple[str, float]]) -> None:
@@ -23,17 +23,17 @@ def exposition(snapshot: Mapping[str, Any], ended: Mapping[str, int], agi: AgiSt
         out.append(f"# TYPE {name} {kind}")
         out.extend(f"{name}{labels} {value:g}" for labels, value in samples)
 
-    queues = snapshot["queues"]
+    queues = snapshot.queues
     family("hotline_callers_waiting", "gauge", "Callers waiting in the queue now.",
-           [(f'{{queue="{_label(q["name"])}"}}', len(q["waiting"])) for q in queues])  # fmt: skip
+           [(f'{{queue="{_label(q.name)}"}}', len(q.waiting)) for q in queues])  # fmt: skip
     family("hotline_longest_wait_seconds", "gauge", "Longest current wait in the queue.",
-           [(f'{{queue="{_label(q["name"])}"}}', q["longest_wait"]) for q in queues])  # fmt: skip
+           [(f'{{queue="{_label(q.name)}"}}', q.longest_wait) for q in queues])  # fmt: skip
     family("hotline_pbx_up", "gauge", "1 while the service is connected to the PBX's AMI.",
-           [(f'{{pbx="{_label(p["name"])}"}}', 1 if p["connected"] else 0)
-            for p in snapshot.get("pbxes", [])])  # fmt: skip
+           [(f'{{pbx="{_label(p.name)}"}}', 1 if p.connected else 0)
+            for p in snapshot.pbxes])  # fmt: skip
     states = {s: 0 for s in AGENT_STATES}
-    for a in snapshot["agents"]:
-        states[a["state"]] = states.get(a["state"], 0) + 1
+    for a in snapshot.agents:
+        states[a.state] = states.get(a.state, 0) + 1
     family("hotline_agents", "gauge", "Agents by state.",
            [(f'{{state="{s}"}}', n) for s, n in states.items()])  # fmt: skip
     family("hotline_calls_total", "counter", "Calls ended since the service started.",
@@ -42,11 +42,11 @@ def exposition(snapshot: Mapping[str, Any], ended: Mapping[str, int], agi: AgiSt
            [('{outcome="completed"}', agi.completed), ('{outcome="hangup"}', agi.hangups),
             ('{outcome="failed"}', agi.failed), ('{outcome="rejected"}', agi.rejected),
             ('{outcome="bad_request"}', agi.bad_requests)])  # fmt: skip
-    today = snapshot["today"]
-    kinds = ("offered", "answered", "abandoned")
+    today = snapshot.today
     family("hotline_today_calls", "gauge", "Today's calls so far (local day).",
-           [(f'{{kind="{k}"}}', today[k]) for k in kinds])  # fmt: skip
-    if today.get("service_level") is not None:
+           [('{kind="offered"}', today.offered), ('{kind="answered"}', today.answered),
+            ('{kind="abandoned"}', today.abandoned)])  # fmt: skip
+    if today.service_level is not None:
         family("hotline_today_service_level", "gauge", "Today's service level (0..1).",
-               [("", today["service_level"])])  # fmt: skip
+               [("", today.service_level)])  # fmt: skip
     return "\n".join(out) + "\n"

@@ -3,9 +3,10 @@ dialer, opt citizens out, the satisfaction figures; and the supervisors' alerts.
 
 Any staff member may read one survey (it belongs to a ticket they can read); everything that
 changes state or lists many citizens' numbers is for supervisors. With surveys disabled (no
-``ctx.surveys``) every survey route answers 404 ``survey.disabled``. The store is synchronous,
-so every call goes through a thread. Static paths (``/surveys/dialer``, ``/surveys/stats``)
-are declared before ``/surveys/{survey_id}`` so they are never taken for an id.
+``SurveyStore`` registered) every survey route answers 404 ``survey.disabled``. The store is
+synchronous, so every call goes through a thread. Static paths (``/surveys/dialer``,
+``/surveys/stats``) are declared before ``/surveys/{survey_id}`` so they are never taken for
+an id.
 """
 
 from __future__ import annotations
@@ -17,14 +18,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
+from hotline.core.alerts import SupervisorAlerts
 from hotline.core.errors import Invalid, NotFound
 from hotline.metrics.service import MAX_RANGE
 from hotline.surveys import admin as survey_admin
 from hotline.surveys import satisfaction
 from hotline.surveys.policy import STATUSES
-from hotline.surveys.store import GROUPS, Attempt, Survey, SurveyStore
-from hotline.web.deps import Caller, Ctx, Supervisor, WebContext
-from hotline.web.schemas import (
+from hotline.surveys.schemas import (
     AlertOut,
     OptOutIn,
     OptOutOut,
@@ -37,6 +37,9 @@ from hotline.web.schemas import (
     SurveyOut,
     SurveyPageOut,
 )
+from hotline.surveys.store import GROUPS, Attempt, Survey, SurveyStore
+from hotline.tickets.routes import Tickets
+from hotline.web.deps import Caller, Local, LocalTime, Supervisor, optional
 
 router = APIRouter(prefix="/api", tags=["surveys"])
 SurveyId = Annotated[int, Path(ge=1, lt=2**31)]
@@ -46,49 +49,43 @@ Offset = Annotated[int, Query(ge=0, lt=2**31)]
 Number = Annotated[str, Path()]  # checked by survey_admin.check_number (stable id)
 
 
-def survey_store(ctx: Ctx) -> SurveyStore:
-    if ctx.surveys is None:
+def survey_store(
+    store: Annotated[SurveyStore | None, Depends(optional(SurveyStore))],
+) -> SurveyStore:
+    if store is None:
         raise NotFound("survey.disabled", "satisfaction surveys are not enabled")
-    return ctx.surveys
+    return store
 
 
 # Declared after the caller's role in each route, so a stranger gets 401 before learning
 # whether surveys are enabled.
 Surveys = Annotated[SurveyStore, Depends(survey_store)]
+Alerts = Annotated[SupervisorAlerts | None, Depends(optional(SupervisorAlerts))]
 
 
 # -- shaping -----------------------------------------------------------------------------------
-def _local(ctx: WebContext, t: datetime | None) -> datetime | None:
-    return t.astimezone(ctx.settings.tz) if t is not None else None
-
-
-def _aware(ctx: WebContext, t: datetime) -> datetime:
-    # A time without a zone is the hotline's local time (as in the metrics API).
-    return t if t.tzinfo is not None else t.replace(tzinfo=ctx.settings.tz)
-
-
-def _survey(ctx: WebContext, s: Survey) -> dict[str, Any]:
+def _survey(local: LocalTime, s: Survey) -> dict[str, Any]:
     data = {f.name: getattr(s, f.name) for f in fields(s) if f.name in SurveyOut.model_fields}
     for name in ("next_at", "created_at", "updated_at", "finished_at"):
-        data[name] = _local(ctx, getattr(s, name))
+        data[name] = local.local(getattr(s, name))
     data["has_comment"] = s.comment_path is not None
     return data
 
 
-def _out(ctx: WebContext, s: Survey) -> SurveyOut:
-    return SurveyOut(**_survey(ctx, s))
+def _out(local: LocalTime, s: Survey) -> SurveyOut:
+    return SurveyOut(**_survey(local, s))
 
 
-def _attempt(ctx: WebContext, a: Attempt) -> SurveyAttemptOut:
+def _attempt(local: LocalTime, a: Attempt) -> SurveyAttemptOut:
     return SurveyAttemptOut(
-        n=a.n, started_at=_local(ctx, a.started_at), ended_at=_local(ctx, a.ended_at),
+        n=a.n, started_at=local.local(a.started_at), ended_at=local.local(a.ended_at),
         outcome=a.outcome, sip_status=a.sip_status, digits=a.digits, result=a.result,
     )  # fmt: skip
 
 
-async def _detail(ctx: WebContext, store: SurveyStore, s: Survey) -> SurveyDetailOut:
+async def _detail(local: LocalTime, store: SurveyStore, s: Survey) -> SurveyDetailOut:
     attempts = await asyncio.to_thread(store.attempts, s.id)
-    return SurveyDetailOut(**_survey(ctx, s), attempt_log=[_attempt(ctx, a) for a in attempts])
+    return SurveyDetailOut(**_survey(local, s), attempt_log=[_attempt(local, a) for a in attempts])
 
 
 async def _dialer(store: SurveyStore) -> SurveyDialerOut:
@@ -131,7 +128,7 @@ async def resume_dialer(who: Supervisor, store: Surveys) -> SurveyDialerOut:
 @router.get("/surveys/stats")
 async def stats(
     _: Supervisor,
-    ctx: Ctx,
+    local: Local,
     store: Surveys,
     since: datetime,
     until: datetime,
@@ -141,11 +138,11 @@ async def stats(
     kind, day or month (local time; a time without a zone is local)."""
     if group not in GROUPS:
         raise Invalid("survey.bad_group", f"unknown group {group!r}; use {list(GROUPS)}")
-    since, until = _aware(ctx, since), _aware(ctx, until)
+    since, until = local.aware(since), local.aware(until)
     _check_range(since, until)
-    rows = await asyncio.to_thread(store.stats, since, until, group, ctx.settings.tz)
+    rows = await asyncio.to_thread(store.stats, since, until, group, local.tz)
     return SatisfactionStatsOut(
-        since=since, until=until, timezone=ctx.settings.timezone, group=group,
+        since=since, until=until, timezone=local.name, group=group,
         target=satisfaction.TARGET,
         rows=[SatisfactionRowOut(**satisfaction.row_dict(r)) for r in rows],
     )  # fmt: skip
@@ -180,7 +177,7 @@ async def opt_in(number: Number, who: Supervisor, store: Surveys) -> OptOutOut:
 @router.get("/surveys")
 async def list_surveys(
     _: Supervisor,
-    ctx: Ctx,
+    local: Local,
     store: Surveys,
     status: str | None = None,
     limit: Limit = 50,
@@ -197,41 +194,47 @@ async def list_surveys(
 
     items, total = await asyncio.to_thread(read)
     return SurveyPageOut(
-        items=[_out(ctx, s) for s in items], total=total, limit=limit, offset=offset
+        items=[_out(local, s) for s in items], total=total, limit=limit, offset=offset
     )
 
 
 @router.get("/surveys/{survey_id}")
-async def get_survey(survey_id: SurveyId, _: Caller, ctx: Ctx, store: Surveys) -> SurveyDetailOut:
+async def get_survey(
+    survey_id: SurveyId, _: Caller, local: Local, store: Surveys
+) -> SurveyDetailOut:
     survey = await asyncio.to_thread(store.get, survey_id)
     if survey is None:
         raise NotFound("survey.not_found", f"no survey {survey_id}")
-    return await _detail(ctx, store, survey)
+    return await _detail(local, store, survey)
 
 
 @router.post("/surveys/{survey_id}/pause")
-async def pause(survey_id: SurveyId, who: Supervisor, ctx: Ctx, store: Surveys) -> SurveyDetailOut:
+async def pause(
+    survey_id: SurveyId, who: Supervisor, local: Local, store: Surveys
+) -> SurveyDetailOut:
     """Hold a scheduled survey (409 ``survey.not_pausable`` otherwise)."""
     moved = await asyncio.to_thread(survey_admin.pause, store, survey_id, who.agent_id)
-    return await _detail(ctx, store, moved)
+    return await _detail(local, store, moved)
 
 
 @router.post("/surveys/{survey_id}/resume")
-async def resume(survey_id: SurveyId, who: Supervisor, ctx: Ctx, store: Surveys) -> SurveyDetailOut:
-    """Back to the schedule, due now (the API's clock, ``ctx.tickets.now``; dialled when the
-    calling window is open): a paused survey, or an interrupted one (409
+async def resume(
+    survey_id: SurveyId, who: Supervisor, local: Local, tickets: Tickets, store: Surveys
+) -> SurveyDetailOut:
+    """Back to the schedule, due now (the API's clock, the ticket service's ``now``; dialled
+    when the calling window is open): a paused survey, or an interrupted one (409
     ``survey.not_resumable`` otherwise)."""
     moved = await asyncio.to_thread(
-        survey_admin.resume, store, survey_id, who.agent_id, ctx.tickets.now()
+        survey_admin.resume, store, survey_id, who.agent_id, tickets.now()
     )
-    return await _detail(ctx, store, moved)
+    return await _detail(local, store, moved)
 
 
 @router.post("/surveys/{survey_id}/cancel")
 async def cancel(
     survey_id: SurveyId,
     who: Supervisor,
-    ctx: Ctx,
+    local: Local,
     store: Surveys,
     body: SurveyCancelIn | None = None,
 ) -> SurveyDetailOut:
@@ -239,31 +242,31 @@ async def cancel(
     in progress ends normally but the survey stays cancelled."""
     reason = body.reason if body is not None else ""
     moved = await asyncio.to_thread(survey_admin.cancel, store, survey_id, who.agent_id, reason)
-    return await _detail(ctx, store, moved)
+    return await _detail(local, store, moved)
 
 
 @router.get("/tickets/{ticket_id}/survey")
 async def ticket_survey(
-    ticket_id: TicketId, _: Caller, ctx: Ctx, store: Surveys
+    ticket_id: TicketId, _: Caller, local: Local, store: Surveys, tickets: Tickets
 ) -> SurveyDetailOut:
     """The ticket's survey (at most one). 404 ``ticket.not_found`` for no such ticket,
     ``ticket.no_survey`` for a ticket without one (yet)."""
     survey = await asyncio.to_thread(store.of_ticket, ticket_id)
     if survey is None:
-        await ctx.tickets.get(ticket_id)  # raises ticket.not_found
+        await tickets.get(ticket_id)  # raises ticket.not_found
         raise NotFound("ticket.no_survey", f"ticket {ticket_id} has no survey")
-    return await _detail(ctx, store, survey)
+    return await _detail(local, store, survey)
 
 
 # -- alerts ------------------------------------------------------------------------------------
 @router.get("/alerts", tags=["alerts"])
-async def alerts(_: Supervisor, ctx: Ctx, limit: Limit = 50) -> list[AlertOut]:
+async def alerts(_: Supervisor, local: Local, recent: Alerts, limit: Limit = 50) -> list[AlertOut]:
     """The latest supervisor alerts (a dissatisfied citizen, ...), newest first; kept in
     memory, so a restart starts an empty list (the facts stay on the surveys and tickets)."""
-    if ctx.alerts is None:
+    if recent is None:
         return []
     return [
-        AlertOut(kind=a.kind, at=_local(ctx, a.at), message=a.message, ticket_id=a.ticket_id,
+        AlertOut(kind=a.kind, at=local.local(a.at), message=a.message, ticket_id=a.ticket_id,
                  data=a.data)
-        for a in ctx.alerts.recent(limit)
+        for a in recent.recent(limit)
     ]  # fmt: skip

@@ -11,12 +11,11 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from hotline.tickets import lifecycle
-from hotline.tickets.store import Ticket, TicketDetail, TicketQuery
-from hotline.web.deps import Caller, Ctx, Supervisor, WebContext
-from hotline.web.schemas import (
+from hotline.tickets.config import TicketSettings
+from hotline.tickets.schemas import (
     LinkedCallOut,
     TicketCallIn,
     TicketCreateIn,
@@ -29,70 +28,64 @@ from hotline.web.schemas import (
     TicketTransitionOut,
     TicketUpdateIn,
 )
+from hotline.tickets.service import TicketService
+from hotline.tickets.store import Ticket, TicketDetail, TicketQuery
+from hotline.web.deps import Caller, Local, LocalTime, Supervisor, provided
 
 router = APIRouter(prefix="/api", tags=["tickets"])
 TicketId = Annotated[int, Path(ge=1, lt=2**31)]
 Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0)]
+Tickets = Annotated[TicketService, Depends(provided(TicketService))]
+Taxonomy = Annotated[TicketSettings, Depends(provided(TicketSettings))]
 
 
-def _local(ctx: WebContext, t: datetime | None) -> datetime | None:
-    return t.astimezone(ctx.settings.tz) if t is not None else None
-
-
-def _out(ctx: WebContext, t: Ticket, now: datetime) -> dict[str, Any]:
+def _out(local: LocalTime, t: Ticket, now: datetime) -> dict[str, Any]:
     times = ("deadline", "dispatched_at", "resolved_at", "closed_at", "created_at", "updated_at")
     data: dict[str, Any] = {
         f.name: getattr(t, f.name) for f in fields(t) if f.name in TicketOut.model_fields
     }
-    data.update({name: _local(ctx, getattr(t, name)) for name in times})
+    data.update({name: local.local(getattr(t, name)) for name in times})
     data["overdue"] = t.overdue(now)
     data["next"] = lifecycle.next_statuses(t.status)
     return data
 
 
-def _ticket(ctx: WebContext, t: Ticket) -> TicketOut:
-    return TicketOut(**_out(ctx, t, ctx.tickets.now()))
+def _ticket(local: LocalTime, t: Ticket, now: datetime) -> TicketOut:
+    return TicketOut(**_out(local, t, now))
 
 
-def detail_out(ctx: WebContext, d: TicketDetail) -> TicketDetailOut:
+def detail_out(local: LocalTime, d: TicketDetail, now: datetime) -> TicketDetailOut:
+    """``now``: the ticket service's clock (whether it is overdue)."""
     history = [
-        TicketEventOut(at=_local(ctx, e.at), actor=e.actor, action=e.action,
+        TicketEventOut(at=local.local(e.at), actor=e.actor, action=e.action,
                        from_status=e.from_status, to_status=e.to_status, changes=e.changes,
                        note=e.note)
         for e in d.history
     ]  # fmt: skip
     calls = [
-        LinkedCallOut(linkedid=c.linkedid, linked_at=_local(ctx, c.linked_at),
-                      linked_by=c.linked_by, started_at=_local(ctx, c.started_at),
+        LinkedCallOut(linkedid=c.linkedid, linked_at=local.local(c.linked_at),
+                      linked_by=c.linked_by, started_at=local.local(c.started_at),
                       caller_number=c.caller_number, agent=c.agent, disposition=c.disposition,
                       talk_time=c.talk_time, language=c.language, request_kind=c.request_kind)
         for c in d.calls
     ]  # fmt: skip
-    base = _out(ctx, d.ticket, ctx.tickets.now())
+    base = _out(local, d.ticket, now)
     return TicketDetailOut(**base, transcript=d.ticket.transcript, history=history, calls=calls)
 
 
-def _aware(ctx: WebContext, t: datetime | None) -> datetime | None:
-    # A time without a zone is the hotline's local time.
-    if t is None or t.tzinfo is not None:
-        return t
-    return t.replace(tzinfo=ctx.settings.tz)
-
-
 def _page(
-    ctx: WebContext, found: tuple[list[Ticket], int], limit: int, offset: int
+    local: LocalTime, now: datetime, found: tuple[list[Ticket], int], limit: int, offset: int
 ) -> TicketPageOut:
     items, total = found
     return TicketPageOut(
-        items=[_ticket(ctx, t) for t in items], total=total, limit=limit, offset=offset
+        items=[_ticket(local, t, now) for t in items], total=total, limit=limit, offset=offset
     )
 
 
 @router.get("/tickets/taxonomy")
-async def taxonomy(_: Caller, ctx: Ctx) -> TicketTaxonomyOut:
+async def taxonomy(_: Caller, cfg: Taxonomy) -> TicketTaxonomyOut:
     """What the ticket form offers: kinds, channels, categories, departments, transitions."""
-    cfg = ctx.tickets.config
     return TicketTaxonomyOut(
         kinds=list(lifecycle.KINDS),
         channels=list(lifecycle.CHANNELS),
@@ -113,15 +106,19 @@ async def taxonomy(_: Caller, ctx: Ctx) -> TicketTaxonomyOut:
 
 
 @router.get("/tickets/overdue")
-async def overdue(_: Supervisor, ctx: Ctx, limit: Limit = 50, offset: Offset = 0) -> TicketPageOut:
+async def overdue(
+    _: Supervisor, tickets: Tickets, local: Local, limit: Limit = 50, offset: Offset = 0
+) -> TicketPageOut:
     """Unfinished tickets past their deadline (supervision)."""
-    return _page(ctx, await ctx.tickets.overdue(limit=limit, offset=offset), limit, offset)
+    found = await tickets.overdue(limit=limit, offset=offset)
+    return _page(local, tickets.now(), found, limit, offset)
 
 
 @router.get("/tickets")
 async def list_tickets(
     _: Caller,
-    ctx: Ctx,
+    tickets: Tickets,
+    local: Local,
     status: Annotated[list[str] | None, Query()] = None,
     kind: str | None = None,
     category: str | None = None,
@@ -138,45 +135,51 @@ async def list_tickets(
     query = TicketQuery(
         statuses=tuple(status or ()), kind=kind, category=category, department=department,
         caller_number=caller_number, handler=handler,
-        created_from=_aware(ctx, created_from), created_to=_aware(ctx, created_to),
+        created_from=local.aware(created_from), created_to=local.aware(created_to),
         overdue=overdue,
     )  # fmt: skip
-    return _page(ctx, await ctx.tickets.search(query, limit=limit, offset=offset), limit, offset)
+    found = await tickets.search(query, limit=limit, offset=offset)
+    return _page(local, tickets.now(), found, limit, offset)
 
 
 @router.post("/tickets", status_code=201)
-async def create_ticket(body: TicketCreateIn, who: Caller, ctx: Ctx) -> TicketDetailOut:
+async def create_ticket(
+    body: TicketCreateIn, who: Caller, tickets: Tickets, local: Local
+) -> TicketDetailOut:
     values = body.model_dump(exclude_unset=True, exclude={"status", "linkedid"})
-    detail = await ctx.tickets.create(who, values, status=body.status, linkedid=body.linkedid)
-    return detail_out(ctx, detail)
+    detail = await tickets.create(who, values, status=body.status, linkedid=body.linkedid)
+    return detail_out(local, detail, tickets.now())
 
 
 @router.get("/tickets/{ticket_id}")
-async def get_ticket(ticket_id: TicketId, _: Caller, ctx: Ctx) -> TicketDetailOut:
-    return detail_out(ctx, await ctx.tickets.get(ticket_id))
+async def get_ticket(
+    ticket_id: TicketId, _: Caller, tickets: Tickets, local: Local
+) -> TicketDetailOut:
+    return detail_out(local, await tickets.get(ticket_id), tickets.now())
 
 
 @router.patch("/tickets/{ticket_id}")
 async def update_ticket(
-    ticket_id: TicketId, body: TicketUpdateIn, who: Caller, ctx: Ctx
+    ticket_id: TicketId, body: TicketUpdateIn, who: Caller, tickets: Tickets, local: Local
 ) -> TicketDetailOut:
     values = body.model_dump(exclude_unset=True)
-    return detail_out(ctx, await ctx.tickets.update(who, ticket_id, values))
+    return detail_out(local, await tickets.update(who, ticket_id, values), tickets.now())
 
 
 @router.post("/tickets/{ticket_id}/transition")
 async def transition(
-    ticket_id: TicketId, body: TicketTransitionIn, who: Caller, ctx: Ctx
+    ticket_id: TicketId, body: TicketTransitionIn, who: Caller, tickets: Tickets, local: Local
 ) -> TicketDetailOut:
-    detail = await ctx.tickets.transition(
+    detail = await tickets.transition(
         who, ticket_id, body.to, note=body.note, department=body.department,
         resolution=body.resolution,
     )  # fmt: skip
-    return detail_out(ctx, detail)
+    return detail_out(local, detail, tickets.now())
 
 
 @router.post("/tickets/{ticket_id}/calls")
 async def link_call(
-    ticket_id: TicketId, body: TicketCallIn, who: Caller, ctx: Ctx
+    ticket_id: TicketId, body: TicketCallIn, who: Caller, tickets: Tickets, local: Local
 ) -> TicketDetailOut:
-    return detail_out(ctx, await ctx.tickets.link_call(who, ticket_id, body.linkedid))
+    detail = await tickets.link_call(who, ticket_id, body.linkedid)
+    return detail_out(local, detail, tickets.now())

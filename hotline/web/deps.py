@@ -1,66 +1,134 @@
-"""Dependencies: the application context and the caller's identity, as ``Annotated`` types."""
+"""Dependencies: the services routes ask for by type, and who is calling, as ``Annotated`` types.
+
+The application keeps a registry of the objects its routes need, one per type (services,
+stores, and small typed settings values such as ``LocalTime``), on ``app.state``. A feature's
+routes declare what they need from it, e.g.::
+
+    KbDep = Annotated[KnowledgeBase, Depends(provided(KnowledgeBase))]
+
+and the wiring (``hotline/app/web.py``) registers the instances. Nothing here knows any
+feature: this module imports ``hotline.core`` only.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Annotated
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Annotated, Any, TypeVar, overload
 
-from fastapi import Depends, Header, HTTPException, Request, WebSocket
+from fastapi import Depends, FastAPI, Header, HTTPException, WebSocket
+from starlette.requests import HTTPConnection
 
-from hotline.agents.desk import AgentDesk
-from hotline.agents.store import AgentStore
-from hotline.app.settings import Settings
-from hotline.callers.history import CallerHistory
-from hotline.core.alerts import SupervisorAlerts
 from hotline.core.auth import Principal, TokenError, TokenSigner
-from hotline.kb.service import KnowledgeBase
-from hotline.metrics.service import MetricsService
-from hotline.screenpop.service import ScreenPop
-from hotline.supervision.live import LiveView
-from hotline.surveys.store import SurveyStore
-from hotline.tickets.service import TicketService
 
+T = TypeVar("T")
 WS_AUTH_TIMEOUT = 5.0  # a WebSocket must authenticate within this
 
 
+# -- the registry ------------------------------------------------------------------------------
+class Registry:
+    """What the routes may ask for: at most one instance per type."""
+
+    def __init__(self) -> None:
+        self._by_type: dict[type[Any], object] = {}
+
+    def add(self, *instances: object) -> None:
+        """Register each instance under its own class (a later one replaces an earlier one);
+        None is skipped (a feature that is switched off)."""
+        for instance in instances:
+            if instance is not None:
+                self._by_type[type(instance)] = instance
+
+    def get(self, cls: type[T]) -> T:
+        found = self.find(cls)
+        if found is None:
+            raise LookupError(f"no {cls.__name__} is registered with the web application")
+        return found
+
+    def find(self, cls: type[T]) -> T | None:
+        found = self._by_type.get(cls)
+        if found is None:  # a subclass registered (a test's stand-in, ...)
+            found = next((i for i in self._by_type.values() if isinstance(i, cls)), None)
+        return found if isinstance(found, cls) else None
+
+
+def registry(app: FastAPI) -> Registry:
+    """The application's registry (made on first use)."""
+    found = getattr(app.state, "registry", None)
+    if not isinstance(found, Registry):
+        found = app.state.registry = Registry()
+    return found
+
+
+def provide(app: FastAPI, instances: Iterable[object]) -> None:
+    registry(app).add(*instances)
+
+
+def _registry_of(conn: HTTPConnection) -> Registry:
+    return registry(conn.app)
+
+
+# ``HTTPConnection`` is both a request and a WebSocket: the same providers serve both.
+def provided(cls: type[T]) -> Callable[[HTTPConnection], T]:
+    """A dependency giving the registered ``cls`` (HTTP routes and WebSockets alike)."""
+
+    def dependency(conn: HTTPConnection) -> T:
+        return _registry_of(conn).get(cls)
+
+    dependency.__name__ = f"provided_{cls.__name__}"
+    return dependency
+
+
+def optional(cls: type[T]) -> Callable[[HTTPConnection], T | None]:
+    """A dependency giving the registered ``cls``, or None when the feature is switched off."""
+
+    def dependency(conn: HTTPConnection) -> T | None:
+        return _registry_of(conn).find(cls)
+
+    dependency.__name__ = f"optional_{cls.__name__}"
+    return dependency
+
+
+# -- small typed settings values ---------------------------------------------------------------
 @dataclass(frozen=True)
-class WebContext:
-    settings: Settings
-    signer: TokenSigner
-    agents: AgentStore
-    desk: AgentDesk
-    live: LiveView
-    metrics: MetricsService
-    exposition: Callable[[], Awaitable[str]]  # the Prometheus text, built on request
-    # When set, /metrics wants "Authorization: Bearer <this>" (for a scraper on another host).
-    metrics_token: str = ""
-    tickets: TicketService = field(kw_only=True)
-    kb: KnowledgeBase = field(kw_only=True)
-    screenpop: ScreenPop = field(kw_only=True)
-    callers: CallerHistory = field(kw_only=True)
-    surveys: SurveyStore | None = field(default=None, kw_only=True)
-    alerts: SupervisorAlerts | None = field(default=None, kw_only=True)
-    # /healthz and /readyz: this instance's role (active unless an active/standby pair).
-    health: Callable[[], dict[str, str]] = field(default=lambda: {"role": "active"}, kw_only=True)
+class LocalTime:
+    """The hotline's time zone: a time without a zone in a request is local time, and times
+    in responses are given in it (a deadline reads as "…T18:00:00+08:00")."""
+
+    tz: tzinfo
+    name: str  # e.g. "Asia/Shanghai"
+
+    @overload
+    def local(self, t: datetime) -> datetime: ...
+    @overload
+    def local(self, t: None) -> None: ...
+    def local(self, t: datetime | None) -> datetime | None:
+        return t.astimezone(self.tz) if t is not None else None
+
+    @overload
+    def aware(self, t: datetime) -> datetime: ...
+    @overload
+    def aware(self, t: None) -> None: ...
+    def aware(self, t: datetime | None) -> datetime | None:
+        if t is None or t.tzinfo is not None:
+            return t
+        return t.replace(tzinfo=self.tz)
 
 
-def context(request: Request) -> WebContext:
-    ctx: WebContext = request.app.state.ctx
-    return ctx
+Local = Annotated[LocalTime, Depends(provided(LocalTime))]
+Signer = Annotated[TokenSigner, Depends(provided(TokenSigner))]
 
 
-Ctx = Annotated[WebContext, Depends(context)]
-
-
-def principal(ctx: Ctx, authorization: Annotated[str | None, Header()] = None) -> Principal:
+# -- who is calling ----------------------------------------------------------------------------
+def principal(signer: Signer, authorization: Annotated[str | None, Header()] = None) -> Principal:
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise HTTPException(401, "bearer token required", {"WWW-Authenticate": "Bearer"})
     try:
-        return ctx.signer.verify(token)
+        return signer.verify(token)
     except TokenError as exc:
         raise HTTPException(401, str(exc), {"WWW-Authenticate": "Bearer"}) from None
 
@@ -90,14 +158,14 @@ def self_or_supervisor(who: Principal, agent_id: str) -> None:
         raise HTTPException(403, "agents may only access their own data")
 
 
-async def ws_principal(ws: WebSocket, ctx: WebContext) -> Principal | None:
+async def ws_principal(ws: WebSocket, signer: TokenSigner) -> Principal | None:
     """Accept a WebSocket and read its token from the first message ({"token": ...}), never
     from the URL, so it stays out of access logs. None (the socket closed with 4401) when it
     does not come within ``WS_AUTH_TIMEOUT`` or is not valid."""
     await ws.accept()
     try:
         first = json.loads(await asyncio.wait_for(ws.receive_text(), WS_AUTH_TIMEOUT))
-        return ctx.signer.verify(str(first.get("token", "")))
+        return signer.verify(str(first.get("token", "")))
     except (TimeoutError, ValueError, TokenError, AttributeError):
         await ws.close(code=4401, reason="authentication required")
         return None

@@ -58,6 +58,7 @@ AGENTS = {
     "2017": "Seat 17",
     "2018": "Seat 18",
     "2019": "Seat 19",
+    "2020": "Seat 20",
 }
 QUEUES = {
     "q_answer": (["2001"], "zh"),
@@ -80,6 +81,7 @@ SKILL_QUEUES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "ann_en": ("nobody", "en", {"announce_frequency": 5}),
     "m_q": ("metrics", "zh", {}),
     "sk_pop": ("pop", "zh", {"wrapup": 120}),  # the screen-pop's agents; filing ends wrap-up
+    "sk_desk": ("desk", "en", {"wrapup": 120}),  # the agent page's browser test (English)
 }
 # number → (queue, menu)
 NUMBERS = {
@@ -98,6 +100,7 @@ NUMBERS = {
     "12367": ("ann_en", None),
     "12368": ("m_q", None),
     "12352": ("sk_pop", "pop"),  # the shipped menu, its queues retargeted to sk_pop
+    "12369": ("sk_desk", None),
 }
 # Citizens' phones registered with the PBX (pbx.phones): the survey callbacks ring them.
 CITIZENS = [f"139000000{n:02d}" for n in range(1, 13)]
@@ -347,7 +350,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 # run's database (the session service's, a ``hotline`` process's, a CLI command's); a test
 # whose databases are an ``engine`` or ``blank_url`` of each kind ran on both already.
 POSTGRESQL_PASS = {
-    "test_agent_routing.py", "test_agents_cli.py", "test_call_records.py",
+    "test_agent_page.py", "test_agent_routing.py", "test_agents_cli.py", "test_call_records.py",
     "test_metrics_calls.py", "test_metrics_store.py", "test_migrations.py", "test_reports.py",
     "test_screenpop.py", "test_service_restart.py", "test_tickets.py",
     "test_transcription_calls.py",

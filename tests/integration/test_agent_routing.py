@@ -14,6 +14,7 @@ import pytest
 from hotline.agents.store import Agent
 from hotline.app.service import Service
 from hotline.app.settings import Secrets, Settings
+from hotline.supervision.schemas import LiveAgent
 from telephony.queue_state import QueueBoard
 from telephony.sip import Phone, SipStack
 from telephony.sip.pool import PhonePool, Track
@@ -220,13 +221,13 @@ async def test_ring_out_auto_pauses_visibly_and_wrap_up_follows_each_call(
     number, track = await call(pool, settings, "12365")
     await phone.next_incoming(10)
 
-    async def state() -> dict[str, object]:
+    async def state() -> LiveAgent:
         snap = await service.live.snapshot()
-        return next(a for a in snap["agents"] if a["agent_id"] == "wrap_agent")
+        return next(a for a in snap.agents if a.agent_id == "wrap_agent")
 
-    async def auto_paused() -> dict[str, object] | None:
+    async def auto_paused() -> LiveAgent | None:
         a = await state()
-        return a if a["state"] == "paused" and a["reason"] == "no answer" else None
+        return a if a.state == "paused" and a.reason == "no answer" else None
 
     await wait_for(auto_paused, 15, "the agent auto-paused with a visible reason")
     board = await status(service)
@@ -239,7 +240,7 @@ async def test_ring_out_auto_pauses_visibly_and_wrap_up_follows_each_call(
     pool.hangup(track)
 
     async def in_state(name: str) -> bool:
-        return (await state())["state"] == name
+        return (await state()).state == name
 
     await wait_for(lambda: in_state("wrap_up"), 10, "wrap-up after the call")
     assert (await status(service)).members["sk_wrap"]["PJSIP/2016"].paused_reason == "wrap-up"

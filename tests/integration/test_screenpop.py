@@ -110,8 +110,8 @@ async def test_pop_reaches_only_its_agent_and_files_the_ticket_with_the_call(
     assert str(first["pop-wait"]).count(":") == 1
     assert not first["repeat"], "a first call is no repeat"
     pop = service.screenpop.current("popa")
-    assert pop is not None and pop["caller"]["number"] == number
-    linkedid = pop["linkedid"]
+    assert pop is not None and pop.caller.number == number
+    linkedid = pop.linkedid
 
     # A page that reconnects (here: reloads) gets the current call's pop again.
     await asyncio.to_thread(browser.refresh)

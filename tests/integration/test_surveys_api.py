@@ -22,11 +22,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
@@ -35,6 +36,7 @@ from sqlalchemy import Engine
 
 from hotline.agents.store import AgentStore
 from hotline.app.settings import Settings
+from hotline.app.web import create_app
 from hotline.calls.store import CallStore
 from hotline.core.alerts import Alert, SupervisorAlerts
 from hotline.core.auth import Principal, TokenSigner, hash_password
@@ -48,8 +50,7 @@ from hotline.surveys.policy import COMPLETED, UNREACHABLE, Next
 from hotline.surveys.store import Candidate, Survey, SurveyStore
 from hotline.tickets.service import TicketService
 from hotline.tickets.store import TicketStore
-from hotline.web.app import WebServer, create_app
-from hotline.web.deps import WebContext
+from hotline.web.server import WebServer
 from telephony.queue_state import QueueBoard
 from telephony.tracker import CallTracker
 from testkit.clock import Clock
@@ -65,8 +66,6 @@ DIGIT = {"satisfied": "1", "basically_satisfied": "2", "dissatisfied": "3"}
 SIGNER = TokenSigner(b"survey-api-test-secret")
 SUP = {"Authorization": f"Bearer {SIGNER.issue(Principal('sup1', ('supervisor',)))}"}
 AGENT = {"Authorization": f"Bearer {SIGNER.issue(Principal('ag1', ('agent',)))}"}
-# What the survey routes, the live view and the reports never touch.
-UNUSED = cast(Any, None)
 _ids = itertools.count(1000)
 
 
@@ -151,25 +150,22 @@ EXPECTED = {
 
 
 # -- the app, without the PBX ---------------------------------------------------------------------
-def web_context(
+def web_app(
     settings: Settings,
     engine: Engine,
     surveys: SurveyStore | None,
     alerts: SupervisorAlerts,
     clock: Clock,
-) -> WebContext:
+) -> FastAPI:
     agents = AgentStore(engine)
     live = LiveView(settings, QueueBoard(), agents, CallTracker(), CallStore(engine),
                     surveys=surveys, alerts=alerts, clock=clock)  # fmt: skip
     metrics = MetricsService(settings, MetricsStore(engine), TicketStore(engine), surveys=surveys)
 
-    async def exposition() -> str:
-        return ""
-
-    return WebContext(
-        settings, SIGNER, agents, UNUSED, live, metrics, exposition,
-        tickets=TicketService(settings, TicketStore(engine), clock), kb=UNUSED, screenpop=UNUSED,
-        callers=UNUSED, surveys=surveys, alerts=alerts,
+    # No desk, knowledge base, screen-pop or caller look-ups: none of these routes asks.
+    return create_app(
+        settings, SIGNER, agents, live, metrics,
+        TicketService(settings, TicketStore(engine), clock), surveys, alerts,
     )  # fmt: skip
 
 
@@ -183,8 +179,8 @@ class Api:
 
 
 @contextlib.asynccontextmanager
-async def client(ctx: WebContext) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(ctx))
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://hotline") as http:
         yield http
 
@@ -192,7 +188,7 @@ async def client(ctx: WebContext) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def api(engine: Engine, settings: Settings, fixed_now: datetime) -> AsyncIterator[Api]:
     store, alerts, clock = SurveyStore(engine), SupervisorAlerts(), Clock(fixed_now)
-    async with client(web_context(settings, engine, store, alerts, clock)) as http:
+    async with client(web_app(settings, engine, store, alerts, clock)) as http:
         yield Api(http, store, alerts, engine, clock)
 
 
@@ -453,7 +449,7 @@ async def test_every_survey_route_is_404_when_surveys_are_off(
         ("DELETE", "/api/surveys/optouts/13900001111"),
         ("GET", "/api/surveys/stats?since=2026-11-20T00:00&until=2026-11-21T00:00"),
     ]  # fmt: skip
-    async with client(web_context(settings, engine, None, SupervisorAlerts(), Clock(DAY))) as http:
+    async with client(web_app(settings, engine, None, SupervisorAlerts(), Clock(DAY))) as http:
         for method, path in routes:
             r = await http.request(method, path, headers=SUP)
             assert error(r) == (404, "survey.disabled"), path
@@ -520,8 +516,7 @@ async def test_the_wallboard_shows_satisfaction_and_alerts(
     scheduled(store)
     store.set_paused(True, "sup1")
     alerts.raise_(dissatisfied_alert(77, now))
-    app = create_app(web_context(settings, engine, store, alerts, Clock(now)))
-    web = WebServer(app, "127.0.0.1", free_port())
+    web = WebServer(web_app(settings, engine, store, alerts, Clock(now)), "127.0.0.1", free_port())
     task = asyncio.create_task(web.run())
     try:
         await wait_for(lambda: web.started, 15, "the web server")

@@ -115,11 +115,12 @@ async def test_a_recorded_call_is_transcribed_into_turns_and_a_draft(
     # The agent's screen-pop got the transcript and the suggestions (delivered once).
     def delivered() -> bool:
         pop = service.screenpop.current("asr_agent")
-        return bool(pop and "street light" in (pop["draft"].get("transcript") or "").lower())
+        return bool(pop and "street light" in (pop.draft.transcript or "").lower())
 
     await wait_for(delivered, 30, "the transcript in the agent's draft")
     pop = service.screenpop.current("asr_agent")
-    assert pop is not None and pop["draft"]["suggested"]["category"] == "street_lighting"
+    assert pop is not None and pop.draft.suggested is not None
+    assert pop.draft.suggested.category == "street_lighting"
     # The call record is untouched by transcription.
     after = await ended_record(service, number)
     assert {c: getattr(after, c) for c in before} == before

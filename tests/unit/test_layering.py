@@ -40,7 +40,7 @@ def test_the_contracts_hold() -> None:
 
 def test_a_lower_layer_importing_the_application_breaks_it(tmp_path: Path) -> None:
     copy_tree(tmp_path)
-    tracker = tmp_path / "telephony" / "calls.py"
+    tracker = tmp_path / "telephony" / "tracker.py"
     tracker.write_text(tracker.read_text() + "\nimport hotline.core.errors  # noqa\n")
     result = lint_imports(tmp_path)
     assert result.returncode == 1

@@ -1,4 +1,4 @@
-"""The FastAPI application and the uvicorn server that runs it inside the service's loop."""
+"""The uvicorn server that runs a FastAPI application inside the service's event loop."""
 
 from __future__ import annotations
 
@@ -7,30 +7,6 @@ from collections.abc import Iterator
 
 import uvicorn
 from fastapi import FastAPI
-
-from hotline.kb import routes as kb_routes
-from hotline.screenpop import routes as agent_routes
-from hotline.surveys import routes as survey_routes
-from hotline.tickets import routes as ticket_routes
-from hotline.web import errors
-from hotline.web.deps import WebContext
-from hotline.web.health import health_router
-from hotline.web.routes import api, pages
-
-
-def create_app(ctx: WebContext) -> FastAPI:
-    app = FastAPI(title="hotline", docs_url="/api/docs", openapi_url="/api/openapi.json")
-    app.state.ctx = ctx
-    errors.install(app)
-    app.include_router(health_router(ctx.health))
-    app.include_router(api)
-    app.include_router(ticket_routes.router)
-    app.include_router(kb_routes.router)
-    app.include_router(survey_routes.router)
-    app.include_router(agent_routes.api)
-    app.include_router(pages)
-    app.include_router(agent_routes.pages)
-    return app
 
 
 class _Server(uvicorn.Server):
