@@ -1,5 +1,6 @@
 """What transcription produces, as plain values shared by the recogniser, the turn merger, the
-draft extractor, the job workers and the CLI. No I/O here."""
+job workers and the CLI (the ticket draft, ``drafting/``, reads the same shape through its own
+protocols). No I/O here."""
 
 from __future__ import annotations
 

@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from asr.draft_settings import DraftTaxonomy
 from asr.settings import AsrSettings
+from drafting.settings import DraftTaxonomy
 from hotline.callers.history import CallerSettings
 from hotline.ha.config import HaSettings
 from hotline.surveys.config import SurveySettings

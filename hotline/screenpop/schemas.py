@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from asr.draft import Choice, DateMention, Phone, PlaceMention, Summary, Urgency
+from drafting import Choice, DateMention, Phone, PlaceMention, Summary, Urgency
 from hotline.callers.schemas import CallerHistoryOut, RepeatOut
 from hotline.supervision.schemas import AgentState, LiveAgent
 
@@ -77,7 +77,7 @@ class SuggestedFields(BaseModel):
 
 
 class DraftAnalysis(BaseModel):
-    """The transcription job's draft (``asr.draft.Draft.as_dict``): each field with its
+    """The transcription job's draft (``drafting.Draft.as_dict``): each field with its
     confidence and evidence (what was said, by whom, when), ``source: "system"``."""
 
     language: str

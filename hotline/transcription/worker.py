@@ -46,8 +46,8 @@ class JobRunner:
     the draft taxonomy is read once."""
 
     def __init__(self, config: WorkerConfig) -> None:
-        from asr.draft import DraftTaxonomy
         from asr.recognize import Recognizer, RecognizerOptions
+        from drafting import DraftTaxonomy
 
         self.config = config
         options = RecognizerOptions(**config.options) if config.options else None
@@ -65,8 +65,8 @@ class JobRunner:
 
     def run(self, job: Job) -> tuple[Any, Any, float]:
         """(transcript, draft, audio seconds) of the job's recordings, as JSON-ready data."""
-        from asr.draft import extract
         from asr.transcript import build, to_dict
+        from drafting import extract
 
         language = job.language or "en"
         legs = [

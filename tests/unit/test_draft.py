@@ -1,4 +1,4 @@
-"""Ticket drafts from transcripts (asr/draft.py): hand-made transcripts as the recogniser
+"""Ticket drafts from transcripts (drafting/): hand-made transcripts as the recogniser
 writes them (lower case, no punctuation, Mandarin words separated by spaces), with word
 timestamps; the shipped taxonomy from config/hotline.yaml."""
 
@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from asr.draft import Draft, extract
-from asr.draft_settings import DraftTaxonomy
 from asr.types import LegTranscript, Speaker, Transcript, Turn, Word
+from drafting import Draft, DraftTaxonomy, extract
 from hotline.app.settings import ConfigError, load_settings, parse_settings
 from hotline.tickets.lifecycle import KINDS
 

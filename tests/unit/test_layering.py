@@ -11,7 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
-PACKAGES = ("hotline", "telephony", "ivr", "asr")
+PACKAGES = ("hotline", "telephony", "ivr", "asr", "drafting")
 
 
 def lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -44,7 +44,7 @@ def test_a_lower_layer_importing_the_application_breaks_it(tmp_path: Path) -> No
     tracker.write_text(tracker.read_text() + "\nimport hotline.core.errors  # noqa\n")
     result = lint_imports(tmp_path)
     assert result.returncode == 1
-    assert "telephony, ivr and asr never import the application BROKEN" in result.stdout
+    assert "telephony, ivr, asr and drafting never import the application BROKEN" in result.stdout
     assert "telephony.tracker -> hotline.core.errors" in result.stdout
 
 

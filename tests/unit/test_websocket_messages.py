@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import pytest
 
-from asr.draft import DraftTaxonomy
+from drafting import DraftTaxonomy
 from hotline.app import schemas as ws_schemas
 from hotline.app.settings import Settings, load_settings
 from hotline.screenpop.schemas import AGENT_MESSAGE, AgentMessage, CallDraft, StateMessage

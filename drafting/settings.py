@@ -3,12 +3,12 @@
 Plain data (phrases per request kind and per category in English and Mandarin, a gazetteer of
 the city's places, urgency words, weights), so a centre tunes it without code. The ids are
 those of ``tickets.categories`` and the request kinds; ``problems()`` names any that are not,
-and the whole-file settings call it (``asr`` imports nothing of ``hotline``).
+and the whole-file settings call it (``drafting`` imports nothing of ``hotline``).
 
-Matching rules (see ``asr/draft.py``): English phrases match whole words in lower-case ASR text
-(a plural or -ed/-ing ending is allowed), so "street light" finds "street lights"; Mandarin
-phrases match as substrings of the text with the recogniser's spaces between Chinese words
-removed, so 路灯 finds "路 灯".
+Matching rules (see ``drafting/phrases.py``): English phrases match whole words in lower-case
+ASR text (a plural or -ed/-ing ending is allowed), so "street light" finds "street lights";
+Mandarin phrases match as substrings of the text with the recogniser's spaces between Chinese
+words removed, so 路灯 finds "路 灯".
 """
 
 from __future__ import annotations
@@ -17,14 +17,18 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from telephony.settings import Strict
+from drafting.normalise import CJK
+from drafting.types import PlaceKind
 
-CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-PlaceKind = Literal["road", "district", "community", "village", "landmark"]
+
+class Strict(BaseModel):
+    """Unknown keys are errors, as in every section (``telephony.settings.Strict``, which this
+    lower layer does not import)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _clean(phrases: list[str], *, chinese: bool) -> list[str]:

@@ -1,0 +1,81 @@
+"""The entry point: ``extract(transcript, taxonomy=..., ivr_kind=..., now=...)`` runs the
+finders over the call's sentences and puts their results together as a ``Draft``.
+
+It reads the caller's turns (the agent's may confirm, never override); urgency and dates are
+the caller's only (the agent's "if it's an emergency" is not).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from drafting.dates import find_dates
+from drafting.phones import find_phones
+from drafting.phrases import choose, is_negated, rate_urgency, scan
+from drafting.places import find_places
+from drafting.segments import Segment, segments, speaker_turns
+from drafting.settings import DraftTaxonomy
+from drafting.summary import summarise
+from drafting.types import Draft, Transcript
+
+
+def extract(
+    transcript: Transcript,
+    *,
+    taxonomy: DraftTaxonomy,
+    ivr_kind: str | None = None,
+    now: datetime | None = None,
+) -> Draft:
+    """The ticket draft of one transcribed call. ``ivr_kind``: the request kind the caller
+    chose in the IVR (a prior; ignored unless it is one of the taxonomy's kinds). ``now``: the
+    time of the call, to resolve "yesterday" and "for a week" into dates."""
+    compiled = taxonomy.compiled
+    segs = segments(speaker_turns(transcript), taxonomy.sentence_gap)
+    caller = [s for s in segs if s.speaker == "caller"]
+
+    kind_hits = scan(compiled.kinds, segs)
+    category_hits = scan(compiled.categories, segs)
+    urgency_hits = scan(compiled.urgency, caller)  # the agent's "if it's an emergency" is not
+    prior = ivr_kind if ivr_kind in taxonomy.kinds else None
+    kind = choose(kind_hits, taxonomy.agent_weight, prior, taxonomy.ivr_prior)
+    if ivr_kind is not None and prior is None:
+        note = f"IVR kind {ivr_kind!r} is not a request kind (no prior)"
+        kind = replace(kind, note=f"{kind.note}; {note}" if kind.note else note)
+    category = choose(category_hits, taxonomy.agent_weight)
+    places = find_places(segs, compiled)
+    urgency = rate_urgency(urgency_hits)
+    dates = find_dates(caller, now)
+    phones = find_phones(segs)
+
+    def features(seg: Segment) -> tuple[float, list[str]]:
+        score, reasons = 0.0, []
+        for h in (*kind_hits, *category_hits):
+            if h.seg is seg:
+                score += h.matcher.weight
+                reasons.append(f"{h.matcher.label}: {h.matcher.phrase}")
+        for h in urgency_hits:
+            if h.seg is seg and not is_negated(h):
+                score += 1.0
+                reasons.append(f"urgency: {h.matcher.phrase}")
+        for p in places:
+            if any(ev.at == round(seg.start, 2) and ev.speaker == seg.speaker for ev in p.evidence):
+                score += 1.0
+                reasons.append(f"place: {p.value}")
+        for d in dates:
+            if d.evidence[0].at == round(seg.start, 2):
+                score += 0.5
+                reasons.append(f"when: {d.phrase}")
+        return score, reasons
+
+    summary = summarise(segs, features, taxonomy.summary_sentences, places)
+    return Draft(
+        language=transcript.language,
+        kind=kind,
+        category=category,
+        places=places,
+        phones=phones,
+        dates=dates,
+        urgency=urgency,
+        summary=summary,
+    )
