@@ -10,7 +10,7 @@ Example::
         await call.wait_answered(5)
 """
 
-from telephony.sip.calls import CallEnd, CallHandle
+from telephony.sip.call import CallEnd, CallHandle
 from telephony.sip.config import (
     IncomingAction,
     IncomingPolicy,
@@ -19,7 +19,7 @@ from telephony.sip.config import (
     allocate_ports,
 )
 from telephony.sip.errors import CallFailed, RegistrationFailed, SipError, SipStackError
-from telephony.sip.phones import Phone
+from telephony.sip.phone import Phone
 from telephony.sip.stack import SipStack
 
 __all__ = [

@@ -29,10 +29,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from telephony.sip.calls import CallHandle
+from telephony.sip.call import CallHandle
 from telephony.sip.config import PhoneConfig, allocate_ports
 from telephony.sip.errors import SipError
-from telephony.sip.phones import Phone
+from telephony.sip.phone import Phone
 from telephony.sip.stack import SipStack
 
 log = logging.getLogger("telephony.sip.worker")

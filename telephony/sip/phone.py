@@ -1,25 +1,22 @@
-"""Phones: one pjsua2 account per ``Phone``, each on its own SIP UDP port and RTP range."""
+"""``Phone``: the asyncio side of one SIP phone (its pjsua2 side is ``pj_account.PjAccount``).
+
+Each phone has its own SIP UDP port and RTP port range.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import re
-import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import pjsua2 as pj
 
 from telephony.sip._aio import Waitable
-from telephony.sip.calls import CallHandle, PjCall
+from telephony.sip.call import CallHandle
 from telephony.sip.config import IncomingAction, IncomingPolicy, PhoneConfig
-from telephony.sip.errors import CallFailed, RegistrationFailed, SipError, SipStackError
-from telephony.sip.stack import describe_pj_error, destroy_now
-
-if TYPE_CHECKING:
-    from telephony.sip.stack import SipStack
+from telephony.sip.errors import RegistrationFailed, SipError
+from telephony.sip.pj_account import close_account, find_account, open_account
+from telephony.sip.ports import PhoneHost
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +31,7 @@ class Phone(Waitable):
     on the ``incoming`` queue.
     """
 
-    def __init__(self, stack: SipStack, config: PhoneConfig) -> None:
+    def __init__(self, stack: PhoneHost, config: PhoneConfig) -> None:
         super().__init__()
         self._stack = stack
         self.config = config
@@ -65,59 +62,14 @@ class Phone(Waitable):
 
     # -------------------------------------------------------------- lifecycle
 
-    async def _create(self) -> None:
-        self._acc_id = await self._stack.run(self._create_account, f"create phone {self}")
-
-    def _create_account(self) -> int:
-        """pjsip thread: UDP transport on ``sip_port`` plus an account bound to it."""
-        cfg = self.config
-        stack = self._stack
-        ep = stack._endpoint
-        tcfg = pj.TransportConfig()
-        tcfg.port = cfg.sip_port
-        if cfg.bind not in ("", "0.0.0.0"):
-            tcfg.boundAddress = cfg.bind
-        try:
-            transport_id = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
-        except pj.Error as exc:
-            raise SipError(
-                f"cannot open SIP UDP port {cfg.bind}:{cfg.sip_port}: {describe_pj_error(exc)}"
-            ) from exc
-
-        acfg = pj.AccountConfig()
-        acfg.idUri = cfg.id_uri
-        acfg.sipConfig.transportId = transport_id
-        acfg.natConfig.sipOutboundUse = 0  # plain Contact without ;ob / reg-id
-        if cfg.registrar:
-            acfg.regConfig.registrarUri = cfg.registrar
-            acfg.regConfig.timeoutSec = cfg.reg_timeout_s
-        if cfg.password is not None:
-            cred = pj.AuthCredInfo("digest", "*", cfg.auth_user or cfg.user, 0, cfg.password)
-            acfg.sipConfig.authCreds.append(cred)
-        rtp = pj.TransportConfig()
-        rtp.port = cfg.rtp_port
-        rtp.portRange = cfg.rtp_port_range
-        if cfg.bind not in ("", "0.0.0.0"):
-            rtp.boundAddress = cfg.bind
-        acfg.mediaConfig.transportConfig = rtp
-
-        acc = PjAccount(stack, self, transport_id)
-        try:
-            acc.create(acfg, False)
-        except pj.Error as exc:
-            ep.transportClose(transport_id)
-            raise SipError(f"cannot create account for {self}: {describe_pj_error(exc)}") from exc
-        acc_id = int(acc.getId())
-        stack._register_account(acc_id, cfg.sip_port, acc)
-        log.debug("phone %s ready (account %d, transport %d)", self, acc_id, transport_id)
-        return acc_id
-
-    def _account(self) -> PjAccount:
-        """pjsip thread: this phone's pjsua2 account."""
-        acc = self._stack._accounts.get(self._acc_id if self._acc_id is not None else -1)
-        if acc is None:
-            raise SipError(f"{self} is closed")
-        return acc
+    async def open(self) -> None:
+        """Open this phone's SIP port and account on the pjsip thread (``add_phone`` does)."""
+        if self._acc_id is not None:
+            raise SipError(f"{self} is already open")
+        pjsip = self._stack.pjsip
+        self._acc_id = await self._stack.run(
+            lambda: open_account(pjsip, self), f"create phone {self}"
+        )
 
     async def close(self, timeout: float = 5.0) -> None:
         """Hang up this phone's calls (bounded wait), then remove its account and port."""
@@ -128,13 +80,9 @@ class Phone(Waitable):
         await self.hangup_all(timeout)
         acc_id = self._acc_id
         if acc_id is not None and self._stack.running:
-            await self._stack.run(lambda: self._close_account(acc_id), f"close {self}")
-        self._stack._forget_phone(self)
-
-    def _close_account(self, acc_id: int) -> None:
-        acc = self._stack._unregister_account(acc_id)
-        if acc is not None:
-            acc.shutdown_account(close_transport=True)
+            pjsip = self._stack.pjsip
+            await self._stack.run(lambda: close_account(pjsip, acc_id), f"close {self}")
+        self._stack.forget_phone(self)
 
     async def hangup_all(self, timeout: float = 5.0) -> None:
         """Hang up every live call of this phone and wait (bounded) for their end."""
@@ -164,7 +112,8 @@ class Phone(Waitable):
         if not self.registered and self._reg_error is not None:
             raise self._reg_error
 
-    def _on_reg_state(self, active: bool, status: int, reason: str) -> None:
+    def on_reg_state(self, active: bool, status: int, reason: str) -> None:
+        """A registration result (``PhoneEvents``, run on the loop)."""
         self.registered = active
         self.reg_status = status
         self.reg_reason = reason
@@ -190,36 +139,18 @@ class Phone(Waitable):
             if not _HEADER_NAME.match(name) or "\r" in value or "\n" in value:
                 raise ValueError(f"invalid SIP header {name!r}: {value!r}")
         stack = self._stack
+        pjsip = stack.pjsip
         handle = CallHandle(
             stack,
-            stack._new_key(),
+            pjsip.new_key(),
             direction="outgoing",
             phone_user=self.config.user,
             remote_uri=uri,
         )
+        acc_id = self._acc_id
 
         def job() -> str:
-            core = PjCall(stack, self._account(), handle)
-            stack._register_call(core)
-            prm = pj.CallOpParam(True)
-            prm.opt.audioCount = 1
-            prm.opt.videoCount = 0
-            for name, value in hdrs.items():
-                header = pj.SipHeader()
-                header.hName = name
-                header.hValue = value
-                prm.txOption.headers.append(header)
-            try:
-                core.makeCall(uri, prm)
-            except pj.Error as exc:
-                stack._calls.pop(core.key, None)
-                raise CallFailed(
-                    f"cannot call {uri} from {self}: {describe_pj_error(exc)}"
-                ) from exc
-            try:
-                return str(core.getInfo().callIdString)
-            except pj.Error:
-                return ""  # already disconnected; the handle gets the end event
+            return find_account(pjsip, acc_id, self).dial(handle, handle.key, uri, hdrs)
 
         handle.sip_call_id = await stack.run(job, f"dial {uri} from {self}")
         self._handles.append(handle)
@@ -275,66 +206,15 @@ class Phone(Waitable):
                 f"timed out after {timeout} s waiting for an incoming call on {self}"
             ) from None
 
-    def _on_incoming(self, handle: CallHandle) -> None:
-        self._handles.append(handle)
-        self.incoming.put_nowait(handle)
+    # ---------------- updates from the pjsip side (``PhoneEvents``)
 
-
-class PjAccount(pj.Account):  # type: ignore[misc]
-    """The pjsua2 account of one ``Phone``; lives on the pjsip thread only."""
-
-    def __init__(self, stack: SipStack, phone: Phone, transport_id: int) -> None:
-        super().__init__()
-        self.stack = stack
-        self.phone = phone
-        self.transport_id = transport_id
-
-    def onRegState(self, prm: Any) -> None:
-        try:
-            active = bool(self.getInfo().regIsActive)
-            self.stack._notify(self.phone._on_reg_state, active, int(prm.code), str(prm.reason))
-        except Exception:
-            log.exception("onRegState failed for %s", self.phone)
-
-    def onIncomingCall(self, prm: Any) -> None:
-        try:
-            self._incoming(int(prm.callId), str(prm.rdata.wholeMsg))
-        except Exception:
-            # pjsua2 answers 500 when no Call object was attached.
-            log.exception("onIncomingCall failed for %s", self.phone)
-
-    def _incoming(self, call_id: int, invite: str) -> None:
-        stack, phone = self.stack, self.phone
-        policy = phone.policy
-        handle = CallHandle(
-            stack, stack._new_key(), direction="incoming", phone_user=phone.config.user
-        )
+    def new_incoming_call(self, key: int, invite: str) -> CallHandle:
+        """The handle of a new incoming call (pjsip thread; the loop has not seen it yet)."""
+        handle = CallHandle(self._stack, key, direction="incoming", phone_user=self.config.user)
         handle.invite = invite
-        core = PjCall(stack, self, handle, call_id=call_id, policy=policy)
-        stack._register_call(core)
-        info = core.getInfo()
-        # The handle is not visible to the loop yet, so filling it in here is safe.
-        handle.remote_uri = str(info.remoteUri)
-        handle.sip_call_id = str(info.callIdString)
-        core.respond(180)
-        handle.ringing_at = time.time()
-        handle.last_status = 180
-        stack._notify(phone._on_incoming, handle)
-        if policy.action is IncomingAction.ANSWER:
-            core.later(policy.after_ms / 1000, lambda: core.respond(200), "auto answer")
-        elif policy.action is IncomingAction.REJECT:
-            status = policy.reject_status
-            core.later(policy.after_ms / 1000, lambda: core.end_call(status), "auto reject")
+        return handle
 
-    def shutdown_account(self, *, close_transport: bool) -> None:
-        """Unregister and delete the pjsua account (and optionally close its transport)."""
-        try:
-            self.shutdown()
-        except pj.Error as exc:
-            log.warning("account shutdown of %s: %s", self.phone, describe_pj_error(exc))
-        if close_transport:
-            try:
-                self.stack._endpoint.transportClose(self.transport_id)
-            except (pj.Error, SipStackError) as exc:
-                log.warning("closing transport of %s: %s", self.phone, describe_pj_error(exc))
-        destroy_now(self)
+    def on_incoming(self, call: CallHandle) -> None:
+        """An incoming call is ringing (run on the loop)."""
+        self._handles.append(call)
+        self.incoming.put_nowait(call)
