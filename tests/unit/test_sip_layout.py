@@ -16,7 +16,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "telephony.sip"
 SIP_DIR = ROOT / "telephony" / "sip"
 MODULES = sorted(p.stem for p in SIP_DIR.glob("*.py"))
