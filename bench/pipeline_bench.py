@@ -20,7 +20,7 @@ event loop, as a socket read would be):
   wires it). Measured before and after the end-to-end runs; the faster is the ceiling.
 * **end to end**, once into SQLite (WAL, a temporary file) and once into a private PostgreSQL:
   the same parsing → ``event_from_message`` (as ``AmiConnection`` dispatches) →
-  ``CallRecords.on_event`` (``CallTracker.feed`` → ``CallRecorder.submit``) with the recorder
+  ``CallFeed.on_event`` (``CallTracker.feed`` → ``CallRecorder.submit``) with the recorder
   running as an asyncio task writing batches through ``CallStore.save_many``, from the first
   byte until ``drain()`` says the last record is stored. Afterwards every call of the stream
   must be an ended record in the database, and sampled records must equal their scenario's
@@ -63,7 +63,7 @@ from panoramisk.ami_protocol import AMIProtocol
 from sqlalchemy import Engine, func, select
 
 from bench.pg import postgres_version, private_postgres
-from hotline.app.service import CallRecords
+from hotline.calls.feed import CallFeed
 from hotline.calls.store import CallStore
 from hotline.calls.writer import CallRecorder
 from hotline.db.engine import make_engine, migrate
@@ -385,7 +385,7 @@ async def run_end_to_end(
     try:
         store = TimedStore(engine, writer_profile)
         recorder = CallRecorder(store)
-        records = CallRecords(CallTracker(), recorder)
+        records = CallFeed(CallTracker(), recorder)
         count = 0
 
         def on_message(_manager: object, message: Mapping[str, object]) -> None:

@@ -38,10 +38,10 @@ from bench.asr_bench import MODEL, ROOT, synthesise
 from bench.ivr_bench import machine
 from bench.pg import PrivatePostgres, private_postgres
 from bench.redis_server import PrivateRedis, private_redis, redis_version
-from hotline.app.settings import JobsSettings
 from hotline.db.engine import make_engine, migrate
 from hotline.db.job_models import TranscriptionJobRow
 from hotline.jobs.broker import Publisher, QueueConfig
+from hotline.jobs.config import JobsSettings
 from hotline.jobs.store import DONE, Job, JobStore
 from hotline.transcription.service import Transcription
 from hotline.transcription.worker import WorkerConfig

@@ -248,7 +248,9 @@ async def test_with_redis_down_the_service_keeps_its_jobs_and_publishes_them_whe
     svc = await Service.build(rsettings, secrets)
     transcription = svc.transcription
     assert transcription is not None and transcription.publisher is not None
-    tickets = TicketService(rsettings, svc.tickets)
+    tickets = TicketService(
+        rsettings.tickets, svc.tickets, tz=rsettings.tz, languages=rsettings.ivr.languages
+    )
     calls = recordings[:3]
     ticket_ids = {}
     for rec in calls:

@@ -85,7 +85,9 @@ async def world(pbx: PrivateAsterisk, settings: Settings, db_url: NewDbUrl) -> A
         sip={"registrar": f"127.0.0.1:{settings.pbx.embedded.sip_port}"},
     )  # fmt: skip
     mine = Settings.model_validate(data)
-    tickets = TicketService(mine, TicketStore(engine))
+    tickets = TicketService(
+        mine.tickets, TicketStore(engine), tz=mine.tz, languages=mine.ivr.languages
+    )
     window = CallWindow.from_settings(mine.surveys, tickets.calendar)
     applier = ResultApplier(tickets, SupervisorAlerts(), None, ())
     yield World(url, mine, tickets, SurveyStore(engine), window, applier)

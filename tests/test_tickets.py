@@ -66,7 +66,13 @@ def clock() -> Clock:
 @pytest.fixture
 def svc(engine: Engine, clock: Clock) -> TicketService:
     settings = Settings.model_validate({"tickets": shipped_tickets()})
-    return TicketService(settings, TicketStore(engine), clock)
+    return TicketService(
+        settings.tickets,
+        TicketStore(engine),
+        clock,
+        tz=settings.tz,
+        languages=settings.ivr.languages,
+    )
 
 
 NOISE = {

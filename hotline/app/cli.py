@@ -287,7 +287,7 @@ def cmd_prompts_build(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_config_render(args: argparse.Namespace, settings: Settings) -> int:
-    from hotline.pbx.link import render_input
+    from hotline.app.pbx import render_input
     from telephony.asterisk.render import render, write_config
 
     secrets = resolve_secrets(settings)
@@ -353,7 +353,7 @@ def _knowledge_base(settings: Settings) -> KnowledgeBase:
 
     migrate(settings.database.url, primary_pbx=settings.pbx.name)
     store = KbStore(make_engine(settings.database.url))
-    return KnowledgeBase(store, categories_from(settings))
+    return KnowledgeBase(store, categories_from(settings.tickets.categories))
 
 
 def cmd_kb_import(args: argparse.Namespace, settings: Settings) -> int:
@@ -500,7 +500,9 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     migrate(settings.database.url, primary_pbx=settings.pbx.name)
     engine = make_engine(settings.database.url)
     surveys = SurveyStore(engine) if settings.surveys.enabled else None
-    service = MetricsService(settings, MetricsStore(engine), TicketStore(engine), surveys=surveys)
+    service = MetricsService(
+        settings.metrics_config(), MetricsStore(engine), TicketStore(engine), surveys=surveys
+    )
     since, until = bounds(args.period, day, tz)
     data = service.report(since, until)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -578,8 +580,8 @@ def cmd_transcribe(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from hotline.app.pbx import embedded_pbxes
     from hotline.app.service import Service
-    from hotline.pbx.link import embedded_pbxes
 
     secrets = resolve_secrets(settings)
     if any(p.mode == "embedded" for p in settings.all_pbxes):

@@ -79,10 +79,16 @@ def survey(settings: Settings, processes: int | None) -> int:
         )  # fmt: skip
     url = resolve_redis_url(settings)
     _check_schema(settings.database.url)
-    from hotline.surveys.worker import serve
+    from hotline.surveys.service import registrar_of
+    from hotline.surveys.worker import SurveyWorkerConfig, serve
 
+    cfg = SurveyWorkerConfig(
+        settings.surveys, settings.ivr, settings.tickets.calendar, settings.tz,
+        database_url=settings.database.url,
+        registrar=registrar_of(settings.surveys, settings.pbx),
+    )  # fmt: skip
     queue = QueueConfig.from_settings(settings.jobs, url)
-    return run_pool("survey", serve, (settings, password, queue), n, settings.jobs.stop_timeout)
+    return run_pool("survey", serve, (cfg, password, queue), n, settings.jobs.stop_timeout)
 
 
 def _check_schema(url: str) -> None:
