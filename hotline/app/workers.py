@@ -8,12 +8,10 @@ import dataclasses
 import logging
 import os
 
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.exc import DBAPIError
 
 from hotline.app.settings import ConfigError, Settings, resolve_redis_url
-from hotline.db.engine import alembic_config, make_engine
+from hotline.db.engine import schema_revisions
 from hotline.jobs.broker import QueueConfig
 from hotline.jobs.pool import run_pool
 from hotline.transcription.worker import WorkerConfig
@@ -94,17 +92,12 @@ def survey(settings: Settings, processes: int | None) -> int:
 def _check_schema(url: str) -> None:
     """The service migrates the database; a worker only checks it is migrated (an unreachable
     database is waited for by the workers themselves)."""
-    engine = make_engine(url)
     try:
-        with engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_revision()
+        current, head = schema_revisions(url)
     except DBAPIError as exc:
         log.warning("database not reachable yet (%s); the workers wait for it",
                     str(exc.orig or exc).splitlines()[0])  # fmt: skip
         return
-    finally:
-        engine.dispose()
-    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
     if current != head:
         raise ConfigError(
             "database.url",

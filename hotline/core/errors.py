@@ -8,6 +8,7 @@ one place (``hotline/web/errors.py``).
     ``Invalid``     the request is well-formed but makes no sense            → 422
 
 ``ConfigError``: a configuration file (or an import file) that cannot be used.
+``DatabaseNotReady``: a database a read-only command cannot use (no schema, behind...).
 """
 
 from __future__ import annotations
@@ -49,3 +50,9 @@ class ConfigError(Exception):
         lines = [f"invalid configuration {self.source}:"]
         lines += [f"  {p}" for p in self.problems]
         return "\n".join(lines)
+
+
+class DatabaseNotReady(Exception):
+    """A command that does not migrate met a database it cannot use: unreachable, or its schema
+    missing, behind or unknown to this version. The message says what to do; the CLI prints it
+    and exits with status 1."""
