@@ -4,8 +4,8 @@ Each feature owns its section's model (``hotline/<feature>/config.py``: ``Databa
 ``JobsSettings``, ``KbSettings``, ``CallerSettings``, ``TicketSettings``, ``SurveySettings``,
 ``HaSettings``; ``PbxSettings``, ``IvrSettings``, ``AsrSettings`` and ``DraftTaxonomy`` from their
 packages); ``Settings`` composes them, checks what spans sections, and builds the small frozen
-values some features take instead of the whole settings (``desk_pbxes``, ``metrics_config``,
-``live_config``...). Nothing outside ``hotline.app`` sees ``Settings``.
+values some features take instead of the whole settings (``metrics_config``, ``live_config``).
+Nothing outside ``hotline.app`` sees ``Settings`` (but the web context, for now).
 
 A bad file never produces a traceback: every problem becomes a ``ConfigError`` naming the field
 (``pbx.queues[0].name: ...``), which the CLI prints before exiting with status 2.
