@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.agents.desk import AgentDesk
 from hotline.agents.store import AgentStore
@@ -189,8 +190,12 @@ class Service:
 
     async def run(self) -> None:
         """Run until cancelled (or until the AMI refuses our credentials)."""
-        # The agents as they are now (a standby built long ago has an old copy).
-        await self.desk.load()
+        # The agents as they are now (a standby built long ago has an old copy); with the
+        # database away the copy from the build serves until the first reconcile reads again.
+        try:
+            await self.desk.load()
+        except SQLAlchemyError as exc:
+            log.warning("agents not re-read at start (%s)", exc.__class__.__name__)
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.calls.recorder.run(), name="recorder")
