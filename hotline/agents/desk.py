@@ -61,8 +61,8 @@ class AgentDesk:
     reconciled_pbxes: set[str] = field(default_factory=set)
     # Every agent by id, as of the last change (replaced, never changed in place: the store
     # reports changes from the threads that make them).
-    _agents: dict[str, Agent] = field(default_factory=dict)
-    _subscribed: bool = False
+    _agents: dict[str, Agent] = field(default_factory=dict, init=False, repr=False)
+    _subscribed: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._primary = self.pbxes[0]
