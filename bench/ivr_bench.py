@@ -40,9 +40,9 @@ from typing import Any, TypeVar
 import yaml
 
 from bench.private_pbx import private_pbx
+from hotline.app.pbx import embedded_pbx
 from hotline.app.service import Service
 from hotline.app.settings import Settings, parse_settings, resolve_secrets
-from hotline.pbx.link import embedded_pbx
 from ivr.app import IvrApp
 from telephony.sip.errors import SipError
 from telephony.sip.pool import LEGS_PER_WORKER, PhonePool, Track

@@ -24,7 +24,7 @@ event loop, as a socket read would be):
   dispatch to a callback that only counts.
 * **end to end**, once into SQLite (WAL, a temporary file) and once into a private PostgreSQL:
   the same ``AmiLink`` parsing and dispatch (as ``AmiConnection`` receives) →
-  ``CallRecords.on_event`` (``CallTracker.feed`` → ``CallWriter.submit``) with the recorder
+  ``CallFeed.on_event`` (``CallTracker.feed`` → ``CallWriter.submit``) with the recorder
   running as an asyncio task writing batches through ``CallStore.save_many``, from the first
   byte until ``drain()`` says the last record is stored. Afterwards every call of the stream
   must be an ended record in the database, and sampled records must equal their scenario's
@@ -69,7 +69,7 @@ from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
 from sqlalchemy import Engine, func, select
 
-from hotline.app.service import CallRecords
+from hotline.calls.feed import CallFeed
 from hotline.calls.store import CallStore
 from hotline.calls.writer import CallWriter
 from hotline.db.engine import make_engine, migrate
@@ -408,7 +408,7 @@ async def run_end_to_end(
     try:
         store = TimedStore(engine, writer_profile)
         recorder = CallWriter(store)
-        records = CallRecords(CallTracker(), recorder)
+        records = CallFeed(CallTracker(), recorder)
         count = 0
 
         def on_event(event: AmiEvent) -> None:

@@ -58,10 +58,10 @@ from websockets.exceptions import ConnectionClosed
 
 from bench.ivr_bench import Machine, fmt, machine, percentile, proc_cpu, ratio
 from bench.private_pbx import private_pbx
+from hotline.app.pbx import embedded_pbx
 from hotline.app.service import Service
 from hotline.app.settings import Secrets, Settings, parse_settings, resolve_secrets
 from hotline.core.auth import Principal
-from hotline.pbx.link import embedded_pbx
 from telephony.processes import wait_or_kill
 from testkit.support import free_port, wait_for
 

@@ -16,9 +16,9 @@ pause after every answered call, and the odd "no answer" auto-pause.
 Then each query runs once untimed (warm caches, as on a serving API) and ``--repeat`` times
 timed, as the API runs it:
 
-* ``MetricsService(settings, MetricsStore(engine)).compute(since, until, groups)`` for today
-  by ["total", "queue", "agent", "hour"], the last 7 days by ["day", "queue"] and today's
-  10:00-11:00 by ["total"];
+* ``MetricsService(settings.metrics_config(), MetricsStore(engine)).compute(since, until,
+  groups)`` for today by ["total", "queue", "agent", "hour"], the last 7 days by ["day",
+  "queue"] and today's 10:00-11:00 by ["total"];
 * the live view's ``CallStore.summary(midnight, 5.0, 20.0)`` (today is a whole day: the view
   as it is at the end of the day, its worst case).
 
@@ -541,7 +541,7 @@ def queries(settings: Settings, today: date, counts: dict[date, DayCounts]) -> l
         since: datetime, until: datetime, groups: list[str]
     ) -> tuple[Callable[[Engine], Any], Callable[[Engine], Staged]]:
         def run(engine: Engine) -> Any:
-            service = MetricsService(settings, MetricsStore(engine))
+            service = MetricsService(settings.metrics_config(), MetricsStore(engine))
             return service.compute(since, until, groups, now)
 
         def staged(engine: Engine) -> Staged:

@@ -36,10 +36,10 @@ from sqlalchemy import func, select
 from asr.audio import read_wav
 from bench.asr_bench import MODEL, ROOT, synthesise
 from bench.ivr_bench import machine
-from hotline.app.settings import JobsSettings
 from hotline.db.engine import make_engine, migrate
 from hotline.db.job_models import TranscriptionJobRow
 from hotline.jobs.broker import Publisher, QueueConfig
+from hotline.jobs.config import JobsSettings
 from hotline.jobs.store import DONE, Job, JobStore
 from hotline.transcription.service import Transcription
 from hotline.transcription.worker import WorkerConfig

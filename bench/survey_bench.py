@@ -660,8 +660,8 @@ class Run:
 
 
 async def run(args: argparse.Namespace, settings: Settings, workdir: Path, info: Machine) -> Run:
+    from hotline.app.pbx import embedded_pbx
     from hotline.db.engine import make_engine, migrate
-    from hotline.pbx.link import embedded_pbx
     from hotline.surveys.prompts import build_prompts
 
     begun = time.monotonic()
@@ -680,7 +680,7 @@ async def run(args: argparse.Namespace, settings: Settings, workdir: Path, info:
     try:
         async with contextlib.AsyncExitStack() as stack:
             # Prompts first (synthesis takes a while; the PBX does not need them).
-            prompts = await asyncio.to_thread(build_prompts, settings)
+            prompts = await asyncio.to_thread(build_prompts, settings.surveys, settings.ivr)
             pbx = await stack.enter_async_context(embedded_pbx(settings, secrets))
 
             # The citizens: so many phones per process as a process holds calls.

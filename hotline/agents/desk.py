@@ -8,18 +8,23 @@ service is down: membership is never torn down at shutdown.
 Several PBXes: an agent belongs, while logged in, to the PBX of its extension (extensions are
 unique across PBXes), and every action goes to that PBX's queues; each PBX is reconciled after
 its own (re)connect, so one PBX down never holds up the others.
+
+The desk keeps the agents in memory (``load``: at start, and again at each reconcile, which
+picks up what other processes changed, e.g. ``hotline agents import`` while the service runs)
+and is told of every change made through the service's store (``AgentStore.subscribe``: a
+profile put through the API or an import, a login, logout or pause), so who is logged in at an
+extension (``agent_on``, asked at every connected call) is answered without the database.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from hotline.agents.store import Agent, AgentStore, UnknownAgent
-from hotline.app.settings import Settings
 from hotline.core.errors import Conflict, NotFound
 from hotline.pbx.link import PbxLink
 from telephony.ami.events import AmiEvent
@@ -42,7 +47,8 @@ def penalty(level: int) -> int:
 
 @dataclass
 class AgentDesk:
-    settings: Settings
+    # Every PBX's settings, the primary first: its agent endpoints, queues and wrap-up times.
+    pbxes: Sequence[PbxSettings]
     store: AgentStore
     control: QueueControl  # the primary PBX's
     board: QueueBoard  # the primary PBX's
@@ -53,16 +59,41 @@ class AgentDesk:
     # Set once every PBX has been reconciled; ``reconciled_pbxes``: which ones have.
     reconciled: asyncio.Event = field(default_factory=asyncio.Event)
     reconciled_pbxes: set[str] = field(default_factory=set)
+    # Every agent by id, as of the last change (replaced, never changed in place: the store
+    # reports changes from the threads that make them).
+    _agents: dict[str, Agent] = field(default_factory=dict, init=False, repr=False)
+    _subscribed: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self._primary = self.pbxes[0]
+        self._by_name = {pbx.name: pbx for pbx in self.pbxes}
         if not self.links:
-            primary = self.settings.pbx
+            primary = self._primary
             self.links = {
                 primary.name: PbxLink(primary, CallTracker(primary.name), self.board, self.control)
             }
-        self._pbx_of = {
-            a.extension: pbx.name for pbx in self.settings.all_pbxes for a in pbx.agents
-        }
+        self._pbx_of = {a.extension: pbx.name for pbx in self.pbxes for a in pbx.agents}
+
+    # -- the agents, in memory ---------------------------------------------------------------
+    async def load(self) -> None:
+        """(Re)read every agent from the store; from the first load on, the store reports
+        each change made through it."""
+        if not self._subscribed:
+            self.store.subscribe(self._changed)
+            self._subscribed = True
+        await asyncio.to_thread(self.store.snapshot, self._loaded)
+
+    def _loaded(self, agents: list[Agent]) -> None:
+        self._agents = {a.agent_id: a for a in agents}
+
+    def _changed(self, agent: Agent) -> None:
+        """The store's report of a change (any thread; reports come one at a time)."""
+        self._agents = {**self._agents, agent.agent_id: agent}
+
+    @property
+    def agents(self) -> list[Agent]:
+        """Every agent as the desk knows it (by id)."""
+        return sorted(self._agents.values(), key=lambda a: a.agent_id)
 
     # -- what Asterisk should have -----------------------------------------------------------
     def pbx_of(self, extension: str | None) -> str | None:
@@ -71,7 +102,7 @@ class AgentDesk:
 
     def _pbx_settings(self, extension: str | None) -> PbxSettings:
         name = self.pbx_of(extension)
-        return self.settings.pbx_named(name) if name is not None else self.settings.pbx
+        return self._by_name[name] if name is not None else self._primary
 
     def _link(self, extension: str) -> PbxLink:
         return self.links[self._pbx_settings(extension).name]
@@ -98,7 +129,7 @@ class AgentDesk:
         holder = next(
             (
                 a
-                for a in await asyncio.to_thread(self.store.all)
+                for a in self._agents.values()
                 if a.logged_in_extension == ext and a.agent_id != agent_id
             ),
             None,
@@ -146,7 +177,7 @@ class AgentDesk:
     # -- Asterisk → us -----------------------------------------------------------------------
     def on_event(self, ev: AmiEvent, pbx: str | None = None) -> None:
         """An event of PBX ``pbx`` (default the primary)."""
-        pbx = pbx or self.settings.pbx.name
+        pbx = pbx or self._primary.name
         if ev.name == "AgentComplete":
             linkedid = ev.get("Linkedid") or None
             self._spawn(self._after_call(ev.get("Interface"), ev.get("Queue"), linkedid, pbx))
@@ -155,10 +186,10 @@ class AgentDesk:
                 self._spawn(self._auto_paused(ev.get("Interface"), pbx))
 
     async def _after_call(self, iface: str, queue: str, linkedid: str | None, pbx: str) -> None:
-        agent = await self.agent_on(iface, pbx)
+        agent = self.agent_on(iface, pbx)
         if agent is None or agent.paused:
             return
-        queues = self.settings.pbx_named(pbx).queues
+        queues = self._by_name[pbx].queues
         seconds = next((q.wrapup for q in queues if q.name == queue), 0)
         if seconds <= 0:
             return
@@ -166,7 +197,7 @@ class AgentDesk:
         self._schedule_wrapup_end(agent.agent_id, seconds)
 
     async def _auto_paused(self, iface: str, pbx: str) -> None:
-        agent = await self.agent_on(iface, pbx)
+        agent = self.agent_on(iface, pbx)
         if agent is None or (agent.paused and agent.pause_reason == NO_ANSWER):
             return
         log.info("agent %s auto-paused: let a call ring out", agent.agent_id)
@@ -195,14 +226,12 @@ class AgentDesk:
     # -- reconcile ---------------------------------------------------------------------------
     async def reconcile(self, pbx: str | None = None) -> None:
         """Make PBX ``pbx``'s (default the primary's) dynamic membership match the store; then
-        read it back. Agents logged in at other PBXes' extensions are no members here."""
-        link = self.links[pbx or self.settings.pbx.name]
+        read it back. Agents logged in at other PBXes' extensions are no members here. The
+        agents are read again first (other processes may have changed them meanwhile)."""
+        link = self.links[pbx or self._primary.name]
         control = link.control
-        mine = [
-            a
-            for a in await asyncio.to_thread(self.store.all)
-            if self.pbx_of(a.logged_in_extension) == link.name
-        ]
+        await self.load()
+        mine = [a for a in self.agents if self.pbx_of(a.logged_in_extension) == link.name]
         wanted: dict[tuple[str, str], tuple[Agent, int]] = {}
         for agent in mine:
             if agent.logged_in_extension is not None:
@@ -269,13 +298,17 @@ class AgentDesk:
             raise Conflict("agent.not_logged_in", f"{agent_id} is not logged in")
         return agent
 
-    async def agent_on(self, iface: str, pbx: str | None = None) -> Agent | None:
-        """The agent logged in at ``iface`` ("PJSIP/2001"), if any (of PBX ``pbx`` if given)."""
-        agents = await asyncio.to_thread(self.store.all)
+    def agent_at(self, extension: str, pbx: str | None = None) -> Agent | None:
+        """The agent logged in at ``extension`` (of PBX ``pbx`` if given). From memory."""
+        return self.agent_on(interface(extension), pbx)
+
+    def agent_on(self, iface: str, pbx: str | None = None) -> Agent | None:
+        """The agent logged in at ``iface`` ("PJSIP/2001"), if any (of PBX ``pbx`` if given).
+        From memory: no database read."""
         return next(
             (
                 a
-                for a in agents
+                for a in self._agents.values()
                 if a.logged_in_extension
                 and interface(a.logged_in_extension) == iface
                 and (pbx is None or self.pbx_of(a.logged_in_extension) == pbx)

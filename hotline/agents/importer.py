@@ -11,8 +11,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hotline.agents.store import AgentStore
-from hotline.app.settings import ConfigError
 from hotline.core.auth import ROLES, hash_password
+from hotline.core.errors import ConfigError
 
 
 class AgentSpec(BaseModel):

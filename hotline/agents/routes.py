@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException
@@ -22,13 +23,22 @@ from hotline.agents.schemas import (
 from hotline.agents.store import Agent, AgentStore
 from hotline.core.auth import Principal, check_password, hash_password
 from hotline.core.errors import Invalid
-from hotline.supervision.live import LiveView
 from hotline.web.deps import Admin, Caller, Signer, Supervisor, provided, self_or_supervisor
 
 router = APIRouter(prefix="/api")
 Agents = Annotated[AgentStore, Depends(provided(AgentStore))]
 Desk = Annotated[AgentDesk, Depends(provided(AgentDesk))]
-Live = Annotated[LiveView, Depends(provided(LiveView))]
+
+
+@dataclass(frozen=True)
+class DeskChanged:
+    """Told after an agent's state changed through the API, so the wallboard and the agent's
+    own page show it at once (the wiring passes the live view's refresh)."""
+
+    notify: Callable[[], None]
+
+
+Live = Annotated[DeskChanged, Depends(provided(DeskChanged))]
 
 
 def _out(desk: AgentDesk, a: Agent) -> AgentOut:
@@ -110,14 +120,14 @@ async def agent_events(agent_id: str, who: Caller, agents: Agents) -> list[Agent
 
 async def _change(
     desk: AgentDesk,
-    live: LiveView,
+    live: DeskChanged,
     who: Principal,
     agent_id: str,
     change: Callable[[], Awaitable[Agent]],
 ) -> AgentOut:
     self_or_supervisor(who, agent_id)
     agent = await change()
-    live.changed()  # the wallboard and the agent's own page show it at once
+    live.notify()  # the wallboard and the agent's own page show it at once
     return _out(desk, agent)
 
 

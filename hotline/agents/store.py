@@ -1,7 +1,16 @@
-"""Agents in the store: profiles, skills, roles, sessions and state history. Synchronous."""
+"""Agents in the store: profiles, skills, roles, sessions and state history. Synchronous.
+
+Whoever keeps agents in memory (the agent desk) is told of every change made through this
+store (``subscribe``): a profile created or updated (the API, ``hotline agents import``), a
+session changed (login, logout, pause). Changes are made and reported one at a time, in order,
+and ``snapshot`` reads every agent with no change in between, so a copy loaded with it and kept
+up by the reports misses nothing this process does.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -49,9 +58,32 @@ class UnknownAgent(KeyError):
     pass
 
 
+Listener = Callable[[Agent], None]
+
+
 class AgentStore:
     def __init__(self, engine: Engine) -> None:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._listeners: list[Listener] = []
+        # Held while a change is written and reported, and while ``snapshot`` reads.
+        self._lock = threading.Lock()
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener`` with the agent as it is after each change made through this
+        store, once it is committed (in the thread that made it, the store's lock held: keep
+        it quick)."""
+        self._listeners.append(listener)
+
+    def snapshot(self, use: Callable[[list[Agent]], None]) -> None:
+        """Read every agent and hand them to ``use``, with no change of this store between
+        the read and ``use`` (it runs under the lock the changes are reported under)."""
+        with self._lock:
+            use(self.all())
+
+    def _changed(self, agent: Agent) -> Agent:
+        for listener in self._listeners:
+            listener(agent)
+        return agent
 
     def upsert(
         self,
@@ -65,17 +97,21 @@ class AgentStore:
     ) -> tuple[Agent, bool]:
         """Create or update a profile (the session is left alone); True if created."""
         now = datetime.now(UTC)
-        with self._sessions.begin() as s:
-            row = s.scalar(select(AgentRow).where(AgentRow.agent_id == agent_id))
-            created = row is None
-            if row is None:
-                row = AgentRow(agent_id=agent_id, created_at=now, paused=False, password_hash="")
-                s.add(row)
-            row.name, row.extension, row.roles, row.skills = name, extension, roles, skills
-            if password_hash is not None:
-                row.password_hash = password_hash
-            row.updated_at = now
-            return _agent(row), created
+        with self._lock:
+            with self._sessions.begin() as s:
+                row = s.scalar(select(AgentRow).where(AgentRow.agent_id == agent_id))
+                created = row is None
+                if row is None:
+                    row = AgentRow(
+                        agent_id=agent_id, created_at=now, paused=False, password_hash=""
+                    )
+                    s.add(row)
+                row.name, row.extension, row.roles, row.skills = name, extension, roles, skills
+                if password_hash is not None:
+                    row.password_hash = password_hash
+                row.updated_at = now
+                agent = _agent(row)
+            return self._changed(agent), created
 
     def get(self, agent_id: str) -> Agent:
         with self._sessions() as s:
@@ -111,35 +147,41 @@ class AgentStore:
         (imports and tests; the service leaves it to the clock); ``pbx``: the PBX of the
         extension logged in at (or out from), kept in the history."""
         now = now or datetime.now(UTC)
-        with self._sessions.begin() as s:
-            row = s.scalar(select(AgentRow).where(AgentRow.agent_id == agent_id))
-            if row is None:
-                raise UnknownAgent(agent_id)
-            left = state_of(row.logged_in_extension is not None, row.paused, row.pause_reason)
-            if left is not None and row.state_since is not None and now > row.state_since:
-                conn = s.connection()
-                ext, since = row.logged_in_extension, row.state_since
-                write_segments(conn, list(split_hours(agent_id, ext, left, since, now)))
-                if left == WRAP_UP:
-                    seconds = (now - since).total_seconds()
-                    add_wrapup(
-                        conn, linkedid=row.wrapup_call, extension=ext, start=since, seconds=seconds
+        with self._lock:
+            with self._sessions.begin() as s:
+                row = s.scalar(select(AgentRow).where(AgentRow.agent_id == agent_id))
+                if row is None:
+                    raise UnknownAgent(agent_id)
+                left = state_of(row.logged_in_extension is not None, row.paused, row.pause_reason)
+                if left is not None and row.state_since is not None and now > row.state_since:
+                    conn = s.connection()
+                    ext, since = row.logged_in_extension, row.state_since
+                    write_segments(conn, list(split_hours(agent_id, ext, left, since, now)))
+                    if left == WRAP_UP:
+                        seconds = (now - since).total_seconds()
+                        add_wrapup(
+                            conn,
+                            linkedid=row.wrapup_call,
+                            extension=ext,
+                            start=since,
+                            seconds=seconds,
+                        )
+                row.wrapup_call = call if state_of(True, paused, reason) == WRAP_UP else None
+                row.logged_in_extension = extension
+                row.paused, row.pause_reason, row.state_since = paused, reason, now
+                row.updated_at = now
+                s.add(
+                    AgentEventRow(
+                        agent_id=agent_id,
+                        event=event,
+                        reason=reason,
+                        extension=extension,
+                        at=now,
+                        pbx=pbx,
                     )
-            row.wrapup_call = call if state_of(True, paused, reason) == WRAP_UP else None
-            row.logged_in_extension = extension
-            row.paused, row.pause_reason, row.state_since = paused, reason, now
-            row.updated_at = now
-            s.add(
-                AgentEventRow(
-                    agent_id=agent_id,
-                    event=event,
-                    reason=reason,
-                    extension=extension,
-                    at=now,
-                    pbx=pbx,
                 )
-            )
-            return _agent(row)
+                agent = _agent(row)
+            return self._changed(agent)
 
     def events(self, agent_id: str) -> list[AgentEventRow]:
         with self._sessions() as s:

@@ -3,6 +3,12 @@
 Exit statuses: 0 success, 1 runtime failure (message on stderr), 2 bad configuration or usage,
 3 the PBX refused our AMI credentials, 4 an active instance lost its leadership (ha), 130
 interrupted.
+
+Only ``db upgrade`` and the service (``run``, ``demo``) migrate the database, and the commands
+that set things up (``agents import``, ``agents passwd``, ``kb import``, the ``surveys``
+actions) as they always have. Commands that only read (``calls``, ``report``, ``agents list``,
+``surveys list``, ``kb search``) never do: against a database whose schema is missing or
+behind they say so, naming ``hotline db upgrade``, and exit 1.
 """
 
 from __future__ import annotations
@@ -26,10 +32,13 @@ from hotline.app.settings import (
     load_settings,
     resolve_secrets,
 )
+from hotline.core.errors import DatabaseNotReady
 from hotline.ha.leadership import LeadershipLost
 from telephony.errors import AmiAuthError, TelephonyError
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from hotline.agents.store import AgentStore
     from hotline.kb.service import KnowledgeBase
     from hotline.surveys.store import Survey, SurveyStore
@@ -249,6 +258,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TelephonyError as exc:
         print(f"hotline: {exc}", file=sys.stderr)
         return 1
+    except DatabaseNotReady as exc:
+        print(f"hotline: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
@@ -287,7 +299,7 @@ def cmd_prompts_build(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_config_render(args: argparse.Namespace, settings: Settings) -> int:
-    from hotline.pbx.link import render_input
+    from hotline.app.pbx import render_input
     from telephony.asterisk.render import render, write_config
 
     secrets = resolve_secrets(settings)
@@ -299,12 +311,24 @@ def cmd_config_render(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _agent_store(settings: Settings) -> AgentStore:
-    from hotline.agents.store import AgentStore
-    from hotline.db.engine import make_engine, migrate
+def _engine(settings: Settings, *, migrated: bool) -> Engine:
+    """The database. ``migrated``: brought to the code's schema first (the commands that set
+    things up); else (the read-only commands) only checked: ``DatabaseNotReady`` when it is
+    not there, and Alembic says nothing."""
+    from hotline.db.engine import check_schema, make_engine, migrate
 
-    migrate(settings.database.url, primary_pbx=settings.pbx.name)
-    return AgentStore(make_engine(settings.database.url))
+    url = settings.database.url
+    if migrated:
+        migrate(url, primary_pbx=settings.pbx.name)
+    else:
+        check_schema(url)
+    return make_engine(url)
+
+
+def _agent_store(settings: Settings, *, migrated: bool = True) -> AgentStore:
+    from hotline.agents.store import AgentStore
+
+    return AgentStore(_engine(settings, migrated=migrated))
 
 
 def cmd_agents_import(args: argparse.Namespace, settings: Settings) -> int:
@@ -319,7 +343,7 @@ def cmd_agents_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_agents_list(args: argparse.Namespace, settings: Settings) -> int:
-    for a in _agent_store(settings).all():
+    for a in _agent_store(settings, migrated=False).all():
         skills = ",".join(f"{k}:{v}" for k, v in sorted(a.skills.items())) or "-"
         state = (
             "logged out"
@@ -346,14 +370,12 @@ def cmd_agents_passwd(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _knowledge_base(settings: Settings) -> KnowledgeBase:
-    from hotline.db.engine import make_engine, migrate
+def _knowledge_base(settings: Settings, *, migrated: bool = True) -> KnowledgeBase:
     from hotline.kb.service import KnowledgeBase, categories_from
     from hotline.kb.store import KbStore
 
-    migrate(settings.database.url, primary_pbx=settings.pbx.name)
-    store = KbStore(make_engine(settings.database.url))
-    return KnowledgeBase(store, categories_from(settings))
+    store = KbStore(_engine(settings, migrated=migrated))
+    return KnowledgeBase(store, categories_from(settings.tickets.categories))
 
 
 def cmd_kb_import(args: argparse.Namespace, settings: Settings) -> int:
@@ -373,7 +395,7 @@ def cmd_kb_search(args: argparse.Namespace, settings: Settings) -> int:
     from hotline.core.errors import Invalid
 
     try:
-        hits = _knowledge_base(settings).search(args.query, limit=args.limit)
+        hits = _knowledge_base(settings, migrated=False).search(args.query, limit=args.limit)
     except Invalid as exc:
         print(f"hotline: {exc.message}", file=sys.stderr)
         return 2
@@ -383,12 +405,10 @@ def cmd_kb_search(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _survey_store(settings: Settings) -> SurveyStore:
-    from hotline.db.engine import make_engine, migrate
+def _survey_store(settings: Settings, *, migrated: bool = True) -> SurveyStore:
     from hotline.surveys.store import SurveyStore
 
-    migrate(settings.database.url, primary_pbx=settings.pbx.name)
-    return SurveyStore(make_engine(settings.database.url))
+    return SurveyStore(_engine(settings, migrated=migrated))
 
 
 def _operator() -> str:
@@ -424,7 +444,7 @@ def _survey_action(run: Callable[[], Survey], tz: tzinfo) -> int:
 
 
 def cmd_surveys_list(args: argparse.Namespace, settings: Settings) -> int:
-    store = _survey_store(settings)
+    store = _survey_store(settings, migrated=False)
     print(f"{'id':>6}  {'status':12} {'ticket':>8}  {'number':>14}  {'try':>3}  "
           f"{'next (local)':16}  result")  # fmt: skip
     for s in store.find(args.status, limit=args.limit):
@@ -485,7 +505,6 @@ def cmd_surveys_optin(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import date
 
-    from hotline.db.engine import make_engine, migrate
     from hotline.metrics.render import bounds, to_csv, to_html
     from hotline.metrics.service import MetricsService
     from hotline.metrics.store import MetricsStore
@@ -497,10 +516,11 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         day = date.fromisoformat(args.date) if args.date else datetime.now(tz).date()
     except ValueError:
         raise ConfigError("--date", [f"not a date (YYYY-MM-DD): {args.date!r}"]) from None
-    migrate(settings.database.url, primary_pbx=settings.pbx.name)
-    engine = make_engine(settings.database.url)
+    engine = _engine(settings, migrated=False)
     surveys = SurveyStore(engine) if settings.surveys.enabled else None
-    service = MetricsService(settings, MetricsStore(engine), TicketStore(engine), surveys=surveys)
+    service = MetricsService(
+        settings.metrics_config(), MetricsStore(engine), TicketStore(engine), surveys=surveys
+    )
     since, until = bounds(args.period, day, tz)
     data = service.report(since, until)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -524,10 +544,8 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_calls(args: argparse.Namespace, settings: Settings) -> int:
     from hotline.calls.store import CallStore
-    from hotline.db.engine import make_engine, migrate
 
-    migrate(settings.database.url, primary_pbx=settings.pbx.name)
-    store = CallStore(make_engine(settings.database.url))
+    store = CallStore(_engine(settings, migrated=False))
     rows = store.find(caller_number=args.caller, limit=args.limit, pbx=args.pbx)
     print(
         f"{'started (UTC)':19}  {'pbx':8} {'caller':>14}  {'number':>6}  {'queue':10} {'agent':6} "
@@ -578,8 +596,8 @@ def cmd_transcribe(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from hotline.app.pbx import embedded_pbxes
     from hotline.app.service import Service
-    from hotline.pbx.link import embedded_pbxes
 
     secrets = resolve_secrets(settings)
     if any(p.mode == "embedded" for p in settings.all_pbxes):

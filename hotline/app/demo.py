@@ -20,10 +20,10 @@ from datetime import datetime
 from pathlib import Path
 
 from hotline.agents.importer import import_agents, load_agents_file
+from hotline.app.pbx import embedded_pbx
 from hotline.app.service import Service
 from hotline.app.settings import Secrets, Settings
 from hotline.calls.store import CallSummary
-from hotline.pbx.link import embedded_pbx
 from telephony.audio import synthesize
 from telephony.sip.errors import CallFailed
 from telephony.sip.pool import PhonePool, Track

@@ -4,7 +4,7 @@ A standby has the service built (database migrated, prompts made) but holds no P
 serves no IVR and runs no scheduler: it answers ``/healthz`` (role standby) and ``/readyz``
 (503) on the API port and asks for the lock every ``ha.retry_seconds``. Taking over, it stops
 that small server, starts the whole service, which logs in to each PBX, takes over the calls the
-dead instance had stored in progress and re-reads live state from Asterisk (``CallRecords.resync``,
+dead instance had stored in progress and re-reads live state from Asterisk (``CallFeed.resync``,
 ``AgentDesk.reconcile``). While active it confirms the lock every ``ha.check_seconds``; if it
 cannot, it stops the service and ``run`` raises ``LeadershipLost`` (the process exits with status 4,
 and its supervisor starts it again as a standby).

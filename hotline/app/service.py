@@ -1,32 +1,38 @@
-"""Wiring of the running service: settings and connections are built here and passed down."""
+"""Wiring of the running service: settings and connections are built here and passed down.
+
+Each feature gets its own section of the settings and the few values it needs, never the whole
+``Settings``; the path of a call through the features is ``hotline.app.flow``."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
-import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.agents.desk import AgentDesk
+from hotline.agents.routes import DeskChanged
 from hotline.agents.store import AgentStore
+from hotline.app.flow import wire_call_flow
 from hotline.app.settings import Secrets, Settings
 from hotline.app.web import create_app
+from hotline.app.workers import worker_config
 from hotline.callers.history import CallerHistory, RegionRules, StoreHistory
+from hotline.calls.fanout import CallFanout
+from hotline.calls.feed import CallFeed
 from hotline.calls.store import CallStore
 from hotline.calls.writer import CallWriter
 from hotline.core.alerts import SupervisorAlerts
 from hotline.core.auth import TokenSigner, hash_password
-from hotline.core.errors import DomainError
 from hotline.db.engine import make_engine, migrate
 from hotline.fastagi.service import Ivr
-from hotline.jobs.store import Job, JobStore
+from hotline.jobs.store import JobStore
 from hotline.kb.importer import seed_if_empty
 from hotline.kb.service import KnowledgeBase, categories_from, kb_suggestions
 from hotline.kb.store import KbStore
@@ -37,115 +43,20 @@ from hotline.screenpop.service import ScreenPop
 from hotline.supervision.live import LiveView
 from hotline.supervision.prometheus import exposition
 from hotline.supervision.routes import Scrape
-from hotline.surveys.service import Surveys
-from hotline.tickets.service import SYSTEM, TicketService
+from hotline.surveys.service import Surveys, registrar_of
+from hotline.tickets.service import TicketService
 from hotline.tickets.store import TicketStore
-from hotline.transcription.service import Transcription, transcript_text
-from hotline.transcription.worker import WorkerConfig
+from hotline.transcription.delivery import TranscriptDelivery
+from hotline.transcription.service import Deliver, Transcription
 from hotline.web.health import Health
 from hotline.web.server import WebServer
-from telephony import dialplan
 from telephony.ami.connection import AmiConnection
-from telephony.ami.events import AmiEvent
-from telephony.errors import AmiActionError, AmiAuthError
+from telephony.errors import AmiAuthError
 from telephony.queue_control import QueueControl
 from telephony.queue_state import QueueBoard
-from telephony.tracker import (
-    CallRecord,
-    CallTracker,
-    CallUpdate,
-    Gap,
-    UpdateKind,
-    gap_event,
-    scoped,
-)
+from telephony.tracker import CallTracker, scoped
 
 log = logging.getLogger(__name__)
-
-# Records in progress older than this are a crash long ago, not calls to take over.
-RESTORE_WINDOW = timedelta(hours=6)
-
-
-@dataclass
-class CallRecords:
-    """The call-record feature: AMI events → tracker → recorder → store."""
-
-    tracker: CallTracker
-    recorder: CallWriter
-    ami: AmiConnection | None = None
-    # Calls ended since the service started, by disposition (the Prometheus counters).
-    ended: Counter[str] = field(default_factory=Counter)
-    # Where records left in progress by a process that stopped are read back from.
-    store: CallStore | None = None
-    _restored: bool = False
-    # Gives the PBX's events global call ids (telephony.tracker.scoped); None: one PBX, as is.
-    scope: Callable[[AmiEvent], AmiEvent] | None = None
-
-    def on_event(self, event: AmiEvent) -> None:
-        self._emit(self.tracker.feed(event))
-
-    def _emit(self, updates: list[CallUpdate]) -> None:
-        """Count ended calls (the Prometheus counters) and hand the updates to the recorder."""
-        for u in updates:
-            if u.kind is UpdateKind.ENDED:
-                self.ended[u.record.disposition or "unknown"] += 1
-        self.recorder.submit(updates)
-
-    async def resync(self) -> None:
-        """After every (re)login: merge the PBX's live channels into the tracker."""
-        assert self.ami is not None
-        if not self._restored and self.store is not None:
-            # Once per process, before the first resync: calls the previous process (or the
-            # active instance that died) was tracking go on, or are closed if they ended.
-            self._restored = True
-            since = datetime.now(UTC) - RESTORE_WINDOW
-            pbx = self.tracker.pbx or None  # this PBX's calls only: each has its own tracker
-            stored = await asyncio.to_thread(self.store.in_progress, since, pbx)
-            taken = self.tracker.restore(stored)
-            if taken:
-                log.warning("resync: took over %d call(s) stored in progress", taken)
-        asked = time.time()
-        reply = await self.ami.send({"Action": "CoreShowChannels"}, as_list=True, timeout=15)
-        channels = [AmiEvent.from_headers(m) for m in reply if m.get("Event") == "CoreShowChannel"]
-        if self.scope is not None:
-            channels = [self.scope(ch) for ch in channels]
-        result = self.tracker.resync(channels, asked, time.time())
-        self._emit(result.updates)
-        for gap in result.gaps:
-            await self._fill(gap)
-        log.info(
-            "resync %s: %d live channel(s), %d update(s), %d gap(s) filled",
-            self.tracker.pbx,
-            len(channels),
-            len(result.updates),
-            len(result.gaps),
-        )
-
-    async def _fill(self, gap: Gap) -> None:
-        """Read back what the dialplan stamped on the channels and replay the missed event."""
-        assert self.ami is not None
-        wanted = [(gap.caller_channel, dialplan.QUEUE), (gap.caller_channel, dialplan.QUEUED)]
-        if gap.kind == "connected":
-            wanted += [
-                (gap.agent_channel, dialplan.CONNECTED),
-                (gap.caller_channel, dialplan.MEMBERINTERFACE),
-                (gap.caller_channel, dialplan.MEMBERNAME),
-            ]
-        values: dict[str, str] = {}
-        for channel, name in wanted:
-            try:
-                reply = await self.ami.send(
-                    {"Action": "Getvar", "Channel": channel, "Variable": name}
-                )
-            except AmiActionError as exc:  # the channel hung up meanwhile: its Hangup follows
-                log.info("resync: %s of %s unavailable (%s)", name, channel, exc)
-                return
-            values[name] = reply.get("Value", "")
-        # A missed connect may hide a missed join too; the tracker ignores a join it already has.
-        for kind in ["queued"] + (["connected"] if gap.kind == "connected" else []):
-            event = gap_event(replace(gap, kind=kind), values)
-            if event is not None:
-                self._emit(self.tracker.feed(event))
 
 
 @dataclass
@@ -155,7 +66,7 @@ class Service:
     store: CallStore
     tickets: TicketStore
     agents: AgentStore
-    calls: CallRecords
+    calls: CallFeed
     ivr: Ivr
     desk: AgentDesk
     live: LiveView
@@ -169,9 +80,11 @@ class Service:
     surveys: Surveys | None = field(kw_only=True)
     alerts: SupervisorAlerts = field(kw_only=True)
     # Every PBX by name, the primary first (``calls`` and ``ami`` are the primary's), and the
-    # call records each one feeds (one tracker per PBX, one recorder for all).
+    # call feed of each one (one tracker per PBX, one recorder for all).
     links: dict[str, PbxLink] = field(kw_only=True, default_factory=dict)
-    pbx_calls: dict[str, CallRecords] = field(kw_only=True, default_factory=dict)
+    feeds: dict[str, CallFeed] = field(kw_only=True, default_factory=dict)
+    # Where the feeds hand each event, update and login on to the features (``flow``).
+    fanout: CallFanout = field(kw_only=True, default_factory=CallFanout)
 
     @classmethod
     async def build(
@@ -187,15 +100,19 @@ class Service:
         agents = AgentStore(engine)
         await asyncio.to_thread(bootstrap_admin, agents, secrets.admin_password)
         # Categories are checked against the ticket taxonomy when the configuration has one.
-        kb = KnowledgeBase(KbStore(engine), categories_from(settings))
+        kb = KnowledgeBase(KbStore(engine), categories_from(settings.tickets.categories))
         if settings.kb.seed_file is not None:
             await asyncio.to_thread(seed_if_empty, kb, settings.kb.seed_file)
-        ivr = await Ivr.build(settings, tickets)
-        ticket_service = TicketService(settings, tickets)
+        listen = settings.listen
+        ivr = await Ivr.build(settings.ivr, tickets, host=listen.agi_host, port=listen.agi_port,
+                              flagged_priority=settings.flagged_priority)  # fmt: skip
+        ticket_service = TicketService(
+            settings.tickets, tickets, tz=settings.tz, languages=settings.ivr.languages
+        )
         alerts = SupervisorAlerts()
         jobs = JobStore(engine) if settings.asr.enabled else None
         surveys = (
-            Surveys.build(settings, secrets, engine, ticket_service, alerts, jobs)
+            _surveys(settings, secrets, engine, ticket_service, alerts, jobs)
             if settings.surveys.enabled
             else None
         )
@@ -205,95 +122,86 @@ class Service:
         def suggest(kind: str | None, category: str | None, language: str | None) -> list[Any]:
             return kb_suggestions(kb, kind, category, language)
 
-        # One AMI connection per PBX feeds every feature; after each login each re-reads that
-        # PBX's live state. Events get global call ids first (two PBXes may use the same
-        # linkedid); the tracker goes next: the features read the call as it stands after it.
-        def feed(name: str, records: CallRecords) -> Callable[[AmiEvent], None]:
-            scope = records.scope or (lambda ev: ev)
-
-            def on_event(raw: AmiEvent) -> None:
-                ev = scope(raw)
-                records.on_event(ev)
-                desk.on_event(ev, name)
-                live.on_event(ev, name)
-                screenpop.on_event(ev)
-
-            return on_event
-
-        def connected(name: str, records: CallRecords) -> Callable[[], Awaitable[None]]:
-            async def on_connected() -> None:
-                await records.resync()
-                await desk.reconcile(name)
-                live.changed()
-
-            return on_connected
-
+        # One AMI connection per PBX, each feeding its PBX's call feed (global call ids,
+        # tracker, recorder), which hands every event on to the features in the order of
+        # ``flow.wire_call_flow``; after each login the PBX's live state is read again.
+        fanout = CallFanout()
         recorder = CallWriter(store)
+        recorder.subscribe(fanout.stored)
         ended: Counter[str] = Counter()  # over every PBX (the Prometheus counters)
         links: dict[str, PbxLink] = {}
-        pbx_calls: dict[str, CallRecords] = {}
+        feeds: dict[str, CallFeed] = {}
         for pbx in settings.all_pbxes:
             scope = scoped(pbx.name)
             tracker = CallTracker(pbx.name)
-            records = CallRecords(tracker, recorder, ended=ended, store=store, scope=scope)
-            secret = secrets.ami_secret_of(pbx.name)
-            records.ami = AmiConnection(
-                pbx.ami, secret, feed(pbx.name, records), connected(pbx.name, records)
+            feed = CallFeed(tracker, recorder, ended=ended, store=store, scope=scope,
+                            fanout=fanout)  # fmt: skip
+            feed.ami = AmiConnection(
+                pbx.ami,
+                secrets.ami_secret_of(pbx.name),
+                feed.on_event,
+                _connected(fanout, pbx.name),
             )
-            control = QueueControl(records.ami, scope)
-            links[pbx.name] = PbxLink(pbx, tracker, QueueBoard(), control, records.ami)
-            pbx_calls[pbx.name] = records
+            control = QueueControl(feed.ami, scope)
+            links[pbx.name] = PbxLink(pbx, tracker, QueueBoard(), control, feed.ami)
+            feeds[pbx.name] = feed
         first = links[settings.pbx.name]
-        calls = pbx_calls[first.name]
+        calls = feeds[first.name]
         ami = calls.ami
         assert ami is not None
-        live = LiveView(settings, first.board, agents, first.tracker, store, surveys=survey_store,
-                        alerts=alerts, links=list(links.values()))  # fmt: skip
-        desk = AgentDesk(settings, agents, first.control, first.board, links=links)
-
-        def call_of(linkedid: str) -> CallRecord | None:
-            """The call in progress ``linkedid`` on whichever PBX has it (ids are global)."""
-            for link in links.values():
-                rec = link.tracker.get(linkedid)
-                if rec is not None:
-                    return rec
-            return None
-
-        screenpop = ScreenPop(callers, desk.agent_on, call_of, suggest)
+        live = LiveView(
+            settings.live_config(), first.board, agents, first.tracker, store,
+            surveys=survey_store, alerts=alerts, links=list(links.values()),
+        )  # fmt: skip
+        desk = AgentDesk(settings.all_pbxes, agents, first.control, first.board, links=links)
+        await desk.load()
+        screenpop = ScreenPop(callers, desk.agent_at, suggest)
         transcription = (
-            _transcription(settings, secrets, jobs, tickets, ticket_service, screenpop, surveys)
+            _transcription(
+                settings, secrets, jobs,
+                TranscriptDelivery(screenpop, tickets, ticket_service, surveys),
+            )
             if jobs is not None
             else None
-        )
-        if transcription is not None:
-            recorder.subscribe(transcription.on_update)
+        )  # fmt: skip
+        wire_call_flow(fanout, feeds, desk=desk, live=live, screenpop=screenpop,
+                       transcription=transcription)  # fmt: skip
         signer = TokenSigner(secrets.api_secret.encode(), ttl=settings.token_hours * 3600)
-        metrics = MetricsService(settings, MetricsStore(engine), tickets, surveys=survey_store)
+        metrics = MetricsService(
+            settings.metrics_config(), MetricsStore(engine), tickets, surveys=survey_store
+        )
 
         async def prometheus_text() -> str:
             return exposition(await live.snapshot(), calls.ended, ivr.server.stats)
 
         app = create_app(
             settings, signer, agents, desk, live, metrics,
-            Scrape(prometheus_text, secrets.metrics_token), ticket_service, kb, screenpop,
+            Scrape(prometheus_text, secrets.metrics_token), DeskChanged(live.changed),
+            ticket_service, kb, screenpop,
             callers, survey_store, alerts, health=health,
         )  # fmt: skip
         web = WebServer(app, settings.listen.api_host, settings.listen.api_port)
         return cls(
             settings, engine, store, tickets, agents, calls, ivr, desk, live, web, signer,
             metrics, ami, kb=kb, screenpop=screenpop, transcription=transcription,
-            surveys=surveys, alerts=alerts, links=links, pbx_calls=pbx_calls,
+            surveys=surveys, alerts=alerts, links=links, feeds=feeds, fanout=fanout,
         )  # fmt: skip
 
     async def run(self) -> None:
         """Run until cancelled (or until the AMI refuses our credentials)."""
+        # The agents as they are now (a standby built long ago has an old copy); with the
+        # database away the copy from the build serves until the first reconcile reads again.
+        try:
+            await self.desk.load()
+        except SQLAlchemyError as exc:
+            log.warning("agents not re-read at start (%s)", exc.__class__.__name__)
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.calls.recorder.run(), name="recorder")
                 # Each PBX's connection reconnects on its own: one PBX down stops no other.
-                for name, records in (self.pbx_calls or {"": self.calls}).items():
-                    assert records.ami is not None
-                    tg.create_task(records.ami.run(), name=f"ami {name}".strip())
+                for name, feed in (self.feeds or {"": self.calls}).items():
+                    assert feed.ami is not None
+                    tg.create_task(feed.ami.run(), name=f"ami {name}".strip())
                 tg.create_task(self.ivr.server.run(), name="fastagi")
                 tg.create_task(self.live.run(), name="live")
                 tg.create_task(self.web.run(), name="web")
@@ -338,54 +246,51 @@ def bootstrap_admin(agents: AgentStore, password: str) -> None:
     log.info("created the administrator account 'admin' (password from the environment)")
 
 
-def _transcription(
+def _connected(fanout: CallFanout, pbx: str) -> Callable[[], Awaitable[None]]:
+    """PBX ``pbx``'s AMI login hook: the fan-out's ``connected`` steps."""
+
+    async def on_connected() -> None:
+        await fanout.connected(pbx)
+
+    return on_connected
+
+
+def _surveys(
     settings: Settings,
     secrets: Secrets,
-    jobs: JobStore,
-    tickets: TicketStore,
-    ticket_service: TicketService,
-    screenpop: ScreenPop,
-    surveys: Surveys | None,
+    engine: Engine,
+    tickets: TicketService,
+    alerts: SupervisorAlerts,
+    jobs: JobStore | None,
+) -> Surveys:
+    queue = None
+    if settings.jobs.engine == "redis":  # calls go to `hotline worker survey` processes
+        from hotline.jobs.broker import QueueConfig
+
+        queue = QueueConfig.from_settings(settings.jobs, secrets.redis_url)
+    return Surveys.build(
+        settings.surveys, engine, tickets, alerts, jobs,
+        ivr=settings.ivr, registrar=registrar_of(settings.surveys, settings.pbx),
+        password=secrets.survey_password, queue=queue, comment_languages=settings.asr.models,
+    )  # fmt: skip
+
+
+def _transcription(
+    settings: Settings, secrets: Secrets, jobs: JobStore, deliver: Deliver
 ) -> Transcription:
     """Recorded calls → transcription jobs → worker processes (local, or through Redis) →
-    tickets and pops."""
+    ``deliver`` (tickets and pops, or a survey's comment)."""
     asr = settings.asr
     for missing in asr.without_model(settings.ivr.languages):
         log.warning("%s: those calls are not transcribed", missing)
     models = {lang: str(path) for lang, path in asr.models.items()}
-    options = dataclasses.asdict(asr.options)
-    draft = settings.draft.model_dump(mode="json")
-
-    def worker_config(worker_id: str) -> WorkerConfig:
-        jobs_cfg = settings.jobs
-        return WorkerConfig(settings.database.url, worker_id, models, draft=draft, options=options,
-                            lease=jobs_cfg.lease, max_attempts=jobs_cfg.max_attempts)  # fmt: skip
-
-    async def deliver(job: Job) -> None:
-        if surveys is not None and surveys.owns(job):  # a survey's spoken comment
-            await surveys.deliver_comment(job)
-            return
-        # The agent sees the transcript and the system's suggestions in the draft at once;
-        # the call's tickets keep the transcript.
-        fields = (job.draft or {}).get("ticket_fields") or {}
-        screenpop.update(
-            job.linkedid,
-            {"transcript": transcript_text(job.transcript), "transcript_json": job.transcript,
-             "suggested": fields, "analysis": job.draft},
-        )  # fmt: skip
-        for ticket_id in await asyncio.to_thread(tickets.tickets_of_call, job.linkedid):
-            try:
-                await ticket_service.update(SYSTEM, ticket_id, {"transcript": job.transcript})
-            except DomainError as exc:  # e.g. closed meanwhile: the job keeps the transcript
-                log.warning("transcript of %s not put on ticket %s: %s",
-                            job.linkedid, ticket_id, exc.message)  # fmt: skip
-
+    configure = partial(worker_config, settings)
     queue = settings.jobs
     if queue.engine == "redis":  # no local workers: `hotline worker transcribe` processes
         from hotline.jobs.broker import Publisher, QueueConfig
 
         publisher = Publisher.connect(QueueConfig.from_settings(queue, secrets.redis_url))
-        return Transcription(jobs, models, worker_config, deliver, publisher=publisher,
+        return Transcription(jobs, models, configure, deliver, publisher=publisher,
                              redelivery_after=queue.redelivery_after,
                              max_attempts=queue.max_attempts)  # fmt: skip
-    return Transcription(jobs, models, worker_config, deliver, workers=asr.workers)
+    return Transcription(jobs, models, configure, deliver, workers=asr.workers)

@@ -1,5 +1,12 @@
 """The whole configuration file: schema, loading, secrets from the environment, clear errors.
 
+Each feature owns its section's model (``hotline/<feature>/config.py``: ``DatabaseSettings``,
+``JobsSettings``, ``KbSettings``, ``CallerSettings``, ``TicketSettings``, ``SurveySettings``,
+``HaSettings``; ``PbxSettings``, ``IvrSettings``, ``AsrSettings`` and ``DraftTaxonomy`` from their
+packages); ``Settings`` composes them, checks what spans sections, and builds the small frozen
+values some features take instead of the whole settings (``metrics_config``, ``live_config``).
+Nothing outside ``hotline.app`` sees ``Settings`` (but the web context, for now).
+
 A bad file never produces a traceback: every problem becomes a ``ConfigError`` naming the field
 (``pbx.queues[0].name: ...``), which the CLI prints before exiting with status 2.
 """
@@ -13,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -21,8 +28,14 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from asr.settings import AsrSettings
 from drafting.settings import DraftTaxonomy
-from hotline.callers.history import CallerSettings
+from hotline.callers.config import CallerSettings
+from hotline.core.errors import ConfigError as ConfigError  # the loader's error, re-exported
+from hotline.db.config import DatabaseSettings
 from hotline.ha.config import HaSettings
+from hotline.jobs.config import JobsSettings
+from hotline.kb.config import KbSettings
+from hotline.metrics.config import MetricsConfig
+from hotline.supervision.config import LiveConfig
 from hotline.surveys.config import SurveySettings
 from hotline.tickets.config import TicketSettings
 from hotline.tickets.lifecycle import KINDS
@@ -34,78 +47,6 @@ DEFAULT_CONFIG = Path("config/hotline.yaml")
 DATABASE_URL_ENV = "HOTLINE_DATABASE_URL"
 
 
-class ConfigError(Exception):
-    """The configuration cannot be used; ``problems`` name each offending field."""
-
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.source = source
-        self.problems = problems
-        super().__init__(f"{source}: " + "; ".join(problems))
-
-    def __str__(self) -> str:
-        lines = [f"invalid configuration {self.source}:"]
-        lines += [f"  {p}" for p in self.problems]
-        return "\n".join(lines)
-
-
-class DatabaseSettings(Strict):
-    # SQLite file by default; a postgresql+psycopg:// URL is accepted as well.
-    url: str = "sqlite:///var/hotline.db"
-
-    @model_validator(mode="after")
-    def _scheme(self) -> DatabaseSettings:
-        if not self.url.startswith(("sqlite:", "postgresql:", "postgresql+")):
-            raise ValueError("url must be a sqlite:/// or postgresql:// URL")
-        return self
-
-    @property
-    def display_url(self) -> str:
-        """The URL to print: its password masked."""
-        from sqlalchemy.engine import make_url
-
-        return make_url(self.url).render_as_string(hide_password=True)
-
-
-class JobsSettings(Strict):
-    """How transcription jobs (and survey calls) reach their workers. ``database``: workers
-    claim jobs from the store (the service's local processes, or ``hotline worker`` on machines
-    sharing the database). ``redis``: the store still keeps every job and its one result, and
-    the job ids are delivered through Redis (dramatiq) to ``hotline worker`` processes anywhere,
-    at least once; a job delivered twice is done once (the store's claim and conditional
-    result), so a duplicate is harmless and a lost message is published again."""
-
-    engine: Literal["database", "redis"] = "database"
-    # The Redis URL may carry a password: it is a secret, read from this environment variable.
-    redis_url_env: str = Field("HOTLINE_REDIS_URL", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    # Prefix of every Redis key, so several hotlines can share one Redis.
-    namespace: str = Field("hotline", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
-    # A running job's lease in the store, renewed every third of it while its worker lives: a
-    # job whose lease ran out (its worker died or hung) is taken over by another worker.
-    lease: float = Field(60.0, ge=2, le=3600)
-    # A job whose workers die this many times (a recording that crashes them) fails, saying so.
-    max_attempts: int = Field(3, ge=1, le=100)
-    # Redis: a worker process silent this long (seconds) counts as dead, and the messages it
-    # took and never acknowledged go back to the queue (dramatiq's heartbeat timeout).
-    heartbeat_timeout: float = Field(120.0, ge=2, le=86400)
-    # Redis: share of commands that also run that clean-up (dramatiq's maintenance chance).
-    maintenance_chance: float = Field(0.01, gt=0, le=1)
-    # Redis: a job published this long ago (seconds) and still queued is published again (its
-    # message was lost, e.g. Redis restarted without persistence).
-    redelivery_after: float = Field(900.0, ge=5, le=86400)
-    # On SIGTERM a worker finishes its current job for up to this long, then gives it back.
-    stop_timeout: float = Field(60.0, ge=0, le=3600)
-
-    @model_validator(mode="after")
-    def _timing(self) -> JobsSettings:
-        if self.lease >= self.heartbeat_timeout:
-            raise ValueError(
-                f"lease ({self.lease:g} s) must be shorter than heartbeat_timeout "
-                f"({self.heartbeat_timeout:g} s): a dead worker's message comes back after the "
-                "heartbeat timeout and must find its job's lease over"
-            )
-        return self
-
-
 class ListenSettings(Strict):
     """Where the service itself listens (loopback unless deliberately opened)."""
 
@@ -113,14 +54,6 @@ class ListenSettings(Strict):
     api_port: Port = 8080
     agi_host: str = "127.0.0.1"
     agi_port: Port = 4573
-
-
-class KbSettings(Strict):
-    """The knowledge base. ``seed_file``: a YAML file of articles (like config/kb.yaml) loaded
-    at start when the knowledge base is still empty, so edits and deletions made later through
-    the API are never undone by a restart; ``hotline kb import FILE`` updates from a file."""
-
-    seed_file: Path | None = None
 
 
 class Settings(Strict):
@@ -196,6 +129,20 @@ class Settings(Strict):
             if pbx.name == name:
                 return pbx
         raise KeyError(name)
+
+    # -- what features take instead of the whole settings ------------------------------------
+    def metrics_config(self) -> MetricsConfig:
+        return MetricsConfig(
+            self.tz,
+            self.short_abandon_seconds,
+            self.service_level_seconds,
+            {p.name: frozenset(a.extension for a in p.agents) for p in self.all_pbxes},
+        )
+
+    def live_config(self) -> LiveConfig:
+        return LiveConfig(
+            self.tz, self.service_level_seconds, self.short_abandon_seconds, tuple(self.all_pbxes)
+        )
 
     def _pbx_fields(self) -> list[str]:
         """How messages name each PBX's section: ``pbx``, or ``pbxes[i]``."""

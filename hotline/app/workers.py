@@ -8,12 +8,10 @@ import dataclasses
 import logging
 import os
 
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.exc import DBAPIError
 
 from hotline.app.settings import ConfigError, Settings, resolve_redis_url
-from hotline.db.engine import alembic_config, make_engine
+from hotline.db.engine import schema_revisions
 from hotline.jobs.broker import QueueConfig
 from hotline.jobs.pool import run_pool
 from hotline.transcription.worker import WorkerConfig
@@ -79,26 +77,27 @@ def survey(settings: Settings, processes: int | None) -> int:
         )  # fmt: skip
     url = resolve_redis_url(settings)
     _check_schema(settings.database.url)
-    from hotline.surveys.worker import serve
+    from hotline.surveys.service import registrar_of
+    from hotline.surveys.worker import SurveyWorkerConfig, serve
 
+    cfg = SurveyWorkerConfig(
+        settings.surveys, settings.ivr, settings.tickets.calendar, settings.tz,
+        database_url=settings.database.url,
+        registrar=registrar_of(settings.surveys, settings.pbx),
+    )  # fmt: skip
     queue = QueueConfig.from_settings(settings.jobs, url)
-    return run_pool("survey", serve, (settings, password, queue), n, settings.jobs.stop_timeout)
+    return run_pool("survey", serve, (cfg, password, queue), n, settings.jobs.stop_timeout)
 
 
 def _check_schema(url: str) -> None:
     """The service migrates the database; a worker only checks it is migrated (an unreachable
     database is waited for by the workers themselves)."""
-    engine = make_engine(url)
     try:
-        with engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_revision()
+        current, head = schema_revisions(url)
     except DBAPIError as exc:
         log.warning("database not reachable yet (%s); the workers wait for it",
                     str(exc.orig or exc).splitlines()[0])  # fmt: skip
         return
-    finally:
-        engine.dispose()
-    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
     if current != head:
         raise ConfigError(
             "database.url",

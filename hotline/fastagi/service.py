@@ -6,10 +6,10 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from hotline.app.settings import Settings
 from hotline.tickets.store import TicketStore
 from ivr.agi.server import AgiServer
 from ivr.app import IvrApp
+from ivr.menu import IvrSettings
 from ivr.prompts import PromptLibrary
 from ivr.session import IvrContext
 
@@ -23,8 +23,19 @@ class Ivr:
     prompts: PromptLibrary
 
     @classmethod
-    async def build(cls, settings: Settings, tickets: TicketStore) -> Ivr:
-        prompts = PromptLibrary(settings.ivr)
+    async def build(
+        cls,
+        settings: IvrSettings,
+        tickets: TicketStore,
+        *,
+        host: str,
+        port: int,
+        flagged_priority: int,
+    ) -> Ivr:
+        """``settings``: the menus and prompts (``ivr:``); ``host``, ``port``: where the FastAGI
+        server listens; ``flagged_priority``: the queue priority of callers with an overdue
+        ticket (0: off)."""
+        prompts = PromptLibrary(settings)
         report = await asyncio.to_thread(prompts.build)
         for problem in report.rejected:
             log.warning("recorded prompt ignored: %s", problem)
@@ -37,19 +48,19 @@ class Ivr:
             return "overdue_ticket" if overdue else None
 
         ctx = IvrContext(
-            settings=settings.ivr,
+            settings=settings,
             prompts=prompts,
             lookup=lookup,
             flag=flag,
-            flagged_priority=settings.flagged_priority,
+            flagged_priority=flagged_priority,
         )
         app = IvrApp(ctx)
         server = AgiServer(
-            settings.listen.agi_host,
-            settings.listen.agi_port,
+            host,
+            port,
             app.handle,
-            header_timeout=settings.ivr.header_timeout,
-            command_timeout=settings.ivr.command_timeout,
-            max_sessions=settings.ivr.max_sessions,
+            header_timeout=settings.header_timeout,
+            command_timeout=settings.command_timeout,
+            max_sessions=settings.max_sessions,
         )
         return cls(app, server, prompts)

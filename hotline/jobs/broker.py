@@ -16,7 +16,7 @@ import redis
 from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
 
-from hotline.app.settings import JobsSettings
+from hotline.jobs.config import JobsSettings
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hotline.app.settings import ConfigError
-from hotline.core.errors import Invalid
+from hotline.core.errors import ConfigError, Invalid
 from hotline.kb.service import KnowledgeBase
 from hotline.kb.store import ArticleData
 

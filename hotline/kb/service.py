@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 import secrets
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,10 +84,11 @@ def highlight(text: str, terms: Sequence[str], width: int | None = None) -> str:
     return "".join(out)
 
 
-def categories_from(settings: object) -> frozenset[str] | None:
-    """The category ids of the ticket taxonomy (``settings.tickets.categories``), or None when
-    the configuration has none (then any category id is accepted)."""
-    categories = getattr(getattr(settings, "tickets", None), "categories", None)
+def categories_from(
+    categories: Iterable[object] | Mapping[str, object] | None,
+) -> frozenset[str] | None:
+    """The category ids of the ticket taxonomy (``tickets.categories``: objects with an ``id``,
+    ids, or a mapping by id), or None when there is none (then any category id is accepted)."""
     if not categories:
         return None
     if isinstance(categories, Mapping):

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from hotline.app.settings import Settings
 from hotline.core.errors import Invalid
+from hotline.metrics.config import MetricsConfig
 from hotline.metrics.formulas import GROUPS, compute, occupancy
 from hotline.metrics.store import MetricsStore
 from hotline.surveys import satisfaction
@@ -20,7 +20,7 @@ MAX_RANGE = timedelta(days=400)
 
 @dataclass(frozen=True)
 class MetricsService:
-    settings: Settings
+    config: MetricsConfig
     store: MetricsStore
     tickets: TicketStore | None = None  # the reports' top categories and repeat callers
     # The reports' citizen satisfaction (None: surveys disabled, no section).
@@ -33,9 +33,7 @@ class MetricsService:
         if self.tickets is not None:
             data["tickets"] = self.tickets.tops(since, until)
         if self.surveys is not None:
-            data["satisfaction"] = satisfaction.section(
-                self.surveys, since, until, self.settings.tz
-            )
+            data["satisfaction"] = satisfaction.section(self.surveys, since, until, self.config.tz)
         return data
 
     def compute(
@@ -59,13 +57,13 @@ class MetricsService:
             raise Invalid(
                 "metrics.range_too_long", f"at most {MAX_RANGE.days} days per query; split it"
             )
-        s = self.settings
+        s = self.config
         extensions = None
         if pbx is not None:
             try:
-                extensions = {a.extension for a in s.pbx_named(pbx).agents}
+                extensions = set(s.pbx_extensions[pbx])
             except KeyError:
-                names = [p.name for p in s.all_pbxes]
+                names = list(s.pbx_extensions)
                 message = f"no PBX {pbx!r}; use one of {names}"
                 raise Invalid("metrics.unknown_pbx", message) from None
         data = self.store.read(
@@ -75,7 +73,7 @@ class MetricsService:
         return {
             "since": since.isoformat(),
             "until": until.isoformat(),
-            "timezone": s.timezone,
+            "timezone": s.tz.key,
             "short_abandon_seconds": s.short_abandon_seconds,
             "service_level_seconds": s.service_level_seconds,
             "pbx": pbx,

@@ -1,6 +1,9 @@
-"""The screen-pop: when a call connects to an agent (AMI ``AgentConnect``), that agent's pages
-get who is calling and why, the caller's history, a repeat flag, suggested articles and a
-ticket draft, before the agent says hello.
+"""The screen-pop: when a call connects to an agent (the tracker's ``AGENT_CONNECTED`` update,
+carrying the call's record), that agent's pages get who is calling and why, the caller's
+history, a repeat flag, suggested articles and a ticket draft, before the agent says hello.
+
+Only connections seen as they happen pop: one the tracker rebuilt after an AMI outage (a
+resync) is not popped late.
 
 Each pop goes only to the pages of the agent the call connected to. The current pop of each
 agent is kept until the agent files its ticket (or the next call replaces it), so a page that
@@ -14,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +34,7 @@ from hotline.screenpop.schemas import (
     Suggestion,
 )
 from telephony.ami.events import AmiEvent
-from telephony.tracker import CallRecord
+from telephony.tracker import CallRecord, CallUpdate, UpdateKind
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +49,8 @@ QUEUE_SIZE = 16  # pops and updates waiting for one slow page; the oldest are dr
 @dataclass
 class ScreenPop:
     history: CallerHistory
-    agent_on: Callable[[str], Awaitable[Agent | None]]  # "PJSIP/2001" → the agent logged in there
-    call_of: Callable[[str], CallRecord | None]  # linkedid → the live call record
+    # (extension "2001", PBX name) → the agent logged in there (from memory: no I/O)
+    agent_at: Callable[[str, str | None], Agent | None]
     suggest: Suggest | None = None
     _current: dict[str, Pop] = field(default_factory=dict)  # agent id → its current pop
     _pages: dict[str, set[asyncio.Queue[PageMessage]]] = field(default_factory=dict)
@@ -55,20 +58,23 @@ class ScreenPop:
     popped: int = 0
     failures: int = 0
 
-    # -- events in --------------------------------------------------------------------------
-    def on_event(self, ev: AmiEvent) -> None:
-        if ev.name == "AgentConnect":
-            self._spawn(self._pop(ev))
+    # -- calls in ---------------------------------------------------------------------------
+    def on_update(self, update: CallUpdate, cause: AmiEvent | None) -> None:
+        """A step of the call fan-out: a call connected to an agent (``cause``: the event the
+        tracker saw; None when a resync rebuilt the connection, which is not popped)."""
+        if update.kind is UpdateKind.AGENT_CONNECTED and cause is not None:
+            self._spawn(self._pop(update.record, cause.received_at))
 
-    async def _pop(self, ev: AmiEvent) -> None:
-        linkedid = ev.get("Linkedid")
-        agent = await self.agent_on(ev.get("Interface"))
+    async def _pop(self, rec: CallRecord, received_at: float) -> None:
+        """``rec``: the call as the tracker had it when it connected; ``received_at``: when
+        that event reached the service."""
+        linkedid = rec.linkedid
+        agent = self.agent_at(rec.agent, rec.pbx or None) if rec.agent else None
         if agent is None:
             return  # a static member or an unmanaged phone: nobody's page to pop
-        rec = self.call_of(linkedid)
-        number = rec.caller_number if rec else ev.get("CallerIDNum")
-        kind = rec.request_kind if rec else None
-        language = rec.language if rec else None
+        number = rec.caller_number
+        kind = rec.request_kind
+        language = rec.language
         view: CallerView | None = None
         try:
             view = await asyncio.to_thread(
@@ -86,10 +92,10 @@ class ScreenPop:
             except Exception as exc:
                 self.failures += 1
                 log.error("screen-pop %s: suggestions failed: %r", linkedid, exc)
-        wait = rec.queue_wait if rec and rec.queue_wait is not None else _float(ev.get("HoldTime"))
+        wait = rec.queue_wait  # the tracker's (AgentConnect's HoldTime when it saw no join)
         caller = PopCaller.model_validate(
             {**(view.as_dict() if view else {"number": number}),
-             "language": rec.language if rec else None}
+             "language": rec.language}
         )  # fmt: skip
         repeat = (
             RepeatOut(flag=view.repeat.flag, of=view.repeat.of, reasons=list(view.repeat.reasons))
@@ -101,14 +107,14 @@ class ScreenPop:
             type="pop",
             linkedid=linkedid,
             agent_id=agent.agent_id,
-            received_at=ev.received_at,  # the AgentConnect reached the service
+            received_at=received_at,  # the AgentConnect reached the service
             caller=caller,
             call=PopCall(
-                queue=(rec.queue if rec else None) or ev.get("Queue"),
+                queue=rec.queue,  # the tracker's: AgentConnect's Queue, else the one joined
                 wait_s=wait,
-                ivr_path=list(rec.ivr_path) if rec else [],
+                ivr_path=list(rec.ivr_path),
                 request_kind=kind,
-                started_at=rec.started_at if rec else None,
+                started_at=rec.started_at,
             ),
             repeat=repeat,
             suggestions=[Suggestion.model_validate(a) for a in suggestions or []],
@@ -117,7 +123,7 @@ class ScreenPop:
                 kind=kind,
                 category=earlier.category if earlier else None,
                 caller_number=number,
-                caller_language=rec.language if rec else None,
+                caller_language=rec.language,
                 repeat_of=repeat.of,
             ),
             sent_at=time.time(),
@@ -189,10 +195,3 @@ class ScreenPop:
 
 def _category_of(tickets: Sequence[PastTicket], ticket_id: int | None) -> str | None:
     return next((t.category for t in tickets if t.id == ticket_id), None)
-
-
-def _float(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None

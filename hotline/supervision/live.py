@@ -35,9 +35,9 @@ from typing import Any, Protocol
 
 from hotline.agents.desk import NO_ANSWER, WRAP_UP
 from hotline.agents.store import Agent, AgentStore
-from hotline.app.settings import Settings
 from hotline.calls.store import CallStore, CallSummary
 from hotline.core.alerts import SupervisorAlerts
+from hotline.supervision.config import LiveConfig
 from hotline.supervision.schemas import LiveAgent, LiveSnapshot
 from hotline.surveys import satisfaction
 from hotline.surveys.store import SurveyStore
@@ -106,7 +106,7 @@ def agent_state(agent: Agent, members: list[Member], ringing: set[str]) -> str:
 
 @dataclass
 class LiveView:
-    settings: Settings
+    config: LiveConfig
     board: QueueBoard  # the primary PBX's
     agents: AgentStore
     tracker: CallTracker  # the primary PBX's
@@ -124,7 +124,7 @@ class LiveView:
 
     def __post_init__(self) -> None:
         if not self.links:
-            self.links = [_OnePbx(self.settings.pbx, self.board, self.tracker)]
+            self.links = [_OnePbx(self.config.pbxes[0], self.board, self.tracker)]
         self._by_name = {link.name: link for link in self.links}
 
     def on_event(self, ev: AmiEvent, pbx: str | None = None) -> None:
@@ -139,8 +139,8 @@ class LiveView:
     async def snapshot(self) -> Snapshot:
         now = time.time()
         agents = await asyncio.to_thread(self.agents.all)
-        s = self.settings
-        # "Today" is the hotline's local day (settings.timezone), as in the metrics and reports.
+        s = self.config
+        # "Today" is the hotline's local day (``timezone:``), as in the metrics and reports.
         midnight = self.clock().astimezone(s.tz).replace(hour=0, minute=0, second=0, microsecond=0)
         today, today_by_pbx = await asyncio.to_thread(
             self.calls.summaries, midnight, s.short_abandon_seconds, s.service_level_seconds
@@ -218,7 +218,7 @@ class LiveView:
         }
 
     def _agent_rows(self, agents: list[Agent]) -> list[LiveAgent]:
-        pbx_of = {a.extension: p.name for p in self.settings.all_pbxes for a in p.agents}
+        pbx_of = {a.extension: p.name for p in self.config.pbxes for a in p.agents}
         rows = []
         for a in agents:
             ext = a.logged_in_extension
@@ -248,7 +248,7 @@ class LiveView:
     async def _add_surveys(self, snap: dict[str, Any]) -> None:
         if self.surveys is not None:
             snap["surveys"] = await asyncio.to_thread(
-                satisfaction.today, self.surveys, self.settings.tz, self.clock()
+                satisfaction.today, self.surveys, self.config.tz, self.clock()
             )
         if self.alerts is not None:
             snap["alerts"] = [a.to_dict() for a in self.alerts.recent(ALERTS_SHOWN)]
@@ -326,7 +326,7 @@ def _put_newest(queue: asyncio.Queue[Any], item: object) -> None:
     queue.put_nowait(item)
 
 
-def _today(summary: CallSummary | None, s: Settings) -> dict[str, Any]:
+def _today(summary: CallSummary | None, s: LiveConfig) -> dict[str, Any]:
     return {
         "offered": summary.offered if summary else 0,
         "answered": summary.answered if summary else 0,

@@ -6,24 +6,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hotline.app.settings import Settings
+from hotline.surveys.config import SurveySettings
 from hotline.surveys.dialer import SurveyPrompts
 from ivr.menu import IvrSettings
 from ivr.prompts import PromptLibrary
 from telephony.audio import tone
 
 
-def build_prompts(settings: Settings) -> SurveyPrompts:
-    """Blocking (synthesis): run in a thread."""
-    base = Path(settings.ivr.prompts_dir) / "survey"
-    langs = settings.ivr.languages  # texts in other languages are never played
+def build_prompts(surveys: SurveySettings, ivr_settings: IvrSettings) -> SurveyPrompts:
+    """``surveys``: the texts; ``ivr_settings``: the IVR's languages and prompt folder.
+    Blocking (synthesis): run in a thread."""
+    base = Path(ivr_settings.prompts_dir) / "survey"
+    langs = ivr_settings.languages  # texts in other languages are never played
     texts = {
         pid: {lang: text for lang, text in by_lang.items() if lang in langs}
-        for pid, by_lang in settings.surveys.prompts.items()
+        for pid, by_lang in surveys.prompts.items()
     }
     ivr = IvrSettings(
-        default_language=settings.ivr.default_language,
-        languages=settings.ivr.languages,
+        default_language=ivr_settings.default_language,
+        languages=ivr_settings.languages,
         prompts_dir=str(base),
         prompts=texts,
     )
@@ -36,4 +37,4 @@ def build_prompts(settings: Settings) -> SurveyPrompts:
     beep = base.resolve() / "beep.wav"
     if not beep.exists():  # the tone before the comment is recorded
         tone(beep)
-    return SurveyPrompts(files, beep, settings.ivr.default_language)
+    return SurveyPrompts(files, beep, ivr_settings.default_language)

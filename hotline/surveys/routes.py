@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
 from hotline.core.alerts import SupervisorAlerts
 from hotline.core.errors import Invalid, NotFound
-from hotline.metrics.service import MAX_RANGE
 from hotline.surveys import admin as survey_admin
 from hotline.surveys import satisfaction
 from hotline.surveys.policy import STATUSES
@@ -40,6 +39,9 @@ from hotline.surveys.schemas import (
 from hotline.surveys.store import GROUPS, Attempt, Survey, SurveyStore
 from hotline.tickets.routes import Tickets
 from hotline.web.deps import Caller, Local, LocalTime, Supervisor, optional
+
+# The longest range one query may ask for, as the metrics API's.
+MAX_RANGE = timedelta(days=400)
 
 router = APIRouter(prefix="/api", tags=["surveys"])
 SurveyId = Annotated[int, Path(ge=1, lt=2**31)]

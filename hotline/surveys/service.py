@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
-from hotline.app.settings import Secrets, Settings
 from hotline.core.alerts import SupervisorAlerts
 from hotline.jobs.store import Job, JobStore
+from hotline.surveys.config import SurveySettings
 from hotline.surveys.dial_pool import DialerPool
 from hotline.surveys.policy import CallWindow
 from hotline.surveys.prompts import build_prompts
@@ -25,57 +26,72 @@ from hotline.surveys.scheduler import SurveyScheduler
 from hotline.surveys.store import Claim, SurveyStore
 from hotline.tickets.service import TicketService
 from hotline.transcription.service import transcript_text
+from ivr.menu import IvrSettings
+from telephony.settings import PbxSettings
+
+if TYPE_CHECKING:
+    from hotline.jobs.broker import QueueConfig
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Surveys:
-    settings: Settings
-    secrets: Secrets
+    config: SurveySettings
     store: SurveyStore
     window: CallWindow
     applier: ResultApplier
     clock: Callable[[], datetime]
     recordings_dir: Path
+    # The IVR's languages and prompt folder: the survey's prompts are made like the IVR's.
+    ivr: IvrSettings
+    # The PBX's SIP address the survey user agent registers with (``registrar_of``).
+    registrar: str
+    # The survey user agent's SIP password ("": not dialled, the service says so).
+    password: str = field(default="", repr=False)
+    # ``jobs.engine: redis``: the queue calls are handed to ``hotline worker survey`` through.
+    queue: QueueConfig | None = None
     scheduler: SurveyScheduler | None = None
 
     @classmethod
     def build(
         cls,
-        settings: Settings,
-        secrets: Secrets,
+        config: SurveySettings,
         engine: Engine,
         tickets: TicketService,
         alerts: SupervisorAlerts,
         jobs: JobStore | None,
+        *,
+        ivr: IvrSettings,
+        registrar: str,
+        password: str,
+        queue: QueueConfig | None,
+        comment_languages: Collection[str] = (),
     ) -> Surveys:
-        window = CallWindow.from_settings(settings.surveys, tickets.calendar)
-        applier = ResultApplier(tickets, alerts, jobs, settings.asr.models if jobs else ())
+        """``jobs`` (None: transcription is off): spoken comments in ``comment_languages``
+        (those with a speech model) are transcribed."""
+        window = CallWindow.from_settings(config, tickets.calendar)
+        applier = ResultApplier(tickets, alerts, jobs, comment_languages if jobs else ())
         store = SurveyStore(engine)
-        recordings = Path(settings.surveys.recordings_dir).resolve()
-        return cls(settings, secrets, store, window, applier, lambda: datetime.now(UTC),
-                   recordings)  # fmt: skip
-
-    @property
-    def registrar(self) -> str:
-        return registrar_of(self.settings)
+        recordings = Path(config.recordings_dir).resolve()
+        return cls(config, store, window, applier, lambda: datetime.now(UTC), recordings,
+                   ivr=ivr, registrar=registrar, password=password, queue=queue)  # fmt: skip
 
     async def run(self) -> None:
-        s = self.settings.surveys
+        s = self.config
         if not s.dial:
             log.info("surveys: this instance schedules but does not dial (surveys.dial: false)")
             return
-        if self.settings.jobs.engine == "redis":
-            await self._run_over_redis()
+        if self.queue is not None:
+            await self._run_over_redis(self.queue)
             return
-        if not self.secrets.survey_password:
+        if not self.password:
             log.error("surveys are not dialled: environment variable %s (the survey user "
                       "agent's SIP password) is not set", s.sip.password_env)  # fmt: skip
             return
-        prompts = await asyncio.to_thread(build_prompts, self.settings)
+        prompts = await asyncio.to_thread(build_prompts, s, self.ivr)
         dialer = DialerPool(
-            s, user=s.sip.user, password=self.secrets.survey_password,
+            s, user=s.sip.user, password=self.password,
             registrar=self.registrar, prompts=prompts, recordings_dir=self.recordings_dir,
         )  # fmt: skip
         self.scheduler = SurveyScheduler(
@@ -86,10 +102,9 @@ class Surveys:
         finally:
             await dialer.close()
 
-    async def _run_over_redis(self) -> None:
-        from hotline.jobs.broker import Publisher, QueueConfig
+    async def _run_over_redis(self, queue: QueueConfig) -> None:
+        from hotline.jobs.broker import Publisher
 
-        queue = QueueConfig.from_settings(self.settings.jobs, self.secrets.redis_url)
         publisher = Publisher.connect(queue)
         log.info("surveys: calls are handed to `hotline worker survey` processes through Redis")
 
@@ -97,7 +112,7 @@ class Surveys:
             publisher.survey(claim.survey.id, claim.n)
 
         self.scheduler = SurveyScheduler(
-            self.settings.surveys, self.store, self.window, None, self.applier, self.clock,
+            self.config, self.store, self.window, None, self.applier, self.clock,
             publish=publish,
         )  # fmt: skip
         try:
@@ -116,10 +131,11 @@ class Surveys:
         log.info("survey %d: comment transcribed (%d characters)", survey_id, len(text))
 
 
-def registrar_of(settings: Settings) -> str:
-    """The PBX's SIP address the survey user agent registers with."""
-    sip = settings.surveys.sip
+def registrar_of(config: SurveySettings, primary: PbxSettings) -> str:
+    """The PBX's SIP address the survey user agent registers with (``surveys.sip.registrar``,
+    else the primary PBX's embedded SIP address: survey callbacks go out through it)."""
+    sip = config.sip
     if sip.registrar:
         return sip.registrar
-    emb = settings.pbx.embedded
+    emb = primary.embedded
     return f"{emb.bind}:{emb.sip_port}"

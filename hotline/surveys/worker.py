@@ -27,39 +27,54 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from dramatiq import Actor, Worker
 
-from hotline.app.settings import Settings
 from hotline.db.engine import make_engine
 from hotline.jobs.broker import SURVEY, QueueConfig, make_broker
 from hotline.jobs.patience import Patience, StoreUnavailable
 from hotline.surveys.attempt import AttemptResult
+from hotline.surveys.config import SurveySettings
 from hotline.surveys.dial_pool import CALLS_PER_PROCESS
 from hotline.surveys.dialer import DialJob, SipDialer
 from hotline.surveys.policy import CALLING, CallWindow
 from hotline.surveys.prompts import build_prompts
 from hotline.surveys.scheduler import blocked, record_attempt
-from hotline.surveys.service import registrar_of
 from hotline.surveys.store import Claim, SurveyStore
 from hotline.tickets.calendar import WorkCalendar
+from hotline.tickets.config import CalendarSettings
 from hotline.transcription.serve import worker_id
+from ivr.menu import IvrSettings
 from telephony.sip import PhoneConfig, SipStack, allocate_ports
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class SurveyWorkerConfig:
+    """What a survey worker process needs of the configuration (plain, picklable values built
+    by the wiring: the app package's ``workers`` module)."""
+
+    surveys: SurveySettings
+    ivr: IvrSettings  # the prompts are made like the IVR's, in its languages
+    calendar: CalendarSettings  # the calling window's working days
+    tz: ZoneInfo
+    database_url: str = field(repr=False)  # a PostgreSQL URL may carry a password
+    registrar: str  # the PBX's SIP address (``hotline.surveys.service.registrar_of``)
+
+
 @dataclass
 class SurveyHandler:
     """The actor's function (in a dramatiq thread); the call itself runs on the event loop."""
 
-    settings: Settings
+    config: SurveySettings
     store: SurveyStore
     window: CallWindow
     dialer: SipDialer
@@ -91,7 +106,7 @@ class SurveyHandler:
         return await asyncio.to_thread(self.patience, fn, *args)
 
     async def handle(self, survey_id: int, n: int) -> str:
-        s = self.settings.surveys
+        s = self.config
         now = datetime.now(UTC)
         if not self.window.inside(now) or await self._db(self.store.paused):
             why = "outside the calling window" if not self.window.inside(now) else "paused"
@@ -118,7 +133,7 @@ class SurveyHandler:
         return f"dialled: {outcome}" + ("" if stored else " (not stored: no longer calling)")
 
     async def _dial(self, claim: Claim) -> AttemptResult:
-        reason = await self._db(blocked, self.settings.surveys, self.store, claim.survey.number)
+        reason = await self._db(blocked, self.config, self.store, claim.survey.number)
         if reason:  # checked again at dialling: the list or an opt-out may have changed
             return AttemptResult("skipped", detail=reason)
         try:
@@ -146,7 +161,7 @@ class SurveyHandler:
         return "moved on meanwhile, dropped"
 
     async def _keep_lease(self, survey_id: int) -> None:
-        lease = self.settings.surveys.lease_seconds
+        lease = self.config.lease_seconds
         while True:
             await asyncio.sleep(lease / 3)
             held = await self._db(self.store.renew, [survey_id], self.dialler, lease)
@@ -163,7 +178,7 @@ class SurveyHandler:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def serve(settings: Settings, password: str, queue: QueueConfig) -> None:
+def serve(cfg: SurveyWorkerConfig, password: str, queue: QueueConfig) -> None:
     """A survey worker process's main: dial until SIGTERM, then stop cleanly."""
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
@@ -171,19 +186,19 @@ def serve(settings: Settings, password: str, queue: QueueConfig) -> None:
     me = worker_id()
     logging.basicConfig(level=logging.INFO,
                         format=f"%(asctime)s {me} %(levelname)s %(name)s: %(message)s")  # fmt: skip
-    recordings = Path(settings.surveys.recordings_dir).resolve()
-    asyncio.run(_serve(settings, password, queue, stopping, me, recordings))
+    recordings = Path(cfg.surveys.recordings_dir).resolve()
+    asyncio.run(_serve(cfg, password, queue, stopping, me, recordings))
 
 
 async def _serve(
-    settings: Settings,
+    cfg: SurveyWorkerConfig,
     password: str,
     queue: QueueConfig,
     stopping: threading.Event,
     me: str,
     recordings: Path,
 ) -> None:
-    s = settings.surveys
+    s = cfg.surveys
     stop = asyncio.Event()
 
     def on_sigterm() -> None:
@@ -194,11 +209,11 @@ async def _serve(
     loop.add_signal_handler(signal.SIGTERM, on_sigterm)
     if stopping.is_set():  # SIGTERM before the loop ran
         stop.set()
-    registrar = registrar_of(settings)
-    prompts = await asyncio.to_thread(build_prompts, settings)
-    db = make_engine(settings.database.url)
+    registrar = cfg.registrar
+    prompts = await asyncio.to_thread(build_prompts, s, cfg.ivr)
+    db = make_engine(cfg.database_url)
     store = SurveyStore(db)
-    calendar = WorkCalendar.from_settings(settings.tickets.calendar, settings.tz)
+    calendar = WorkCalendar.from_settings(cfg.calendar, cfg.tz)
     window = CallWindow.from_settings(s, calendar)
     broker = make_broker(queue)
     try:
@@ -213,7 +228,7 @@ async def _serve(
             )  # fmt: skip
             await phone.wait_registered(15)
             dialer = SipDialer(phone, registrar, s, prompts, recordings)
-            handler = SurveyHandler(settings, store, window, dialer, loop, Patience(stopping), me)
+            handler = SurveyHandler(s, store, window, dialer, loop, Patience(stopping), me)
             Actor(handler, broker=broker, actor_name=SURVEY, queue_name=SURVEY, priority=0,
                   options={})  # fmt: skip
             calls = min(stack.max_calls, CALLS_PER_PROCESS)

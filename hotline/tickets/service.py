@@ -15,11 +15,11 @@ reassign a ticket, set a deadline by hand or reopen a closed ticket.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from hotline.app.settings import Settings
 from hotline.core.auth import Principal
 from hotline.core.errors import Conflict, Forbidden, Invalid, NotFound
 from hotline.tickets import lifecycle
@@ -49,13 +49,19 @@ _DEPARTMENT_FREE = ("draft", "open", "reopened")
 class TicketService:
     def __init__(
         self,
-        settings: Settings,
+        config: TicketSettings,
         store: TicketStore,
         clock: Callable[[], datetime] | None = None,
+        *,
+        tz: ZoneInfo,
+        languages: Collection[str],
     ) -> None:
-        self.config: TicketSettings = settings.tickets
-        self.calendar = WorkCalendar.from_settings(settings.tickets.calendar, settings.tz)
-        self._languages = frozenset(settings.ivr.languages)
+        """``config``: the taxonomy and calendar (``tickets:``); ``tz``: the hotline's local
+        time (working days, deadlines); ``languages``: the IVR's (a caller's language must be
+        one of them)."""
+        self.config: TicketSettings = config
+        self.calendar = WorkCalendar.from_settings(config.calendar, tz)
+        self._languages = frozenset(languages)
         self._store = store
         self._clock = clock or (lambda: datetime.now(UTC))
 

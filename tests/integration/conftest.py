@@ -25,10 +25,10 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service as DriverService
 from sqlalchemy import Engine
 
+from hotline.app.pbx import embedded_pbx
 from hotline.app.service import Service
 from hotline.app.settings import Secrets, Settings, parse_settings, resolve_secrets
 from hotline.db.engine import make_engine, migrate
-from hotline.pbx.link import embedded_pbx
 from telephony.asterisk.process import PrivateAsterisk
 from telephony.sip import Phone, SipStack
 from testkit.postgres_server import PG_BIN, PrivatePostgres, private_postgres

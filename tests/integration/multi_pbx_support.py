@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hotline.app.pbx import embedded_pbx
 from hotline.app.service import Service
 from hotline.app.settings import Secrets, Settings, parse_settings, resolve_secrets
-from hotline.pbx.link import embedded_pbx
 from telephony.asterisk.process import PrivateAsterisk
 from telephony.sip import Phone, PhoneConfig, SipStack, allocate_ports
 from testkit.support import free_port, wait_for

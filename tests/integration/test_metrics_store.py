@@ -16,7 +16,8 @@ from sqlalchemy import Engine, bindparam, func, select, text
 from hotline.agents.store import AgentStore
 from hotline.agents.time import rebuild
 from hotline.app.settings import Settings
-from hotline.callers.history import CallerSettings, RegionRule, RegionRules
+from hotline.callers.config import CallerSettings, RegionRule
+from hotline.callers.history import RegionRules
 from hotline.calls.store import CallStore
 from hotline.core.errors import Invalid
 from hotline.db.engine import make_engine, migrate
@@ -65,7 +66,7 @@ def settings(sl: float = 20.0) -> Settings:
 
 
 def metrics(engine: Engine, since: datetime, until: datetime, **kw: Any) -> dict[str, Any]:
-    return MetricsService(settings(**kw), MetricsStore(engine)).compute(
+    return MetricsService(settings(**kw).metrics_config(), MetricsStore(engine)).compute(
         since, until, ["total", "agent", "hour"]
     )
 
@@ -103,7 +104,7 @@ def test_hand_computed_day(engine: Engine) -> None:
     store = MetricsStore(engine)
 
     def compute(since: datetime, until: datetime, sl: float = 20.0) -> dict[str, Any]:
-        service = MetricsService(settings(sl), store)
+        service = MetricsService(settings(sl).metrics_config(), store)
         return service.compute(since, until, ["total", "agent", "hour"], now)
 
     day = compute(at(0), at(23))
@@ -311,7 +312,9 @@ def test_random_traffic_matches_reference(engine: Engine) -> None:
     for sl in (20.0, 10.0):
         cfg = settings(sl)
         for since, until in ranges:
-            result = MetricsService(cfg, ms).compute(since, until, ["total", "agent", "hour"], now)
+            result = MetricsService(cfg.metrics_config(), ms).compute(
+                since, until, ["total", "agent", "hour"], now
+            )
             got = result["groups"]
             want, want_occ = reference(calls, shifts, since, until, now, sl)
             for g, keyed in want.items():
@@ -383,7 +386,7 @@ def test_migration_fills_agent_time_from_existing_history(blank_url: str) -> Non
 
 
 def test_illegal_ranges_are_refused(engine: Engine) -> None:
-    service = MetricsService(settings(), MetricsStore(engine))
+    service = MetricsService(settings().metrics_config(), MetricsStore(engine))
     year_and_more = at(0) + timedelta(days=401)
     cases = [(at(10), at(9), "metrics.bad_range"),
              (at(0), year_and_more, "metrics.range_too_long")]  # fmt: skip
@@ -407,7 +410,8 @@ def test_out_of_town_callers_are_counted_by_region(engine: Engine) -> None:
         [replace(call(f"g{i}", at(15, i), 3.0, 60.0, "1001"), caller_number=n)
          for i, n in enumerate(numbers)]
     )  # fmt: skip
-    got = MetricsService(settings(), MetricsStore(engine)).compute(at(15), at(16), ["region"])
+    metrics = MetricsService(settings().metrics_config(), MetricsStore(engine))
+    got = metrics.compute(at(15), at(16), ["region"])
     offered = {k: v["offered"] for k, v in got["groups"]["region"].items()}
     assert offered == {"Jinan": 1, "Beijing": 2, "unknown": 1}
     assert rules.classify("01066660001").out_of_town and not rules.classify("0531").out_of_town

@@ -31,6 +31,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import Engine
 
+from hotline.app.pbx import render_input
 from hotline.app.settings import ConfigError, parse_settings, resolve_secrets
 from hotline.calls.store import CallStore
 from hotline.core.auth import hash_password
@@ -38,7 +39,6 @@ from hotline.core.errors import Invalid
 from hotline.db.models import CallRow
 from hotline.metrics.service import MetricsService
 from hotline.metrics.store import MetricsStore
-from hotline.pbx.link import render_input
 from telephony.ami.events import AmiEvent
 from telephony.asterisk.render import render
 from telephony.sip import CallHandle, Phone, SipStack
@@ -209,7 +209,7 @@ def test_store_keeps_colliding_calls_of_two_pbxes_apart(engine: Engine) -> None:
     assert (by_pbx["east"].answered, by_pbx["east"].abandoned) == (1, 1)
 
     settings = parse_settings({"pbxes": [_pbx("east", ["2001"]), _pbx("west", ["3001"])]})
-    metrics = MetricsService(settings, MetricsStore(engine))
+    metrics = MetricsService(settings.metrics_config(), MetricsStore(engine))
     until = since + timedelta(days=2)  # whole hours long over: the per-hour sums are built
     for _ in range(2):  # built from the calls, then read from the sums
         got = metrics.compute(since, until, ["pbx", "total"])["groups"]

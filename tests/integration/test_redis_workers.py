@@ -34,7 +34,6 @@ from sqlalchemy import make_url
 from hotline.app.service import Service
 from hotline.app.settings import (
     ConfigError,
-    JobsSettings,
     Settings,
     parse_settings,
     resolve_redis_url,
@@ -42,6 +41,7 @@ from hotline.app.settings import (
 )
 from hotline.db.engine import make_engine, migrate
 from hotline.jobs.broker import Publisher, QueueConfig
+from hotline.jobs.config import JobsSettings
 from hotline.jobs.store import DONE, RUNNING, Job, JobStore
 from hotline.tickets.service import SYSTEM, TicketService
 from hotline.transcription.service import Transcription
@@ -249,7 +249,9 @@ async def test_with_redis_down_the_service_keeps_its_jobs_and_publishes_them_whe
     svc = await Service.build(rsettings, secrets)
     transcription = svc.transcription
     assert transcription is not None and transcription.publisher is not None
-    tickets = TicketService(rsettings, svc.tickets)
+    tickets = TicketService(
+        rsettings.tickets, svc.tickets, tz=rsettings.tz, languages=rsettings.ivr.languages
+    )
     calls = recordings[:3]
     ticket_ids = {}
     for rec in calls:

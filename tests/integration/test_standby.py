@@ -20,11 +20,11 @@ import pytest
 import yaml
 from sqlalchemy import create_engine, select, text
 
+from hotline.app.pbx import render_input
 from hotline.app.settings import ConfigError, Secrets, Settings, parse_settings
 from hotline.db.models import CallRow
 from hotline.ha.config import HaSettings
 from hotline.ha.leadership import Leadership, LeadershipError, LeadershipLost
-from hotline.pbx.link import render_input
 from telephony.ami.events import AmiEvent
 from telephony.asterisk.render import extensions_conf
 from telephony.sip import Phone, SipStack

@@ -158,14 +158,22 @@ def web_app(
     clock: Clock,
 ) -> FastAPI:
     agents = AgentStore(engine)
-    live = LiveView(settings, QueueBoard(), agents, CallTracker(), CallStore(engine),
+    live = LiveView(settings.live_config(), QueueBoard(), agents, CallTracker(), CallStore(engine),
                     surveys=surveys, alerts=alerts, clock=clock)  # fmt: skip
-    metrics = MetricsService(settings, MetricsStore(engine), TicketStore(engine), surveys=surveys)
+    metrics = MetricsService(
+        settings.metrics_config(), MetricsStore(engine), TicketStore(engine), surveys=surveys
+    )
+    tickets = TicketService(
+        settings.tickets,
+        TicketStore(engine),
+        clock,
+        tz=settings.tz,
+        languages=settings.ivr.languages,
+    )
 
     # No desk, knowledge base, screen-pop or caller look-ups: none of these routes asks.
     return create_app(
-        settings, SIGNER, agents, live, metrics,
-        TicketService(settings, TicketStore(engine), clock), surveys, alerts,
+        settings, SIGNER, agents, live, metrics, tickets, surveys, alerts,
     )  # fmt: skip
 
 
@@ -246,7 +254,7 @@ async def test_report_has_a_satisfaction_section(
     engine: Engine, settings: Settings, api: Api
 ) -> None:
     seed_known(api.store)
-    service = MetricsService(settings, MetricsStore(engine), surveys=api.store)
+    service = MetricsService(settings.metrics_config(), MetricsStore(engine), surveys=api.store)
     data = service.report(DAY, DAY + timedelta(days=2))
     sat = data["satisfaction"]
     assert sat["total"] == {"key": "total", **EXPECTED["total"]["total"]}
@@ -269,7 +277,9 @@ async def test_report_has_a_satisfaction_section(
         assert f"<h3>Satisfaction by {group}</h3>" in page
     assert "<td>water_supply</td><td>2</td><td>2</td><td>0</td><td>0</td><td>100.0%</td>" in page
     # Without surveys (disabled) the report has no such section.
-    plain = MetricsService(settings, MetricsStore(engine)).report(DAY, DAY + timedelta(days=1))
+    plain = MetricsService(settings.metrics_config(), MetricsStore(engine)).report(
+        DAY, DAY + timedelta(days=1)
+    )
     assert "satisfaction" not in plain
     assert "Citizen satisfaction" not in to_html("daily", plain, SHANGHAI)
     # The API's report carries it too: the 20th alone has four (3 satisfied, 1 basically).

@@ -64,7 +64,7 @@ async def registered_phone(sip: SipStack, settings: Settings, user: str, passwor
 
 @pytest.fixture(scope="module")
 async def prompts(settings: Settings) -> SurveyPrompts:
-    return await asyncio.to_thread(build_prompts, settings)
+    return await asyncio.to_thread(build_prompts, settings.surveys, settings.ivr)
 
 
 @pytest.fixture
@@ -86,7 +86,8 @@ def clock(fixed_now: datetime) -> Clock:
 
 def tickets_at(service: Service, clock: Clock) -> TicketService:
     """The session's tickets, changed at the test's clock."""
-    return TicketService(service.settings, service.tickets, clock)
+    s = service.settings
+    return TicketService(s.tickets, service.tickets, clock, tz=s.tz, languages=s.ivr.languages)
 
 
 def applier_at(service: Service, clock: Clock) -> ResultApplier:
@@ -109,7 +110,7 @@ def make_scheduler(
 ) -> SurveyScheduler:
     surveys = service.surveys
     assert surveys is not None
-    s = surveys.settings.surveys.model_copy(update=changes)
+    s = surveys.config.model_copy(update=changes)
     window = CallWindow.from_settings(s, calendar or surveys.window.calendar)
     dialer = SipDialer(ua, surveys.registrar, s, prompts, surveys.recordings_dir)
     return SurveyScheduler(s, surveys.store, window, dialer, applier_at(service, clock), clock)
@@ -200,7 +201,12 @@ async def test_satisfied_closes_dissatisfied_reopens_with_transcribed_comment(
     assert (done.status, done.result, done.attempts) == ("completed", "satisfied", 1)
     (attempt,) = await asyncio.to_thread(store(service).attempts, done.id)
     assert (attempt.outcome, attempt.digits, attempt.result) == ("answered", "1", "satisfied")
-    tickets = TicketService(service.settings, service.tickets)
+    tickets = TicketService(
+        service.settings.tickets,
+        service.tickets,
+        tz=service.settings.tz,
+        languages=service.settings.ivr.languages,
+    )
     closed = await tickets.get(t_happy)
     assert closed.ticket.status == "closed"
     assert (
@@ -422,7 +428,12 @@ async def test_killed_service_never_calls_a_ticket_twice(
             await ringing.wait_ended(40)  # the PBX gives up on A after its ring timeout
 
             # Resolved while the service is down (another instance, a department's system).
-            tickets = TicketService(settings, TicketStore(engine))
+            tickets = TicketService(
+                settings.tickets,
+                TicketStore(engine),
+                tz=settings.tz,
+                languages=settings.ivr.languages,
+            )
             t_b = await resolved_ticket_in(tickets, b_no)
             await proc.start()
             await api_up(http, proc)
@@ -476,7 +487,7 @@ async def test_dialling_process_killed_mid_call_ends_the_survey_interrupted(
     ringing_phone = await registered_phone(sip, settings, ring_no, secrets.phone_passwords[ring_no])
     ok = await registered_phone(sip, settings, ok_no, secrets.phone_passwords[ok_no])
     phones += [ringing_phone, ok]
-    s = surveys.settings.surveys.model_copy(update={"ring_timeout": 30, **ALWAYS})
+    s = surveys.config.model_copy(update={"ring_timeout": 30, **ALWAYS})
     pool = DialerPool(
         s, user="survey", password=secrets.survey_password, registrar=surveys.registrar,
         prompts=prompts, recordings_dir=surveys.recordings_dir,
@@ -539,4 +550,7 @@ async def test_answer_kept_when_the_citizen_hangs_up_during_the_comment_prompt(
     await sched.drain()
     s = await survey_of(service, ticket)
     assert (s.status, s.result, s.attempts) == ("completed", "dissatisfied", 1)
-    assert (await TicketService(settings, service.tickets).get(ticket)).ticket.status == "reopened"
+    tickets = TicketService(
+        settings.tickets, service.tickets, tz=settings.tz, languages=settings.ivr.languages
+    )
+    assert (await tickets.get(ticket)).ticket.status == "reopened"

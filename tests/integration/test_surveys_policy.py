@@ -256,7 +256,13 @@ async def test_scheduler_surveys_recent_tickets_and_dials_inside_the_window_only
     rings the minute the window opens, even when that is days ahead (more than the
     look-back), never before."""
     clock = Clock(frozen_now)
-    tickets = TicketService(SETTINGS, TicketStore(engine), clock)
+    tickets = TicketService(
+        SETTINGS.tickets,
+        TicketStore(engine),
+        clock,
+        tz=SETTINGS.tz,
+        languages=SETTINGS.ivr.languages,
+    )
 
     async def resolved(number: str, at: datetime) -> int:
         """A ticket created and resolved at ``at`` (the clock then put back)."""

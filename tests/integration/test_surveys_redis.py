@@ -25,10 +25,11 @@ from typing import Any
 import pytest
 import yaml
 
-from hotline.app.settings import JobsSettings, Secrets, Settings
+from hotline.app.settings import Secrets, Settings
 from hotline.core.alerts import SupervisorAlerts
 from hotline.db.engine import make_engine, migrate
 from hotline.jobs.broker import Publisher, QueueConfig
+from hotline.jobs.config import JobsSettings
 from hotline.surveys.dialer import SipDialer, SurveyPrompts
 from hotline.surveys.policy import CallWindow
 from hotline.surveys.results import ResultApplier
@@ -85,7 +86,9 @@ async def world(pbx: PrivateAsterisk, settings: Settings, db_url: NewDbUrl) -> A
         sip={"registrar": f"127.0.0.1:{settings.pbx.embedded.sip_port}"},
     )  # fmt: skip
     mine = Settings.model_validate(data)
-    tickets = TicketService(mine, TicketStore(engine))
+    tickets = TicketService(
+        mine.tickets, TicketStore(engine), tz=mine.tz, languages=mine.ivr.languages
+    )
     window = CallWindow.from_settings(mine.surveys, tickets.calendar)
     applier = ResultApplier(tickets, SupervisorAlerts(), None, ())
     yield World(url, mine, tickets, SurveyStore(engine), window, applier)

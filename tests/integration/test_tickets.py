@@ -69,7 +69,13 @@ def clock() -> Clock:
 @pytest.fixture
 def svc(engine: Engine, clock: Clock) -> TicketService:
     settings = Settings.model_validate({"tickets": shipped_tickets()})
-    return TicketService(settings, TicketStore(engine), clock)
+    return TicketService(
+        settings.tickets,
+        TicketStore(engine),
+        clock,
+        tz=settings.tz,
+        languages=settings.ivr.languages,
+    )
 
 
 NOISE = {
@@ -472,7 +478,13 @@ async def test_deadline_and_overdue_from_any_instant(
     from the deadline on, not a minute before; a resolved ticket never."""
     clock = Clock(frozen_now)
     settings = Settings.model_validate({"tickets": shipped_tickets()})
-    svc = TicketService(settings, TicketStore(engine), clock)
+    svc = TicketService(
+        settings.tickets,
+        TicketStore(engine),
+        clock,
+        tz=settings.tz,
+        languages=settings.ivr.languages,
+    )
     d = await svc.create(AG1, dict(NOISE))
     d = await svc.transition(AG1, d.ticket.id, "dispatched")
     due = calendar.deadline(frozen_now, 5)  # noise: 5 working days

@@ -123,7 +123,9 @@ async def test_an_agents_state_is_pushed_on_change_and_a_calls_end_settles_first
 ) -> None:
     clock = [100.0]
     monkeypatch.setattr(time, "monotonic", lambda: clock[0])
-    view = LiveView(settings, QueueBoard(), cast(Any, None), CallTracker(), cast(Any, None))
+    view = LiveView(
+        settings.live_config(), QueueBoard(), cast(Any, None), CallTracker(), cast(Any, None)
+    )
     mine, other = view.watch_agent("a1"), view.watch_agent("a2")
 
     def sent() -> list[str]:

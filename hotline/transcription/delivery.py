@@ -1,0 +1,77 @@
+"""Where a finished transcription goes (``Transcription.deliver``), once per job.
+
+* A survey's spoken comment (a job of the survey feature, ``Surveys.owns``): its text goes onto
+  the survey, nothing else.
+* A call's transcript: the agent's screen-pop for that call gets it in the ticket draft, with
+  the fields the analysis suggests (the agent sees them at once, if the pop still shows the
+  call), and every ticket linked to the call keeps the transcript. A ticket that refuses it
+  (closed meanwhile, say) is logged and skipped: the job keeps the transcript.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from hotline.core.auth import Principal
+from hotline.core.errors import DomainError
+from hotline.jobs.store import Job
+from hotline.tickets.service import SYSTEM
+from hotline.transcription.service import transcript_text
+
+log = logging.getLogger(__name__)
+
+
+class Comments(Protocol):
+    """The survey feature's side (``hotline.surveys.service.Surveys``)."""
+
+    def owns(self, job: Job) -> bool: ...
+
+    async def deliver_comment(self, job: Job) -> None: ...
+
+
+class Pops(Protocol):
+    """The screen-pop's side (``hotline.screenpop.service.ScreenPop``)."""
+
+    def update(self, linkedid: str, draft: dict[str, Any]) -> bool: ...
+
+
+class CallTickets(Protocol):
+    """Which tickets a call is linked to (``TicketStore``; blocking, run in a thread)."""
+
+    def tickets_of_call(self, linkedid: str) -> list[int]: ...
+
+
+class TicketUpdates(Protocol):
+    """Ticket changes under the lifecycle's rules (``TicketService``)."""
+
+    async def update(self, who: Principal, ticket_id: int, values: dict[str, Any]) -> object: ...
+
+
+@dataclass
+class TranscriptDelivery:
+    pops: Pops
+    calls: CallTickets
+    tickets: TicketUpdates
+    comments: Comments | None = None  # None: surveys are off
+
+    async def __call__(self, job: Job) -> None:
+        if self.comments is not None and self.comments.owns(job):  # a survey's spoken comment
+            await self.comments.deliver_comment(job)
+            return
+        # The agent sees the transcript and the system's suggestions in the draft at once;
+        # the call's tickets keep the transcript.
+        fields = (job.draft or {}).get("ticket_fields") or {}
+        self.pops.update(
+            job.linkedid,
+            {"transcript": transcript_text(job.transcript), "transcript_json": job.transcript,
+             "suggested": fields, "analysis": job.draft},
+        )  # fmt: skip
+        for ticket_id in await asyncio.to_thread(self.calls.tickets_of_call, job.linkedid):
+            try:
+                await self.tickets.update(SYSTEM, ticket_id, {"transcript": job.transcript})
+            except DomainError as exc:  # e.g. closed meanwhile: the job keeps the transcript
+                log.warning("transcript of %s not put on ticket %s: %s",
+                            job.linkedid, ticket_id, exc.message)  # fmt: skip
