@@ -1,1 +1,3 @@
-"""core."""
+"""Leaf utilities every feature may use and that import no feature: domain errors with stable
+ids (errors.py), tokens, roles and passwords (auth.py), supervisors' alerts (alerts.py).
+"""

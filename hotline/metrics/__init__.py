@@ -1,1 +1,4 @@
-"""metrics."""
+"""Talk-time metrics: the figures and their definitions (formulas.py), the queries over the
+per-hour sums (store.py), the service (service.py), the reports' HTML and CSV (render.py), its
+configuration (config.py) and API (routes.py, schemas.py).
+"""
