@@ -330,7 +330,7 @@ def test_versions_come_from_the_one_file() -> None:
     shipped = load_settings(ROOT / "config" / "hotline.yaml", env={})
     assert shipped.asr.models["en"].name == f"vosk-model-en-us-{v['VOSK_MODEL_VERSION']}"
     assert parse_settings({}).asr.models["en"].name == shipped.asr.models["en"].name
-    pg = (ROOT / "bench" / "pg.py").read_text(encoding="utf-8")
+    pg = (ROOT / "testkit" / "postgres_server.py").read_text(encoding="utf-8")
     assert f'"/usr/lib/postgresql/{v["POSTGRES_MAJOR"]}/bin"' in pg
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert f'python_version = "{v["PYTHON_VERSION"]}"' in pyproject
