@@ -31,7 +31,8 @@ from telephony.tracker import CallUpdate, Disposition, UpdateKind
 
 log = logging.getLogger(__name__)
 
-Deliver = Callable[[Job], Awaitable[None]]  # apply one finished job (tickets, screen-pop)
+# Apply one finished job (tickets, screen-pop; a survey comment): ``delivery.TranscriptDelivery``.
+Deliver = Callable[[Job], Awaitable[None]]
 
 
 @dataclass
