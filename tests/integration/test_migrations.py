@@ -1,14 +1,19 @@
 """Schema migrations on SQLite and PostgreSQL (both in every run): all of them on an empty
 database give exactly the tables the code declares, each one downgrades and upgrades again,
-and ``hotline db upgrade`` brings the run's database (HOTLINE_TEST_DB) to the head."""
+the agent time 0005 rebuilds from the history before it is what the application's own rebuild
+gives, and ``hotline db upgrade`` brings the run's database (HOTLINE_TEST_DB) to the head."""
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import random
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -16,8 +21,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 
 import hotline.db
+from hotline.agents.time import rebuild
 from hotline.db.engine import alembic_config, make_engine, migrate
-from hotline.db.models import Base
+from hotline.db.models import Base, UtcDateTime
 from testkit.support import NewDbUrl, shipped_config_with
 from tests.integration.test_config import run_cli
 
@@ -99,6 +105,173 @@ def test_each_migration_downgrades_and_upgrades_again(blank_url: str) -> None:
         assert tables(engine) == {"alembic_version"}
         migrate(blank_url)
         assert differences(engine) == []
+    finally:
+        engine.dispose()
+
+
+# -- 0005: the agents' time rebuilt from the state history written before it -------------------
+# The tables as the application wrote them at 0004 (0001, 0003): the test's own copy, as the
+# migration has its own.
+_meta = sa.MetaData()
+EVENTS_0004 = sa.Table(
+    "agent_events",
+    _meta,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("agent_id", sa.String(64)),
+    sa.Column("event", sa.String(16)),
+    sa.Column("reason", sa.String(64)),
+    sa.Column("extension", sa.String(16)),
+    sa.Column("at", UtcDateTime),
+)
+CALLS_0004 = sa.Table(
+    "calls",
+    _meta,
+    *[sa.Column(n, sa.String(64)) for n in ("linkedid", "caller_number", "caller_name")],
+    sa.Column("dialled_number", sa.String(64)),
+    *[sa.Column(n, UtcDateTime) for n in ("started_at", "answered_at", "ended_at")],
+    sa.Column("queue", sa.String(64)),
+    sa.Column("agent", sa.String(64)),
+    sa.Column("talk_time", sa.Float),
+    sa.Column("disposition", sa.String(16)),
+    *[sa.Column(n, sa.JSON) for n in ("recordings", "ivr_path", "variables")],
+    sa.Column("resynced", sa.Boolean),
+    sa.Column("updated_at", UtcDateTime),
+)
+SEGMENTS = sa.table(
+    "agent_segments",
+    *[sa.column(n) for n in ("bucket", "agent_id", "extension", "state")],
+    sa.column("start", UtcDateTime),
+    sa.column("end", UtcDateTime),
+)
+HOURS = sa.table(
+    "agent_hours",
+    *[
+        sa.column(n)
+        for n in ("bucket", "agent_id", "extension", "ready_s", "paused_s", "wrap_up_s")
+    ],
+)
+WRAPUPS = sa.table("calls", sa.column("linkedid"), sa.column("wrapup_time"))
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+REASONS = ["wrap-up", "wrap-up", "lunch", "training", None]
+
+
+def agent_history(rng: random.Random) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Agent events and calls as the service wrote them before 0005: several agents logging
+    in and out (changing seats, one without an extension), breaks, wrap-ups (after a call,
+    after an abandoned one, on a seat with no calls, without a seat), stretches of no time,
+    on the hour, across hours and days; the times in Shanghai's zone, stored as UTC."""
+    start = datetime(2026, 11, 16, 8, tzinfo=SHANGHAI)
+    events: list[dict[str, Any]] = []
+    calls: list[dict[str, Any]] = []
+    for n in range(8):
+        agent = f"ag{n}"
+        seats = [None] if n == 7 else [f"20{n:02d}", f"30{n:02d}"]
+        t, logged_in = start + timedelta(seconds=rng.randrange(3600)), False
+        for _ in range(1600):
+            roll = rng.random()
+            step = (
+                0 if roll < 0.05
+                else rng.uniform(1, 600) if roll < 0.45
+                else rng.uniform(600, 5400) if roll < 0.85
+                else rng.uniform(5400, 30000)
+            )  # fmt: skip
+            t += timedelta(seconds=round(step, 3))
+            if rng.random() < 0.05:  # some on the hour
+                t = t.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+            ext = rng.choice(seats)
+            if not logged_in:
+                event, reason, logged_in = "login", None, True
+            else:
+                event = rng.choice(["pause", "pause", "unpause", "unpause", "logout"])
+                reason = rng.choice(REASONS) if event == "pause" else None
+                logged_in = event != "logout"
+            events.append(
+                {"agent_id": agent, "event": event, "reason": reason, "extension": ext, "at": t}
+            )
+            if n != 5 and ext is not None and event == "pause" and rng.random() < 0.7:
+                # The call this pause follows (answered, now and then abandoned or no agent).
+                began = t - timedelta(seconds=rng.uniform(5, 900))
+                kind = rng.random()
+                calls.append(
+                    {
+                        "linkedid": f"{agent}-{len(calls)}",
+                        "caller_number": "13900000000",
+                        "caller_name": "",
+                        "dialled_number": "12345",
+                        "started_at": began,
+                        "answered_at": began if kind < 0.9 else None,
+                        "ended_at": t,
+                        "queue": "operator",
+                        "agent": None if kind > 0.95 else ext,
+                        "talk_time": (t - began).total_seconds(),
+                        "disposition": "answered" if kind < 0.9 else "abandoned",
+                        "recordings": {},
+                        "ivr_path": [],
+                        "variables": {},
+                        "resynced": False,
+                        "updated_at": t,
+                    }
+                )
+    return events, calls
+
+
+def agent_time(engine: Engine) -> tuple[list[Any], list[Any], dict[str, float | None]]:
+    """The segments and hour sums (sorted) and each call's wrap-up, exactly as stored."""
+    s, h = SEGMENTS.c, HOURS.c
+
+    def key(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple("" if v is None else v for v in row)
+
+    with engine.connect() as conn:
+        segments = sorted(
+            (
+                tuple(r)
+                for r in conn.execute(
+                    sa.select(s.bucket, s.agent_id, s.extension, s.state, s.start, s.end)
+                )
+            ),
+            key=key,
+        )
+        hours = sorted(
+            (
+                tuple(r)
+                for r in conn.execute(
+                    sa.select(h.bucket, h.agent_id, h.extension, h.ready_s, h.paused_s, h.wrap_up_s)
+                )
+            ),
+            key=key,
+        )
+        wrapups = {
+            k: v for k, v in conn.execute(sa.select(WRAPUPS.c.linkedid, WRAPUPS.c.wrapup_time))
+        }
+    return segments, hours, wrapups
+
+
+def test_0005_rebuilds_the_agents_time_as_the_application_does(blank_url: str) -> None:
+    """0005 carries its own frozen copy of the rebuild (no application import): on a history
+    written at 0004 it gives the segments, hour sums and wrap-ups the application's
+    ``hotline.agents.time.rebuild`` gives on the same history."""
+    migrate(blank_url, "0004")
+    engine = make_engine(blank_url)
+    try:
+        events, calls = agent_history(random.Random(17))
+        with engine.begin() as conn:
+            conn.execute(sa.insert(EVENTS_0004), events)
+            conn.execute(sa.insert(CALLS_0004), calls)
+        migrate(blank_url, "0005")
+        migrated = agent_time(engine)
+        segments, hours, wrapups = migrated
+        assert len(segments) > 20_000  # more than one of the rebuild's batches
+        assert {r[3] for r in segments} == {"ready", "paused", "wrap_up"}
+        assert {r[2] for r in segments} >= {None, "2006", "3006"}
+        with_wrapup = [v for v in wrapups.values() if v is not None]
+        assert len(with_wrapup) > 100 and len(with_wrapup) < len(wrapups)
+        # Wrap-ups on no seat or a seat without calls go on no call.
+        assert 0 < sum(with_wrapup) < sum(r[5] for r in hours)
+
+        migrate(blank_url)  # to the head, where the application's own rebuild runs
+        rebuild(engine, attribute_wrapups=True)
+        assert agent_time(engine) == migrated
     finally:
         engine.dispose()
 
