@@ -188,6 +188,11 @@ class ScreenPop:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def idle(self) -> None:
+        """Return once no pop is being prepared (its look-ups done and sent, or failed)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
     def close(self) -> None:
         for task in self._tasks:
             task.cancel()
