@@ -113,8 +113,10 @@ class Progress:
         share = self.count / self.total if self.total else 1.0
         elapsed = time.monotonic() - self.started
         bar = "#" * int(share * 30)
-        line = (f"transcribe [{bar:<30}] {self.count}/{self.total} {failed} failed, "
-                f"{audio / 60:.1f} min of audio in {elapsed:.0f} s")  # fmt: skip
+        line = (
+            f"transcribe [{bar:<30}] {self.count}/{self.total} {failed} failed, "
+            f"{audio / 60:.1f} min of audio in {elapsed:.0f} s"
+        )
         if self.tty:
             self.out.write("\r" + line + ("\n" if self.count == self.total else ""))
         elif int(share * 10) != self._last_tenth or self.count == self.total:
@@ -177,7 +179,9 @@ def _outcomes(
     ) as pool:
         # Longest first: the last call to finish is then a short one, not a long one started
         # late while the other workers sit idle.
-        futures = [pool.submit(transcribe_item, item, language, fmt)
-                   for item in sorted(items, key=_size, reverse=True)]  # fmt: skip
+        futures = [
+            pool.submit(transcribe_item, item, language, fmt)
+            for item in sorted(items, key=_size, reverse=True)
+        ]
         for future in as_completed(futures):
             yield future.result()

@@ -166,8 +166,24 @@ def _blocks_16k(info: WavInfo, block_bytes: int) -> Iterator[bytes]:
     if sox is None:
         raise AsrError("sox is not installed (scripts/setup.sh installs it)")
     # sox's band-limited resampler (see the module docstring for why not Vosk's own).
-    cmd = [sox, "-q", "-V1", str(info.path), "-t", "raw", "-r", str(MODEL_RATE), "-e", "signed",
-           "-b", "16", "-c", "1", "-L", "-"]  # fmt: skip
+    cmd = [
+        sox,
+        "-q",
+        "-V1",
+        str(info.path),
+        "-t",
+        "raw",
+        "-r",
+        str(MODEL_RATE),
+        "-e",
+        "signed",
+        "-b",
+        "16",
+        "-c",
+        "1",
+        "-L",
+        "-",
+    ]
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
         assert proc.stdout is not None and proc.stderr is not None
         try:

@@ -75,7 +75,9 @@ class AsrSettings(BaseModel):
         ``no speech model for zh: zh calls are not transcribed``."""
         if not self.enabled:
             return ["transcription is off (asr.enabled: false): no call is transcribed"]
-        lines = [f"no speech model for {m.language}: {m.language} calls are not transcribed"
-                 for m in self.without_model(languages)]  # fmt: skip
+        lines = [
+            f"no speech model for {m.language}: {m.language} calls are not transcribed"
+            for m in self.without_model(languages)
+        ]
         lines += [f"asr.models: {p}" for p in self.model_problems()]
         return lines

@@ -122,8 +122,25 @@ def synthesise(cache: Path, minutes: float) -> tuple[Path, dict[str, str]]:
     sentences = cache / "sentences"
     noise = cache / "noise.wav"
     if not noise.exists():  # a comfort-noise floor (peak ~100 of 32767), 60 s to slice from
-        subprocess.run([_tool("sox"), "-n", "-r", str(RATE), "-b", "16", "-c", "1", str(noise),
-                        "synth", "60", "pinknoise", "vol", "0.002"], check=True)  # fmt: skip
+        subprocess.run(
+            [
+                _tool("sox"),
+                "-n",
+                "-r",
+                str(RATE),
+                "-b",
+                "16",
+                "-c",
+                "1",
+                str(noise),
+                "synth",
+                "60",
+                "pinknoise",
+                "vol",
+                "0.002",
+            ],
+            check=True,
+        )
     floor = _pcm(noise)
     speech = {
         s: _pcm(synthesize(s, sentences / f"{hashlib.sha1(s.encode()).hexdigest()[:12]}.wav"))
@@ -172,11 +189,33 @@ def inner(kind: str, calls: Path, out: Path, workers: int, gate: bool) -> None:
         options = shipped if gate else dataclasses.replace(shipped, silence_peak=0)
         # Each leg alone (as vosk-transcriber gets them), so both write one text per file.
         items = [i for c in collect([calls]) for i in _split(c)]
-        run_batch(items, models={"en": MODEL}, language="en", fmt="json", out_dir=out,
-                  workers=workers, options=options, progress=None)  # fmt: skip
+        run_batch(
+            items,
+            models={"en": MODEL},
+            language="en",
+            fmt="json",
+            out_dir=out,
+            workers=workers,
+            options=options,
+            progress=None,
+        )
     else:
-        subprocess.run([_tool("vosk-transcriber"), "-m", str(MODEL), "-i", str(calls), "-o",
-                        str(out), "-t", "txt", "--log-level", "WARNING"], check=True)  # fmt: skip
+        subprocess.run(
+            [
+                _tool("vosk-transcriber"),
+                "-m",
+                str(MODEL),
+                "-i",
+                str(calls),
+                "-o",
+                str(out),
+                "-t",
+                "txt",
+                "--log-level",
+                "WARNING",
+            ],
+            check=True,
+        )
     wall = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB -> MiB
     print(json.dumps({"wall": wall, "peak_rss_mib": rss}))
@@ -186,13 +225,34 @@ def _split(item: Item) -> list[Item]:
     return [Item(path.name.removesuffix(".wav"), ((sp, path),)) for sp, path in item.legs]
 
 
-def measure(label: str, kind: str, calls: Path, texts: dict[str, str], cores: int,
-            workers: int, gate: bool = True) -> Figures:  # fmt: skip
+def measure(
+    label: str,
+    kind: str,
+    calls: Path,
+    texts: dict[str, str],
+    cores: int,
+    workers: int,
+    gate: bool = True,
+) -> Figures:
     with tempfile.TemporaryDirectory(prefix="asr-bench-") as tmp:
         out = Path(tmp)
         cpus = ",".join(str(c) for c in sorted(os.sched_getaffinity(0))[:cores])
-        cmd = ["taskset", "-c", cpus, sys.executable, "-m", "bench.asr_bench", "--inner", kind,
-               "--calls", str(calls), "--out", str(out), "--workers", str(workers)]  # fmt: skip
+        cmd = [
+            "taskset",
+            "-c",
+            cpus,
+            sys.executable,
+            "-m",
+            "bench.asr_bench",
+            "--inner",
+            kind,
+            "--calls",
+            str(calls),
+            "--out",
+            str(out),
+            "--workers",
+            str(workers),
+        ]
         if not gate:
             cmd.append("--no-gate")
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
@@ -237,10 +297,14 @@ def main(argv: list[str] | None = None) -> int:
             break
     ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
     print(f"date      {date.today()}")
-    print(f"machine   {model}; {cores} core(s) usable; {ram:.1f} GiB; Python "
-          f"{platform.python_version()}; model {MODEL.name}")  # fmt: skip
-    print(f"audio     {len(texts)} legs of {len(texts) // 2} calls, {audio / 60:.1f} min at 8 kHz "
-          f"(cached in {args.cache})")  # fmt: skip
+    print(
+        f"machine   {model}; {cores} core(s) usable; {ram:.1f} GiB; Python "
+        f"{platform.python_version()}; model {MODEL.name}"
+    )
+    print(
+        f"audio     {len(texts)} legs of {len(texts) // 2} calls, {audio / 60:.1f} min at 8 kHz "
+        f"(cached in {args.cache})"
+    )
     runs = [
         measure("ours, 1 worker", "ours", calls, texts, 1, 1),
         measure("vosk-transcriber", "vosk", calls, texts, 1, 1),
@@ -253,21 +317,29 @@ def main(argv: list[str] | None = None) -> int:
         ]
     print(f"\n{'run':28} {'cores':>5} {'wall s':>8} {'x RT/core':>10} {'peak RSS':>10} {'WER':>8}")
     for r in runs:
-        print(f"{r.label:28} {r.cores:>5} {r.wall:8.1f} {r.per_core:10.2f} "
-              f"{r.peak_rss_mib:7.0f} MiB {r.wer:>8}")  # fmt: skip
+        print(
+            f"{r.label:28} {r.cores:>5} {r.wall:8.1f} {r.per_core:10.2f} "
+            f"{r.peak_rss_mib:7.0f} MiB {r.wer:>8}"
+        )
     base = {r.cores: r for r in runs if r.label == "vosk-transcriber"}
     print()
     for r in runs:
         if r.label.startswith("ours") and r.cores in base:
-            print(f"{r.label} / vosk-transcriber on {r.cores} core(s): "
-                  f"{r.per_core / base[r.cores].per_core:.2f}x")  # fmt: skip
-    best = max((r for r in runs if r.label.startswith("ours") and "no gate" not in r.label),
-               key=lambda r: r.per_core)  # fmt: skip
+            print(
+                f"{r.label} / vosk-transcriber on {r.cores} core(s): "
+                f"{r.per_core / base[r.cores].per_core:.2f}x"
+            )
+    best = max(
+        (r for r in runs if r.label.startswith("ours") and "no gate" not in r.label),
+        key=lambda r: r.per_core,
+    )
     need = 1000 * 3600 / 86400  # audio seconds per second, all day long
-    print(f"\n1,000 hours of talk a day = {need:.1f} s of audio per second; at "
-          f"{best.per_core:.2f}x real time per core ({best.label}) that is "
-          f"{need / best.per_core:.1f} cores busy around the clock (target 20x: "
-          f"{need / 20:.1f} cores)")  # fmt: skip
+    print(
+        f"\n1,000 hours of talk a day = {need:.1f} s of audio per second; at "
+        f"{best.per_core:.2f}x real time per core ({best.label}) that is "
+        f"{need / best.per_core:.1f} cores busy around the clock (target 20x: "
+        f"{need / 20:.1f} cores)"
+    )
     return 0
 
 

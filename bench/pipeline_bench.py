@@ -102,10 +102,23 @@ MOBILE_RE = re.compile(r"1[3-9]\d{9}")  # a caller's mobile number
 TIME_RE = re.compile(r"(?P<s>\d{10})\.(?P<us>\d{6})")  # PBX time stamps, to the microsecond
 # Fields compared against the live record (times after the shift, durations as they are).
 CHECKED_FIELDS = (
-    "disposition", "queue", "agent", "agent_name", "talk_time", "queue_wait", "ring_time",
-    "ended_by", "ivr", "ivr_path", "language", "request_kind", "started_at", "answered_at",
-    "ended_at", "queue_joined_at",
-)  # fmt: skip
+    "disposition",
+    "queue",
+    "agent",
+    "agent_name",
+    "talk_time",
+    "queue_wait",
+    "ring_time",
+    "ended_by",
+    "ivr",
+    "ivr_path",
+    "language",
+    "request_kind",
+    "started_at",
+    "answered_at",
+    "ended_at",
+    "queue_joined_at",
+)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 TIME_FIELDS = frozenset({"started_at", "answered_at", "ended_at", "queue_joined_at"})
 
@@ -128,9 +141,9 @@ class Scenario:
     name: str
     templates: tuple[tuple[int, str], ...]  # (slot index of the event's Timestamp, text)
     slots: tuple[Slot, ...]
-    linkedids: tuple[str, ...]  # the original calls
+    call_ids: tuple[str, ...]  # the original calls
     start_us: int
-    expected: Mapping[str, Mapping[str, Any]]  # original linkedid → live record (may be {})
+    expected: Mapping[str, Mapping[str, Any]]  # original call_id → live record (may be {})
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -174,14 +187,14 @@ def load_scenario(path: Path) -> Scenario:
         at = next(index[v] for k, _, v in event if k == "Timestamp")
         lines = [f"{k}{sep}{template(v)}" if sep else k for k, sep, v in event]
         templates.append((at, EOL.join(lines) + EOL + EOL))
-    linkedids = tuple(dict.fromkeys(v for e in events for k, _, v in e if k == "Linkedid"))
+    call_ids = tuple(dict.fromkeys(v for e in events for k, _, v in e if k == "Linkedid"))
     expected_file = path.with_name(path.stem + ".expected.json")
     expected: dict[str, Mapping[str, Any]] = {}
     if expected_file.exists():
         for rec in json.loads(expected_file.read_text(encoding="utf-8"))["records"]:
-            expected[rec["linkedid"]] = rec
+            expected[rec["call_id"]] = rec
     start = min(s.micros for s in ordered if s.kind == "time")
-    return Scenario(path.stem, tuple(templates), ordered, linkedids, start, expected)
+    return Scenario(path.stem, tuple(templates), ordered, call_ids, start, expected)
 
 
 @dataclass(frozen=True)
@@ -190,7 +203,7 @@ class Copy:
 
     scenario: Scenario
     shift_us: int
-    linkedids: Mapping[str, str]  # original → this copy's
+    call_ids: Mapping[str, str]  # original → this copy's
 
 
 @dataclass
@@ -237,7 +250,7 @@ def build_stream(scenarios: Sequence[Scenario], min_events: int, mean_gap: float
             else:
                 values.append(_fmt_time(slot.micros + shift))
         renamed = {slot.original: values[i] for i, slot in enumerate(scenario.slots)}
-        copies.append(Copy(scenario, shift, {lid: renamed[lid] for lid in scenario.linkedids}))
+        copies.append(Copy(scenario, shift, {lid: renamed[lid] for lid in scenario.call_ids}))
         sources.append(_events_of(n, scenario, shift, values))
         events += len(scenario.templates)
     # Interleave by PBX time; heapq.merge keeps each copy's own order even on equal times.
@@ -257,7 +270,7 @@ def build_stream(scenarios: Sequence[Scenario], min_events: int, mean_gap: float
     return Stream(
         data=data,
         events=events,
-        calls=sum(len(c.scenario.linkedids) for c in copies),
+        calls=sum(len(c.scenario.call_ids) for c in copies),
         copies=copies,
         first_at=first,
         last_at=last,
@@ -484,10 +497,10 @@ def check_records(engine: Engine, stream: Stream, events: int, ended: int, rows:
         if c.scenario.expected:
             by_scenario.setdefault(c.scenario.name, []).append(c)
     sample = [c for cs in by_scenario.values() for c in _first_middle_last(cs)]
-    wanted = {new: (c, old) for c in sample for old, new in c.linkedids.items()}
+    wanted = {new: (c, old) for c in sample for old, new in c.call_ids.items()}
     with engine.connect() as conn:
         found = {
-            r.linkedid: r for r in conn.execute(select(CallRow).where(CallRow.linkedid.in_(wanted)))
+            r.call_id: r for r in conn.execute(select(CallRow).where(CallRow.call_id.in_(wanted)))
         }
     for new, (c, old) in wanted.items():
         row = found.get(new)

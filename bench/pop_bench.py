@@ -86,7 +86,7 @@ class Received:
     client: str  # the agent whose page (token) received it
     kind: str  # "pop", "draft", "done"
     agent_id: str  # the agent the pop names
-    linkedid: str
+    call_id: str
     number: str
     received_at: float  # the AgentConnect reached the service (epoch s)
     sent_at: float  # the service handed the pop to the page's queue
@@ -324,7 +324,7 @@ async def _page(agent: str, ws: ClientConnection) -> None:
                 client=agent,
                 kind=str(msg.get("type")),
                 agent_id=str(msg.get("agent_id", "")),
-                linkedid=str(msg.get("linkedid", "")),
+                call_id=str(msg.get("call_id", "")),
                 number=str(caller.get("number", "")),
                 received_at=float(msg.get("received_at") or 0.0),
                 sent_at=float(msg.get("sent_at") or 0.0),
@@ -385,20 +385,31 @@ class Bench:
             tag,
             [
                 f"{self._pbx}",
-                "-sf", str(SIPP_DIR / "caller.xml"),
-                "-inf", str(inf),
-                "-s", NUMBER,
-                "-i", "127.0.0.1",
-                "-p", str(free_port(socket.SOCK_DGRAM)),
-                "-mp", str(free_port(socket.SOCK_DGRAM)),
-                "-m", str(calls),
-                "-l", str(concurrency),
-                "-r", f"{rate:g}",
-                "-d", str(round(talk * 1000)),
-                "-timeout", f"{round(SIPP_TIMEOUT)}s",
+                "-sf",
+                str(SIPP_DIR / "caller.xml"),
+                "-inf",
+                str(inf),
+                "-s",
+                NUMBER,
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(free_port(socket.SOCK_DGRAM)),
+                "-mp",
+                str(free_port(socket.SOCK_DGRAM)),
+                "-m",
+                str(calls),
+                "-l",
+                str(concurrency),
+                "-r",
+                f"{rate:g}",
+                "-d",
+                str(round(talk * 1000)),
+                "-timeout",
+                f"{round(SIPP_TIMEOUT)}s",
             ],
             self._workdir,
-        )  # fmt: skip
+        )
         ast0, cpu0, wall0 = proc_cpu(self._asterisk_pid), time.process_time(), time.monotonic()
         await sipp.start()
         try:
@@ -509,17 +520,25 @@ async def register(settings: Settings, secrets: Secrets, workdir: Path, port: in
         "register",
         [
             f"{emb.bind}:{emb.sip_port}",
-            "-sf", str(SIPP_DIR / "register.xml"),
-            "-inf", str(inf),
-            "-i", "127.0.0.1",
-            "-p", str(port),
-            "-m", str(len(exts)),
-            "-r", "50",
-            "-l", str(len(exts)),
-            "-timeout", "30s",
+            "-sf",
+            str(SIPP_DIR / "register.xml"),
+            "-inf",
+            str(inf),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-m",
+            str(len(exts)),
+            "-r",
+            "50",
+            "-l",
+            str(len(exts)),
+            "-timeout",
+            "30s",
         ],
         workdir,
-    )  # fmt: skip
+    )
     await sipp.start()
     rc = await sipp.wait(40)
     if rc != 0:
@@ -534,13 +553,17 @@ async def run(args: argparse.Namespace, settings: Settings, workdir: Path, info:
     uas = Sipp(
         "agents-uas",
         [
-            "-sf", str(SIPP_DIR / "agent_uas.xml"),
-            "-i", "127.0.0.1",
-            "-p", str(uas_port),
-            "-mp", str(free_port(socket.SOCK_DGRAM)),
+            "-sf",
+            str(SIPP_DIR / "agent_uas.xml"),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(uas_port),
+            "-mp",
+            str(free_port(socket.SOCK_DGRAM)),
         ],
         workdir,
-    )  # fmt: skip
+    )
     pages = Pages()
     async with contextlib.AsyncExitStack() as stack:
         pbx = await stack.enter_async_context(embedded_pbx(settings, secrets))
@@ -553,10 +576,14 @@ async def run(args: argparse.Namespace, settings: Settings, workdir: Path, info:
         for ext in exts:
             await asyncio.to_thread(
                 functools.partial(
-                    service.agents.upsert, agent_id(ext), name=f"Agent {ext}", extension=ext,
-                    roles=["agent"], skills={SKILL: 3},
+                    service.agents.upsert,
+                    agent_id(ext),
+                    name=f"Agent {ext}",
+                    extension=ext,
+                    roles=["agent"],
+                    skills={SKILL: 3},
                 )
-            )  # fmt: skip
+            )
             await service.desk.login(agent_id(ext), ext)
         await register(settings, secrets, workdir, uas_port)
         stack.push_async_callback(uas.stop)
@@ -588,11 +615,18 @@ async def run(args: argparse.Namespace, settings: Settings, workdir: Path, info:
             "warm-up", WARMUP, args.warmup_calls, min(5, args.warmup_calls), 10, args.talk
         )
         phases = [
-            await bench.phase("a  one call at a time", BASELINE, args.baseline_calls, 1, 10,
-                              args.talk),
-            await bench.phase(f"b  {args.concurrency} at once", LOAD, args.calls,
-                              args.concurrency, args.rate, args.talk),
-        ]  # fmt: skip
+            await bench.phase(
+                "a  one call at a time", BASELINE, args.baseline_calls, 1, 10, args.talk
+            ),
+            await bench.phase(
+                f"b  {args.concurrency} at once",
+                LOAD,
+                args.calls,
+                args.concurrency,
+                args.rate,
+                args.talk,
+            ),
+        ]
         kinds = Counter(r.kind for r in pages.received)
         popped, failures = service.screenpop.popped, service.screenpop.failures
         strays = bench.strays()

@@ -72,9 +72,31 @@ SEED = 12345
 WRAPUP = 10.0  # seconds, config/hotline.yaml's queues
 # Share of the day's calls per local hour (12345 lines: morning and afternoon peaks).
 HOURLY = (
-    0.4, 0.25, 0.2, 0.15, 0.15, 0.25, 0.6, 1.6, 4.5, 7.5, 8.0, 7.0,
-    4.8, 5.5, 7.2, 7.6, 7.0, 5.5, 4.0, 3.6, 3.3, 2.6, 1.6, 0.9,
-)  # fmt: skip
+    0.4,
+    0.25,
+    0.2,
+    0.15,
+    0.15,
+    0.25,
+    0.6,
+    1.6,
+    4.5,
+    7.5,
+    8.0,
+    7.0,
+    4.8,
+    5.5,
+    7.2,
+    7.6,
+    7.0,
+    5.5,
+    4.0,
+    3.6,
+    3.3,
+    2.6,
+    1.6,
+    0.9,
+)
 WEEKDAY = (1.0, 1.0, 0.98, 0.97, 0.95, 0.8, 0.75)  # Monday first
 # (kind, menu key, share of Mandarin callers' choices)
 KINDS = (
@@ -191,7 +213,7 @@ class Generator:
         hour: int,
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         rng = self.rng
-        linkedid = f"{int(started)}.{next(self.seq)}"
+        call_id = f"{int(started)}.{next(self.seq)}"
         english = rng.random() < 0.03
         language = "en" if english else "zh"
         variables = {
@@ -203,7 +225,7 @@ class Generator:
         path = ["welcome:9" if english else "welcome:timeout"]
         kind, key, _ = rng.choices(KINDS, cum_weights=KIND_CUM)[0]
         row: dict[str, Any] = {
-            "linkedid": linkedid,
+            "call_id": call_id,
             "caller_number": f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}",
             "caller_name": "",
             "dialled_number": "12345",
@@ -301,7 +323,7 @@ class Generator:
         talk = rng.lognormvariate(math.log(110.0), 0.6)
         ended = answered + talk
         self.free_at[agent.agent_id] = ended + WRAPUP
-        rec = f"var/recordings/{datetime.fromtimestamp(joined, UTC):%Y%m%d}/{row['linkedid']}"
+        rec = f"var/recordings/{datetime.fromtimestamp(joined, UTC):%Y%m%d}/{row['call_id']}"
         row.update(
             disposition="answered",
             answered_at=answered,

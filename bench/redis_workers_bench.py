@@ -78,9 +78,12 @@ def calls_of(calls: Path, texts: dict[str, str]) -> dict[str, dict[str, str]]:
 
 
 def run(
-    processes: int, pg: PrivatePostgres, redis: PrivateRedis, calls: dict[str, dict[str, str]],
+    processes: int,
+    pg: PrivatePostgres,
+    redis: PrivateRedis,
+    calls: dict[str, dict[str, str]],
     workdir: Path,
-) -> Figures:  # fmt: skip
+) -> Figures:
     url = pg.create_database(f"redis_bench_{processes}")
     migrate(url)
     engine = make_engine(url)
@@ -91,31 +94,57 @@ def run(
     namespace = f"bench{processes}"
     settings = {"engine": "redis", "namespace": namespace}
     config = workdir / f"hotline-{processes}.yaml"
-    config.write_text(yaml.safe_dump({
-        "database": {"url": url},
-        "asr": {"models": {"en": str(MODEL)}},
-        "jobs": settings,
-    }))  # fmt: skip
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "database": {"url": url},
+                "asr": {"models": {"en": str(MODEL)}},
+                "jobs": settings,
+            }
+        )
+    )
     log = workdir / f"workers-{processes}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "hotline.app.cli", "-c", str(config), "worker", "transcribe",
-             "--processes", str(processes)],
-            cwd=ROOT, env={**os.environ, "HOTLINE_REDIS_URL": redis.url}, stdout=out,
+            [
+                sys.executable,
+                "-m",
+                "hotline.app.cli",
+                "-c",
+                str(config),
+                "worker",
+                "transcribe",
+                "--processes",
+                str(processes),
+            ],
+            cwd=ROOT,
+            env={**os.environ, "HOTLINE_REDIS_URL": redis.url},
+            stdout=out,
             stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        )
         try:
-            _until(lambda: log.read_text().count("transcription worker ready") >= processes,
-                   READY_TIMEOUT, f"{processes} worker process(es) ready", proc, log)  # fmt: skip
-            publisher = Publisher.connect(QueueConfig.from_settings(
-                JobsSettings.model_validate(settings), redis.url))  # fmt: skip
+            _until(
+                lambda: log.read_text().count("transcription worker ready") >= processes,
+                READY_TIMEOUT,
+                f"{processes} worker process(es) ready",
+                proc,
+                log,
+            )
+            publisher = Publisher.connect(
+                QueueConfig.from_settings(JobsSettings.model_validate(settings), redis.url)
+            )
             outbox = Transcription(jobs, {}, _no_local_worker, _no_delivery, publisher=publisher)
             t0 = time.time()
             sent = outbox.publish_due()
             if sent != len(calls):
                 raise SystemExit(f"redis_workers_bench: published {sent} of {len(calls)} jobs")
-            _until(lambda: jobs.counts().get(DONE, 0) == len(calls), RUN_TIMEOUT,
-                   "every job done", proc, log)  # fmt: skip
+            _until(
+                lambda: jobs.counts().get(DONE, 0) == len(calls),
+                RUN_TIMEOUT,
+                "every job done",
+                proc,
+                log,
+            )
             publisher.close()
         finally:
             proc.send_signal(signal.SIGTERM)
@@ -133,14 +162,17 @@ def run(
     return Figures(processes, len(calls), legs, last.timestamp() - t0)
 
 
-def _until(probe: object, timeout: float, what: str, proc: subprocess.Popen[bytes],
-           log: Path) -> None:  # fmt: skip
+def _until(
+    probe: object, timeout: float, what: str, proc: subprocess.Popen[bytes], log: Path
+) -> None:
     assert callable(probe)
     deadline = time.monotonic() + timeout
     while not probe():
         if proc.poll() is not None:
-            raise SystemExit(f"redis_workers_bench: the workers exited ({proc.returncode}):\n"
-                             f"{log.read_text()[-3000:]}")  # fmt: skip
+            raise SystemExit(
+                f"redis_workers_bench: the workers exited ({proc.returncode}):\n"
+                f"{log.read_text()[-3000:]}"
+            )
         if time.monotonic() > deadline:
             raise SystemExit(f"redis_workers_bench: timed out waiting for {what}; see {log}")
         time.sleep(0.1)
@@ -164,13 +196,18 @@ def main(argv: list[str] | None = None) -> int:
     info = machine(Path("/usr/sbin/asterisk"))
     ram = f"{info.ram_gib:.1f} GiB" if info.ram_gib is not None else "? GiB"
     print(f"date      {datetime.now(UTC):%Y-%m-%d}")
-    print(f"machine   {info.cpu_model}; {info.cpu_count} CPU(s), "
-          f"{len(os.sched_getaffinity(0))} usable; {ram}; Python {info.python}")  # fmt: skip
+    print(
+        f"machine   {info.cpu_model}; {info.cpu_count} CPU(s), "
+        f"{len(os.sched_getaffinity(0))} usable; {ram}; Python {info.python}"
+    )
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"load      {load} (1, 5, 15 min) before the runs")
     results = []
-    with tempfile.TemporaryDirectory(prefix="redis-bench-") as tmp, private_postgres() as pg, \
-            private_redis() as redis:  # fmt: skip
+    with (
+        tempfile.TemporaryDirectory(prefix="redis-bench-") as tmp,
+        private_postgres() as pg,
+        private_redis() as redis,
+    ):
         print(f"servers   {redis_version()}; {pg.version}")
         print(f"audio     {len(calls)} calls, {len(texts)} legs (cached in {args.cache})")
         for n in (1, 2):
@@ -179,12 +216,20 @@ def main(argv: list[str] | None = None) -> int:
         f"\n{'processes':>9} {'jobs':>5} {'audio s':>8} {'wall s':>8} {'x RT':>7} {'jobs/min':>9}"
     )
     for r in results:
-        print(f"{r.processes:>9} {r.jobs:>5} {r.leg_audio:8.1f} {r.wall:8.1f} "
-              f"{r.x_real_time:7.1f} {r.jobs_per_minute:9.1f}")  # fmt: skip
+        print(
+            f"{r.processes:>9} {r.jobs:>5} {r.leg_audio:8.1f} {r.wall:8.1f} "
+            f"{r.x_real_time:7.1f} {r.jobs_per_minute:9.1f}"
+        )
     one, two = results
     print(f"\nthroughput 2 processes / 1 process: {two.jobs_per_minute / one.jobs_per_minute:.2f}x")
-    print(json.dumps({"ratio": two.jobs_per_minute / one.jobs_per_minute,
-                      "runs": [r.__dict__ for r in results]}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "ratio": two.jobs_per_minute / one.jobs_per_minute,
+                "runs": [r.__dict__ for r in results],
+            }
+        )
+    )
     return 0
 
 

@@ -155,9 +155,12 @@ async def _add_phone(stack: SipStack, user: str, **options: Any) -> Phone:
     for attempt in range(5):
         ports = allocate_ports(1, rtp_port_range=PHONE_RTP_PORTS, low=SIP_LOW, high=SIP_HIGH)[0]
         config = PhoneConfig(
-            user, sip_port=ports.sip_port, rtp_port=ports.rtp_port,
-            rtp_port_range=PHONE_RTP_PORTS, **options,
-        )  # fmt: skip
+            user,
+            sip_port=ports.sip_port,
+            rtp_port=ports.rtp_port,
+            rtp_port_range=PHONE_RTP_PORTS,
+            **options,
+        )
         try:
             return await stack.add_phone(config)
         except SipError:
@@ -250,10 +253,17 @@ class Child:
         try:
             # Own session: a Ctrl-C reaches only the bench, which stops its children in order.
             self._proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bench.survey_bench", f"--{self._mode}-process",
-                cwd=ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=err, start_new_session=True, limit=2**20,
-            )  # fmt: skip
+                sys.executable,
+                "-m",
+                "bench.survey_bench",
+                f"--{self._mode}-process",
+                cwd=ROOT,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=err,
+                start_new_session=True,
+                limit=2**20,
+            )
         finally:
             err.close()
         self.send(config)
@@ -496,9 +506,12 @@ class Rig:
     tick: float
 
     def _mark(self) -> Mark:
-        return Mark(self_cpu(), dialling_processes() if self.pooled else None,
-                    proc_cpu(self.asterisk_pid),
-                    cpu_of([c.pid for c in self.citizens.children]))  # fmt: skip
+        return Mark(
+            self_cpu(),
+            dialling_processes() if self.pooled else None,
+            proc_cpu(self.asterisk_pid),
+            cpu_of([c.pid for c in self.citizens.children]),
+        )
 
     async def mark(self) -> Mark:
         return await asyncio.to_thread(self._mark)
@@ -509,8 +522,12 @@ class Rig:
         dialers = None
         if now.dialers is not None and m.dialers is not None:
             dialers = sum(v - m.dialers.get(pid, 0.0) for pid, v in now.dialers.items())
-        return Cpu(now.own - m.own, dialers, _minus(now.asterisk, m.asterisk),
-                   _minus(now.citizens, m.citizens))  # fmt: skip
+        return Cpu(
+            now.own - m.own,
+            dialers,
+            _minus(now.asterisk, m.asterisk),
+            _minus(now.citizens, m.citizens),
+        )
 
     def scheduler(self, concurrent: int) -> SurveyScheduler:
         s = self.settings.surveys.model_copy(update={"max_concurrent": concurrent})
@@ -556,8 +573,17 @@ async def run_phase(rig: Rig, name: str, surveys: int, concurrent: int) -> Phase
         now = datetime.now(UTC)
         made = {}
         for i in range(surveys):
-            c = Candidate(None, f"bench-{tag}-{i}", citizen_number(i), LANGUAGES[i % 2],
-                          None, None, None, None, now)  # fmt: skip
+            c = Candidate(
+                None,
+                f"bench-{tag}-{i}",
+                citizen_number(i),
+                LANGUAGES[i % 2],
+                None,
+                None,
+                None,
+                None,
+                now,
+            )
             survey = rig.store.create(c, due_at=now)
             assert survey is not None
             made[survey.id] = i
@@ -689,10 +715,19 @@ async def run(args: argparse.Namespace, settings: Settings, workdir: Path, info:
                 citizens.children.append(child)
                 stack.push_async_callback(child.stop)
                 group = range(k * legs, min(n, (k + 1) * legs))
-                await child.start({"registrar": pbx_addr, "citizens": [
-                    {"number": citizen_number(i), "digits": script(i),
-                     "password": secrets.phone_passwords[citizen_number(i)]} for i in group
-                ]})  # fmt: skip
+                await child.start(
+                    {
+                        "registrar": pbx_addr,
+                        "citizens": [
+                            {
+                                "number": citizen_number(i),
+                                "digits": script(i),
+                                "password": secrets.phone_passwords[citizen_number(i)],
+                            }
+                            for i in group
+                        ],
+                    }
+                )
             await asyncio.gather(*(c.wait_ready(CHILD_START) for c in citizens.children))
 
             # The survey user agent.
@@ -700,23 +735,37 @@ async def run(args: argparse.Namespace, settings: Settings, workdir: Path, info:
             inner: Dialer
             if args.dialer == "pool":  # the service's: SipDialer in dialling processes
                 pool = DialerPool(
-                    settings.surveys, user=settings.surveys.sip.user,
-                    password=secrets.survey_password, registrar=pbx_addr, prompts=prompts,
+                    settings.surveys,
+                    user=settings.surveys.sip.user,
+                    password=secrets.survey_password,
+                    registrar=pbx_addr,
+                    prompts=prompts,
                     recordings_dir=recordings,
-                )  # fmt: skip
+                )
                 stack.push_async_callback(pool.close)
                 inner = pool
             else:  # one SipDialer on one registered survey phone in this process
                 sip = await stack.enter_async_context(SipStack(log_level=1))
                 ua = await _add_phone(
-                    sip, settings.surveys.sip.user, registrar=f"sip:{pbx_addr}",
-                    password=secrets.survey_password, domain=emb.bind,
-                )  # fmt: skip
+                    sip,
+                    settings.surveys.sip.user,
+                    registrar=f"sip:{pbx_addr}",
+                    password=secrets.survey_password,
+                    domain=emb.bind,
+                )
                 stack.push_async_callback(ua.close)
                 await ua.wait_registered(10)
                 inner = SipDialer(ua, pbx_addr, settings.surveys, prompts, recordings)
-            rig = Rig(settings, store, window, Traced(inner), citizens, args.dialer == "pool",
-                      pbx.pid, args.tick)  # fmt: skip
+            rig = Rig(
+                settings,
+                store,
+                window,
+                Traced(inner),
+                citizens,
+                args.dialer == "pool",
+                pbx.pid,
+                args.tick,
+            )
             startup = time.monotonic() - begun
             # Untimed: the first calls pay for caches, codecs and prompt files, and (enough of
             # them at once) start every dialling process the load phase will use.
@@ -724,9 +773,10 @@ async def run(args: argparse.Namespace, settings: Settings, workdir: Path, info:
             idle = [await measure_idle(rig, args.idle / 2)]
             phases = [
                 await run_phase(rig, "a  one at a time", args.baseline, 1),
-                await run_phase(rig, f"b  {args.concurrent} at once", args.surveys,
-                                args.concurrent),
-            ]  # fmt: skip
+                await run_phase(
+                    rig, f"b  {args.concurrent} at once", args.surveys, args.concurrent
+                ),
+            ]
             idle.append(await measure_idle(rig, args.idle / 2))
             procs = len(await asyncio.to_thread(dialling_processes)) if rig.pooled else 0
     finally:
@@ -734,10 +784,23 @@ async def run(args: argparse.Namespace, settings: Settings, workdir: Path, info:
     rate = (idle[0] + idle[1]).scaled(0.5)
     for p in phases:
         p.net = p.cpu - rate.scaled(p.wall)
-    return Run(info, legs, n, len(citizens.children), args.dialer, procs, args.tick, startup,
-               warmup,
-               args.idle, idle, rate, phases, citizens.errors,
-               time.monotonic() - begun)  # fmt: skip
+    return Run(
+        info,
+        legs,
+        n,
+        len(citizens.children),
+        args.dialer,
+        procs,
+        args.tick,
+        startup,
+        warmup,
+        args.idle,
+        idle,
+        rate,
+        phases,
+        citizens.errors,
+        time.monotonic() - begun,
+    )
 
 
 # -- report --------------------------------------------------------------------------------------
@@ -786,8 +849,9 @@ def report(r: Run) -> str:
         cells = [(c.own, 8), (c.dialers, 9), (c.survey_side, 9), (c.asterisk, 7), (c.citizens, 8)]
         return f"{label:<22}" + "".join(f"{fmt(p.per_survey(v), '.3f'):>{w}}" for v, w in cells)
 
-    head = (f"{'phase':<20}{'surveys':>8}{'conc':>5}{'wall s':>8}{'done/min':>9}"
-            f"{'peak':>6}{'calls':>6}")  # fmt: skip
+    head = (
+        f"{'phase':<20}{'surveys':>8}{'conc':>5}{'wall s':>8}{'done/min':>9}{'peak':>6}{'calls':>6}"
+    )
     lines += [head, "-" * len(head)]
     for p in r.phases:
         lines.append(
@@ -799,8 +863,11 @@ def report(r: Run) -> str:
     for p in r.phases:
         lines.append(row(p, p.cpu, p.name))
         lines.append(row(p, p.net, "   net of idle"))
-    for label, i in (("idle before a", r.idles[0]), ("idle after b", r.idles[1]),
-                     ("idle, mean", r.idle)):  # fmt: skip
+    for label, i in (
+        ("idle before a", r.idles[0]),
+        ("idle after b", r.idles[1]),
+        ("idle, mean", r.idle),
+    ):
         lines.append(
             f"{label:<22}{i.own:>8.3f}{fmt(i.dialers, '.3f'):>9}{i.survey_side:>9.3f}"
             f"{fmt(i.asterisk, '.3f'):>7}{fmt(i.citizens, '.3f'):>8}"
@@ -855,8 +922,10 @@ def report(r: Run) -> str:
             lines.append(f"  ... and {len(problems) - 30} more")
     else:
         total = sum(p.surveys for p in [r.warmup, *r.phases])
-        lines.append(f"result: all {total} surveys completed with the result keyed in; "
-                     "no wrong or lost result, no citizen called twice")  # fmt: skip
+        lines.append(
+            f"result: all {total} surveys completed with the result keyed in; "
+            "no wrong or lost result, no citizen called twice"
+        )
     return "\n".join(lines)
 
 
@@ -874,10 +943,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--warmup", type=int, default=None, help="untimed surveys first (default: --concurrent)"
     )
     parser.add_argument(
-        "--dialer", choices=("pool", "inline"), default="pool",
+        "--dialer",
+        choices=("pool", "inline"),
+        default="pool",
         help="pool: the service's DialerPool (dialling processes); inline: one SipDialer in "
         "this process (4 calls at most)",
-    )  # fmt: skip
+    )
     parser.add_argument("--tick", type=float, default=0.05, help="seconds between ticks")
     parser.add_argument(
         "--idle",

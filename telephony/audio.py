@@ -25,10 +25,26 @@ def tone(out: Path, seconds: float = 0.4, hz: int = 1000) -> Path:
     """A sine tone into ``out``, 8 kHz mono 16-bit WAV (e.g. the beep before a recording)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        [_tool("sox"), "-n", "-r", "8000", "-c", "1", "-b", "16", str(out),
-         "synth", str(seconds), "sine", str(hz), "vol", "0.3"],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            _tool("sox"),
+            "-n",
+            "-r",
+            "8000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(out),
+            "synth",
+            str(seconds),
+            "sine",
+            str(hz),
+            "vol",
+            "0.3",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return out
 
 

@@ -47,7 +47,7 @@ class Member:
 class Waiting:
     queue: str
     uniqueid: str
-    linkedid: str
+    call_id: str
     caller_number: str
     position: int
     joined_at: float

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 Port = Annotated[int, Field(ge=1, le=65535)]
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _NUMBER = re.compile(r"^[0-9*#+]{1,32}$")
-# A PBX name has no '-': call ids of a PBX are "<name>-<Asterisk linkedid>" (see telephony.tracker).
+# A PBX name has no '-': call ids of a PBX are "<name>-<Asterisk Linkedid>" (see telephony.tracker).
 _PBX_NAME = re.compile(r"^[A-Za-z0-9_]{1,20}$")
 DEFAULT_PBX = "pbx1"
 

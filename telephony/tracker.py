@@ -6,8 +6,8 @@ replayed or duplicated event changes nothing (each transition is guarded by the 
 and resumable: after an AMI outage ``resync`` merges the PBX's list of live channels.
 
 Several PBXes: one tracker per PBX (uniqueids and channel names mean something only on their
-own PBX), and call ids made global with ``call_id`` before anything reads the events: two
-Asterisks may both produce linkedid ``1763700000.12``; their calls are ``pbx1-1763700000.12``
+own PBX), and call ids made global with ``global_call_id`` before anything reads the events: two
+Asterisks may both produce Linkedid ``1763700000.12``; their calls are ``pbx1-1763700000.12``
 and ``pbx2-1763700000.12``. A PBX whose Asterisk has ``systemname = <name>`` (a private one
 always does) already prefixes its ids so, and they are used unchanged.
 
@@ -30,7 +30,7 @@ from telephony.ami.events import AmiEvent
 log = logging.getLogger(__name__)
 
 VAR_PREFIX = dialplan.PREFIX
-_ENDED_MEMORY = 20_000  # ended linkedids remembered, so late duplicates are ignored
+_ENDED_MEMORY = 20_000  # ended call_ids remembered, so late duplicates are ignored
 
 
 class Disposition(enum.StrEnum):
@@ -56,7 +56,7 @@ class UpdateKind(enum.StrEnum):
 class CallRecord:
     """What the hotline knows of one call. Times are POSIX seconds; durations seconds."""
 
-    linkedid: str  # global: see call_id
+    call_id: str  # global: see global_call_id
     caller_number: str = ""
     caller_name: str = ""
     dialled_number: str = ""
@@ -111,7 +111,7 @@ class Gap:
     """
 
     kind: str
-    linkedid: str
+    call_id: str
     caller_uid: str
     caller_channel: str
     agent_uid: str = ""
@@ -126,7 +126,7 @@ class ResyncResult:
 
 def gap_event(gap: Gap, variables: dict[str, str]) -> AmiEvent | None:
     """The event the tracker missed, rebuilt from channel variables (None if they are absent)."""
-    base = {"Linkedid": gap.linkedid, "Uniqueid": gap.caller_uid, "Channel": gap.caller_channel}
+    base = {"Linkedid": gap.call_id, "Uniqueid": gap.caller_uid, "Channel": gap.caller_channel}
     if gap.kind == "queued":
         queue, at = variables.get(dialplan.QUEUE, ""), _num(variables.get(dialplan.QUEUED, ""))
         if not queue or at is None:
@@ -160,9 +160,10 @@ class _Call:
     restored: bool = False  # taken over from a stored record; its channels not seen yet
 
 
-def call_id(pbx: str, linkedid: str) -> str:
-    """The global id of a PBX's call: ``<pbx>-<linkedid>``, unless the PBX's own id already
-    starts so (its Asterisk's ``systemname`` is the PBX's name). PBX names have no '-'."""
+def global_call_id(pbx: str, linkedid: str) -> str:
+    """The global id of a PBX's call: ``<pbx>-<linkedid>`` (Asterisk's ``Linkedid``), unless
+    the PBX's own id already starts so (its Asterisk's ``systemname`` is the PBX's name). PBX
+    names have no '-'."""
     if not pbx or not linkedid or linkedid.startswith(pbx + "-"):
         return linkedid
     return f"{pbx}-{linkedid}"
@@ -177,8 +178,9 @@ def scoped(pbx: str) -> Callable[[AmiEvent], AmiEvent]:
         linkedid = ev.headers.get("Linkedid")
         if not linkedid or not pbx or linkedid.startswith(prefix):
             return ev
-        return AmiEvent(ev.name, {**ev.headers, "Linkedid": prefix + linkedid}, ev.at,
-                        ev.received_at)  # fmt: skip
+        return AmiEvent(
+            ev.name, {**ev.headers, "Linkedid": prefix + linkedid}, ev.at, ev.received_at
+        )
 
     return scope
 
@@ -212,9 +214,9 @@ class CallTracker:
     def active(self) -> list[CallRecord]:
         return [c.record.copy() for c in self._calls.values()]
 
-    def get(self, linkedid: str) -> CallRecord | None:
-        """A copy of the call in progress ``linkedid``, or None."""
-        call = self._calls.get(linkedid)
+    def get(self, call_id: str) -> CallRecord | None:
+        """A copy of the call in progress ``call_id``, or None."""
+        call = self._calls.get(call_id)
         return call.record.copy() if call is not None else None
 
     # -- events ------------------------------------------------------------------------------
@@ -223,12 +225,12 @@ class CallTracker:
         if handler is None:
             return []
         headers = ev.headers  # read directly: this runs for most events of every call
-        linkedid = headers.get("Linkedid", "")
-        if not linkedid or linkedid in self._ended:
+        call_id = headers.get("Linkedid", "")
+        if not call_id or call_id in self._ended:
             return []
         updates: list[CallUpdate] = []
         uid = headers.get("Uniqueid", "")
-        call = self._calls.get(linkedid)
+        call = self._calls.get(call_id)
         if call is None:
             if not uid:
                 return []
@@ -245,9 +247,9 @@ class CallTracker:
         return updates
 
     def _start(self, ev: AmiEvent, updates: list[CallUpdate]) -> _Call:
-        linkedid = ev.get("Linkedid")
+        call_id = ev.get("Linkedid")
         rec = CallRecord(
-            linkedid=linkedid,
+            call_id=call_id,
             caller_number=ev.get("CallerIDNum"),
             caller_name=ev.get("CallerIDName"),
             dialled_number=ev.get("Exten"),
@@ -260,7 +262,7 @@ class CallTracker:
         if rec.caller_name == "<unknown>":
             rec.caller_name = ""
         call = _Call(record=rec, caller_uid=ev.get("Uniqueid"))
-        self._calls[linkedid] = call
+        self._calls[call_id] = call
         updates.append(CallUpdate(UpdateKind.STARTED, rec.copy()))
         return call
 
@@ -420,8 +422,8 @@ class CallTracker:
             rec.disposition = Disposition.IVR_HANGUP
         else:
             rec.disposition = Disposition.FAILED
-        del self._calls[rec.linkedid]
-        self._ended[rec.linkedid] = None
+        del self._calls[rec.call_id]
+        self._ended[rec.call_id] = None
         while len(self._ended) > _ENDED_MEMORY:
             self._ended.popitem(last=False)
         updates.append(CallUpdate(UpdateKind.ENDED, rec.copy()))
@@ -434,17 +436,17 @@ class CallTracker:
         has ended unseen and is closed by that ``resync``. Returns how many were taken."""
         taken = 0
         for stored in records:
-            linkedid = stored.linkedid
-            if stored.ended_at is not None or linkedid in self._calls or linkedid in self._ended:
+            call_id = stored.call_id
+            if stored.ended_at is not None or call_id in self._calls or call_id in self._ended:
                 continue
             rec = stored.copy()
             # The caller's channel is the call's first: its Uniqueid is the Linkedid. Until
             # the resync shows it, it counts as live since the beginning of time.
-            call = _Call(record=rec, caller_uid=linkedid, restored=True)
-            call.seen.add(linkedid)
-            call.live[linkedid] = 0.0
+            call = _Call(record=rec, caller_uid=call_id, restored=True)
+            call.seen.add(call_id)
+            call.live[call_id] = 0.0
             call.in_queue = rec.queue_joined_at is not None and rec.answered_at is None
-            self._calls[linkedid] = call
+            self._calls[call_id] = call
             taken += 1
         return taken
 
@@ -458,7 +460,7 @@ class CallTracker:
             if not call.restored:
                 continue
             call.restored = False
-            legs = by_call.get(call.record.linkedid, [])
+            legs = by_call.get(call.record.call_id, [])
             if not legs:
                 continue  # ended unseen: the caller's leg is not live, resync closes it
             uids = {ch.get("Uniqueid") for ch in legs}
@@ -486,10 +488,10 @@ class CallTracker:
         alive: set[str] = set()
         for ch in channels:
             alive.add(ch.get("Uniqueid"))
-            linkedid = ch.get("Linkedid")
-            if not linkedid or linkedid in self._ended:
+            call_id = ch.get("Linkedid")
+            if not call_id or call_id in self._ended:
                 continue
-            call = self._calls.get(linkedid)
+            call = self._calls.get(call_id)
             if call is None:
                 started = now - _duration(ch.get("Duration"))
                 ch = AmiEvent(ch.name, ch.headers, started, ch.received_at)
@@ -506,12 +508,10 @@ class CallTracker:
             gone = [u for u, seen in call.live.items() if u not in alive and seen < asked_at]
             for uid in gone:
                 log.warning(
-                    "call %s: channel %s ended while AMI was down", call.record.linkedid, uid
+                    "call %s: channel %s ended while AMI was down", call.record.call_id, uid
                 )
                 call.record.resynced = True
-                hangup = AmiEvent(
-                    "Hangup", {"Uniqueid": uid, "Linkedid": call.record.linkedid}, now
-                )
+                hangup = AmiEvent("Hangup", {"Uniqueid": uid, "Linkedid": call.record.call_id}, now)
                 updates += self.feed(hangup)
         return ResyncResult(updates, self._gaps(channels))
 
@@ -528,7 +528,7 @@ class CallTracker:
             if ch.get("Application") != "Queue":
                 continue
             rec = call.record
-            caller = (rec.linkedid, ch.get("Uniqueid"), ch.get("Channel"))
+            caller = (rec.call_id, ch.get("Uniqueid"), ch.get("Channel"))
             peers = [p for p in by_bridge.get(ch.get("BridgeId"), []) if p is not ch]
             if rec.answered_at is None and peers:
                 agent = peers[0]

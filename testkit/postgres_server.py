@@ -106,9 +106,17 @@ def private_postgres(server: Mapping[str, str] | None = None) -> Iterator[Privat
                 )
 
             done = run(
-                str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-E", "UTF8",
-                "--no-locale", "--auth=trust", "--no-sync",
-            )  # fmt: skip
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--auth=trust",
+                "--no-sync",
+            )
             if done.returncode != 0:
                 raise PostgresError(f"initdb failed:\n{done.stdout}{done.stderr}")
             # Only the unix socket and loopback may connect; initdb's file also allows
@@ -125,10 +133,26 @@ def private_postgres(server: Mapping[str, str] | None = None) -> Iterator[Privat
             # A new session: Ctrl-C in the terminal reaches us, not the postmaster, so the
             # server is stopped by the ``finally`` below in an orderly way.
             start = subprocess.run(
-                [*prefix, str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(log), "-w",
-                 "-t", str(START_TIMEOUT), "-o", options, "start"],
-                cwd=tmp, capture_output=True, text=True, check=False, start_new_session=True,
-            )  # fmt: skip
+                [
+                    *prefix,
+                    str(PG_BIN / "pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-l",
+                    str(log),
+                    "-w",
+                    "-t",
+                    str(START_TIMEOUT),
+                    "-o",
+                    options,
+                    "start",
+                ],
+                cwd=tmp,
+                capture_output=True,
+                text=True,
+                check=False,
+                start_new_session=True,
+            )
             if start.returncode != 0:
                 server_log = log.read_text(errors="replace") if log.exists() else ""
                 raise PostgresError(
@@ -144,8 +168,10 @@ def private_postgres(server: Mapping[str, str] | None = None) -> Iterator[Privat
             if started:
                 subprocess.run(
                     [*prefix, str(PG_BIN / "pg_ctl"), "-D", str(data), "-w", "-m", "fast", "stop"],
-                    cwd=tmp, capture_output=True, check=False,
-                )  # fmt: skip
+                    cwd=tmp,
+                    capture_output=True,
+                    check=False,
+                )
             shutil.rmtree(tmp, ignore_errors=True)
 
 

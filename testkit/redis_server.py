@@ -76,9 +76,12 @@ class PrivateRedis:
         conf.chmod(0o600)
         # A new session: Ctrl-C in the terminal reaches us, and we stop the server in order.
         self._proc = subprocess.Popen(
-            [str(REDIS_SERVER), str(conf)], cwd=self.directory, start_new_session=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [str(REDIS_SERVER), str(conf)],
+            cwd=self.directory,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + START_TIMEOUT
         while not self._answers():
             if self._proc.poll() is not None or time.monotonic() > deadline:

@@ -138,10 +138,14 @@ async def supervisor_session(
 
     await asyncio.to_thread(
         lambda: service.agents.upsert(
-            agent_id, name=agent_id, extension=None, roles=["supervisor"], skills={},
+            agent_id,
+            name=agent_id,
+            extension=None,
+            roles=["supervisor"],
+            skills={},
             password_hash=hash_password(password),
         )
-    )  # fmt: skip
+    )
     base = f"http://{settings.listen.api_host}:{settings.listen.api_port}"
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         creds = {"agent_id": agent_id, "password": password}

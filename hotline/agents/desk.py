@@ -158,7 +158,7 @@ class AgentDesk:
         )
 
     async def pause(self, agent_id: str, reason: str, *, call: str | None = None) -> Agent:
-        """``call``: for a wrap-up, the linkedid of the call it follows (its AHT)."""
+        """``call``: for a wrap-up, the call_id of the call it follows (its AHT)."""
         agent = await self._logged_in(agent_id)
         self._cancel_wrapup(agent_id)
         ext = agent.logged_in_extension
@@ -179,13 +179,13 @@ class AgentDesk:
         """An event of PBX ``pbx`` (default the primary)."""
         pbx = pbx or self._primary.name
         if ev.name == "AgentComplete":
-            linkedid = ev.get("Linkedid") or None
-            self._spawn(self._after_call(ev.get("Interface"), ev.get("Queue"), linkedid, pbx))
+            call_id = ev.get("Linkedid") or None
+            self._spawn(self._after_call(ev.get("Interface"), ev.get("Queue"), call_id, pbx))
         elif ev.name == "QueueMemberPause" and ev.get("Paused") == "1":
             if ev.get("PausedReason") == "Auto-Pause":
                 self._spawn(self._auto_paused(ev.get("Interface"), pbx))
 
-    async def _after_call(self, iface: str, queue: str, linkedid: str | None, pbx: str) -> None:
+    async def _after_call(self, iface: str, queue: str, call_id: str | None, pbx: str) -> None:
         agent = self.agent_on(iface, pbx)
         if agent is None or agent.paused:
             return
@@ -193,7 +193,7 @@ class AgentDesk:
         seconds = next((q.wrapup for q in queues if q.name == queue), 0)
         if seconds <= 0:
             return
-        await self.pause(agent.agent_id, WRAP_UP, call=linkedid)
+        await self.pause(agent.agent_id, WRAP_UP, call=call_id)
         self._schedule_wrapup_end(agent.agent_id, seconds)
 
     async def _auto_paused(self, iface: str, pbx: str) -> None:

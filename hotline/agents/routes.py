@@ -114,8 +114,12 @@ async def get_agent(agent_id: str, who: Caller, desk: Desk) -> AgentOut:
 async def agent_events(agent_id: str, who: Caller, agents: Agents) -> list[AgentEventOut]:
     self_or_supervisor(who, agent_id)
     rows = await asyncio.to_thread(agents.events, agent_id)
-    return [AgentEventOut(event=r.event, reason=r.reason, extension=r.extension,
-                          at=r.at.timestamp(), pbx=r.pbx) for r in rows]  # fmt: skip
+    return [
+        AgentEventOut(
+            event=r.event, reason=r.reason, extension=r.extension, at=r.at.timestamp(), pbx=r.pbx
+        )
+        for r in rows
+    ]
 
 
 async def _change(

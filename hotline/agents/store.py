@@ -143,7 +143,7 @@ class AgentStore:
     ) -> Agent:
         """Record a state change and its history line in one transaction, with the time
         spent in the state it leaves (and, after a wrap-up, that time on its call).
-        ``call``: the linkedid a wrap-up pause follows; ``now``: the time of the change
+        ``call``: the call_id a wrap-up pause follows; ``now``: the time of the change
         (imports and tests; the service leaves it to the clock); ``pbx``: the PBX of the
         extension logged in at (or out from), kept in the history."""
         now = now or datetime.now(UTC)
@@ -161,7 +161,7 @@ class AgentStore:
                         seconds = (now - since).total_seconds()
                         add_wrapup(
                             conn,
-                            linkedid=row.wrapup_call,
+                            call_id=row.wrapup_call,
                             extension=ext,
                             start=since,
                             seconds=seconds,

@@ -128,25 +128,25 @@ def write_segments(conn: Connection, segments: Sequence[Segment]) -> None:
 def add_wrapup(
     conn: Connection,
     *,
-    linkedid: str | None,
+    call_id: str | None,
     extension: str | None,
     start: datetime,
     seconds: float,
 ) -> None:
-    """Put a finished wrap-up on the call it follows: ``linkedid`` when the service knows it,
+    """Put a finished wrap-up on the call it follows: ``call_id`` when the service knows it,
     otherwise the extension's latest answered call that started before the wrap-up."""
     now = datetime.now(UTC)
-    if linkedid is None:
+    if call_id is None:
         if extension is None:
             return
         c = CallRow
-        linkedid = conn.scalar(
-            select(c.linkedid)
+        call_id = conn.scalar(
+            select(c.call_id)
             .where(c.agent == extension, c.disposition == "answered", c.started_at <= start)
             .order_by(c.started_at.desc())
             .limit(1)
         )
-        if linkedid is None:
+        if call_id is None:
             log.warning("wrap-up of %.0f s on %s follows no stored call", seconds, extension)
             return
     t = CallRow
@@ -155,13 +155,13 @@ def add_wrapup(
     # fills in when it lands (its upsert leaves wrapup_time alone): no wrap-up is lost.
     conn.execute(
         stmt.values(
-            linkedid=linkedid, started_at=start, wrapup_time=seconds, updated_at=now
+            call_id=call_id, started_at=start, wrapup_time=seconds, updated_at=now
         ).on_conflict_do_update(
-            index_elements=["linkedid"],
+            index_elements=["call_id"],
             set_={"wrapup_time": func.coalesce(t.wrapup_time, 0.0) + stmt.excluded.wrapup_time},
         )
     )
-    started = conn.scalar(select(CallRow.started_at).where(CallRow.linkedid == linkedid))
+    started = conn.scalar(select(CallRow.started_at).where(CallRow.call_id == call_id))
     if started is not None:
         invalidate_calls(conn, [bucket_of(started)], now)
 
@@ -228,14 +228,14 @@ def _attribute(conn: Connection, wrapups: Iterable[Segment]) -> None:
     c = CallRow
     calls: dict[str, tuple[list[datetime], list[str]]] = defaultdict(lambda: ([], []))
     rows = conn.execute(
-        select(c.agent, c.started_at, c.linkedid)
+        select(c.agent, c.started_at, c.call_id)
         .where(c.disposition == "answered", c.agent.is_not(None))
         .order_by(c.started_at)
     )
-    for agent, started, linkedid in rows:
+    for agent, started, call_id in rows:
         starts, ids = calls[agent or ""]
         starts.append(started if started.tzinfo else started.replace(tzinfo=UTC))
-        ids.append(linkedid)
+        ids.append(call_id)
     total: dict[str, float] = defaultdict(float)
     for w in wrapups:
         if w.extension is None or w.extension not in calls:
@@ -249,7 +249,7 @@ def _attribute(conn: Connection, wrapups: Iterable[Segment]) -> None:
         table = cast(Table, c.__table__)
         conn.execute(
             update(table)
-            .where(table.c.linkedid == bindparam("l"))
+            .where(table.c.call_id == bindparam("l"))
             .values(wrapup_time=bindparam("w")),
             [{"l": k, "w": v} for k, v in total.items()],
         )

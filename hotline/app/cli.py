@@ -135,9 +135,12 @@ def _parser() -> argparse.ArgumentParser:
         "import", help="create or update articles from a YAML file (by their ids; idempotent)"
     )
     kb_imp.add_argument(
-        "file", type=Path, nargs="?", default=None,
+        "file",
+        type=Path,
+        nargs="?",
+        default=None,
         help="default: kb.seed_file of the configuration, else config/kb.yaml",
-    )  # fmt: skip
+    )
     kb_imp.set_defaults(func=cmd_kb_import)
     kb_find = kb_sub.add_parser("search", help="search the articles as an agent would")
     kb_find.add_argument("query")

@@ -86,8 +86,14 @@ def cmd_agents_passwd(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     store = _agent_store(settings)
     a = store.get(args.agent_id)
-    store.upsert(a.agent_id, name=a.name, extension=a.extension, roles=list(a.roles),
-                 skills=a.skills, password_hash=hash_password(password))  # fmt: skip
+    store.upsert(
+        a.agent_id,
+        name=a.name,
+        extension=a.extension,
+        roles=list(a.roles),
+        skills=a.skills,
+        password_hash=hash_password(password),
+    )
     print(f"password of {a.agent_id} set")
     return 0
 
@@ -148,8 +154,10 @@ def _survey_line(s: Survey, tz: tzinfo) -> str:
 
     due = f"{s.next_at.astimezone(tz):%Y-%m-%d %H:%M}" if s.next_at else "-"
     ticket = str(s.ticket_id) if s.ticket_id is not None else "-"
-    return (f"{s.id:>6}  {s.status:12} {ticket:>8}  {mask(s.number):>14}  {s.attempts:>3}  "
-            f"{due:16}  {s.result or '-'}")  # fmt: skip
+    return (
+        f"{s.id:>6}  {s.status:12} {ticket:>8}  {mask(s.number):>14}  {s.attempts:>3}  "
+        f"{due:16}  {s.result or '-'}"
+    )
 
 
 def _survey_action(run: Callable[[], Survey], tz: tzinfo) -> int:
@@ -167,8 +175,10 @@ def _survey_action(run: Callable[[], Survey], tz: tzinfo) -> int:
 
 def cmd_surveys_list(args: argparse.Namespace, settings: Settings) -> int:
     store = _survey_store(settings, migrated=False)
-    print(f"{'id':>6}  {'status':12} {'ticket':>8}  {'number':>14}  {'try':>3}  "
-          f"{'next (local)':16}  result")  # fmt: skip
+    print(
+        f"{'id':>6}  {'status':12} {'ticket':>8}  {'number':>14}  {'try':>3}  "
+        f"{'next (local)':16}  result"
+    )
     for s in store.find(args.status, limit=args.limit):
         print(_survey_line(s, settings.tz))
     paused = " (the dialer is paused)" if store.paused() else ""
@@ -251,8 +261,10 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     stem.with_suffix(".csv").write_text(to_csv(data), encoding="utf-8")
     total = data["groups"]["total"].get("total", {})
     surveyed = f", {data['satisfaction']['total']['surveyed']} surveyed" if surveys else ""
-    print(f"{stem}.html and .csv: {total.get('offered', 0)} offered, "
-          f"{total.get('answered', 0)} answered{surveyed}")  # fmt: skip
+    print(
+        f"{stem}.html and .csv: {total.get('offered', 0)} offered, "
+        f"{total.get('answered', 0)} answered{surveyed}"
+    )
     return 0
 
 

@@ -5,7 +5,7 @@ step 0 itself and then hands the event, with the updates it produced, to the fan
 (``hotline.calls.fanout.CallFanout``), whose steps run in the order registered below:
 
 0. **calls** (the feed itself): the event gets its global call id (two PBXes may both use a
-   linkedid), the PBX's tracker turns it into ``CallUpdate``s, which are counted (Prometheus)
+   call_id), the PBX's tracker turns it into ``CallUpdate``s, which are counted (Prometheus)
    and queued for the store. It comes first so that every later step reads the call as it
    stands after the event (the live view reads the trackers, the screen-pop the record).
 1. **agents** (raw ``AgentComplete`` and ``QueueMemberPause`` events): the agent's wrap-up pause

@@ -104,8 +104,13 @@ class Service:
         if settings.kb.seed_file is not None:
             await asyncio.to_thread(seed_if_empty, kb, settings.kb.seed_file)
         listen = settings.listen
-        ivr = await Ivr.build(settings.ivr, tickets, host=listen.agi_host, port=listen.agi_port,
-                              flagged_priority=settings.flagged_priority)  # fmt: skip
+        ivr = await Ivr.build(
+            settings.ivr,
+            tickets,
+            host=listen.agi_host,
+            port=listen.agi_port,
+            flagged_priority=settings.flagged_priority,
+        )
         ticket_service = TicketService(
             settings.tickets, tickets, tz=settings.tz, languages=settings.ivr.languages
         )
@@ -134,8 +139,7 @@ class Service:
         for pbx in settings.all_pbxes:
             scope = scoped(pbx.name)
             tracker = CallTracker(pbx.name)
-            feed = CallFeed(tracker, recorder, ended=ended, store=store, scope=scope,
-                            fanout=fanout)  # fmt: skip
+            feed = CallFeed(tracker, recorder, ended=ended, store=store, scope=scope, fanout=fanout)
             feed.ami = AmiConnection(
                 pbx.ami,
                 secrets.ami_secret_of(pbx.name),
@@ -150,22 +154,31 @@ class Service:
         ami = calls.ami
         assert ami is not None
         live = LiveView(
-            settings.live_config(), first.board, agents, first.tracker, store,
-            surveys=survey_store, alerts=alerts, links=list(links.values()),
-        )  # fmt: skip
+            settings.live_config(),
+            first.board,
+            agents,
+            first.tracker,
+            store,
+            surveys=survey_store,
+            alerts=alerts,
+            links=list(links.values()),
+        )
         desk = AgentDesk(settings.all_pbxes, agents, first.control, first.board, links=links)
         await desk.load()
         screenpop = ScreenPop(callers, desk.agent_at, suggest)
         transcription = (
             _transcription(
-                settings, secrets, jobs,
+                settings,
+                secrets,
+                jobs,
                 TranscriptDelivery(screenpop, tickets, ticket_service, surveys),
             )
             if jobs is not None
             else None
-        )  # fmt: skip
-        wire_call_flow(fanout, feeds, desk=desk, live=live, screenpop=screenpop,
-                       transcription=transcription)  # fmt: skip
+        )
+        wire_call_flow(
+            fanout, feeds, desk=desk, live=live, screenpop=screenpop, transcription=transcription
+        )
         signer = TokenSigner(secrets.api_secret.encode(), ttl=settings.token_hours * 3600)
         metrics = MetricsService(
             settings.metrics_config(), MetricsStore(engine), tickets, surveys=survey_store
@@ -175,17 +188,46 @@ class Service:
             return exposition(await live.snapshot(), calls.ended, ivr.server.stats)
 
         app = create_app(
-            settings, signer, agents, desk, live, metrics,
-            Scrape(prometheus_text, secrets.metrics_token), DeskChanged(live.changed),
-            ticket_service, kb, screenpop,
-            callers, survey_store, alerts, health=health,
-        )  # fmt: skip
+            settings,
+            signer,
+            agents,
+            desk,
+            live,
+            metrics,
+            Scrape(prometheus_text, secrets.metrics_token),
+            DeskChanged(live.changed),
+            ticket_service,
+            kb,
+            screenpop,
+            callers,
+            survey_store,
+            alerts,
+            health=health,
+        )
         web = WebServer(app, settings.listen.api_host, settings.listen.api_port)
         return cls(
-            settings, engine, store, tickets, agents, calls, ivr, desk, live, web, signer,
-            metrics, ami, kb=kb, screenpop=screenpop, transcription=transcription,
-            surveys=surveys, alerts=alerts, links=links, feeds=feeds, fanout=fanout,
-        )  # fmt: skip
+            settings,
+            engine,
+            store,
+            tickets,
+            agents,
+            calls,
+            ivr,
+            desk,
+            live,
+            web,
+            signer,
+            metrics,
+            ami,
+            kb=kb,
+            screenpop=screenpop,
+            transcription=transcription,
+            surveys=surveys,
+            alerts=alerts,
+            links=links,
+            feeds=feeds,
+            fanout=fanout,
+        )
 
     async def run(self) -> None:
         """Run until cancelled (or until the AMI refuses our credentials)."""
@@ -269,10 +311,17 @@ def _surveys(
 
         queue = QueueConfig.from_settings(settings.jobs, secrets.redis_url)
     return Surveys.build(
-        settings.surveys, engine, tickets, alerts, jobs,
-        ivr=settings.ivr, registrar=registrar_of(settings.surveys, settings.pbx),
-        password=secrets.survey_password, queue=queue, comment_languages=settings.asr.models,
-    )  # fmt: skip
+        settings.surveys,
+        engine,
+        tickets,
+        alerts,
+        jobs,
+        ivr=settings.ivr,
+        registrar=registrar_of(settings.surveys, settings.pbx),
+        password=secrets.survey_password,
+        queue=queue,
+        comment_languages=settings.asr.models,
+    )
 
 
 def _transcription(
@@ -290,7 +339,13 @@ def _transcription(
         from hotline.jobs.broker import Publisher, QueueConfig
 
         publisher = Publisher.connect(QueueConfig.from_settings(queue, secrets.redis_url))
-        return Transcription(jobs, models, configure, deliver, publisher=publisher,
-                             redelivery_after=queue.redelivery_after,
-                             max_attempts=queue.max_attempts)  # fmt: skip
+        return Transcription(
+            jobs,
+            models,
+            configure,
+            deliver,
+            publisher=publisher,
+            redelivery_after=queue.redelivery_after,
+            max_attempts=queue.max_attempts,
+        )
     return Transcription(jobs, models, configure, deliver, workers=asr.workers)

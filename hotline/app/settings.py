@@ -270,8 +270,10 @@ def load_settings(path: Path = DEFAULT_CONFIG, env: Mapping[str, str] | None = N
         return parse_settings(data, str(path))
     except ConfigError as exc:
         if url:  # say where the URL came from (never what it is)
-            exc.problems = [f"{p} ({DATABASE_URL_ENV} replaces database.url)"
-                            if "database" in p else p for p in exc.problems]  # fmt: skip
+            exc.problems = [
+                f"{p} ({DATABASE_URL_ENV} replaces database.url)" if "database" in p else p
+                for p in exc.problems
+            ]
         raise
 
 
@@ -319,8 +321,9 @@ def resolve_secrets(settings: Settings, env: Mapping[str, str] | None = None) ->
         for agent in pbx.agents:
             value = env.get(agent.secret_env, "")
             passwords[agent.extension] = value or secrets.token_urlsafe(16)
-        phones.update({p.number: env.get(p.secret_env, "") or secrets.token_urlsafe(16)
-                       for p in pbx.phones})  # fmt: skip
+        phones.update(
+            {p.number: env.get(p.secret_env, "") or secrets.token_urlsafe(16) for p in pbx.phones}
+        )
     # An external PBX without it: surveys are scheduled but not dialled (the service says so).
     survey = env.get(settings.surveys.sip.password_env, "")
     if not survey and embedded:
@@ -357,15 +360,19 @@ def resolve_redis_url(settings: Settings, env: Mapping[str, str] | None = None) 
     if not url:
         raise ConfigError(
             "environment",
-            [f"jobs.redis_url_env: environment variable {jobs.redis_url_env} is not set "
-             "(jobs.engine is redis), e.g. redis://:PASSWORD@HOST:6379/0"],
-        )  # fmt: skip
+            [
+                f"jobs.redis_url_env: environment variable {jobs.redis_url_env} is not set "
+                "(jobs.engine is redis), e.g. redis://:PASSWORD@HOST:6379/0"
+            ],
+        )
     if not url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(
             "environment",
-            [f"jobs.redis_url_env: {jobs.redis_url_env} is not a redis://, rediss:// or "
-             "unix:// URL"],
-        )  # fmt: skip
+            [
+                f"jobs.redis_url_env: {jobs.redis_url_env} is not a redis://, rediss:// or "
+                "unix:// URL"
+            ],
+        )
     return url
 
 

@@ -33,12 +33,15 @@ def create_app(settings: Settings, *services: object, health: Health | None = No
     (None: a feature switched off, e.g. surveys); ``health``: this instance's role for
     /healthz and /readyz (an active/standby pair's runner; default: active)."""
     app = FastAPI(title="hotline", docs_url="/api/docs", openapi_url="/api/openapi.json")
-    provide(app, [
-        LocalTime(settings.tz, settings.timezone),
-        settings.tickets,  # the ticket taxonomy (TicketSettings)
-        screenpop.CallerLanguages(frozenset(settings.ivr.languages)),
-        *services,
-    ])  # fmt: skip
+    provide(
+        app,
+        [
+            LocalTime(settings.tz, settings.timezone),
+            settings.tickets,  # the ticket taxonomy (TicketSettings)
+            screenpop.CallerLanguages(frozenset(settings.ivr.languages)),
+            *services,
+        ],
+    )
     errors.install(app)
     app.include_router(health_router(health or _active))
     for router in (

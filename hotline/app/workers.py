@@ -64,27 +64,34 @@ def survey(settings: Settings, processes: int | None) -> int:
     if settings.jobs.engine != "redis":
         raise ConfigError(
             "jobs.engine",
-            ["jobs.engine: survey workers take their calls from Redis (jobs.engine: redis); "
-             "with the database engine the service dials surveys itself"],
-        )  # fmt: skip
+            [
+                "jobs.engine: survey workers take their calls from Redis (jobs.engine: redis); "
+                "with the database engine the service dials surveys itself"
+            ],
+        )
     env = settings.surveys.sip.password_env
     password = os.environ.get(env, "")
     if not password:
         raise ConfigError(
             "environment",
-            [f"surveys.sip.password_env: environment variable {env} (the survey user agent's "
-             "SIP password) is not set"],
-        )  # fmt: skip
+            [
+                f"surveys.sip.password_env: environment variable {env} (the survey user agent's "
+                "SIP password) is not set"
+            ],
+        )
     url = resolve_redis_url(settings)
     _check_schema(settings.database.url)
     from hotline.surveys.service import registrar_of
     from hotline.surveys.worker import SurveyWorkerConfig, serve
 
     cfg = SurveyWorkerConfig(
-        settings.surveys, settings.ivr, settings.tickets.calendar, settings.tz,
+        settings.surveys,
+        settings.ivr,
+        settings.tickets.calendar,
+        settings.tz,
         database_url=settings.database.url,
         registrar=registrar_of(settings.surveys, settings.pbx),
-    )  # fmt: skip
+    )
     queue = QueueConfig.from_settings(settings.jobs, url)
     return run_pool("survey", serve, (cfg, password, queue), n, settings.jobs.stop_timeout)
 
@@ -95,12 +102,16 @@ def _check_schema(url: str) -> None:
     try:
         current, head = schema_revisions(url)
     except DBAPIError as exc:
-        log.warning("database not reachable yet (%s); the workers wait for it",
-                    str(exc.orig or exc).splitlines()[0])  # fmt: skip
+        log.warning(
+            "database not reachable yet (%s); the workers wait for it",
+            str(exc.orig or exc).splitlines()[0],
+        )
         return
     if current != head:
         raise ConfigError(
             "database.url",
-            [f"database.url: the database is at schema {current or 'none'}, not {head}: "
-             "run `hotline db upgrade` (or start the service) first"],
-        )  # fmt: skip
+            [
+                f"database.url: the database is at schema {current or 'none'}, not {head}: "
+                "run `hotline db upgrade` (or start the service) first"
+            ],
+        )

@@ -41,7 +41,7 @@ class RegionRules:
 # -- history ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PastCall:
-    linkedid: str
+    call_id: str
     started_at: datetime
     disposition: str | None
     queue: str | None
@@ -123,7 +123,7 @@ class CallerView:
             "out_of_town": self.region.out_of_town,
             "calls": [
                 {
-                    "linkedid": c.linkedid,
+                    "call_id": c.call_id,
                     "started_at": c.started_at.isoformat(),
                     "disposition": c.disposition,
                     "queue": c.queue,
@@ -175,7 +175,7 @@ class CallerHistory:
         calls = [
             c
             for c in self._source.past_calls(number, s.history_limit + 1)
-            if c.linkedid != exclude_call
+            if c.call_id != exclude_call
         ][: s.history_limit]
         tickets = list(self._source.past_tickets(number, s.history_limit))
         repeat = repeat_of(
@@ -194,7 +194,7 @@ class StoreHistory:
 
     def past_calls(self, number: str, limit: int) -> list[PastCall]:
         return [
-            PastCall(r.linkedid, r.started_at, r.disposition, r.queue, r.agent, r.request_kind)
+            PastCall(r.call_id, r.started_at, r.disposition, r.queue, r.agent, r.request_kind)
             for r in self._calls.find(caller_number=number, limit=limit)
         ]
 

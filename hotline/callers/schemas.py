@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 
 class PastCallOut(BaseModel):
-    linkedid: str
+    call_id: str
     started_at: str
     disposition: str | None
     queue: str | None

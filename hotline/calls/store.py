@@ -42,17 +42,17 @@ class CallStore:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     def save(self, rec: CallRecord) -> None:
-        """Insert or update the row of ``rec.linkedid`` (idempotent)."""
+        """Insert or update the row of ``rec.call_id`` (idempotent)."""
         self.save_many([rec])
 
     def save_many(self, records: list[CallRecord]) -> None:
         """Upsert several records in one transaction (the last one per call wins): one
-        ``INSERT ... ON CONFLICT (linkedid) DO UPDATE`` for the batch. A record that ends a
+        ``INSERT ... ON CONFLICT (call_id) DO UPDATE`` for the batch. A record that ends a
         call of an hour that is already over drops that hour's cached sums."""
         if not records:
             return
         now = datetime.now(UTC)
-        values = [_values(rec, now) for rec in {r.linkedid: r for r in records}.values()]
+        values = [_values(rec, now) for rec in {r.call_id: r for r in records}.values()]
         if self._region_of is not None:
             for v in values:
                 number = v["caller_number"]
@@ -61,7 +61,7 @@ class CallStore:
             stmt = upsert(conn, _CALLS)
             conn.execute(
                 stmt.on_conflict_do_update(
-                    index_elements=["linkedid"],
+                    index_elements=["call_id"],
                     set_={k: stmt.excluded[k] for k in _UPDATED},
                 ),
                 values,
@@ -163,7 +163,7 @@ def _record(row: CallRow) -> CallRecord:
     """The tracker's record of a stored row (the inverse of ``_values``)."""
     answered_at = _ts(row.answered_at)
     return CallRecord(
-        linkedid=row.linkedid,
+        call_id=row.call_id,
         caller_number=row.caller_number,
         caller_name=row.caller_name,
         dialled_number=row.dialled_number,
@@ -194,7 +194,7 @@ def _record(row: CallRow) -> CallRecord:
 
 def _values(rec: CallRecord, now: datetime) -> dict[str, Any]:
     return {
-        "linkedid": rec.linkedid,
+        "call_id": rec.call_id,
         "pbx": rec.pbx or None,
         "caller_number": rec.caller_number,
         "caller_name": rec.caller_name,
@@ -226,4 +226,4 @@ def _values(rec: CallRecord, now: datetime) -> dict[str, Any]:
 
 _CALLS = cast(Table, CallRow.__table__)
 # Every column a record sets; wrapup_time belongs to the agent desk (agent_time.add_wrapup).
-_UPDATED = tuple(c.name for c in _CALLS.columns if c.name not in ("id", "linkedid", "wrapup_time"))
+_UPDATED = tuple(c.name for c in _CALLS.columns if c.name not in ("id", "call_id", "wrapup_time"))

@@ -23,8 +23,13 @@ class Alert:
     data: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "at": self.at.isoformat(), "message": self.message,
-                "ticket_id": self.ticket_id, "data": self.data}  # fmt: skip
+        return {
+            "kind": self.kind,
+            "at": self.at.isoformat(),
+            "message": self.message,
+            "ticket_id": self.ticket_id,
+            "data": self.data,
+        }
 
 
 class SupervisorAlerts:

@@ -12,14 +12,14 @@ from hotline.db.models import Base, UtcDateTime
 
 
 class TranscriptionJobRow(Base):
-    """One call's recordings to transcribe; one row per call (``linkedid`` is unique), so a
+    """One call's recordings to transcribe; one row per call (``call_id`` is unique), so a
     call is never queued twice. A worker claims a job with a lease; a job whose lease ran out
     (its worker died) is claimed again, up to ``max_attempts``."""
 
     __tablename__ = "transcription_jobs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    linkedid: Mapped[str] = mapped_column(String(64), unique=True)
+    call_id: Mapped[str] = mapped_column(String(64), unique=True)
     language: Mapped[str | None] = mapped_column(String(8))
     ivr_kind: Mapped[str | None] = mapped_column(String(32))
     files: Mapped[dict[str, str]] = mapped_column(JSON)  # speaker → WAV path

@@ -53,9 +53,9 @@ class CallRow(Base):
     __tablename__ = "calls"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # The call's global id: "<pbx>-<Asterisk linkedid>" (telephony.tracker.call_id), unique
+    # The call's global id: "<pbx>-<Asterisk Linkedid>" (telephony.tracker.global_call_id), unique
     # across PBXes; tickets, transcription jobs and surveys refer to calls by it.
-    linkedid: Mapped[str] = mapped_column(String(64), unique=True)
+    call_id: Mapped[str] = mapped_column(String(64), unique=True)
     # The PBX the call came through (its name in the config). Null only on a placeholder row
     # a wrap-up wrote before the record itself.
     pbx: Mapped[str | None] = mapped_column(String(40))
@@ -156,18 +156,18 @@ class TicketEventRow(Base):
 
 class TicketCallRow(Base):
     """Calls linked to a ticket (a caller may call several times about one request). Keyed by
-    the call's linkedid: the ticket may be saved while the call is still live, before its
+    the call's call_id: the ticket may be saved while the call is still live, before its
     record exists, so there is no foreign key to ``calls``."""
 
     __tablename__ = "ticket_calls"
 
-    linkedid: Mapped[str] = mapped_column(String(64))
+    call_id: Mapped[str] = mapped_column(String(64))
     ticket_id: Mapped[int] = mapped_column(Integer, ForeignKey("tickets.id", ondelete="CASCADE"))
     linked_at: Mapped[datetime] = mapped_column(UtcDateTime)
     linked_by: Mapped[str] = mapped_column(String(64))
 
     __table_args__ = (
-        PrimaryKeyConstraint("linkedid", "ticket_id"),
+        PrimaryKeyConstraint("call_id", "ticket_id"),
         Index("ix_ticket_calls_ticket", "ticket_id"),
     )
 
@@ -189,7 +189,7 @@ class AgentRow(Base):
     paused: Mapped[bool] = mapped_column(default=False)
     pause_reason: Mapped[str | None] = mapped_column(String(64))
     state_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    wrapup_call: Mapped[str | None] = mapped_column(String(64))  # linkedid the wrap-up follows
+    wrapup_call: Mapped[str | None] = mapped_column(String(64))  # call_id the wrap-up follows
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

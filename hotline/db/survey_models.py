@@ -26,7 +26,7 @@ class SurveyRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int | None] = mapped_column(Integer, unique=True)
-    linkedid: Mapped[str | None] = mapped_column(String(64), unique=True)  # call-triggered
+    call_id: Mapped[str | None] = mapped_column(String(64), unique=True)  # call-triggered
     number: Mapped[str] = mapped_column(String(64))
     language: Mapped[str] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(16))

@@ -29,8 +29,12 @@ from hotline.ha.config import HaSettings
 log = logging.getLogger(__name__)
 
 # libpq keepalives: a dead peer is noticed after about idle + interval * count seconds.
-_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
-               "keepalives_count": 3}  # fmt: skip
+_KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+}
 _APP_PREFIX = "hotline-ha:"
 
 
@@ -80,8 +84,11 @@ class Leadership:
         announced = False
         while not await asyncio.to_thread(self._try):
             if not announced:
-                log.info("standby: %s waits; the active instance is %s",
-                         self.instance, await self.holder() or "unknown")  # fmt: skip
+                log.info(
+                    "standby: %s waits; the active instance is %s",
+                    self.instance,
+                    await self.holder() or "unknown",
+                )
                 announced = True
             await asyncio.sleep(self.settings.retry_seconds)
         self.is_leader = True
@@ -100,8 +107,10 @@ class Leadership:
                 self._drop()
                 self._failures += 1
                 if self._failures in (1, 10) or self._failures % 60 == 0:
-                    log.warning("standby: cannot ask the database for the lock (%s); retrying",
-                                type(exc).__name__)  # fmt: skip
+                    log.warning(
+                        "standby: cannot ask the database for the lock (%s); retrying",
+                        type(exc).__name__,
+                    )
                 return False
             self._failures = 0
             if not got:

@@ -94,8 +94,8 @@ class Publisher:
         except redis.RedisError as exc:
             raise QueueUnavailable(describe(exc)) from None
 
-    def transcribe(self, job_id: int, linkedid: str, delay: float = 0.0) -> None:
-        self.send(TRANSCRIBE, {"job_id": job_id, "linkedid": linkedid}, delay)
+    def transcribe(self, job_id: int, call_id: str, delay: float = 0.0) -> None:
+        self.send(TRANSCRIBE, {"job_id": job_id, "call_id": call_id}, delay)
 
     def survey(self, survey_id: int, n: int) -> None:
         """Attempt ``n`` of a claimed survey, for a ``hotline worker survey`` process."""

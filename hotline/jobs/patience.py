@@ -54,8 +54,11 @@ class Patience:
                 with self._lock:
                     if not self._down:
                         self._down = True
-                        log.error("database unreachable (%s): waiting for it, retrying with "
-                                  "backoff; no job is lost", first_line(exc))  # fmt: skip
+                        log.error(
+                            "database unreachable (%s): waiting for it, retrying with "
+                            "backoff; no job is lost",
+                            first_line(exc),
+                        )
                 if self.stopping.is_set():
                     raise StoreUnavailable(first_line(exc)) from None
                 self.stopping.wait(delay)

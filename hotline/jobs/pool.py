@@ -64,8 +64,14 @@ def run_pool(
                     )
                     slot.due = now + slot.pause
                     then = f"restarting in {slot.pause:.0f} s" if slot.pause else "restarting"
-                    log.error("%s: worker process %s exited (code %s) after %.0f s; %s", name,
-                              slot.proc.pid, slot.proc.exitcode, lived, then)  # fmt: skip
+                    log.error(
+                        "%s: worker process %s exited (code %s) after %.0f s; %s",
+                        name,
+                        slot.proc.pid,
+                        slot.proc.exitcode,
+                        lived,
+                        then,
+                    )
                     slot.proc = None
                     slot.restarts += 1
                 if now < slot.due:
@@ -96,5 +102,4 @@ def _stop_all(
             proc.kill()
             proc.join()
         elif proc.exitcode:
-            log.warning("%s: worker process %s exited with code %s", name, proc.pid,
-                        proc.exitcode)  # fmt: skip
+            log.warning("%s: worker process %s exited with code %s", name, proc.pid, proc.exitcode)

@@ -30,7 +30,7 @@ QUEUED, RUNNING, DONE, FAILED, SKIPPED = "queued", "running", "done", "failed", 
 @dataclass(frozen=True)
 class Job:
     id: int
-    linkedid: str
+    call_id: str
     language: str | None
     ivr_kind: str | None
     files: dict[str, str]
@@ -50,9 +50,23 @@ class Job:
         return self.status in (DONE, FAILED, SKIPPED)
 
 
-_COLUMNS = (J.id, J.linkedid, J.language, J.ivr_kind, J.files, J.status, J.attempts,
-            J.created_at, J.error, J.transcript, J.draft, J.worker, J.not_before,
-            J.lease_until, J.finished_at)  # fmt: skip
+_COLUMNS = (
+    J.id,
+    J.call_id,
+    J.language,
+    J.ivr_kind,
+    J.files,
+    J.status,
+    J.attempts,
+    J.created_at,
+    J.error,
+    J.transcript,
+    J.draft,
+    J.worker,
+    J.not_before,
+    J.lease_until,
+    J.finished_at,
+)
 
 
 def _job(row: Any) -> Job:
@@ -76,7 +90,7 @@ class JobStore:
 
     def enqueue(
         self,
-        linkedid: str,
+        call_id: str,
         files: dict[str, str],
         *,
         language: str | None,
@@ -89,16 +103,24 @@ class JobStore:
         hang-up, a restart): each call is transcribed at most once."""
         now = datetime.now(UTC)
         values = {
-            "linkedid": linkedid, "language": language, "ivr_kind": ivr_kind, "files": files,
-            "status": status, "attempts": 0, "not_before": not_before, "error": error,
-            "delivered": False, "created_at": now, "updated_at": now,
-        }  # fmt: skip
+            "call_id": call_id,
+            "language": language,
+            "ivr_kind": ivr_kind,
+            "files": files,
+            "status": status,
+            "attempts": 0,
+            "not_before": not_before,
+            "error": error,
+            "delivered": False,
+            "created_at": now,
+            "updated_at": now,
+        }
         with self._engine.begin() as conn:
             dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
             stmt = (
                 dialect.insert(J)
                 .values(**values)
-                .on_conflict_do_nothing(index_elements=["linkedid"])
+                .on_conflict_do_nothing(index_elements=["call_id"])
                 .returning(J.id)
             )
             return conn.execute(stmt).first() is not None
@@ -156,26 +178,43 @@ class JobStore:
     ) -> bool:
         """Store the result; False (nothing stored) when the job is no longer this worker's."""
         return self._set(
-            job_id, worker, status=DONE, transcript=transcript, draft=draft,
-            audio_seconds=audio_seconds, error="", finished_at=datetime.now(UTC),
+            job_id,
+            worker,
+            status=DONE,
+            transcript=transcript,
+            draft=draft,
+            audio_seconds=audio_seconds,
+            error="",
+            finished_at=datetime.now(UTC),
             lease_until=None,
-        )  # fmt: skip
+        )
 
     def fail(self, job_id: int, worker: str, reason: str, *, status: str = FAILED) -> bool:
         """Give the job up with ``reason`` (bad recording, no model): not retried."""
         return self._set(
-            job_id, worker, status=status, error=reason, finished_at=datetime.now(UTC),
+            job_id,
+            worker,
+            status=status,
+            error=reason,
+            finished_at=datetime.now(UTC),
             lease_until=None,
-        )  # fmt: skip
+        )
 
     def release(self, job_id: int, worker: str, not_before: datetime, note: str) -> bool:
         """Back to the queue untouched, due again at ``not_before`` (a recording not closed
         yet, a worker stopping); the attempt is not counted. Unpublished: the outbox sends it
         again unless the worker does (and marks it published)."""
         return self._set(
-            job_id, worker, status=QUEUED, worker=None, lease_until=None,
-            not_before=not_before, attempts=J.attempts - 1, error=note, published_at=None,
-        )  # fmt: skip
+            job_id,
+            worker,
+            status=QUEUED,
+            worker=None,
+            lease_until=None,
+            not_before=not_before,
+            attempts=J.attempts - 1,
+            error=note,
+            published_at=None,
+        )
 
     def _set(self, job_id: int, owner: str, **values: Any) -> bool:
         values["updated_at"] = datetime.now(UTC)
@@ -194,10 +233,13 @@ class JobStore:
             update(J)
             .where(*which)
             .values(
-                status=FAILED, finished_at=now, updated_at=now, lease_until=None,
+                status=FAILED,
+                finished_at=now,
+                updated_at=now,
+                lease_until=None,
                 error=f"gave up after {max_attempts} attempts: the worker stopped each time",
             )
-        )  # fmt: skip
+        )
         with self._engine.begin() as conn:
             return int(conn.execute(stmt).rowcount or 0)
 
@@ -261,9 +303,9 @@ class JobStore:
             with self._engine.begin() as conn:
                 conn.execute(update(J).where(J.id.in_(job_ids)).values(delivered=True))
 
-    def get(self, linkedid: str) -> Job | None:
+    def get(self, call_id: str) -> Job | None:
         with self._engine.connect() as conn:
-            row = conn.execute(select(*_COLUMNS).where(J.linkedid == linkedid)).first()
+            row = conn.execute(select(*_COLUMNS).where(J.call_id == call_id)).first()
         return _job(row) if row is not None else None
 
     def counts(self) -> dict[str, int]:

@@ -36,9 +36,13 @@ class ArticleSpec(BaseModel):
     @property
     def data(self) -> ArticleData:
         return ArticleData(
-            self.title, self.body, self.category, tuple(self.kinds), tuple(self.keywords),
+            self.title,
+            self.body,
+            self.category,
+            tuple(self.kinds),
+            tuple(self.keywords),
             self.language,
-        )  # fmt: skip
+        )
 
 
 @dataclass(frozen=True)

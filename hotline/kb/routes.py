@@ -24,25 +24,41 @@ Language = Annotated[str | None, Query(pattern=r"^(zh|en)$")]
 
 def _out(a: Article) -> KbArticleOut:
     return KbArticleOut(
-        id=a.id, title=a.title, body=a.body, category=a.category, kinds=list(a.kinds),
-        keywords=list(a.keywords), language=a.language, updated_at=a.updated_at.timestamp(),
+        id=a.id,
+        title=a.title,
+        body=a.body,
+        category=a.category,
+        kinds=list(a.kinds),
+        keywords=list(a.keywords),
+        language=a.language,
+        updated_at=a.updated_at.timestamp(),
         updated_by=a.updated_by,
-    )  # fmt: skip
+    )
 
 
 def _hit(h: SearchHit) -> KbHitOut:
     a = h.article
     return KbHitOut(
-        id=a.id, title=a.title, category=a.category, kinds=list(a.kinds), language=a.language,
-        score=round(h.score, 4), title_html=h.title_html, snippet=h.snippet_html,
-    )  # fmt: skip
+        id=a.id,
+        title=a.title,
+        category=a.category,
+        kinds=list(a.kinds),
+        language=a.language,
+        score=round(h.score, 4),
+        title_html=h.title_html,
+        snippet=h.snippet_html,
+    )
 
 
 def _data(body: KbArticleIn) -> ArticleData:
     return ArticleData(
-        title=body.title, body=body.body, category=body.category, kinds=tuple(body.kinds),
-        keywords=tuple(body.keywords), language=body.language,
-    )  # fmt: skip
+        title=body.title,
+        body=body.body,
+        category=body.category,
+        kinds=tuple(body.kinds),
+        keywords=tuple(body.keywords),
+        language=body.language,
+    )
 
 
 @router.get("/kb/search")

@@ -122,9 +122,12 @@ class KnowledgeBase:
         terms = parse_query(query)
         self._check_filters(kind, language, limit)
         found = self._store.search(
-            terms, category=category or None, kind=kind or None, language=language or None,
+            terms,
+            category=category or None,
+            kind=kind or None,
+            language=language or None,
             limit=limit,
-        )  # fmt: skip
+        )
         return [
             SearchHit(a, score, highlight(a.title, terms), highlight(a.body, terms, SNIPPET_CHARS))
             for a, score in found

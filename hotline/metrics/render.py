@@ -14,10 +14,25 @@ from hotline.surveys.satisfaction import TARGET_LOW, TARGET_TEXT
 
 PERIODS = ("daily", "weekly", "monthly")
 GROUPS = ["total", "hour", "day", "agent", "queue", "language", "kind", "region"]
-COLUMNS = ["offered", "answered", "abandoned", "short_abandons", "asa", "aht",
-           "service_level", "abandonment_rate", "talk_hours"]  # fmt: skip
-SATISFACTION = ["surveyed", "satisfied", "basically_satisfied", "dissatisfied",
-                "satisfaction_rate", "satisfied_share"]  # fmt: skip
+COLUMNS = [
+    "offered",
+    "answered",
+    "abandoned",
+    "short_abandons",
+    "asa",
+    "aht",
+    "service_level",
+    "abandonment_rate",
+    "talk_hours",
+]
+SATISFACTION = [
+    "surveyed",
+    "satisfied",
+    "basically_satisfied",
+    "dissatisfied",
+    "satisfaction_rate",
+    "satisfied_share",
+]
 
 
 def bounds(period: str, day: date, tz: tzinfo) -> tuple[datetime, datetime]:
@@ -67,9 +82,12 @@ def _satisfaction_rows(sat: dict[str, Any]) -> list[list[Any]]:
         [],
         ["satisfaction", "key", *SATISFACTION, "target_low", "target_high"],
         ["total", "total", *_cells(sat["total"]), target["low"], target["high"]],
-        *([group, row["key"], *_cells(row)] for group, rows in sat["groups"].items()
-          for row in rows),
-    ]  # fmt: skip
+        *(
+            [group, row["key"], *_cells(row)]
+            for group, rows in sat["groups"].items()
+            for row in rows
+        ),
+    ]
 
 
 def _cells(row: dict[str, Any]) -> list[Any]:
@@ -111,8 +129,9 @@ def bar_chart(title: str, labels: list[str], series: dict[str, list[float]], uni
     return _frame(title, labels, list(series), parts, slot)
 
 
-def line_chart(title: str, labels: list[str], series: dict[str, list[float | None]],
-               unit: str = "") -> str:  # fmt: skip
+def line_chart(
+    title: str, labels: list[str], series: dict[str, list[float | None]], unit: str = ""
+) -> str:
     top = max([v for vals in series.values() for v in vals if v is not None] + [1e-9]) * 1.1
     n = max(len(labels), 1)
     slot = (W - PAD - 10) / n
@@ -130,13 +149,13 @@ def line_chart(title: str, labels: list[str], series: dict[str, list[float | Non
                 f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{path}">'
                 f"<title>{html.escape(name)}</title></polyline>"
             )
-            parts += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{COLORS[s % 4]}"/>'
-                      for x, y in pts]  # fmt: skip
+            parts += [
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{COLORS[s % 4]}"/>' for x, y in pts
+            ]
     return _frame(title, labels, list(series), parts, slot)
 
 
-def _frame(title: str, labels: list[str], series: list[str], parts: list[str],
-           slot: float) -> str:  # fmt: skip
+def _frame(title: str, labels: list[str], series: list[str], parts: list[str], slot: float) -> str:
     step = max(1, len(labels) // 12)
     ticks = [
         f'<text x="{PAD + i * slot + slot / 2:.1f}" y="{H - PAD + 14}" text-anchor="middle">'
@@ -174,20 +193,43 @@ def to_html(period: str, data: dict[str, Any], tz: tzinfo) -> str:
     tlabels = [k[11:16] if trend_group == "hour" else k[5:] for k in trend]
     agents = groups["agent"]
     charts = [
-        bar_chart("Calls by hour", hours, {
-            "offered": [by_hod[h]["offered"] for h in hours],
-            "answered": [by_hod[h]["answered"] for h in hours]}),
-        line_chart(f"ASA (s) by {trend_group}", tlabels,
-                   {"ASA": [m["asa"] for m in trend.values()]}, "s"),
-        line_chart(f"Service level ({data['service_level_seconds']:g} s) by {trend_group}", tlabels,
-                   {"service level": [None if m["service_level"] is None
-                                      else 100 * m["service_level"] for m in trend.values()]}, "%"),
-        bar_chart("Talk hours per agent", [k for k in agents if k != "-"],
-                  {"talk hours": [m["talk_hours"] for k, m in agents.items() if k != "-"]}, "h"),
-        bar_chart(f"Abandoned by {trend_group}", tlabels, {
-            "abandoned": [m["abandoned"] - m["short_abandons"] for m in trend.values()],
-            "short abandons": [m["short_abandons"] for m in trend.values()]}),
-    ]  # fmt: skip
+        bar_chart(
+            "Calls by hour",
+            hours,
+            {
+                "offered": [by_hod[h]["offered"] for h in hours],
+                "answered": [by_hod[h]["answered"] for h in hours],
+            },
+        ),
+        line_chart(
+            f"ASA (s) by {trend_group}", tlabels, {"ASA": [m["asa"] for m in trend.values()]}, "s"
+        ),
+        line_chart(
+            f"Service level ({data['service_level_seconds']:g} s) by {trend_group}",
+            tlabels,
+            {
+                "service level": [
+                    None if m["service_level"] is None else 100 * m["service_level"]
+                    for m in trend.values()
+                ]
+            },
+            "%",
+        ),
+        bar_chart(
+            "Talk hours per agent",
+            [k for k in agents if k != "-"],
+            {"talk hours": [m["talk_hours"] for k, m in agents.items() if k != "-"]},
+            "h",
+        ),
+        bar_chart(
+            f"Abandoned by {trend_group}",
+            tlabels,
+            {
+                "abandoned": [m["abandoned"] - m["short_abandons"] for m in trend.values()],
+                "short abandons": [m["short_abandons"] for m in trend.values()],
+            },
+        ),
+    ]
 
     def table(group: str) -> str:
         rows = groups[group]

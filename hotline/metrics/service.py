@@ -67,9 +67,15 @@ class MetricsService:
                 message = f"no PBX {pbx!r}; use one of {names}"
                 raise Invalid("metrics.unknown_pbx", message) from None
         data = self.store.read(
-            since, until, groups or ["total"], s.short_abandon_seconds, s.service_level_seconds,
-            now, pbx=pbx, extensions=extensions,
-        )  # fmt: skip
+            since,
+            until,
+            groups or ["total"],
+            s.short_abandon_seconds,
+            s.service_level_seconds,
+            now,
+            pbx=pbx,
+            extensions=extensions,
+        )
         return {
             "since": since.isoformat(),
             "until": until.isoformat(),

@@ -19,7 +19,7 @@ from telephony.tracker import CallTracker
 class PbxLink:
     """One PBX as the service sees it. Uniqueids, channel names and queue members mean
     something only on their own PBX, so each has its own tracker, board and control; call
-    ids are global (``telephony.tracker.call_id``)."""
+    ids are global (``telephony.tracker.global_call_id``)."""
 
     settings: PbxSettings
     tracker: CallTracker

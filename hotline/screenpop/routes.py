@@ -107,9 +107,9 @@ async def agent_config(_: Caller, taxonomy: Taxonomy) -> AgentConfigOut:
     )
 
 
-@router.post("/agent/calls/{linkedid}/ticket", status_code=201)
+@router.post("/agent/calls/{call_id}/ticket", status_code=201)
 async def file_ticket(
-    linkedid: str,
+    call_id: str,
     body: CallTicketIn,
     who: Caller,
     pops: Pops,
@@ -123,13 +123,13 @@ async def file_ticket(
     """Save the draft of the call on the agent's screen as a ticket linked to the call, and
     end the agent's wrap-up: the next call can come."""
     pop = pops.current(who.agent_id)
-    if pop is None or pop.linkedid != linkedid:
-        raise Conflict("pop.not_current", f"call {linkedid} is not the call on your screen")
+    if pop is None or pop.call_id != call_id:
+        raise Conflict("pop.not_current", f"call {call_id} is not the call on your screen")
     draft = pop.draft
     number = draft.caller_number
     # Repeat or not is decided again with the category the agent chose.
     view = await asyncio.to_thread(
-        history.look_up, number, kind=body.kind, category=body.category, exclude_call=linkedid
+        history.look_up, number, kind=body.kind, category=body.category, exclude_call=call_id
     )
     values: dict[str, Any] = {
         "kind": body.kind,
@@ -143,8 +143,8 @@ async def file_ticket(
         values["transcript"] = draft.transcript_json
     if draft.caller_language in languages.codes:
         values["caller_language"] = draft.caller_language
-    detail = await tickets.create(who, values, status=body.status, linkedid=linkedid)
-    pops.done(who.agent_id, linkedid)
+    detail = await tickets.create(who, values, status=body.status, call_id=call_id)
+    pops.done(who.agent_id, call_id)
     agent = await desk.get(who.agent_id)
     if agent.paused and agent.pause_reason == WRAP_UP:
         await desk.unpause(who.agent_id)

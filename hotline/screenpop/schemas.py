@@ -95,7 +95,7 @@ class DraftAnalysis(BaseModel):
 class CallDraft(BaseModel):
     """The ticket draft of the call on the agent's screen."""
 
-    linkedid: str
+    call_id: str
     kind: str | None  # the IVR's request kind
     category: str | None  # the earlier ticket's, when the call repeats one
     caller_number: str
@@ -111,7 +111,7 @@ class CallDraft(BaseModel):
 
 class PopMessage(BaseModel):
     type: Literal["pop"]
-    linkedid: str
+    call_id: str
     agent_id: str
     received_at: float  # the AgentConnect reached the service (Unix seconds)
     caller: PopCaller
@@ -124,13 +124,13 @@ class PopMessage(BaseModel):
 
 class DraftMessage(BaseModel):
     type: Literal["draft"]
-    linkedid: str
+    call_id: str
     draft: CallDraft  # the whole draft as it stands now
 
 
 class DoneMessage(BaseModel):
     type: Literal["done"]
-    linkedid: str
+    call_id: str
 
 
 class StateMessage(BaseModel):
@@ -146,8 +146,15 @@ class StateMessage(BaseModel):
 
     @classmethod
     def of(cls, row: LiveAgent) -> StateMessage:
-        return cls(type="state", agent_id=row.agent_id, state=row.state, reason=row.reason,
-                   no_answer=row.no_answer, extension=row.extension, since=row.since)  # fmt: skip
+        return cls(
+            type="state",
+            agent_id=row.agent_id,
+            state=row.state,
+            reason=row.reason,
+            no_answer=row.no_answer,
+            extension=row.extension,
+            since=row.since,
+        )
 
 
 AgentMessage = Annotated[

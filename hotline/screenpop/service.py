@@ -68,7 +68,7 @@ class ScreenPop:
     async def _pop(self, rec: CallRecord, received_at: float) -> None:
         """``rec``: the call as the tracker had it when it connected; ``received_at``: when
         that event reached the service."""
-        linkedid = rec.linkedid
+        call_id = rec.call_id
         agent = self.agent_at(rec.agent, rec.pbx or None) if rec.agent else None
         if agent is None:
             return  # a static member or an unmanaged phone: nobody's page to pop
@@ -78,11 +78,11 @@ class ScreenPop:
         view: CallerView | None = None
         try:
             view = await asyncio.to_thread(
-                self.history.look_up, number, kind=kind, exclude_call=linkedid
+                self.history.look_up, number, kind=kind, exclude_call=call_id
             )
         except Exception as exc:  # the pop still goes, without history
             self.failures += 1
-            log.error("screen-pop %s: caller history failed: %r", linkedid, exc)
+            log.error("screen-pop %s: caller history failed: %r", call_id, exc)
         # The category a repeat caller is probably calling about again guides the articles.
         guess = _category_of(view.tickets, view.repeat.of) if view else None
         suggestions: Sequence[dict[str, Any]] = []
@@ -91,12 +91,11 @@ class ScreenPop:
                 suggestions = await asyncio.to_thread(self.suggest, kind, guess, language)
             except Exception as exc:
                 self.failures += 1
-                log.error("screen-pop %s: suggestions failed: %r", linkedid, exc)
+                log.error("screen-pop %s: suggestions failed: %r", call_id, exc)
         wait = rec.queue_wait  # the tracker's (AgentConnect's HoldTime when it saw no join)
         caller = PopCaller.model_validate(
-            {**(view.as_dict() if view else {"number": number}),
-             "language": rec.language}
-        )  # fmt: skip
+            {**(view.as_dict() if view else {"number": number}), "language": rec.language}
+        )
         repeat = (
             RepeatOut(flag=view.repeat.flag, of=view.repeat.of, reasons=list(view.repeat.reasons))
             if view
@@ -105,7 +104,7 @@ class ScreenPop:
         earlier = next((t for t in caller.tickets if t.id == repeat.of), None)
         pop = PopMessage(
             type="pop",
-            linkedid=linkedid,
+            call_id=call_id,
             agent_id=agent.agent_id,
             received_at=received_at,  # the AgentConnect reached the service
             caller=caller,
@@ -119,7 +118,7 @@ class ScreenPop:
             repeat=repeat,
             suggestions=[Suggestion.model_validate(a) for a in suggestions or []],
             draft=CallDraft(
-                linkedid=linkedid,
+                call_id=call_id,
                 kind=kind,
                 category=earlier.category if earlier else None,
                 caller_number=number,
@@ -151,24 +150,24 @@ class ScreenPop:
     def current(self, agent_id: str) -> Pop | None:
         return self._current.get(agent_id)
 
-    def update(self, linkedid: str, draft: Mapping[str, Any]) -> bool:
-        """Merge fields into the draft of the pop for ``linkedid`` (e.g. the transcript, the
+    def update(self, call_id: str, draft: Mapping[str, Any]) -> bool:
+        """Merge fields into the draft of the pop for ``call_id`` (e.g. the transcript, the
         suggestions and their analysis when ready: ``CallDraft``'s fields, checked here) and
         push the change to its agent's pages. False when no pop shows that call."""
         for agent_id, pop in self._current.items():
-            if pop.linkedid == linkedid:
+            if pop.call_id == call_id:
                 merged = CallDraft.model_validate({**pop.draft.model_dump(), **draft})
                 pop = self._current[agent_id] = pop.model_copy(update={"draft": merged})
-                self._send(agent_id, DraftMessage(type="draft", linkedid=linkedid, draft=merged))
+                self._send(agent_id, DraftMessage(type="draft", call_id=call_id, draft=merged))
                 return True
         return False
 
-    def done(self, agent_id: str, linkedid: str) -> None:
+    def done(self, agent_id: str, call_id: str) -> None:
         """The agent filed the ticket of this call: its pop is no longer current."""
         pop = self._current.get(agent_id)
-        if pop is not None and pop.linkedid == linkedid:
+        if pop is not None and pop.call_id == call_id:
             del self._current[agent_id]
-            self._send(agent_id, DoneMessage(type="done", linkedid=linkedid))
+            self._send(agent_id, DoneMessage(type="done", call_id=call_id))
 
     def _send(self, agent_id: str, message: PageMessage) -> None:
         for queue in self._pages.get(agent_id, ()):

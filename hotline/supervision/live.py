@@ -57,9 +57,19 @@ ALERTS_SHOWN = 10  # the wallboard's alert list: the newest few, not a log
 # ring-out) is recorded, a moment later: an agent's page waits this long before showing it.
 SETTLE = 1.0
 _IN_CALL = ("ringing", "on_call")
-_EVENTS = {"QueueCallerJoin", "QueueCallerLeave", "AgentCalled", "AgentConnect",
-           "AgentComplete", "AgentRingNoAnswer", "QueueMemberAdded", "QueueMemberRemoved",
-           "QueueMemberPause", "QueueMemberStatus", "Hangup"}  # fmt: skip
+_EVENTS = {
+    "QueueCallerJoin",
+    "QueueCallerLeave",
+    "AgentCalled",
+    "AgentConnect",
+    "AgentComplete",
+    "AgentRingNoAnswer",
+    "QueueMemberAdded",
+    "QueueMemberRemoved",
+    "QueueMemberPause",
+    "QueueMemberStatus",
+    "Hangup",
+}
 
 
 class LivePbx(Protocol):
@@ -88,8 +98,13 @@ class _OnePbx:
         return self.settings.name
 
     def status(self) -> dict[str, Any]:
-        return {"name": self.name, "mode": self.settings.mode, "connected": None,
-                "connections": 0, "down_for": None}  # fmt: skip
+        return {
+            "name": self.name,
+            "mode": self.settings.mode,
+            "connected": None,
+            "connections": 0,
+            "down_for": None,
+        }
 
 
 def agent_state(agent: Agent, members: list[Member], ringing: set[str]) -> str:
@@ -151,27 +166,41 @@ class LiveView:
         for link in self.links:
             active = link.tracker.active
             calls += [_call_row(link.name, r, now) for r in active]
-            records = {r.linkedid: r for r in active}
+            records = {r.call_id: r for r in active}
             waiting = 0
             for q in link.settings.queues:
                 row = self._queue_row(link, q.name, records, now)
                 waiting += len(row["waiting"])
                 total = queue_rows.setdefault(
                     q.name,
-                    {"name": q.name, "language": q.language, "skill": q.skill, "waiting": [],
-                     "longest_wait": 0.0, "members": 0, "available": 0, "by_pbx": {}},
-                )  # fmt: skip
+                    {
+                        "name": q.name,
+                        "language": q.language,
+                        "skill": q.skill,
+                        "waiting": [],
+                        "longest_wait": 0.0,
+                        "members": 0,
+                        "available": 0,
+                        "by_pbx": {},
+                    },
+                )
                 total["waiting"] += row["waiting"]
                 total["longest_wait"] = max(total["longest_wait"], row["longest_wait"])
                 total["members"] += row["members"]
                 total["available"] += row["available"]
-                total["by_pbx"][link.name] = {k: row[k] if k != "waiting" else len(row[k])
-                                              for k in ("waiting", "longest_wait", "members",
-                                                        "available")}  # fmt: skip
+                total["by_pbx"][link.name] = {
+                    k: row[k] if k != "waiting" else len(row[k])
+                    for k in ("waiting", "longest_wait", "members", "available")
+                }
             pbx_rows.append(
-                {**link.status(), "calls_in_progress": len(active), "waiting": waiting,
-                 "agents": {}, "today": _today(today_by_pbx.get(link.name), s)}
-            )  # fmt: skip
+                {
+                    **link.status(),
+                    "calls_in_progress": len(active),
+                    "waiting": waiting,
+                    "agents": {},
+                    "today": _today(today_by_pbx.get(link.name), s),
+                }
+            )
         for row in queue_rows.values():  # callers of every PBX, longest waiting first
             row["waiting"].sort(key=lambda w: w["joined_at"])
         agent_rows = self._agent_rows(agents)
@@ -195,7 +224,7 @@ class LiveView:
         callers = link.board.callers(name)
         waiting: list[dict[str, Any]] = []
         for w in callers:
-            rec = records.get(w.linkedid)
+            rec = records.get(w.call_id)
             waiting.append(
                 {
                     "pbx": link.name,
@@ -349,7 +378,7 @@ def _call_row(pbx: str, rec: CallRecord, now: float) -> dict[str, Any]:
     else:
         state = "started"
     return {
-        "linkedid": rec.linkedid,
+        "call_id": rec.call_id,
         "pbx": pbx,
         "caller_number": rec.caller_number,
         "dialled_number": rec.dialled_number,

@@ -24,29 +24,67 @@ def exposition(snapshot: LiveSnapshot, ended: Mapping[str, int], agi: AgiStats) 
         out.extend(f"{name}{labels} {value:g}" for labels, value in samples)
 
     queues = snapshot.queues
-    family("hotline_callers_waiting", "gauge", "Callers waiting in the queue now.",
-           [(f'{{queue="{_label(q.name)}"}}', len(q.waiting)) for q in queues])  # fmt: skip
-    family("hotline_longest_wait_seconds", "gauge", "Longest current wait in the queue.",
-           [(f'{{queue="{_label(q.name)}"}}', q.longest_wait) for q in queues])  # fmt: skip
-    family("hotline_pbx_up", "gauge", "1 while the service is connected to the PBX's AMI.",
-           [(f'{{pbx="{_label(p.name)}"}}', 1 if p.connected else 0)
-            for p in snapshot.pbxes])  # fmt: skip
+    family(
+        "hotline_callers_waiting",
+        "gauge",
+        "Callers waiting in the queue now.",
+        [(f'{{queue="{_label(q.name)}"}}', len(q.waiting)) for q in queues],
+    )
+    family(
+        "hotline_longest_wait_seconds",
+        "gauge",
+        "Longest current wait in the queue.",
+        [(f'{{queue="{_label(q.name)}"}}', q.longest_wait) for q in queues],
+    )
+    family(
+        "hotline_pbx_up",
+        "gauge",
+        "1 while the service is connected to the PBX's AMI.",
+        [(f'{{pbx="{_label(p.name)}"}}', 1 if p.connected else 0) for p in snapshot.pbxes],
+    )
     states = {s: 0 for s in AGENT_STATES}
     for a in snapshot.agents:
         states[a.state] = states.get(a.state, 0) + 1
-    family("hotline_agents", "gauge", "Agents by state.",
-           [(f'{{state="{s}"}}', n) for s, n in states.items()])  # fmt: skip
-    family("hotline_calls_total", "counter", "Calls ended since the service started.",
-           [(f'{{disposition="{_label(d)}"}}', n) for d, n in sorted(ended.items())])  # fmt: skip
-    family("hotline_ivr_sessions_total", "counter", "FastAGI sessions by outcome.",
-           [('{outcome="completed"}', agi.completed), ('{outcome="hangup"}', agi.hangups),
-            ('{outcome="failed"}', agi.failed), ('{outcome="rejected"}', agi.rejected),
-            ('{outcome="bad_request"}', agi.bad_requests)])  # fmt: skip
+    family(
+        "hotline_agents",
+        "gauge",
+        "Agents by state.",
+        [(f'{{state="{s}"}}', n) for s, n in states.items()],
+    )
+    family(
+        "hotline_calls_total",
+        "counter",
+        "Calls ended since the service started.",
+        [(f'{{disposition="{_label(d)}"}}', n) for d, n in sorted(ended.items())],
+    )
+    family(
+        "hotline_ivr_sessions_total",
+        "counter",
+        "FastAGI sessions by outcome.",
+        [
+            ('{outcome="completed"}', agi.completed),
+            ('{outcome="hangup"}', agi.hangups),
+            ('{outcome="failed"}', agi.failed),
+            ('{outcome="rejected"}', agi.rejected),
+            ('{outcome="bad_request"}', agi.bad_requests),
+        ],
+    )
     today = snapshot.today
-    family("hotline_today_calls", "gauge", "Today's calls so far (local day).",
-           [('{kind="offered"}', today.offered), ('{kind="answered"}', today.answered),
-            ('{kind="abandoned"}', today.abandoned)])  # fmt: skip
+    family(
+        "hotline_today_calls",
+        "gauge",
+        "Today's calls so far (local day).",
+        [
+            ('{kind="offered"}', today.offered),
+            ('{kind="answered"}', today.answered),
+            ('{kind="abandoned"}', today.abandoned),
+        ],
+    )
     if today.service_level is not None:
-        family("hotline_today_service_level", "gauge", "Today's service level (0..1).",
-               [("", today.service_level)])  # fmt: skip
+        family(
+            "hotline_today_service_level",
+            "gauge",
+            "Today's service level (0..1).",
+            [("", today.service_level)],
+        )
     return "\n".join(out) + "\n"

@@ -90,7 +90,7 @@ class LiveAgent(_Out):
 class LiveCall(_Out):
     """A call in progress."""
 
-    linkedid: str
+    call_id: str
     pbx: str
     caller_number: str
     dialled_number: str

@@ -32,8 +32,9 @@ class _Proc:
         self.index = index
         self.calls: dict[str, asyncio.Future[AttemptResult]] = {}
         self.registered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.worker = WorkerProcess(self._on_event, f"survey-dialer-{index}",
-                                    module="hotline.surveys.dial_worker")  # fmt: skip
+        self.worker = WorkerProcess(
+            self._on_event, f"survey-dialer-{index}", module="hotline.surveys.dial_worker"
+        )
         self.alive = False
 
     @property
@@ -50,10 +51,14 @@ class _Proc:
             fut = self.calls.pop(str(event.get("id")), None)
             if fut is not None and not fut.done():
                 fields = {k: event.get(k) for k in ("sip_status", "result", "comment_path")}
-                fut.set_result(AttemptResult(
-                    str(event.get("outcome")), digits=str(event.get("digits") or ""),
-                    detail=str(event.get("detail") or ""), **fields,
-                ))  # fmt: skip
+                fut.set_result(
+                    AttemptResult(
+                        str(event.get("outcome")),
+                        digits=str(event.get("digits") or ""),
+                        detail=str(event.get("detail") or ""),
+                        **fields,
+                    )
+                )
         elif ev == "error":
             log.warning("%s: %s", self.worker.name, event.get("message"))
             if not self.registered.done():
@@ -61,8 +66,9 @@ class _Proc:
         elif ev == "exited":
             self.alive = False
             if not self.worker.stopping:
-                log.error("%s died with %d survey call(s) in progress",
-                          self.worker.name, len(self.calls))  # fmt: skip
+                log.error(
+                    "%s died with %d survey call(s) in progress", self.worker.name, len(self.calls)
+                )
             for fut in self.calls.values():
                 if not fut.done():
                     fut.set_result(AttemptResult("interrupted", detail="dialer process died"))
@@ -84,13 +90,19 @@ class DialerPool:
     ) -> None:
         self._settings = settings
         self._setup = {
-            "op": "setup", "user": user, "password": password, "registrar": registrar,
-            "bind": settings.sip.bind, "settings": settings.model_dump(mode="json"),
-            "prompts": {p: {lang: str(f) for lang, f in by.items()}
-                        for p, by in prompts.files.items()},
-            "beep": str(prompts.beep), "default_language": prompts.default_language,
+            "op": "setup",
+            "user": user,
+            "password": password,
+            "registrar": registrar,
+            "bind": settings.sip.bind,
+            "settings": settings.model_dump(mode="json"),
+            "prompts": {
+                p: {lang: str(f) for lang, f in by.items()} for p, by in prompts.files.items()
+            },
+            "beep": str(prompts.beep),
+            "default_language": prompts.default_language,
             "recordings_dir": str(recordings_dir),
-        }  # fmt: skip
+        }
         self.size = math.ceil(settings.max_concurrent / CALLS_PER_PROCESS)
         self._procs: list[_Proc] = []
         self._lock = asyncio.Lock()
@@ -128,8 +140,14 @@ class DialerPool:
         ident = f"{job.survey_id}/{job.n}"
         fut: asyncio.Future[AttemptResult] = asyncio.get_running_loop().create_future()
         proc.calls[ident] = fut
-        proc.worker.send(op="call", id=ident, survey_id=job.survey_id, n=job.n,
-                         number=job.number, language=job.language)  # fmt: skip
+        proc.worker.send(
+            op="call",
+            id=ident,
+            survey_id=job.survey_id,
+            n=job.n,
+            number=job.number,
+            language=job.language,
+        )
         try:
             return await fut
         except asyncio.CancelledError:

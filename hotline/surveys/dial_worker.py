@@ -50,17 +50,24 @@ class DialWorker:
         registrar = str(cmd["registrar"])
         self._phone = await self._stack.add_phone(
             PhoneConfig(
-                str(cmd["user"]), sip_port=ports.sip_port, rtp_port=ports.rtp_port,
-                registrar=f"sip:{registrar}", password=str(cmd["password"]),
-                bind=str(cmd.get("bind", "127.0.0.1")), domain=registrar.rpartition(":")[0],
+                str(cmd["user"]),
+                sip_port=ports.sip_port,
+                rtp_port=ports.rtp_port,
+                registrar=f"sip:{registrar}",
+                password=str(cmd["password"]),
+                bind=str(cmd.get("bind", "127.0.0.1")),
+                domain=registrar.rpartition(":")[0],
             )
-        )  # fmt: skip
+        )
         await self._phone.wait_registered(15)
         prompts = SurveyPrompts(
-            {pid: {lang: Path(f) for lang, f in by_lang.items()}
-             for pid, by_lang in cmd["prompts"].items()},
-            Path(cmd["beep"]), str(cmd["default_language"]),
-        )  # fmt: skip
+            {
+                pid: {lang: Path(f) for lang, f in by_lang.items()}
+                for pid, by_lang in cmd["prompts"].items()
+            },
+            Path(cmd["beep"]),
+            str(cmd["default_language"]),
+        )
         settings = SurveySettings.model_validate(cmd["settings"])
         self._dialer = SipDialer(
             self._phone, registrar, settings, prompts, Path(cmd["recordings_dir"])
@@ -88,8 +95,9 @@ class DialWorker:
 
     def call(self, cmd: dict[str, Any]) -> None:
         ident = str(cmd["id"])
-        job = DialJob(int(cmd["survey_id"]), int(cmd["n"]), str(cmd["number"]),
-                      str(cmd["language"]))  # fmt: skip
+        job = DialJob(
+            int(cmd["survey_id"]), int(cmd["n"]), str(cmd["number"]), str(cmd["language"])
+        )
         task = asyncio.create_task(self._run(ident, job))
         self._calls[ident] = task
 

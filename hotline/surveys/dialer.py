@@ -158,9 +158,10 @@ class SipDialer:
                 return None
             await play  # to the end: raises if the playback failed
             done, _ = await asyncio.wait(
-                {key_task, ended}, timeout=self._s.digit_timeout,
+                {key_task, ended},
+                timeout=self._s.digit_timeout,
                 return_when=asyncio.FIRST_COMPLETED,
-            )  # fmt: skip
+            )
             return key_task.result() if key_task in done else None
         finally:
             for task in (play, key_task, ended):

@@ -31,9 +31,7 @@ class CallWindow:
 
     @classmethod
     def from_settings(cls, s: SurveySettings, calendar: WorkCalendar) -> CallWindow:
-        days = tuple(
-            parse_window(w) if (w := s.window.get(d)) else None for d in WINDOW_DAYS
-        )  # fmt: skip
+        days = tuple(parse_window(w) if (w := s.window.get(d)) else None for d in WINDOW_DAYS)
         holiday = parse_window(s.holiday_window) if s.holiday_window else None
         return cls(days, holiday, calendar)
 

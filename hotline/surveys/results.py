@@ -16,9 +16,12 @@ from hotline.tickets.service import SYSTEM, TicketService
 
 log = logging.getLogger(__name__)
 
-JOB_PREFIX = "survey-"  # a comment's transcription job: "survey-<id>", beside calls' linkedids
-LABELS = {"satisfied": "satisfied", "basically_satisfied": "basically satisfied",
-          "dissatisfied": "dissatisfied"}  # fmt: skip
+JOB_PREFIX = "survey-"  # a comment's transcription job: "survey-<id>", beside calls' call_ids
+LABELS = {
+    "satisfied": "satisfied",
+    "basically_satisfied": "basically satisfied",
+    "dissatisfied": "dissatisfied",
+}
 
 
 def comment_job(survey_id: int) -> str:
@@ -53,29 +56,42 @@ class ResultApplier:
                 await self._tickets.transition(SYSTEM, survey.ticket_id, "reopened", note=note)
             self._alerts.raise_(
                 Alert(
-                    "survey.dissatisfied", self._clock(),
+                    "survey.dissatisfied",
+                    self._clock(),
                     f"ticket {survey.ticket_id}: the citizen is dissatisfied "
                     f"(survey {survey.id}); reopened from {status}",
                     survey.ticket_id,
-                    {"survey_id": survey.id, "agent": survey.agent,
-                     "department": survey.department, "category": survey.category},
+                    {
+                        "survey_id": survey.id,
+                        "agent": survey.agent,
+                        "department": survey.department,
+                        "category": survey.category,
+                    },
                 )
-            )  # fmt: skip
+            )
         elif status == "resolved":
             await self._tickets.transition(SYSTEM, survey.ticket_id, "closed", note=note)
         else:  # handled meanwhile (closed by the agent, reopened...): the result stays recorded
-            log.info("survey %d (%s): ticket %d is %s, left as it is",
-                     survey.id, survey.result, survey.ticket_id, status)  # fmt: skip
+            log.info(
+                "survey %d (%s): ticket %d is %s, left as it is",
+                survey.id,
+                survey.result,
+                survey.ticket_id,
+                status,
+            )
 
     def _queue_comment(self, survey: Survey) -> None:
         assert self._jobs is not None and survey.comment_path is not None
         language = survey.language
         has_model = language in self._models
         self._jobs.enqueue(
-            comment_job(survey.id), {"caller": survey.comment_path}, language=language,
+            comment_job(survey.id),
+            {"caller": survey.comment_path},
+            language=language,
             # Due at once in real time: the transcription workers' clock (not the applier's,
             # which may be a test's frozen one).
-            ivr_kind=None, not_before=datetime.now(UTC),
+            ivr_kind=None,
+            not_before=datetime.now(UTC),
             status=QUEUED if has_model else SKIPPED,
             error="" if has_model else f"no speech model for {language}",
-        )  # fmt: skip
+        )

@@ -80,9 +80,14 @@ def _out(local: LocalTime, s: Survey) -> SurveyOut:
 
 def _attempt(local: LocalTime, a: Attempt) -> SurveyAttemptOut:
     return SurveyAttemptOut(
-        n=a.n, started_at=local.local(a.started_at), ended_at=local.local(a.ended_at),
-        outcome=a.outcome, sip_status=a.sip_status, digits=a.digits, result=a.result,
-    )  # fmt: skip
+        n=a.n,
+        started_at=local.local(a.started_at),
+        ended_at=local.local(a.ended_at),
+        outcome=a.outcome,
+        sip_status=a.sip_status,
+        digits=a.digits,
+        result=a.result,
+    )
 
 
 async def _detail(local: LocalTime, store: SurveyStore, s: Survey) -> SurveyDetailOut:
@@ -144,10 +149,13 @@ async def stats(
     _check_range(since, until)
     rows = await asyncio.to_thread(store.stats, since, until, group, local.tz)
     return SatisfactionStatsOut(
-        since=since, until=until, timezone=local.name, group=group,
+        since=since,
+        until=until,
+        timezone=local.name,
+        group=group,
         target=satisfaction.TARGET,
         rows=[SatisfactionRowOut(**satisfaction.row_dict(r)) for r in rows],
-    )  # fmt: skip
+    )
 
 
 @router.get("/surveys/optouts/{number}")
@@ -163,9 +171,7 @@ async def opt_out(
 ) -> OptOutOut:
     """Never survey this number again (until opted in); idempotent."""
     reason = body.reason if body is not None else ""
-    changed = await asyncio.to_thread(
-        survey_admin.opt_out, store, number, who.agent_id, reason
-    )  # fmt: skip
+    changed = await asyncio.to_thread(survey_admin.opt_out, store, number, who.agent_id, reason)
     return OptOutOut(number=number, opted_out=True, changed=changed)
 
 
@@ -268,7 +274,8 @@ async def alerts(_: Supervisor, local: Local, recent: Alerts, limit: Limit = 50)
     if recent is None:
         return []
     return [
-        AlertOut(kind=a.kind, at=local.local(a.at), message=a.message, ticket_id=a.ticket_id,
-                 data=a.data)
+        AlertOut(
+            kind=a.kind, at=local.local(a.at), message=a.message, ticket_id=a.ticket_id, data=a.data
+        )
         for a in recent.recent(limit)
-    ]  # fmt: skip
+    ]

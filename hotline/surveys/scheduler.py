@@ -83,13 +83,25 @@ def record_attempt(
     elif not nxt.reason and result.detail:  # why this attempt failed, kept until the next
         nxt = Next(nxt.status, nxt.next_at, result.detail[:500])
     stored = store.finish(
-        claim, nxt, outcome=outcome, ended_at=ended, sip_status=result.sip_status,
-        digits=result.digits, result=result.result, comment_path=result.comment_path,
-    )  # fmt: skip
-    log.info("survey %d attempt %d: %s%s → %s%s%s", survey.id, claim.n, outcome,
-             f" ({result.result})" if result.result else "", nxt.status,
-             f" ({result.detail})" if result.detail else "",
-             "" if stored else " (not stored: no longer calling under this claim)")  # fmt: skip
+        claim,
+        nxt,
+        outcome=outcome,
+        ended_at=ended,
+        sip_status=result.sip_status,
+        digits=result.digits,
+        result=result.result,
+        comment_path=result.comment_path,
+    )
+    log.info(
+        "survey %d attempt %d: %s%s → %s%s%s",
+        survey.id,
+        claim.n,
+        outcome,
+        f" ({result.result})" if result.result else "",
+        nxt.status,
+        f" ({result.detail})" if result.detail else "",
+        "" if stored else " (not stored: no longer calling under this claim)",
+    )
     return stored
 
 
@@ -141,11 +153,15 @@ class SurveyScheduler:
         if swept.interrupted:
             log.warning(
                 "surveys %s were calling when their dialler stopped: marked interrupted, "
-                "not dialled again (an operator may resume them)", swept.interrupted,
-            )  # fmt: skip
+                "not dialled again (an operator may resume them)",
+                swept.interrupted,
+            )
         if swept.unclaimed:
-            log.warning("survey calls %s were not started by any survey worker in time: back "
-                        "on the schedule", swept.unclaimed)  # fmt: skip
+            log.warning(
+                "survey calls %s were not started by any survey worker in time: back "
+                "on the schedule",
+                swept.unclaimed,
+            )
 
     async def run(self) -> None:
         if not self.started:
@@ -169,12 +185,16 @@ class SurveyScheduler:
             await asyncio.gather(*self._calls.values(), return_exceptions=True)
         try:
             ids = await asyncio.to_thread(
-                self.store.interrupt_owned, self.dialler,
+                self.store.interrupt_owned,
+                self.dialler,
                 "the service stopped during the call; not dialled again",
-            )  # fmt: skip
+            )
         except DBAPIError as exc:
-            log.error("survey calls hung up at stop not marked interrupted (%s): their lease "
-                      "runs out instead", str(exc.orig or exc).splitlines()[0])  # fmt: skip
+            log.error(
+                "survey calls hung up at stop not marked interrupted (%s): their lease "
+                "runs out instead",
+                str(exc.orig or exc).splitlines()[0],
+            )
             return
         if ids:
             log.warning("surveys %s hung up at stop: marked interrupted", ids)
@@ -227,8 +247,11 @@ class SurveyScheduler:
                 await asyncio.to_thread(self._publish, claim)
             except QueueUnavailable as exc:
                 if not self._queue_down:
-                    log.error("Redis unreachable (%s): survey calls wait on the schedule until "
-                              "it is back", exc)  # fmt: skip
+                    log.error(
+                        "Redis unreachable (%s): survey calls wait on the schedule until "
+                        "it is back",
+                        exc,
+                    )
                 self._queue_down = True
                 for back in claims[n:]:
                     await asyncio.to_thread(self.store.unclaim, back.survey.id, back.n)
@@ -268,8 +291,13 @@ class SurveyScheduler:
         due = self.window.next_open(c.at + timedelta(minutes=self.settings.delay_minutes))
         survey = self.store.create(c, due_at=due)
         if survey is not None:
-            log.info("survey %d scheduled for %s (ticket %s, call %s)",
-                     survey.id, due.isoformat(), c.ticket_id, c.linkedid)  # fmt: skip
+            log.info(
+                "survey %d scheduled for %s (ticket %s, call %s)",
+                survey.id,
+                due.isoformat(),
+                c.ticket_id,
+                c.call_id,
+            )
 
     def blocked(self, number: str) -> str:
         """Why ``number`` must not be called ('' if it may)."""
@@ -293,8 +321,11 @@ class SurveyScheduler:
                     self.store.renew, [survey_id], self.dialler, self.settings.lease_seconds
                 )
             except DBAPIError as exc:  # tried again at the next third; the call goes on
-                log.warning("survey %d: lease not renewed (%s)", survey_id,
-                            str(exc.orig or exc).splitlines()[0])  # fmt: skip
+                log.warning(
+                    "survey %d: lease not renewed (%s)",
+                    survey_id,
+                    str(exc.orig or exc).splitlines()[0],
+                )
 
     async def _dial_and_record(self, claim: Claim) -> None:
         survey = claim.survey
@@ -327,7 +358,10 @@ class SurveyScheduler:
             try:
                 await self._apply(survey)
             except Exception:
-                log.exception("survey %d: result not applied to ticket %s; will retry",
-                              survey.id, survey.ticket_id)  # fmt: skip
+                log.exception(
+                    "survey %d: result not applied to ticket %s; will retry",
+                    survey.id,
+                    survey.ticket_id,
+                )
                 continue
             await asyncio.to_thread(self.store.mark_applied, survey.id)

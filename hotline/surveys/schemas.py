@@ -17,7 +17,7 @@ class _In(BaseModel):
 class SurveyOut(BaseModel):
     id: int
     ticket_id: int | None
-    linkedid: str | None  # the call it follows, when call-triggered
+    call_id: str | None  # the call it follows, when call-triggered
     number: str
     language: str
     status: str

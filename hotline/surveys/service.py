@@ -74,8 +74,18 @@ class Surveys:
         applier = ResultApplier(tickets, alerts, jobs, comment_languages if jobs else ())
         store = SurveyStore(engine)
         recordings = Path(config.recordings_dir).resolve()
-        return cls(config, store, window, applier, lambda: datetime.now(UTC), recordings,
-                   ivr=ivr, registrar=registrar, password=password, queue=queue)  # fmt: skip
+        return cls(
+            config,
+            store,
+            window,
+            applier,
+            lambda: datetime.now(UTC),
+            recordings,
+            ivr=ivr,
+            registrar=registrar,
+            password=password,
+            queue=queue,
+        )
 
     async def run(self) -> None:
         s = self.config
@@ -86,14 +96,21 @@ class Surveys:
             await self._run_over_redis(self.queue)
             return
         if not self.password:
-            log.error("surveys are not dialled: environment variable %s (the survey user "
-                      "agent's SIP password) is not set", s.sip.password_env)  # fmt: skip
+            log.error(
+                "surveys are not dialled: environment variable %s (the survey user "
+                "agent's SIP password) is not set",
+                s.sip.password_env,
+            )
             return
         prompts = await asyncio.to_thread(build_prompts, s, self.ivr)
         dialer = DialerPool(
-            s, user=s.sip.user, password=self.password,
-            registrar=self.registrar, prompts=prompts, recordings_dir=self.recordings_dir,
-        )  # fmt: skip
+            s,
+            user=s.sip.user,
+            password=self.password,
+            registrar=self.registrar,
+            prompts=prompts,
+            recordings_dir=self.recordings_dir,
+        )
         self.scheduler = SurveyScheduler(
             s, self.store, self.window, dialer, self.applier, self.clock
         )
@@ -112,20 +129,25 @@ class Surveys:
             publisher.survey(claim.survey.id, claim.n)
 
         self.scheduler = SurveyScheduler(
-            self.config, self.store, self.window, None, self.applier, self.clock,
+            self.config,
+            self.store,
+            self.window,
+            None,
+            self.applier,
+            self.clock,
             publish=publish,
-        )  # fmt: skip
+        )
         try:
             await self.scheduler.run()
         finally:
             publisher.close()
 
     def owns(self, job: Job) -> bool:
-        return job.linkedid.startswith(JOB_PREFIX)
+        return job.call_id.startswith(JOB_PREFIX)
 
     async def deliver_comment(self, job: Job) -> None:
         """A comment's transcript (or why there is none) onto its survey."""
-        survey_id = int(job.linkedid.removeprefix(JOB_PREFIX))
+        survey_id = int(job.call_id.removeprefix(JOB_PREFIX))
         text = transcript_text(job.transcript) if job.transcript else f"({job.error})"
         await asyncio.to_thread(self.store.set_comment_text, survey_id, text)
         log.info("survey %d: comment transcribed (%d characters)", survey_id, len(text))

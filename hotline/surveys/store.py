@@ -44,7 +44,7 @@ DEFAULT_LEASE = 20.0  # seconds (surveys.lease_seconds)
 class Survey:
     id: int
     ticket_id: int | None
-    linkedid: str | None
+    call_id: str | None
     number: str
     language: str
     status: str
@@ -107,7 +107,7 @@ class Candidate:
     """A ticket or call that qualifies for a survey and has none yet."""
 
     ticket_id: int | None
-    linkedid: str | None
+    call_id: str | None
     number: str
     language: str | None
     agent: str | None
@@ -149,13 +149,24 @@ class SurveyStore:
         each, whatever happens to the ticket later)."""
         now = datetime.now(UTC)
         values = {
-            "ticket_id": c.ticket_id, "linkedid": c.linkedid, "number": c.number,
-            "language": c.language or "", "status": status, "attempts": 0, "next_at": due_at,
-            "reason": reason, "agent": c.agent, "department": c.department,
-            "category": c.category, "kind": c.kind, "applied": False, "created_at": now,
-            "updated_at": now, "finished_at": None if status not in FINAL else now,
-        }  # fmt: skip
-        key = "ticket_id" if c.ticket_id is not None else "linkedid"
+            "ticket_id": c.ticket_id,
+            "call_id": c.call_id,
+            "number": c.number,
+            "language": c.language or "",
+            "status": status,
+            "attempts": 0,
+            "next_at": due_at,
+            "reason": reason,
+            "agent": c.agent,
+            "department": c.department,
+            "category": c.category,
+            "kind": c.kind,
+            "applied": False,
+            "created_at": now,
+            "updated_at": now,
+            "finished_at": None if status not in FINAL else now,
+        }
+        key = "ticket_id" if c.ticket_id is not None else "call_id"
         with self._engine.begin() as conn:
             dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
             stmt = (
@@ -205,7 +216,7 @@ class SurveyStore:
             return []
         stmt = (
             select(
-                CallRow.linkedid,
+                CallRow.call_id,
                 CallRow.caller_number,
                 CallRow.language,
                 CallRow.agent,
@@ -216,7 +227,7 @@ class SurveyStore:
                 CallRow.answered_at.is_not(None),
                 CallRow.ended_at >= since,
                 CallRow.request_kind.in_(kinds),
-                ~exists().where(S.linkedid == CallRow.linkedid),
+                ~exists().where(S.call_id == CallRow.call_id),
             )
             .order_by(CallRow.ended_at)
             .limit(limit)
@@ -259,17 +270,24 @@ class SurveyStore:
                 row = conn.execute(
                     update(S)
                     .where(S.id == sid, S.status == SCHEDULED)
-                    .values(status=CALLING, attempts=S.attempts + 1, updated_at=now,
-                            dialler=owner, dialled_at=started, lease_until=_until(lease))
+                    .values(
+                        status=CALLING,
+                        attempts=S.attempts + 1,
+                        updated_at=now,
+                        dialler=owner,
+                        dialled_at=started,
+                        lease_until=_until(lease),
+                    )
                     .returning(*_COLUMNS)
-                ).first()  # fmt: skip
+                ).first()
                 if row is None:  # another process took it
                     continue
                 survey = Survey(*row)
                 conn.execute(
-                    insert(A).values(survey_id=sid, n=survey.attempts, started_at=now, digits="",
-                                     dialler=owner)
-                )  # fmt: skip
+                    insert(A).values(
+                        survey_id=sid, n=survey.attempts, started_at=now, digits="", dialler=owner
+                    )
+                )
             claims.append(Claim(survey, survey.attempts))
         return claims
 
@@ -288,9 +306,15 @@ class SurveyStore:
         """Record the attempt and move the survey on; False if it is no longer ``calling``
         under this claim (cancelled meanwhile: the attempt is still recorded)."""
         sid = claim.survey.id
-        values: dict[str, Any] = {"status": nxt.status, "next_at": nxt.next_at,
-                                  "updated_at": ended_at, "reason": nxt.reason, "dialler": None,
-                                  "dialled_at": None, "lease_until": None}  # fmt: skip
+        values: dict[str, Any] = {
+            "status": nxt.status,
+            "next_at": nxt.next_at,
+            "updated_at": ended_at,
+            "reason": nxt.reason,
+            "dialler": None,
+            "dialled_at": None,
+            "lease_until": None,
+        }
         if result is not None:
             values["result"] = result
         if comment_path is not None:
@@ -327,11 +351,12 @@ class SurveyStore:
         with self._engine.begin() as conn:
             row = conn.execute(
                 update(S)
-                .where(S.id == survey_id, S.status == CALLING, S.attempts == n,
-                       S.dialled_at.is_(None))
+                .where(
+                    S.id == survey_id, S.status == CALLING, S.attempts == n, S.dialled_at.is_(None)
+                )
                 .values(dialler=dialler, dialled_at=now, lease_until=_until(lease))
                 .returning(*_COLUMNS)
-            ).first()  # fmt: skip
+            ).first()
             if row is None:
                 return None
             conn.execute(
@@ -357,11 +382,18 @@ class SurveyStore:
         with self._engine.begin() as conn:
             moved = conn.execute(
                 update(S)
-                .where(S.id == survey_id, S.status == CALLING, S.attempts == n,
-                       S.dialled_at.is_(None))
-                .values(status=SCHEDULED, attempts=S.attempts - 1, dialler=None,
-                        lease_until=None, reason=reason, updated_at=datetime.now(UTC))
-            )  # fmt: skip
+                .where(
+                    S.id == survey_id, S.status == CALLING, S.attempts == n, S.dialled_at.is_(None)
+                )
+                .values(
+                    status=SCHEDULED,
+                    attempts=S.attempts - 1,
+                    dialler=None,
+                    lease_until=None,
+                    reason=reason,
+                    updated_at=datetime.now(UTC),
+                )
+            )
             if not moved.rowcount:
                 return False
             conn.execute(delete(A).where(A.survey_id == survey_id, A.n == n))
@@ -378,9 +410,14 @@ class SurveyStore:
             moved = conn.execute(
                 update(S)
                 .where(*where)
-                .values(status=INTERRUPTED, finished_at=now, updated_at=now, reason=reason,
-                        lease_until=None)
-            )  # fmt: skip
+                .values(
+                    status=INTERRUPTED,
+                    finished_at=now,
+                    updated_at=now,
+                    reason=reason,
+                    lease_until=None,
+                )
+            )
             if not moved.rowcount:
                 return False
             conn.execute(
@@ -405,9 +442,12 @@ class SurveyStore:
                 if self.unclaim(sid, n, "no survey worker started the call in time; rescheduled"):
                     swept.unclaimed.append(sid)
             elif self.interrupt(
-                sid, n, f"its dialler ({dialler or 'a stopped service'}) stopped during the call;"
-                " not dialled again", if_abandoned=True,
-            ):  # fmt: skip
+                sid,
+                n,
+                f"its dialler ({dialler or 'a stopped service'}) stopped during the call;"
+                " not dialled again",
+                if_abandoned=True,
+            ):
                 swept.interrupted.append(sid)
         return swept
 
@@ -435,9 +475,14 @@ class SurveyStore:
                 conn.execute(
                     update(S)
                     .where(S.id.in_(ids), S.status == CALLING)
-                    .values(status=INTERRUPTED, finished_at=now, updated_at=now, lease_until=None,
-                            reason="the service stopped during the call; not dialled again")
-                )  # fmt: skip
+                    .values(
+                        status=INTERRUPTED,
+                        finished_at=now,
+                        updated_at=now,
+                        lease_until=None,
+                        reason="the service stopped during the call; not dialled again",
+                    )
+                )
         return ids
 
     def set_comment_text(self, survey_id: int, text: str) -> None:
@@ -515,18 +560,26 @@ class SurveyStore:
         """Back to the schedule: a paused survey, or an interrupted one an operator decides to
         try again (the one way an interrupted survey is ever dialled again)."""
         return self._move(
-            survey_id, (PAUSED, INTERRUPTED), status=SCHEDULED, next_at=due_at,
-            finished_at=None, reason="",
-        )  # fmt: skip
+            survey_id,
+            (PAUSED, INTERRUPTED),
+            status=SCHEDULED,
+            next_at=due_at,
+            finished_at=None,
+            reason="",
+        )
 
     def cancel(self, survey_id: int, reason: str) -> Survey | None:
         """Cancel a survey not finished yet (a call in progress finishes, but the survey
         stays cancelled: ``finish`` will not move it)."""
         now = datetime.now(UTC)
         return self._move(
-            survey_id, (SCHEDULED, PAUSED, CALLING), status=CANCELLED, reason=reason,
-            finished_at=now, next_at=None,
-        )  # fmt: skip
+            survey_id,
+            (SCHEDULED, PAUSED, CALLING),
+            status=CANCELLED,
+            reason=reason,
+            finished_at=now,
+            next_at=None,
+        )
 
     def set_paused(self, paused: bool, by: str) -> None:
         now = datetime.now(UTC)
@@ -581,8 +634,10 @@ class SurveyStore:
         stmt = select(key, *counts).where(where).group_by(key).order_by(key)
         with self._engine.connect() as conn:
             rows = conn.execute(stmt).all()
-        return [StatRow(str(r[0]) if r[0] is not None else None, *(int(v or 0) for v in r[1:]))
-                for r in rows]  # fmt: skip
+        return [
+            StatRow(str(r[0]) if r[0] is not None else None, *(int(v or 0) for v in r[1:]))
+            for r in rows
+        ]
 
 
 def _bucket(rows: Any, group: str, tz: tzinfo) -> list[StatRow]:

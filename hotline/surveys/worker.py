@@ -112,8 +112,9 @@ class SurveyHandler:
             why = "outside the calling window" if not self.window.inside(now) else "paused"
             if await self._db(self.store.unclaim, survey_id, n, f"not dialled: {why}"):
                 return f"{why}: back on the schedule, not dialled"
-        claim = await self._db(self.store.start_dialling, survey_id, n, self.dialler,
-                               s.lease_seconds)  # fmt: skip
+        claim = await self._db(
+            self.store.start_dialling, survey_id, n, self.dialler, s.lease_seconds
+        )
         if claim is None:
             return await self._not_started(survey_id, n)
         keep = asyncio.create_task(self._keep_lease(survey_id))
@@ -154,8 +155,10 @@ class SurveyHandler:
         if lease is not None and lease > datetime.now(UTC):
             return f"being dialled by {survey.dialler}, dropped (a duplicate message)"
         # Started by a dialler that is gone: the citizen may have been rung. Never again.
-        reason = (f"its dialler ({survey.dialler}) stopped during the call; not dialled again "
-                  "(its message came back)")  # fmt: skip
+        reason = (
+            f"its dialler ({survey.dialler}) stopped during the call; not dialled again "
+            "(its message came back)"
+        )
         if await self._db(partial(self.store.interrupt, if_abandoned=True), survey_id, n, reason):
             return f"already started by {survey.dialler}, which stopped: interrupted, not dialled"
         return "moved on meanwhile, dropped"
@@ -166,8 +169,7 @@ class SurveyHandler:
             await asyncio.sleep(lease / 3)
             held = await self._db(self.store.renew, [survey_id], self.dialler, lease)
             if not held:
-                log.warning("survey %d: lease lost (interrupted or cancelled meanwhile)",
-                            survey_id)  # fmt: skip
+                log.warning("survey %d: lease lost (interrupted or cancelled meanwhile)", survey_id)
                 return
 
     async def hang_up_all(self) -> None:
@@ -184,8 +186,9 @@ def serve(cfg: SurveyWorkerConfig, password: str, queue: QueueConfig) -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent turns Ctrl-C into SIGTERM
     me = worker_id()
-    logging.basicConfig(level=logging.INFO,
-                        format=f"%(asctime)s {me} %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    logging.basicConfig(
+        level=logging.INFO, format=f"%(asctime)s {me} %(levelname)s %(name)s: %(message)s"
+    )
     recordings = Path(cfg.surveys.recordings_dir).resolve()
     asyncio.run(_serve(cfg, password, queue, stopping, me, recordings))
 
@@ -221,22 +224,31 @@ async def _serve(
             ports = allocate_ports(1, low=21000, high=30000)[0]
             phone = await stack.add_phone(
                 PhoneConfig(
-                    s.sip.user, sip_port=ports.sip_port, rtp_port=ports.rtp_port,
-                    registrar=f"sip:{registrar}", password=password, bind=s.sip.bind,
+                    s.sip.user,
+                    sip_port=ports.sip_port,
+                    rtp_port=ports.rtp_port,
+                    registrar=f"sip:{registrar}",
+                    password=password,
+                    bind=s.sip.bind,
                     domain=registrar.rpartition(":")[0],
                 )
-            )  # fmt: skip
+            )
             await phone.wait_registered(15)
             dialer = SipDialer(phone, registrar, s, prompts, recordings)
             handler = SurveyHandler(s, store, window, dialer, loop, Patience(stopping), me)
-            Actor(handler, broker=broker, actor_name=SURVEY, queue_name=SURVEY, priority=0,
-                  options={})  # fmt: skip
+            Actor(
+                handler, broker=broker, actor_name=SURVEY, queue_name=SURVEY, priority=0, options={}
+            )
             calls = min(stack.max_calls, CALLS_PER_PROCESS)
             worker = Worker(broker, queues={SURVEY}, worker_threads=calls)
             worker.queue_prefetch, worker.delay_prefetch = calls, 100
             worker.start()
-            log.info("survey worker ready: registered as %s at %s, %d call(s) at once",
-                     s.sip.user, registrar, calls)  # fmt: skip
+            log.info(
+                "survey worker ready: registered as %s at %s, %d call(s) at once",
+                s.sip.user,
+                registrar,
+                calls,
+            )
             await stop.wait()
             log.info("stopping: live calls may finish (up to %.0f s)", queue.stop_timeout)
             await asyncio.to_thread(worker.stop, int(queue.stop_timeout * 1000))

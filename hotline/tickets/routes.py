@@ -58,18 +58,32 @@ def _ticket(local: LocalTime, t: Ticket, now: datetime) -> TicketOut:
 def detail_out(local: LocalTime, d: TicketDetail, now: datetime) -> TicketDetailOut:
     """``now``: the ticket service's clock (whether it is overdue)."""
     history = [
-        TicketEventOut(at=local.local(e.at), actor=e.actor, action=e.action,
-                       from_status=e.from_status, to_status=e.to_status, changes=e.changes,
-                       note=e.note)
+        TicketEventOut(
+            at=local.local(e.at),
+            actor=e.actor,
+            action=e.action,
+            from_status=e.from_status,
+            to_status=e.to_status,
+            changes=e.changes,
+            note=e.note,
+        )
         for e in d.history
-    ]  # fmt: skip
+    ]
     calls = [
-        LinkedCallOut(linkedid=c.linkedid, linked_at=local.local(c.linked_at),
-                      linked_by=c.linked_by, started_at=local.local(c.started_at),
-                      caller_number=c.caller_number, agent=c.agent, disposition=c.disposition,
-                      talk_time=c.talk_time, language=c.language, request_kind=c.request_kind)
+        LinkedCallOut(
+            call_id=c.call_id,
+            linked_at=local.local(c.linked_at),
+            linked_by=c.linked_by,
+            started_at=local.local(c.started_at),
+            caller_number=c.caller_number,
+            agent=c.agent,
+            disposition=c.disposition,
+            talk_time=c.talk_time,
+            language=c.language,
+            request_kind=c.request_kind,
+        )
         for c in d.calls
-    ]  # fmt: skip
+    ]
     base = _out(local, d.ticket, now)
     return TicketDetailOut(**base, transcript=d.ticket.transcript, history=history, calls=calls)
 
@@ -133,11 +147,16 @@ async def list_tickets(
 ) -> TicketPageOut:
     """Tickets matching every filter given, newest first (``status`` may repeat)."""
     query = TicketQuery(
-        statuses=tuple(status or ()), kind=kind, category=category, department=department,
-        caller_number=caller_number, handler=handler,
-        created_from=local.aware(created_from), created_to=local.aware(created_to),
+        statuses=tuple(status or ()),
+        kind=kind,
+        category=category,
+        department=department,
+        caller_number=caller_number,
+        handler=handler,
+        created_from=local.aware(created_from),
+        created_to=local.aware(created_to),
         overdue=overdue,
-    )  # fmt: skip
+    )
     found = await tickets.search(query, limit=limit, offset=offset)
     return _page(local, tickets.now(), found, limit, offset)
 
@@ -146,8 +165,8 @@ async def list_tickets(
 async def create_ticket(
     body: TicketCreateIn, who: Caller, tickets: Tickets, local: Local
 ) -> TicketDetailOut:
-    values = body.model_dump(exclude_unset=True, exclude={"status", "linkedid"})
-    detail = await tickets.create(who, values, status=body.status, linkedid=body.linkedid)
+    values = body.model_dump(exclude_unset=True, exclude={"status", "call_id"})
+    detail = await tickets.create(who, values, status=body.status, call_id=body.call_id)
     return detail_out(local, detail, tickets.now())
 
 
@@ -171,9 +190,13 @@ async def transition(
     ticket_id: TicketId, body: TicketTransitionIn, who: Caller, tickets: Tickets, local: Local
 ) -> TicketDetailOut:
     detail = await tickets.transition(
-        who, ticket_id, body.to, note=body.note, department=body.department,
+        who,
+        ticket_id,
+        body.to,
+        note=body.note,
+        department=body.department,
         resolution=body.resolution,
-    )  # fmt: skip
+    )
     return detail_out(local, detail, tickets.now())
 
 
@@ -181,5 +204,5 @@ async def transition(
 async def link_call(
     ticket_id: TicketId, body: TicketCallIn, who: Caller, tickets: Tickets, local: Local
 ) -> TicketDetailOut:
-    detail = await tickets.link_call(who, ticket_id, body.linkedid)
+    detail = await tickets.link_call(who, ticket_id, body.call_id)
     return detail_out(local, detail, tickets.now())

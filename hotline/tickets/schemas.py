@@ -34,7 +34,7 @@ class TicketFieldsIn(_In):
 
 class TicketCreateIn(TicketFieldsIn):
     status: Literal["draft", "open"] = "open"
-    linkedid: str | None = Field(None, min_length=1, max_length=64)  # the call it comes from
+    call_id: str | None = Field(None, min_length=1, max_length=64)  # the call it comes from
 
 
 class TicketUpdateIn(TicketFieldsIn):
@@ -49,7 +49,7 @@ class TicketTransitionIn(_In):
 
 
 class TicketCallIn(_In):
-    linkedid: str = Field(min_length=1, max_length=64)
+    call_id: str = Field(min_length=1, max_length=64)
 
 
 class TicketOut(BaseModel):
@@ -90,7 +90,7 @@ class TicketEventOut(BaseModel):
 
 
 class LinkedCallOut(BaseModel):
-    linkedid: str
+    call_id: str
     linked_at: datetime
     linked_by: str
     started_at: datetime | None

@@ -38,10 +38,23 @@ from hotline.tickets.store import (
 SYSTEM = Principal("system", ("supervisor",))
 
 # Fields staff may set on create and update (status only through transitions).
-EDITABLE = frozenset({
-    "kind", "category", "channel", "caller_number", "caller_name", "caller_language",
-    "location", "description", "department", "transcript", "handler", "deadline", "repeat_of",
-})  # fmt: skip
+EDITABLE = frozenset(
+    {
+        "kind",
+        "category",
+        "channel",
+        "caller_number",
+        "caller_name",
+        "caller_language",
+        "location",
+        "description",
+        "department",
+        "transcript",
+        "handler",
+        "deadline",
+        "repeat_of",
+    }
+)
 # Departments change by return and redispatch once a ticket is in a department's hands.
 _DEPARTMENT_FREE = ("draft", "open", "reopened")
 
@@ -75,9 +88,9 @@ class TicketService:
         values: dict[str, Any],
         *,
         status: str = "open",
-        linkedid: str | None = None,
+        call_id: str | None = None,
     ) -> TicketDetail:
-        """A new ticket, as a draft or accepted (``open``) at once; from a call (``linkedid``:
+        """A new ticket, as a draft or accepted (``open``) at once; from a call (``call_id``:
         caller number, language and request kind default to the call record's) or from
         another channel."""
         if status not in ("draft", "open"):
@@ -89,8 +102,8 @@ class TicketService:
         now = self.now()
 
         def insert() -> TicketDetail:
-            if linkedid:
-                call = self._store.call(linkedid)
+            if call_id:
+                call = self._store.call(call_id)
                 if call is not None:
                     kind = call.request_kind if call.request_kind in lifecycle.KINDS else None
                     known = {
@@ -109,7 +122,7 @@ class TicketService:
                 assert accept is not None
                 self._require(accept, values, {})
             ticket = self._store.insert(
-                {**values, "status": status}, actor=who.agent_id, at=now, linkedid=linkedid
+                {**values, "status": status}, actor=who.agent_id, at=now, call_id=call_id
             )
             return self._store.get(ticket.id)
 
@@ -127,8 +140,11 @@ class TicketService:
             new = dict(values)
             if t.status != "draft":
                 # What accepting a ticket required stays filled in.
-                cleared = [n for n in ("kind", "category", "description")
-                           if n in new and not str(new[n] or "").strip()]  # fmt: skip
+                cleared = [
+                    n
+                    for n in ("kind", "category", "description")
+                    if n in new and not str(new[n] or "").strip()
+                ]
                 if cleared:
                     raise Invalid(
                         "ticket.missing_field",
@@ -206,11 +222,11 @@ class TicketService:
 
         return await self._change(who, ticket_id, decide, at=now)
 
-    async def link_call(self, who: Principal, ticket_id: int, linkedid: str) -> TicketDetail:
+    async def link_call(self, who: Principal, ticket_id: int, call_id: str) -> TicketDetail:
         """Link a call to the ticket (idempotent)."""
-        if not linkedid:
-            raise Invalid("ticket.missing_field", "linkedid is required")
-        return await self._change(who, ticket_id, lambda t: Change("link_call", link=linkedid))
+        if not call_id:
+            raise Invalid("ticket.missing_field", "call_id is required")
+        return await self._change(who, ticket_id, lambda t: Change("link_call", link=call_id))
 
     # -- queries -----------------------------------------------------------------------------
     async def get(self, ticket_id: int) -> TicketDetail:

@@ -71,7 +71,7 @@ class TicketEvent:
 class LinkedCall:
     """A call linked to a ticket, with what its record says once the record exists."""
 
-    linkedid: str
+    call_id: str
     linked_at: datetime
     linked_by: str
     started_at: datetime | None = None
@@ -97,7 +97,7 @@ class Change:
     action: str  # update, transition, link_call
     values: dict[str, Any] = field(default_factory=dict)
     note: str = ""
-    link: str | None = None  # a call's linkedid to link
+    link: str | None = None  # a call's call_id to link
 
 
 @dataclass(frozen=True)
@@ -117,16 +117,21 @@ def _linked(link: TicketCallRow | None, c: CallRow | None) -> LinkedCall:
     assert link is not None or c is not None
     if link is None:
         assert c is not None
-        base = LinkedCall(c.linkedid, c.started_at, "")
+        base = LinkedCall(c.call_id, c.started_at, "")
     else:
-        base = LinkedCall(link.linkedid, link.linked_at, link.linked_by)
+        base = LinkedCall(link.call_id, link.linked_at, link.linked_by)
     if c is None:
         return base
     return replace(
-        base, started_at=c.started_at, caller_number=c.caller_number, agent=c.agent,
-        disposition=c.disposition, talk_time=c.talk_time, language=c.language,
+        base,
+        started_at=c.started_at,
+        caller_number=c.caller_number,
+        agent=c.agent,
+        disposition=c.disposition,
+        talk_time=c.talk_time,
+        language=c.language,
         request_kind=c.request_kind,
-    )  # fmt: skip
+    )
 
 
 class UnknownTicket(KeyError):
@@ -163,7 +168,7 @@ class TicketStore:
         return self.insert(values, actor="system", at=datetime.now(UTC)).id
 
     def insert(
-        self, values: dict[str, Any], *, actor: str, at: datetime, linkedid: str | None = None
+        self, values: dict[str, Any], *, actor: str, at: datetime, call_id: str | None = None
     ) -> Ticket:
         """A new ticket with its ``create`` history entry (and the call linked), atomically."""
         bad = set(values) - SETTABLE
@@ -177,13 +182,25 @@ class TicketStore:
                 setattr(row, name, value)
             s.add(row)
             s.flush()  # the id
-            initial = {k: [None, _jsonable(k, v)] for k, v in values.items()
-                       if k != "status" and v not in (None, "")}  # fmt: skip
-            s.add(TicketEventRow(ticket_id=row.id, at=at, actor=actor, action="create",
-                                 from_status=None, to_status=row.status, changes=initial,
-                                 note=""))  # fmt: skip
-            if linkedid:
-                self._link(s, row.id, linkedid, actor, at)
+            initial = {
+                k: [None, _jsonable(k, v)]
+                for k, v in values.items()
+                if k != "status" and v not in (None, "")
+            }
+            s.add(
+                TicketEventRow(
+                    ticket_id=row.id,
+                    at=at,
+                    actor=actor,
+                    action="create",
+                    from_status=None,
+                    to_status=row.status,
+                    changes=initial,
+                    note="",
+                )
+            )
+            if call_id:
+                self._link(s, row.id, call_id, actor, at)
             return _ticket(row)
 
     def change(
@@ -214,22 +231,37 @@ class TicketStore:
                 setattr(row, name, value)
             row.updated_by, row.updated_at = actor, at
             if diff:
-                s.add(TicketEventRow(
-                    ticket_id=row.id, at=at, actor=actor, action=change.action,
-                    from_status=current.status, to_status=row.status, changes=diff,
-                    note=change.note,
-                ))  # fmt: skip
+                s.add(
+                    TicketEventRow(
+                        ticket_id=row.id,
+                        at=at,
+                        actor=actor,
+                        action=change.action,
+                        from_status=current.status,
+                        to_status=row.status,
+                        changes=diff,
+                        note=change.note,
+                    )
+                )
             return _ticket(row)
 
-    def _link(self, s: Session, ticket_id: int, linkedid: str, actor: str, at: datetime) -> bool:
+    def _link(self, s: Session, ticket_id: int, call_id: str, actor: str, at: datetime) -> bool:
         """Link a call (idempotent: False when it was linked already)."""
-        if s.get(TicketCallRow, (linkedid, ticket_id)) is not None:
+        if s.get(TicketCallRow, (call_id, ticket_id)) is not None:
             return False
-        s.add(TicketCallRow(linkedid=linkedid, ticket_id=ticket_id, linked_at=at, linked_by=actor))
-        s.add(TicketEventRow(
-            ticket_id=ticket_id, at=at, actor=actor, action="link_call", from_status=None,
-            to_status=None, changes={"linkedid": [None, linkedid]}, note="",
-        ))  # fmt: skip
+        s.add(TicketCallRow(call_id=call_id, ticket_id=ticket_id, linked_at=at, linked_by=actor))
+        s.add(
+            TicketEventRow(
+                ticket_id=ticket_id,
+                at=at,
+                actor=actor,
+                action="link_call",
+                from_status=None,
+                to_status=None,
+                changes={"call_id": [None, call_id]},
+                note="",
+            )
+        )
         return True
 
     # -- reads -------------------------------------------------------------------------------
@@ -243,27 +275,31 @@ class TicketStore:
                 .where(TicketEventRow.ticket_id == ticket_id)
                 .order_by(TicketEventRow.id)
             )
-            history = [TicketEvent(e.at, e.actor, e.action, e.from_status, e.to_status,
-                                   dict(e.changes), e.note) for e in events]  # fmt: skip
+            history = [
+                TicketEvent(
+                    e.at, e.actor, e.action, e.from_status, e.to_status, dict(e.changes), e.note
+                )
+                for e in events
+            ]
             linked = s.execute(
                 select(TicketCallRow, CallRow)
-                .outerjoin(CallRow, CallRow.linkedid == TicketCallRow.linkedid)
+                .outerjoin(CallRow, CallRow.call_id == TicketCallRow.call_id)
                 .where(TicketCallRow.ticket_id == ticket_id)
-                .order_by(TicketCallRow.linked_at, TicketCallRow.linkedid)
+                .order_by(TicketCallRow.linked_at, TicketCallRow.call_id)
             )
             calls = [_linked(link, c) for link, c in linked]
             return TicketDetail(_ticket(row), history, calls)
 
-    def tickets_of_call(self, linkedid: str) -> list[int]:
+    def tickets_of_call(self, call_id: str) -> list[int]:
         """The tickets a call is linked to."""
         with self._sessions() as s:
-            q = select(TicketCallRow.ticket_id).where(TicketCallRow.linkedid == linkedid)
+            q = select(TicketCallRow.ticket_id).where(TicketCallRow.call_id == call_id)
             return sorted(s.scalars(q))
 
-    def call(self, linkedid: str) -> LinkedCall | None:
+    def call(self, call_id: str) -> LinkedCall | None:
         """What the call record says of a call (None while it has no record yet)."""
         with self._sessions() as s:
-            c = s.scalar(select(CallRow).where(CallRow.linkedid == linkedid))
+            c = s.scalar(select(CallRow).where(CallRow.call_id == call_id))
             return None if c is None else _linked(None, c)
 
     def search(
@@ -283,10 +319,13 @@ class TicketStore:
         conds: list[ColumnElement[bool]] = []
         if q.statuses:
             conds.append(TicketRow.status.in_(q.statuses))
-        for column, value in ((TicketRow.kind, q.kind), (TicketRow.category, q.category),
-                              (TicketRow.department, q.department),
-                              (TicketRow.caller_number, q.caller_number),
-                              (TicketRow.handler, q.handler)):  # fmt: skip
+        for column, value in (
+            (TicketRow.kind, q.kind),
+            (TicketRow.category, q.category),
+            (TicketRow.department, q.department),
+            (TicketRow.caller_number, q.caller_number),
+            (TicketRow.handler, q.handler),
+        ):
             if value is not None:
                 conds.append(column == value)
         if q.created_from is not None:
@@ -308,9 +347,12 @@ class TicketStore:
         repeats = func.count(t.repeat_of).label("repeats")
         with self._sessions() as s:
             categories = s.execute(
-                select(t.category, n).where(period).group_by(t.category)
-                .order_by(n.desc(), t.category).limit(limit)
-            ).all()  # fmt: skip
+                select(t.category, n)
+                .where(period)
+                .group_by(t.category)
+                .order_by(n.desc(), t.category)
+                .limit(limit)
+            ).all()
             callers = s.execute(
                 select(t.caller_number, n, repeats)
                 .where(period, t.caller_number != "")

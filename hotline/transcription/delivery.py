@@ -35,13 +35,13 @@ class Comments(Protocol):
 class Pops(Protocol):
     """The screen-pop's side (``hotline.screenpop.service.ScreenPop``)."""
 
-    def update(self, linkedid: str, draft: dict[str, Any]) -> bool: ...
+    def update(self, call_id: str, draft: dict[str, Any]) -> bool: ...
 
 
 class CallTickets(Protocol):
     """Which tickets a call is linked to (``TicketStore``; blocking, run in a thread)."""
 
-    def tickets_of_call(self, linkedid: str) -> list[int]: ...
+    def tickets_of_call(self, call_id: str) -> list[int]: ...
 
 
 class TicketUpdates(Protocol):
@@ -65,13 +65,18 @@ class TranscriptDelivery:
         # the call's tickets keep the transcript.
         fields = (job.draft or {}).get("ticket_fields") or {}
         self.pops.update(
-            job.linkedid,
-            {"transcript": transcript_text(job.transcript), "transcript_json": job.transcript,
-             "suggested": fields, "analysis": job.draft},
-        )  # fmt: skip
-        for ticket_id in await asyncio.to_thread(self.calls.tickets_of_call, job.linkedid):
+            job.call_id,
+            {
+                "transcript": transcript_text(job.transcript),
+                "transcript_json": job.transcript,
+                "suggested": fields,
+                "analysis": job.draft,
+            },
+        )
+        for ticket_id in await asyncio.to_thread(self.calls.tickets_of_call, job.call_id):
             try:
                 await self.tickets.update(SYSTEM, ticket_id, {"transcript": job.transcript})
             except DomainError as exc:  # e.g. closed meanwhile: the job keeps the transcript
-                log.warning("transcript of %s not put on ticket %s: %s",
-                            job.linkedid, ticket_id, exc.message)  # fmt: skip
+                log.warning(
+                    "transcript of %s not put on ticket %s: %s", job.call_id, ticket_id, exc.message
+                )

@@ -65,23 +65,24 @@ class TranscribeHandler:
     def cfg(self) -> WorkerConfig:
         return self.runner.config
 
-    def __call__(self, job_id: int, linkedid: str) -> None:
+    def __call__(self, job_id: int, call_id: str) -> None:
         started = time.monotonic()
         try:
-            outcome = self.handle(job_id, linkedid)
+            outcome = self.handle(job_id, call_id)
         except StoreUnavailable as exc:
             # Stopping with the database down: the job stays as the store has it and comes
             # back (its lease runs out, or the outbox sends it again).
             outcome = f"left for later: database unreachable while stopping ({exc})"
         finally:
             self.current = None
-        log.info("job %s (call %s): %s in %.1f s", job_id, linkedid, outcome,
-                 time.monotonic() - started)  # fmt: skip
+        log.info(
+            "job %s (call %s): %s in %.1f s", job_id, call_id, outcome, time.monotonic() - started
+        )
 
-    def handle(self, job_id: int, linkedid: str) -> str:
+    def handle(self, job_id: int, call_id: str) -> str:
         cfg, jobs = self.cfg, self.jobs
         seen = jobs.by_id(job_id)
-        if seen is None or seen.linkedid != linkedid:
+        if seen is None or seen.call_id != call_id:
             return "no such job in the store (a stale message), dropped"
         if seen.finished:
             return f"already {seen.status}, nothing stored"
@@ -113,10 +114,11 @@ class TranscribeHandler:
 
     def republish(self, job: Job, delay: float) -> None:
         try:
-            self.publisher.transcribe(job.id, job.linkedid, delay)
+            self.publisher.transcribe(job.id, job.call_id, delay)
         except QueueUnavailable as exc:
-            log.error("job %s: could not send it again (%s); the service's outbox will", job.id,
-                      exc)  # fmt: skip
+            log.error(
+                "job %s: could not send it again (%s); the service's outbox will", job.id, exc
+            )
             return
         self.jobs.mark_published([job.id])
 
@@ -128,8 +130,7 @@ class TranscribeHandler:
             return
         due = datetime.now(UTC)
         if self.jobs.release(job.id, self.cfg.worker_id, due, "given back: its worker stopped"):
-            log.warning("job %s (call %s): not finished in time, given back", job.id,
-                        job.linkedid)  # fmt: skip
+            log.warning("job %s (call %s): not finished in time, given back", job.id, job.call_id)
             self.republish(job, 0.0)
 
 
@@ -145,14 +146,18 @@ def serve(cfg: WorkerConfig, queue: QueueConfig) -> None:
     runner.preload()
     broker = make_broker(queue)
     handler = TranscribeHandler(jobs, runner, Publisher(broker))
-    Actor(handler, broker=broker, actor_name=TRANSCRIBE, queue_name=TRANSCRIBE, priority=0,
-          options={})  # fmt: skip
+    Actor(
+        handler, broker=broker, actor_name=TRANSCRIBE, queue_name=TRANSCRIBE, priority=0, options={}
+    )
     worker = Worker(broker, queues={TRANSCRIBE}, worker_threads=1)
     # One message at a time; delayed ones (recordings being closed) are held until due.
     worker.queue_prefetch, worker.delay_prefetch = 1, 100
     worker.start()
-    log.info("transcription worker ready: models %s, queue %r in Redis",
-             ", ".join(sorted(cfg.models)) or "none", TRANSCRIBE)  # fmt: skip
+    log.info(
+        "transcription worker ready: models %s, queue %r in Redis",
+        ", ".join(sorted(cfg.models)) or "none",
+        TRANSCRIBE,
+    )
     try:
         while not stopping.wait(1.0):
             pass

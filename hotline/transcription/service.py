@@ -72,14 +72,19 @@ class Transcription:
 
         def enqueue() -> None:
             if self.jobs.enqueue(
-                rec.linkedid, files, language=language, ivr_kind=rec.request_kind,
-                not_before=due, status=SKIPPED if no_model else "queued",
+                rec.call_id,
+                files,
+                language=language,
+                ivr_kind=rec.request_kind,
+                not_before=due,
+                status=SKIPPED if no_model else "queued",
                 error=f"no speech model for {language}" if no_model else "",
-            ):  # fmt: skip
+            ):
                 self.queued += 1
                 if no_model:
-                    log.warning("call %s not transcribed: no speech model for %s",
-                                rec.linkedid, language)  # fmt: skip
+                    log.warning(
+                        "call %s not transcribed: no speech model for %s", rec.call_id, language
+                    )
 
         task = asyncio.get_running_loop().create_task(asyncio.to_thread(enqueue))
         self._pending.add(task)
@@ -121,12 +126,15 @@ class Transcription:
         sent: list[int] = []
         try:
             for job in self.jobs.to_publish(self.redelivery_after, self.max_attempts):
-                self.publisher.transcribe(job.id, job.linkedid)
+                self.publisher.transcribe(job.id, job.call_id)
                 sent.append(job.id)
         except QueueUnavailable as exc:
             if self.queue_reachable:
-                log.error("Redis unreachable (%s): transcription jobs wait in the database and "
-                          "are published when it is back", exc)  # fmt: skip
+                log.error(
+                    "Redis unreachable (%s): transcription jobs wait in the database and "
+                    "are published when it is back",
+                    exc,
+                )
             self.queue_reachable = False
         else:
             if not self.queue_reachable and (sent or self.publisher.reachable()):
@@ -144,13 +152,18 @@ class Transcription:
             if proc is not None and proc.is_alive():
                 continue
             if proc is not None:
-                log.error("transcription worker %s exited (%s); starting another",
-                          worker_id, proc.exitcode)  # fmt: skip
+                log.error(
+                    "transcription worker %s exited (%s); starting another",
+                    worker_id,
+                    proc.exitcode,
+                )
             assert self._stop is not None
             proc = ctx.Process(
-                target=run_worker, args=(self.worker_config(worker_id), self._stop),
-                name=worker_id, daemon=True,
-            )  # fmt: skip
+                target=run_worker,
+                args=(self.worker_config(worker_id), self._stop),
+                name=worker_id,
+                daemon=True,
+            )
             proc.start()
             self._procs[worker_id] = proc
 

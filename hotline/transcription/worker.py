@@ -120,7 +120,7 @@ def process(jobs: JobStore, engine: JobRunner, job: Job) -> str:
 def _renew(jobs: JobStore, job: Job, cfg: WorkerConfig, stop: threading.Event) -> None:
     while not stop.wait(cfg.lease / 3):
         if not jobs.renew(job.id, cfg.worker_id, cfg.lease):
-            log.warning("job %s (call %s): lease lost", job.id, job.linkedid)
+            log.warning("job %s (call %s): lease lost", job.id, job.call_id)
             return
 
 
@@ -141,7 +141,10 @@ def run_worker(cfg: WorkerConfig, stop: Any) -> None:
             outcome = process(jobs, engine, job)
             log.info(
                 "job %s (call %s): %s in %.1f s",
-                job.id, job.linkedid, outcome, time.monotonic() - started,
-            )  # fmt: skip
+                job.id,
+                job.call_id,
+                outcome,
+                time.monotonic() - started,
+            )
     finally:
         db.dispose()

@@ -113,8 +113,8 @@ def asterisk_conf(pbx: PbxSettings, inp: RenderInput) -> str:
     text += "".join(f"{k} => {v}\n" for k, v in dirs)
     text += "\n[options]\nverbose = 0\ndebug = 0\nnocolor = yes\ntransmit_silence = yes\n"
     text += "documentation_language = en_US\nhideconnect = yes\n"
-    # Uniqueids (and so linkedids, recording names) become "<name>-<epoch>.<n>": unique across
-    # PBXes, and already the service's global call ids (telephony.tracker.call_id).
+    # Uniqueids (and so call_ids, recording names) become "<name>-<epoch>.<n>": unique across
+    # PBXes, and already the service's global call ids (telephony.tracker.global_call_id).
     text += f"systemname = {pbx.name}\n"
     return text
 
@@ -235,19 +235,43 @@ def pjsip_conf(pbx: PbxSettings, inp: RenderInput) -> str:
             ),
         ]
     # Local phones call in like callers from the trunk; the service's own endpoint calls out.
-    users = [(p.number, f'"{p.name or p.number}" <{p.number}>', "hotline-inbound",
-              inp.phone_passwords[p.number]) for p in pbx.phones]  # fmt: skip
+    users = [
+        (
+            p.number,
+            f'"{p.name or p.number}" <{p.number}>',
+            "hotline-inbound",
+            inp.phone_passwords[p.number],
+        )
+        for p in pbx.phones
+    ]
     if inp.outbound is not None:
         out = inp.outbound
-        users.append((out.user, f'"{out.caller_id}" <{out.caller_id}>', "hotline-outbound",
-                      out.password))  # fmt: skip
+        users.append(
+            (out.user, f'"{out.caller_id}" <{out.caller_id}>', "hotline-outbound", out.password)
+        )
     for user, callerid, context, password in users:
         sections += [
-            (user, [("type", "endpoint"), ("context", context), ("aors", user),
-                    ("auth", f"{user}-auth"), ("callerid", callerid), *media]),
-            (f"{user}-auth", [("type", "auth"), ("auth_type", "userpass"), ("username", user),
-                              ("password", password)]),
-        ]  # fmt: skip
+            (
+                user,
+                [
+                    ("type", "endpoint"),
+                    ("context", context),
+                    ("aors", user),
+                    ("auth", f"{user}-auth"),
+                    ("callerid", callerid),
+                    *media,
+                ],
+            ),
+            (
+                f"{user}-auth",
+                [
+                    ("type", "auth"),
+                    ("auth_type", "userpass"),
+                    ("username", user),
+                    ("password", password),
+                ],
+            ),
+        ]
     text = _ini(sections)
     # An aor shares its endpoint's name; ini sections may repeat, so append them apart.
     for name in [a.extension for a in pbx.agents] + [p.number for p in pbx.phones]:

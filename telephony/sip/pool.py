@@ -89,14 +89,30 @@ class PhonePool:
             if track.ident.startswith("c"):
                 self._load[track.worker] -= 1
 
-    async def add_agent(self, user: str, registrar: str, password: str, *, after_ms: int,
-                        hangup_after_s: float | None, play: str | None) -> Track:  # fmt: skip
+    async def add_agent(
+        self,
+        user: str,
+        registrar: str,
+        password: str,
+        *,
+        after_ms: int,
+        hangup_after_s: float | None,
+        play: str | None,
+    ) -> Track:
         # An agent holds at most one call at a time (ringinuse=no): one leg.
         worker = await self._worker("agent")
         track = Track(f"a{user}", worker)
         self._tracks[track.ident] = track
-        worker.send(op="agent", id=track.ident, user=user, registrar=registrar, password=password,
-                    after_ms=after_ms, hangup_after_s=hangup_after_s, play=play)  # fmt: skip
+        worker.send(
+            op="agent",
+            id=track.ident,
+            user=user,
+            registrar=registrar,
+            password=password,
+            after_ms=after_ms,
+            hangup_after_s=hangup_after_s,
+            play=play,
+        )
         await asyncio.wait_for(asyncio.shield(track.registered), 15)
         return track
 

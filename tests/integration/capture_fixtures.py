@@ -11,7 +11,7 @@ keeps every event the PBX sends. No production code changes: the recording hook 
 record, the events carrying the call's ``Linkedid`` are written to ``data/<scenario>.ami`` (the
 format of ``answered_and_abandoned.ami``: ``Key: value`` lines with CRLF, a blank line after
 each event) and the stored record to ``data/<scenario>.expected.json``. Every value is the real
-one (numbers, linkedids, times, recording paths): nothing is renumbered.
+one (numbers, call_ids, times, recording paths): nothing is renumbered.
 
 Finally the stream is replayed through a fresh tracker and compared with the stored record, so a
 tracker bug shows up here with the files already written for the fast test to keep.
@@ -66,16 +66,16 @@ class StreamRecorder:
         self.events: list[AmiEvent] = []
         self.ami = AmiConnection(settings.pbx.ami, secrets.ami_secret, self.events.append)
 
-    def of_call(self, linkedid: str) -> list[AmiEvent]:
-        return [e for e in self.events if e.get("Linkedid") == linkedid]
+    def of_call(self, call_id: str) -> list[AmiEvent]:
+        return [e for e in self.events if e.get("Linkedid") == call_id]
 
-    def complete(self, linkedid: str) -> list[AmiEvent] | None:
+    def complete(self, call_id: str) -> list[AmiEvent] | None:
         """The call's events once every channel it had has hung up (None before).
 
         Our session may lag the service's by a few events, so the service's ended record alone
         does not mean our copy is complete. This test is independent of the tracker under test.
         """
-        events = self.of_call(linkedid)
+        events = self.of_call(call_id)
         channels = {e.get("Uniqueid") for e in events if e.get("Uniqueid")}
         hung_up = {e.get("Uniqueid") for e in events if e.name == "Hangup"}
         return events if channels and channels <= hung_up else None
@@ -134,7 +134,7 @@ async def capture(
     """Write the fixture pair of caller ``number``'s call; fail if the replay disagrees."""
     row = await ended_record(service, number)
     events = await wait_for(
-        lambda: recorder.complete(row.linkedid), 15, f"every hangup of {row.linkedid} recorded"
+        lambda: recorder.complete(row.call_id), 15, f"every hangup of {row.call_id} recorded"
     )
     # A reconnect of our session would mean a hole in the stream: the fixture would lie.
     assert recorder.ami.connections == 1, "the recording AMI session reconnected"
@@ -151,8 +151,8 @@ async def capture(
 
     # The written file, read back as the fast test reads it, must give the live record.
     got = replay(CallTracker(), read_stream(stream))
-    assert set(got) == {row.linkedid}, f"{scenario}: replay ended {sorted(got)}"
-    problems = differences(row_fields(row), record_fields(got[row.linkedid]))
+    assert set(got) == {row.call_id}, f"{scenario}: replay ended {sorted(got)}"
+    problems = differences(row_fields(row), record_fields(got[row.call_id]))
     assert not problems, f"{scenario}: replay differs from the live record:\n" + "\n".join(problems)
     return row
 
@@ -175,8 +175,16 @@ async def test_answered(
     phones: list[Phone],
     recorder: StreamRecorder,
 ) -> None:
-    c = await connect(sip, settings, secrets, phones, agent_ext="2001", dialled="12345",
-                      after_ms=1000, play=sounds["agent"])  # fmt: skip
+    c = await connect(
+        sip,
+        settings,
+        secrets,
+        phones,
+        agent_ext="2001",
+        dialled="12345",
+        after_ms=1000,
+        play=sounds["agent"],
+    )
     await talk_then_hang_up(c.call, sounds["talk3"])
     await c.incoming.wait_ended(10)
     row = await capture(
@@ -280,8 +288,16 @@ async def test_agent_hangs_up_first(
     phones: list[Phone],
     recorder: StreamRecorder,
 ) -> None:
-    c = await connect(sip, settings, secrets, phones, agent_ext="2002", dialled="12347",
-                      after_ms=500, play=sounds["agent"])  # fmt: skip
+    c = await connect(
+        sip,
+        settings,
+        secrets,
+        phones,
+        agent_ext="2002",
+        dialled="12347",
+        after_ms=500,
+        play=sounds["agent"],
+    )
     await c.call.play(sounds["talk3"])  # the caller speaks to the end, then the agent hangs up
     await c.incoming.hangup()
     await c.call.wait_ended(10)

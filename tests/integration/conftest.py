@@ -307,10 +307,18 @@ async def browser() -> AsyncIterator[webdriver.Chrome]:
     profile = tempfile.mkdtemp(prefix="wallboard-")
     opts = webdriver.ChromeOptions()
     opts.binary_location = str(CHROMIUM)
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-quic", "--window-size=1400,900",
-                 f"--user-data-dir={profile}"):  # fmt: skip
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-quic",
+        "--window-size=1400,900",
+        f"--user-data-dir={profile}",
+    ):
         opts.add_argument(flag)
     driver = await asyncio.to_thread(
         webdriver.Chrome, service=DriverService(str(CHROMEDRIVER)), options=opts
@@ -350,11 +358,19 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 # run's database (the session service's, a ``hotline`` process's, a CLI command's); a test
 # whose databases are an ``engine`` or ``blank_url`` of each kind ran on both already.
 POSTGRESQL_PASS = {
-    "test_agent_page.py", "test_agent_routing.py", "test_agents_cli.py", "test_call_records.py",
-    "test_metrics_calls.py", "test_metrics_store.py", "test_migrations.py", "test_reports.py",
-    "test_screenpop.py", "test_service_restart.py", "test_tickets.py",
+    "test_agent_page.py",
+    "test_agent_routing.py",
+    "test_agents_cli.py",
+    "test_call_records.py",
+    "test_metrics_calls.py",
+    "test_metrics_store.py",
+    "test_migrations.py",
+    "test_reports.py",
+    "test_screenpop.py",
+    "test_service_restart.py",
+    "test_tickets.py",
     "test_transcription_calls.py",
-}  # fmt: skip
+}
 RUN_DATABASE = {"service", "settings", "db_url"}  # fixtures that lead to the run's database
 
 

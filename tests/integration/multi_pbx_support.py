@@ -103,10 +103,15 @@ class TwoPbx:
     async def add_agent_phone(self, sip: SipStack, pbx: str, ext: str) -> Phone:
         ports = allocate_ports(1, low=21000, high=30000)[0]
         phone = await sip.add_phone(
-            PhoneConfig(ext, sip_port=ports.sip_port, rtp_port=ports.rtp_port,
-                        registrar=f"sip:127.0.0.1:{self.sip_port(pbx)}", auth_user=ext,
-                        password=self.secrets.agent_passwords[ext])
-        )  # fmt: skip
+            PhoneConfig(
+                ext,
+                sip_port=ports.sip_port,
+                rtp_port=ports.rtp_port,
+                registrar=f"sip:127.0.0.1:{self.sip_port(pbx)}",
+                auth_user=ext,
+                password=self.secrets.agent_passwords[ext],
+            )
+        )
         await phone.wait_registered(10)
         return phone
 

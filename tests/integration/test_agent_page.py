@@ -63,10 +63,14 @@ async def test_the_badge_follows_the_call_and_the_drafts_suggestions_fill_the_fo
     agent_wav = await asyncio.to_thread(speech, AGENT_SAYS, tmp_path / "a.wav")
     await asyncio.to_thread(
         lambda: service.agents.upsert(
-            "desk_agent", name="Desk Agent", extension=SEAT, roles=["agent"],
-            skills={"desk": 4}, password_hash=hash_password(PASSWORD),
+            "desk_agent",
+            name="Desk Agent",
+            extension=SEAT,
+            roles=["agent"],
+            skills={"desk": 4},
+            password_hash=hash_password(PASSWORD),
         )
-    )  # fmt: skip
+    )
     seat = await add_agent(sip, settings, secrets, SEAT)
     phones.append(seat)
     seat.auto_answer(after_ms=2500)  # rings a while first: the page shows it ringing
@@ -129,10 +133,17 @@ async def test_the_badge_follows_the_call_and_the_drafts_suggestions_fill_the_fo
         for name in ("kind", "category", "location", "description"):
             el = browser.find_element(By.ID, f"draft-{name}")
             hint = browser.find_element(By.CSS_SELECTOR, f'.hint[data-for="draft-{name}"]')
-            value = (Select(el).first_selected_option.get_attribute("value")
-                     if el.tag_name == "select" else el.get_attribute("value"))  # fmt: skip
-            out[name] = (value, "suggested" in str(el.get_attribute("class")),
-                         hint.is_displayed(), el.get_attribute("title"))  # fmt: skip
+            value = (
+                Select(el).first_selected_option.get_attribute("value")
+                if el.tag_name == "select"
+                else el.get_attribute("value")
+            )
+            out[name] = (
+                value,
+                "suggested" in str(el.get_attribute("class")),
+                hint.is_displayed(),
+                el.get_attribute("title"),
+            )
         out["transcript"] = browser.find_element(By.ID, "draft-transcript").get_attribute("value")
         return out
 
@@ -171,7 +182,7 @@ async def test_the_badge_follows_the_call_and_the_drafts_suggestions_fill_the_fo
     assert states == ["ringing", "on_call", "wrap_up", "available"], states
     saved = service.screenpop.current("desk_agent")
     assert saved is None  # filed: no current call
-    tickets = await asyncio.to_thread(service.tickets.tickets_of_call, pop.linkedid)
+    tickets = await asyncio.to_thread(service.tickets.tickets_of_call, pop.call_id)
     detail = await asyncio.to_thread(service.tickets.get, tickets[0])
     t = detail.ticket
     assert (t.category, t.description) == ("street_lighting", AGENTS_NOTE)

@@ -248,5 +248,5 @@ async def test_ring_out_auto_pauses_visibly_and_wrap_up_follows_each_call(
     assert not (await status(service)).members["sk_wrap"]["PJSIP/2016"].paused
     rec = await ended_record(service, number)
     assert rec.agent == "2016" and rec.disposition == "answered"
-    # The wrap-up (2 s in sk_wrap) is on this call, found by the AgentComplete's linkedid: AHT.
+    # The wrap-up (2 s in sk_wrap) is on this call, found by the AgentComplete's call_id: AHT.
     assert rec.wrapup_time == pytest.approx(2.0, abs=0.5)

@@ -78,8 +78,9 @@ async def test_agent_cannot_read_another_agent_or_the_supervisor_view(
     assert (await http.get("/api/agents", headers=ag1)).status_code == 403
     assert (await http.get("/api/live", headers=ag1)).status_code == 403
     assert (await http.post("/api/agents/ag2/pause", json={}, headers=ag1)).status_code == 403
-    put = await http.put("/api/agents/ag1", headers=ag1,
-                         json={"agent_id": "ag1", "roles": ["admin"]})  # fmt: skip
+    put = await http.put(
+        "/api/agents/ag1", headers=ag1, json={"agent_id": "ag1", "roles": ["admin"]}
+    )
     assert put.status_code == 403  # nor make itself an administrator
     sup = await token(http, "sup1")
     assert (await http.get("/api/agents/ag2", headers=sup)).status_code == 200

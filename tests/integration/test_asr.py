@@ -297,10 +297,24 @@ def test_cli_transcribes_folder(speech: dict[str, Path], tmp_path: Path) -> None
     (rec / "broken-caller.wav").write_bytes(b"RIFF\0\0\0\0WAVEjunk")
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, "-m", "hotline.app.cli", "transcribe", str(rec), "--workers", "2",
-         "--format", "txt", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "hotline.app.cli",
+            "transcribe",
+            str(rec),
+            "--workers",
+            "2",
+            "--format",
+            "txt",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     print(proc.stdout, proc.stderr)
     assert proc.returncode == 1
     assert "broken-caller:" in proc.stderr and "truncated: no fmt chunk" in proc.stderr
@@ -312,10 +326,25 @@ def test_cli_transcribes_folder(speech: dict[str, Path], tmp_path: Path) -> None
     assert not (out / "broken-caller.txt").exists()
     # json of the same pair
     proc = subprocess.run(
-        [sys.executable, "-m", "hotline.app.cli", "transcribe", str(rec / "call-caller.wav"),
-         str(rec / "call-agent.wav"), "--format", "json", "--out", str(out), "--workers", "1"],
-        cwd=ROOT, capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "hotline.app.cli",
+            "transcribe",
+            str(rec / "call-caller.wav"),
+            str(rec / "call-agent.wav"),
+            "--format",
+            "json",
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads((out / "call.json").read_text())
     assert [t["speaker"] for t in data["turns"]] == ["caller", "agent", "caller"]
@@ -337,8 +366,11 @@ def test_asr_config_errors_and_check(tmp_path: Path) -> None:
     ]
     proc = subprocess.run(
         [sys.executable, "-m", "hotline.app.cli", "config", "check"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "transcription: no speech model for zh: zh calls are not transcribed" in proc.stdout
 
@@ -357,11 +389,19 @@ def test_decoder_settings_come_from_the_config_without_touching_the_model() -> N
     assert loaded.path == VOSK_MODEL
     # Another process (as each worker is) finds the same folder rather than making its own.
     other = subprocess.run(
-        [sys.executable, "-c", "import sys; from pathlib import Path; "
-         "from asr.model import Decoder, tuned; "
-         "print(tuned(Path(sys.argv[1]), Decoder(beam=8.0, max_active=1000)))", str(VOSK_MODEL)],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; "
+            "from asr.model import Decoder, tuned; "
+            "print(tuned(Path(sys.argv[1]), Decoder(beam=8.0, max_active=1000)))",
+            str(VOSK_MODEL),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert Path(other.stdout.strip()) == folder
     shipped = AsrSettings().options
     assert (shipped.beam, shipped.max_active) == (None, None)  # the model's own by default

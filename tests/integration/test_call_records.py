@@ -74,9 +74,16 @@ class Connected:
 
 
 async def connect(
-    sip: SipStack, settings: Settings, secrets: Secrets, phones: list[Phone],
-    *, agent_ext: str, dialled: str, after_ms: int, play: Path,
-) -> Connected:  # fmt: skip
+    sip: SipStack,
+    settings: Settings,
+    secrets: Secrets,
+    phones: list[Phone],
+    *,
+    agent_ext: str,
+    dialled: str,
+    after_ms: int,
+    play: Path,
+) -> Connected:
     agent = await add_agent(sip, settings, secrets, agent_ext)
     phones.append(agent)
     agent.auto_answer(after_ms=after_ms, play=play, loop_play=True)
@@ -113,8 +120,16 @@ async def test_answered_call_is_recorded_with_timings_and_recordings(
     sounds: dict[str, Path],
     phones: list[Phone],
 ) -> None:
-    c = await connect(sip, settings, secrets, phones, agent_ext="2001", dialled="12345",
-                      after_ms=1000, play=sounds["agent"])  # fmt: skip
+    c = await connect(
+        sip,
+        settings,
+        secrets,
+        phones,
+        agent_ext="2001",
+        dialled="12345",
+        after_ms=1000,
+        play=sounds["agent"],
+    )
     # Both talk: the caller's 3 s of speech is played to its end, then the caller hangs up.
     hung_up = await talk_then_hang_up(c.call, sounds["talk3"])
     await c.incoming.wait_ended(10)
@@ -171,8 +186,16 @@ async def test_ami_cut_during_call_reconnects_and_record_closes(
     sounds: dict[str, Path],
     phones: list[Phone],
 ) -> None:
-    c = await connect(sip, settings, secrets, phones, agent_ext="2002", dialled="12347",
-                      after_ms=300, play=sounds["agent"])  # fmt: skip
+    c = await connect(
+        sip,
+        settings,
+        secrets,
+        phones,
+        agent_ext="2002",
+        dialled="12347",
+        after_ms=300,
+        play=sounds["agent"],
+    )
     before = service.ami.connections
     service.ami.drop()  # the TCP connection to the PBX is cut mid-call
     await wait_for(lambda: service.ami.connections > before, 10, "AMI reconnect")

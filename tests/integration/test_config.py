@@ -179,10 +179,14 @@ def test_rendered_asterisk_config_carries_settings_but_no_secret_in_repo(
     files = render(
         settings.pbx,
         RenderInput(
-            Path("/r"), Path("/rec"), secrets.ami_secret, secrets.agent_passwords,
-            phone_passwords=secrets.phone_passwords, outbound=survey,
+            Path("/r"),
+            Path("/rec"),
+            secrets.ami_secret,
+            secrets.agent_passwords,
+            phone_passwords=secrets.phone_passwords,
+            outbound=survey,
         ),
-    )  # fmt: skip
+    )
     # The survey user agent's endpoint dials through the outbound route: local phones by
     # number, anything else through the trunk, the far side's result passed back as a cause.
     pjsip, ext = files["pjsip.conf"], files["extensions.conf"]

@@ -55,11 +55,25 @@ async def test_demo_prints_live_summary_and_ctrl_c_leaves_nothing_running(
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "kb.yaml").write_text((ROOT / "config" / "kb.yaml").read_text())
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "hotline.app.cli", "-c", str(config), "demo",
-        "--duration", "120", "--rate", "60", "--agents", "2", "--seed", "7",
-        cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        "hotline.app.cli",
+        "-c",
+        str(config),
+        "demo",
+        "--duration",
+        "120",
+        "--rate",
+        "60",
+        "--agents",
+        "2",
+        "--seed",
+        "7",
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
+    )
     assert proc.stdout is not None
     lines: list[str] = []
 

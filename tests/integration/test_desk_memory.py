@@ -22,8 +22,9 @@ async def test_the_desk_keeps_agents_in_memory_and_is_told_of_changes(db_url: Ne
         store = AgentStore(engine)
         store.upsert("early", name="Early", extension="1001", roles=["agent"], skills={"zh": 3})
         store.set_session("early", event="login", extension="1001", paused=False, reason=None)
-        seats = PbxSettings(agents=[AgentEndpoint(extension="1001"),
-                                    AgentEndpoint(extension="1002")])  # fmt: skip
+        seats = PbxSettings(
+            agents=[AgentEndpoint(extension="1001"), AgentEndpoint(extension="1002")]
+        )
         desk = AgentDesk([seats], store, None, QueueBoard())  # type: ignore[arg-type]
         await desk.load()
         pbx = seats.name
@@ -36,19 +37,29 @@ async def test_the_desk_keeps_agents_in_memory_and_is_told_of_changes(db_url: Ne
         all_agents = store.all
         store.all = no_reads  # type: ignore[method-assign]
         # A profile through the API or an import, then a login, a pause: the desk is told.
-        await asyncio.to_thread(lambda: store.upsert("late", name="Late", extension="1002",
-                                                     roles=["agent"], skills={}))  # fmt: skip
+        await asyncio.to_thread(
+            lambda: store.upsert("late", name="Late", extension="1002", roles=["agent"], skills={})
+        )
         assert [a.agent_id for a in desk.agents] == ["early", "late"]
-        await asyncio.to_thread(lambda: store.set_session(
-            "late", event="login", extension="1002", paused=False, reason=None))  # fmt: skip
+        await asyncio.to_thread(
+            lambda: store.set_session(
+                "late", event="login", extension="1002", paused=False, reason=None
+            )
+        )
         late = desk.agent_at("1002", pbx)
         assert late is not None and late.agent_id == "late" and not late.paused
-        await asyncio.to_thread(lambda: store.set_session(
-            "late", event="pause", extension="1002", paused=True, reason="break"))  # fmt: skip
+        await asyncio.to_thread(
+            lambda: store.set_session(
+                "late", event="pause", extension="1002", paused=True, reason="break"
+            )
+        )
         paused = desk.agent_on("PJSIP/1002")
         assert paused is not None and paused.paused and paused.pause_reason == "break"
-        await asyncio.to_thread(lambda: store.set_session(
-            "early", event="logout", extension=None, paused=False, reason=None))  # fmt: skip
+        await asyncio.to_thread(
+            lambda: store.set_session(
+                "early", event="logout", extension=None, paused=False, reason=None
+            )
+        )
         assert desk.agent_at("1001", pbx) is None
         assert desk.agent_at("1002", "another-pbx") is None
         # A change another process made (not told) is read at the next load (a reconcile).
@@ -58,8 +69,11 @@ async def test_the_desk_keeps_agents_in_memory_and_is_told_of_changes(db_url: Ne
         assert desk.agent_at("1001", pbx) is None
         await desk.load()
         assert getattr(desk.agent_at("1001", pbx), "agent_id", None) == "early"
-        await asyncio.to_thread(lambda: store.set_session(
-            "early", event="logout", extension=None, paused=False, reason=None))  # fmt: skip
+        await asyncio.to_thread(
+            lambda: store.set_session(
+                "early", event="logout", extension=None, paused=False, reason=None
+            )
+        )
         assert desk.agent_at("1001", pbx) is None  # told once, not twice after a reload
     finally:
         engine.dispose()

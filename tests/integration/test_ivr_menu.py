@@ -38,8 +38,13 @@ def test_shipped_menu_is_valid_and_bilingual() -> None:
     assert s.ivr.route("zh", "complaint", "operator") == "operator"
     kinds = {t.kind for t in menu.nodes["kind"].options.values()}
     assert kinds == {
-        "consultation", "help_request", "complaint", "suggestion", "ticket_status", "operator"
-    }  # fmt: skip
+        "consultation",
+        "help_request",
+        "complaint",
+        "suggestion",
+        "ticket_status",
+        "operator",
+    }
     # Every prompt the menu plays has a Mandarin and an English text (except the fixed one).
     assert s.ivr.prompts["press_9_for_english"] == {"en": "For English, please press 9."}
 

@@ -16,20 +16,28 @@ from testkit.support import poll
 def _queue(jobs: JobStore, n: int, prefix: str = "c", due: datetime | None = None) -> None:
     for i in range(n):
         assert jobs.enqueue(
-            f"{prefix}{i}", {"caller": f"/r/{prefix}{i}-caller.wav"}, language="en",
-            ivr_kind="complaint", not_before=due or datetime.now(UTC),
-        )  # fmt: skip
+            f"{prefix}{i}",
+            {"caller": f"/r/{prefix}{i}-caller.wav"},
+            language="en",
+            ivr_kind="complaint",
+            not_before=due or datetime.now(UTC),
+        )
 
 
 def test_a_call_is_queued_once_and_claimed_in_order(engine: Engine) -> None:
     jobs = JobStore(engine)
     _queue(jobs, 2)
-    assert not jobs.enqueue("c0", {"caller": "/elsewhere.wav"}, language="en", ivr_kind=None,
-                            not_before=datetime.now(UTC))  # fmt: skip
+    assert not jobs.enqueue(
+        "c0",
+        {"caller": "/elsewhere.wav"},
+        language="en",
+        ivr_kind=None,
+        not_before=datetime.now(UTC),
+    )
     first = jobs.claim("w1", lease=30, max_attempts=3)
     second = jobs.claim("w2", lease=30, max_attempts=3)
     assert first is not None and second is not None
-    assert (first.linkedid, second.linkedid) == ("c0", "c1")
+    assert (first.call_id, second.call_id) == ("c0", "c1")
     assert first.files == {"caller": "/r/c0-caller.wav"} and first.attempts == 1
     assert jobs.claim("w3", lease=30, max_attempts=3) is None  # both are leased
     assert jobs.counts() == {RUNNING: 2}
@@ -49,10 +57,11 @@ def test_concurrent_workers_never_claim_the_same_job(engine: Engine) -> None:
 
     def worker(name: str) -> None:
         while (job := jobs.claim(name, lease=30, max_attempts=3)) is not None:
-            assert jobs.complete(job.id, name, transcript={"n": job.linkedid}, draft=None,
-                                 audio_seconds=1.0)  # fmt: skip
+            assert jobs.complete(
+                job.id, name, transcript={"n": job.call_id}, draft=None, audio_seconds=1.0
+            )
             with lock:
-                claimed.append(job.linkedid)
+                claimed.append(job.call_id)
 
     threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(4)]
     for t in threads:
@@ -73,10 +82,12 @@ def test_a_dead_workers_job_is_taken_over_and_its_late_result_is_refused(engine:
     # The first worker wakes up late: it may no longer renew, fail or finish the job.
     assert not jobs.renew(dead.id, "dead", 30)
     assert not jobs.fail(dead.id, "dead", "too late")
-    assert not jobs.complete(dead.id, "dead", transcript={"by": "dead"}, draft=None,
-                             audio_seconds=1.0)  # fmt: skip
-    assert jobs.complete(again.id, "alive", transcript={"by": "alive"}, draft={"k": 1},
-                         audio_seconds=2.0)  # fmt: skip
+    assert not jobs.complete(
+        dead.id, "dead", transcript={"by": "dead"}, draft=None, audio_seconds=1.0
+    )
+    assert jobs.complete(
+        again.id, "alive", transcript={"by": "alive"}, draft={"k": 1}, audio_seconds=2.0
+    )
     stored = jobs.get("c0")
     assert stored is not None and stored.status == DONE and stored.transcript == {"by": "alive"}
 
@@ -105,12 +116,13 @@ def test_release_fail_and_delivery(engine: Engine) -> None:
     assert again is not None and again.id == a.id and again.attempts == 1  # not counted
     assert jobs.fail(again.id, "w", "empty recording")
     b = jobs.claim("w", lease=30, max_attempts=3)
-    assert b is not None and b.linkedid == "c1"
+    assert b is not None and b.call_id == "c1"
     assert jobs.complete(b.id, "w", transcript={"t": 1}, draft=None, audio_seconds=3.0)
     finished = jobs.finished_undelivered()
-    assert {(j.linkedid, j.status, j.error) for j in finished} == {
-        ("c0", FAILED, "empty recording"), ("c1", DONE, ""),
-    }  # fmt: skip
+    assert {(j.call_id, j.status, j.error) for j in finished} == {
+        ("c0", FAILED, "empty recording"),
+        ("c1", DONE, ""),
+    }
     jobs.mark_delivered([j.id for j in finished])
     assert jobs.finished_undelivered() == [] and jobs.counts() == {FAILED: 1, DONE: 1}
     assert jobs.claim("w", lease=30, max_attempts=3) is None

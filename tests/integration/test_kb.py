@@ -149,10 +149,31 @@ def test_edits_and_deletions_reach_the_index(kb: KnowledgeBase, engine: Engine) 
 
 
 HOSTILE = [
-    '"', '""', '"unbalanced', "*", "路灯*", "NEAR(", "NEAR(a b)", "((()", "a) OR (b", "title:路灯",
-    "^start", "{title body}: x", "AND", "a OR b NOT c", "%", "_", "\\", "a & b | !c",
-    "'; DROP TABLE kb_articles;--", "foo:* <-> bar", "x" * 200, "“路灯”", "（路灯）", "- +",
-]  # fmt: skip
+    '"',
+    '""',
+    '"unbalanced',
+    "*",
+    "路灯*",
+    "NEAR(",
+    "NEAR(a b)",
+    "((()",
+    "a) OR (b",
+    "title:路灯",
+    "^start",
+    "{title body}: x",
+    "AND",
+    "a OR b NOT c",
+    "%",
+    "_",
+    "\\",
+    "a & b | !c",
+    "'; DROP TABLE kb_articles;--",
+    "foo:* <-> bar",
+    "x" * 200,
+    "“路灯”",
+    "（路灯）",
+    "- +",
+]
 
 
 def test_hostile_queries_are_literal_or_refused(seeded: KnowledgeBase) -> None:
@@ -174,8 +195,12 @@ def test_hostile_queries_are_literal_or_refused(seeded: KnowledgeBase) -> None:
 
 def test_query_parsing() -> None:
     assert parse_query('  "water  outage" 路灯，不亮 NEAR(x) ') == [
-        "water outage", "路灯", "不亮", "NEAR", "x",
-    ]  # fmt: skip
+        "water outage",
+        "路灯",
+        "不亮",
+        "NEAR",
+        "x",
+    ]
     assert parse_query("Light light LIGHT") == ["Light"]
     too_many = " ".join(f"w{i}" for i in range(MAX_TERMS + 1))
     for bad in ("", "   ", '"', "* ( ) :", "x" * 201, too_many):
@@ -202,9 +227,11 @@ def test_editing_rules(kb: KnowledgeBase, engine: Engine) -> None:
         checked.put("x", article("T", "B", category="street_lights"), "sup1")
     assert bad.value.code == "kb.bad_category"
     checked.put("x", article("T", "B", category="noise"), "sup1")
-    for wrong, code in ((article("T", "B", kinds=("gossip",)), "kb.bad_kind"),
-                        (article("T", "B", language="fr"), "kb.bad_language"),
-                        (article(" ", "B"), "kb.bad_article")):  # fmt: skip
+    for wrong, code in (
+        (article("T", "B", kinds=("gossip",)), "kb.bad_kind"),
+        (article("T", "B", language="fr"), "kb.bad_language"),
+        (article(" ", "B"), "kb.bad_article"),
+    ):
         with pytest.raises(Invalid) as exc:
             kb.put("y", wrong, "sup1")
         assert exc.value.code == code
@@ -251,10 +278,14 @@ async def api(
     """An HTTP client, a supervisor's and an agent's Authorization headers."""
     await asyncio.to_thread(
         lambda: service.agents.upsert(
-            "kbagent", name="KB Agent", extension=None, roles=["agent"], skills={"zh": 3},
+            "kbagent",
+            name="KB Agent",
+            extension=None,
+            roles=["agent"],
+            skills={"zh": 3},
             password_hash=hash_password(AGENT_PW),
         )
-    )  # fmt: skip
+    )
     async with supervisor_session(service, settings, "kbsup", "kb-supervisor-pw") as (http, sup):
         tok = await http.post("/api/auth/token", json={"agent_id": "kbagent", "password": AGENT_PW})
         assert tok.status_code == 200, tok.text
@@ -319,17 +350,26 @@ async def test_api_bad_input_is_422_never_500(
 ) -> None:
     http, sup, agent = api
     refused = {
-        "": "kb.bad_query", "   ": "kb.bad_query", '"': "kb.bad_query", "*": "kb.bad_query",
-        "( ) :": "kb.bad_query", " ".join(f"w{i}" for i in range(MAX_TERMS + 1)): "kb.bad_query",
-    }  # fmt: skip
+        "": "kb.bad_query",
+        "   ": "kb.bad_query",
+        '"': "kb.bad_query",
+        "*": "kb.bad_query",
+        "( ) :": "kb.bad_query",
+        " ".join(f"w{i}" for i in range(MAX_TERMS + 1)): "kb.bad_query",
+    }
     for q, code in refused.items():
         r = await http.get("/api/kb/search", params={"q": q}, headers=agent)
         assert r.status_code == 422 and r.json()["error"] == code, (q, r.text)
     bad_params: list[dict[str, str | int]] = [
-        {}, {"q": "x" * 201}, {"q": "x", "limit": 0}, {"q": "x", "limit": 10**6},
-        {"q": "x", "limit": "many"}, {"q": "x", "kind": "gossip"},
-        {"q": "x", "category": "NOT A CATEGORY"}, {"q": "x", "language": "fr"},
-    ]  # fmt: skip
+        {},
+        {"q": "x" * 201},
+        {"q": "x", "limit": 0},
+        {"q": "x", "limit": 10**6},
+        {"q": "x", "limit": "many"},
+        {"q": "x", "kind": "gossip"},
+        {"q": "x", "category": "NOT A CATEGORY"},
+        {"q": "x", "language": "fr"},
+    ]
     for params in bad_params:
         r = await http.get("/api/kb/search", params=params, headers=agent)
         assert r.status_code == 422, (params, r.text)
@@ -337,9 +377,13 @@ async def test_api_bad_input_is_422_never_500(
         r = await http.get("/api/kb/search", params={"q": q}, headers=agent)
         assert r.status_code in (200, 422), (q, r.text)
     bad_bodies = [
-        {**NEW, "kinds": ["gossip"]}, {**NEW, "language": "fr"}, {**NEW, "title": ""},
-        {**NEW, "category": "Bad Category"}, {**NEW, "extra": 1}, {**NEW, "id": "Bad Id"},
-    ]  # fmt: skip
+        {**NEW, "kinds": ["gossip"]},
+        {**NEW, "language": "fr"},
+        {**NEW, "title": ""},
+        {**NEW, "category": "Bad Category"},
+        {**NEW, "extra": 1},
+        {**NEW, "id": "Bad Id"},
+    ]
     for body in bad_bodies:
         assert (await http.post("/api/kb", json=body, headers=sup)).status_code == 422, body
     mismatch = await http.put("/api/kb/one-id", json={**NEW, "id": "other-id"}, headers=sup)

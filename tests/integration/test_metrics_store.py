@@ -35,7 +35,7 @@ def at(hour: int, minute: int = 0, second: int = 0) -> datetime:
 
 
 def call(
-    linkedid: str,
+    call_id: str,
     start: datetime,
     wait: float | None,
     talk: float | None,
@@ -52,13 +52,21 @@ def call(
     else:
         disposition = Disposition.ANSWERED if answered else Disposition.ABANDONED
     return CallRecord(
-        linkedid=linkedid, caller_number="13900000000", dialled_number="12345", started_at=t0,
-        queue=queue, queue_joined_at=t0 if queue else None,
+        call_id=call_id,
+        caller_number="13900000000",
+        dialled_number="12345",
+        started_at=t0,
+        queue=queue,
+        queue_joined_at=t0 if queue else None,
         answered_at=t0 + (wait or 0) if answered else None,
-        ended_at=t0 + (wait or 0) + (talk or 0) + 1, agent=agent if answered else None,
-        queue_wait=wait, talk_time=talk, disposition=disposition, language=language,
+        ended_at=t0 + (wait or 0) + (talk or 0) + 1,
+        agent=agent if answered else None,
+        queue_wait=wait,
+        talk_time=talk,
+        disposition=disposition,
+        language=language,
         request_kind=kind,
-    )  # fmt: skip
+    )
 
 
 def settings(sl: float = 20.0) -> Settings:
@@ -75,8 +83,13 @@ def test_hand_computed_day(engine: Engine) -> None:
     agents, calls = AgentStore(engine), CallStore(engine)
     agents.upsert("a1", name="A One", extension="1001", roles=["agent"], skills={})
 
-    def state(event: str, when: datetime, paused: bool = False, reason: str | None = None,
-              call: str | None = None) -> None:  # fmt: skip
+    def state(
+        event: str,
+        when: datetime,
+        paused: bool = False,
+        reason: str | None = None,
+        call: str | None = None,
+    ) -> None:
         ext = None if event == "logout" else "1001"
         agents.set_session(
             "a1", event=event, extension=ext, paused=paused, reason=reason, call=call, now=when
@@ -119,8 +132,11 @@ def test_hand_computed_day(engine: Engine) -> None:
     occ = day["occupancy"]["a1"]
     # Logged in 09:30-11:10 (6000 s), a 900 s break, 50 s of wrap-up, 180 s of talk.
     assert (occ["logged_in_s"], occ["paused_s"], occ["wrap_up_s"], occ["talk_s"]) == (
-        6000.0, 900.0, 50.0, 180.0,
-    )  # fmt: skip
+        6000.0,
+        900.0,
+        50.0,
+        180.0,
+    )
     assert occ["occupancy"] == round(230 / 5100, 4)
 
     # Whole hours 01:00..21:00 were summed into call_hours; the answer is the same from them.
@@ -153,11 +169,11 @@ def test_hand_computed_day(engine: Engine) -> None:
     hour_sums = select(h.bucket, h.agent_id, h.ready_s, h.paused_s, h.wrap_up_s)
     with engine.connect() as conn:
         hours = sorted(conn.execute(hour_sums))
-        wraps = dict(conn.execute(select(CallRow.linkedid, CallRow.wrapup_time)).all())
+        wraps = dict(conn.execute(select(CallRow.call_id, CallRow.wrapup_time)).all())
     rebuild(engine, attribute_wrapups=True)
     with engine.connect() as conn:
         assert sorted(conn.execute(hour_sums)) == hours
-        assert dict(conn.execute(select(CallRow.linkedid, CallRow.wrapup_time)).all()) == wraps
+        assert dict(conn.execute(select(CallRow.call_id, CallRow.wrapup_time)).all()) == wraps
         assert (conn.scalar(select(func.count()).select_from(AgentSegmentRow)) or 0) > 0
     assert wraps["r1"] == 30.0 and wraps["r2"] == 20.0
 
@@ -167,12 +183,19 @@ def test_wrapup_before_its_record_lands_is_kept(engine: Engine) -> None:
     (a slow database): the wrap-up is kept and the record fills in the row later."""
     agents, calls = AgentStore(engine), CallStore(engine)
     agents.upsert("a2", name="", extension="1002", roles=["agent"], skills={})
-    agents.set_session("a2", event="login", extension="1002", paused=False, reason=None,
-                       now=at(14))  # fmt: skip
-    agents.set_session("a2", event="pause", extension="1002", paused=True, reason="wrap-up",
-                       call="late-1", now=at(14, 5))  # fmt: skip
-    agents.set_session("a2", event="unpause", extension="1002", paused=False, reason=None,
-                       now=at(14, 5, 15))  # fmt: skip
+    agents.set_session("a2", event="login", extension="1002", paused=False, reason=None, now=at(14))
+    agents.set_session(
+        "a2",
+        event="pause",
+        extension="1002",
+        paused=True,
+        reason="wrap-up",
+        call="late-1",
+        now=at(14, 5),
+    )
+    agents.set_session(
+        "a2", event="unpause", extension="1002", paused=False, reason=None, now=at(14, 5, 15)
+    )
     calls.save(call("late-1", at(14, 2), 4.0, 150.0, "1002"))
     got = metrics(engine, at(14), at(15))["groups"]["total"]["total"]
     assert got["answered"] == 1 and got["aht"] == 165.0
@@ -224,9 +247,13 @@ def make_traffic(rng: random.Random) -> tuple[list[CallRecord], list[Shift]]:
 
 
 def reference(
-    calls: list[CallRecord], shifts: list[Shift], since: datetime, until: datetime,
-    now: datetime, sl: float,
-) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+    calls: list[CallRecord],
+    shifts: list[Shift],
+    since: datetime,
+    until: datetime,
+    now: datetime,
+    sl: float,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Straight from the definitions, per call and per event, without any store."""
     groups: dict[str, dict[str, list[CallRecord]]] = {"total": {}, "agent": {}, "hour": {}}
     for c in calls:
@@ -251,9 +278,10 @@ def reference(
                 "short_abandons": len(short),
                 "asa": round(sum(waits) / len(ans), 4) if ans else None,
                 "service_level": round(sum(w <= sl for w in waits) / (len(cs) - len(short)), 4)
-                if len(cs) > len(short) else None,
+                if len(cs) > len(short)
+                else None,
                 "talk_hours": round(sum(c.talk_time or 0 for c in ans) / 3600, 4),
-            }  # fmt: skip
+            }
     occupancy: dict[str, Any] = {}
     for s in shifts:
         logged = paused = 0.0
@@ -303,8 +331,13 @@ def test_random_traffic_matches_reference(engine: Engine) -> None:
         store.save_many(calls[i : i + 50])
     now = at(20, 17, 33)
     ms = MetricsStore(engine)
-    ranges = [(at(0), at(23)), (at(6), at(20)), (at(7, 13, 5), at(15, 59, 59)),
-              (at(9, 30), at(9, 45)), (at(12), at(13))]  # fmt: skip
+    ranges = [
+        (at(0), at(23)),
+        (at(6), at(20)),
+        (at(7, 13, 5), at(15, 59, 59)),
+        (at(9, 30), at(9, 45)),
+        (at(12), at(13)),
+    ]
     ranges += [
         (a, a + timedelta(seconds=rng.randrange(60, 9 * 3600)))
         for a in (at(6) + timedelta(seconds=rng.randrange(0, 14 * 3600)) for _ in range(8))
@@ -322,11 +355,19 @@ def test_random_traffic_matches_reference(engine: Engine) -> None:
                 for key, figures in keyed.items():
                     for name, value in figures.items():
                         assert got[g][key][name] == pytest.approx(value, abs=1e-3), (
-                            since, until, g, key, name,
-                        )  # fmt: skip
+                            since,
+                            until,
+                            g,
+                            key,
+                            name,
+                        )
             occ = result["occupancy"]
-            flat = {(a, k): o[k] for a, o in occ.items() if o["logged_in_s"]
-                    for k in ("logged_in_s", "paused_s", "talk_s")}  # fmt: skip
+            flat = {
+                (a, k): o[k]
+                for a, o in occ.items()
+                if o["logged_in_s"]
+                for k in ("logged_in_s", "paused_s", "talk_s")
+            }
             want_flat = {(a, k): v for a, o in want_occ.items() for k, v in o.items()}
             assert flat == pytest.approx(want_flat, abs=0.11), (since, until)
 
@@ -336,15 +377,20 @@ def test_hot_desk_talk_goes_to_whoever_sat_there(engine: Engine) -> None:
     agents, calls = AgentStore(engine), CallStore(engine)
     for agent_id in ("day", "late"):
         agents.upsert(agent_id, name="", extension="1003", roles=["agent"], skills={})
-    shifts = [("day", "login", at(9)), ("day", "logout", at(10)),
-              ("late", "login", at(10)), ("late", "logout", at(12))]  # fmt: skip
+    shifts = [
+        ("day", "login", at(9)),
+        ("day", "logout", at(10)),
+        ("late", "login", at(10)),
+        ("late", "logout", at(12)),
+    ]
     for agent_id, event, when in shifts:
         ext = None if event == "logout" else "1003"
         agents.set_session(
             agent_id, event=event, extension=ext, paused=False, reason=None, now=when
         )
-    calls.save_many([call("h1", at(9, 30), 3.0, 100.0, "1003"),
-                     call("h2", at(11), 3.0, 200.0, "1003")])  # fmt: skip
+    calls.save_many(
+        [call("h1", at(9, 30), 3.0, 100.0, "1003"), call("h2", at(11), 3.0, 200.0, "1003")]
+    )
     for since, until in ((at(8), at(13)), (at(9, 10), at(11, 50))):
         occ = metrics(engine, since, until)["occupancy"]
         assert (occ["day"]["talk_s"], occ["late"]["talk_s"]) == (100.0, 200.0), (since, until)
@@ -357,26 +403,38 @@ def test_migration_fills_agent_time_from_existing_history(blank_url: str) -> Non
     # The columns' own type writes the times as the store does on each database.
     times = [bindparam(k, type_=UtcDateTime()) for k in ("at", "started", "ended", "joined", "now")]
     engine = make_engine(url)
-    events = [("login", None, at(9)), ("pause", "wrap-up", at(9, 10)),
-              ("unpause", None, at(9, 10, 25)), ("logout", None, at(10, 30))]  # fmt: skip
+    events = [
+        ("login", None, at(9)),
+        ("pause", "wrap-up", at(9, 10)),
+        ("unpause", None, at(9, 10, 25)),
+        ("logout", None, at(10, 30)),
+    ]
     with engine.begin() as conn:
         for event, reason, when in events:
             conn.execute(
-                text("INSERT INTO agent_events (agent_id, event, reason, extension, at) "
-                     "VALUES ('old', :e, :r, '1009', :at)").bindparams(times[0]),
+                text(
+                    "INSERT INTO agent_events (agent_id, event, reason, extension, at) "
+                    "VALUES ('old', :e, :r, '1009', :at)"
+                ).bindparams(times[0]),
                 {"e": event, "r": reason, "at": when},
-            )  # fmt: skip
-        old_call = {"linkedid": "o1", "started": at(9, 5), "joined": at(9, 5, 1),
-                    "ended": at(9, 9, 4), "now": at(9, 10)}  # fmt: skip
+            )
+        old_call = {
+            "call_id": "o1",
+            "started": at(9, 5),
+            "joined": at(9, 5, 1),
+            "ended": at(9, 9, 4),
+            "now": at(9, 10),
+        }
         conn.execute(
-            text("INSERT INTO calls (linkedid, caller_number, caller_name, dialled_number, "
-                 "started_at, ended_at, queue, queue_joined_at, agent, queue_wait, talk_time, "
-                 "disposition, recordings, ivr_path, variables, resynced, updated_at) VALUES "
-                 "(:linkedid, '139', '', '12345', :started, :ended, 'operator', :joined, "
-                 "'1009', 3.0, 240.0, 'answered', '{}', '[]', '{}', :no, :now)"
-                 ).bindparams(*times[1:]),
+            text(
+                "INSERT INTO calls (call_id, caller_number, caller_name, dialled_number, "
+                "started_at, ended_at, queue, queue_joined_at, agent, queue_wait, talk_time, "
+                "disposition, recordings, ivr_path, variables, resynced, updated_at) VALUES "
+                "(:call_id, '139', '', '12345', :started, :ended, 'operator', :joined, "
+                "'1009', 3.0, 240.0, 'answered', '{}', '[]', '{}', :no, :now)"
+            ).bindparams(*times[1:]),
             {**old_call, "no": False},
-        )  # fmt: skip
+        )
     migrate(url)
     got = metrics(engine, at(9), at(11))
     assert got["groups"]["total"]["total"]["aht"] == 265.0  # 240 s talk + 25 s wrap-up
@@ -388,8 +446,7 @@ def test_migration_fills_agent_time_from_existing_history(blank_url: str) -> Non
 def test_illegal_ranges_are_refused(engine: Engine) -> None:
     service = MetricsService(settings().metrics_config(), MetricsStore(engine))
     year_and_more = at(0) + timedelta(days=401)
-    cases = [(at(10), at(9), "metrics.bad_range"),
-             (at(0), year_and_more, "metrics.range_too_long")]  # fmt: skip
+    cases = [(at(10), at(9), "metrics.bad_range"), (at(0), year_and_more, "metrics.range_too_long")]
     for since, until, code in cases:
         with pytest.raises(Invalid) as err:
             service.compute(since, until, ["total"])
@@ -399,17 +456,23 @@ def test_illegal_ranges_are_refused(engine: Engine) -> None:
 
 
 def test_out_of_town_callers_are_counted_by_region(engine: Engine) -> None:
-    rules = RegionRules(CallerSettings(
-        home_region="Jinan",
-        regions=(RegionRule(prefix="0531", region="Jinan"),
-                 RegionRule(prefix="010", region="Beijing")),
-    ))  # fmt: skip
+    rules = RegionRules(
+        CallerSettings(
+            home_region="Jinan",
+            regions=(
+                RegionRule(prefix="0531", region="Jinan"),
+                RegionRule(prefix="010", region="Beijing"),
+            ),
+        )
+    )
     calls = CallStore(engine, lambda number: rules.classify(number).name)
     numbers = ["053188880001", "01066660001", "01066660002", "+4930123456"]
     calls.save_many(
-        [replace(call(f"g{i}", at(15, i), 3.0, 60.0, "1001"), caller_number=n)
-         for i, n in enumerate(numbers)]
-    )  # fmt: skip
+        [
+            replace(call(f"g{i}", at(15, i), 3.0, 60.0, "1001"), caller_number=n)
+            for i, n in enumerate(numbers)
+        ]
+    )
     metrics = MetricsService(settings().metrics_config(), MetricsStore(engine))
     got = metrics.compute(at(15), at(16), ["region"])
     offered = {k: v["offered"] for k, v in got["groups"]["region"].items()}

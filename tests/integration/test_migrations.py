@@ -34,10 +34,17 @@ for _module in pkgutil.iter_modules(hotline.db.__path__):
 # Objects the migrations make that the models do not declare, on purpose: the full-text
 # search machinery of each database and two indexes of the agent history.
 MIGRATION_ONLY = {
-    "kb_fts", "kb_fts_data", "kb_fts_docsize", "kb_fts_idx", "kb_fts_config",  # SQLite FTS5
-    "ix_kb_articles_search", "ix_kb_articles_trgm", "kb_articles.search",  # PostgreSQL
-    "ix_agent_events_agent_at", "ix_agent_events_at",
-}  # fmt: skip
+    "kb_fts",
+    "kb_fts_data",
+    "kb_fts_docsize",
+    "kb_fts_idx",
+    "kb_fts_config",  # SQLite FTS5
+    "ix_kb_articles_search",
+    "ix_kb_articles_trgm",
+    "kb_articles.search",  # PostgreSQL
+    "ix_agent_events_agent_at",
+    "ix_agent_events_at",
+}
 
 
 def revisions(url: str) -> list[tuple[str, str]]:
@@ -170,11 +177,14 @@ def agent_history(rng: random.Random) -> tuple[list[dict[str, Any]], list[dict[s
         for _ in range(1600):
             roll = rng.random()
             step = (
-                0 if roll < 0.05
-                else rng.uniform(1, 600) if roll < 0.45
-                else rng.uniform(600, 5400) if roll < 0.85
+                0
+                if roll < 0.05
+                else rng.uniform(1, 600)
+                if roll < 0.45
+                else rng.uniform(600, 5400)
+                if roll < 0.85
                 else rng.uniform(5400, 30000)
-            )  # fmt: skip
+            )
             t += timedelta(seconds=round(step, 3))
             if rng.random() < 0.05:  # some on the hour
                 t = t.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)

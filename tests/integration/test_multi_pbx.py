@@ -4,9 +4,12 @@ The end-to-end tests start two private Asterisk instances ("east" and "west", re
 configuration, each on its own ports) and one service connected to both; real pjsua2 agents
 register on each and real calls go into each at the same time. Each call's record names its
 PBX, the live view shows both PBXes' calls and agents at once, the metrics count each PBX's
-calls, two calls with the same Asterisk linkedid (forced with Originate's ChannelId) stay two
+calls, two calls with the same Asterisk Linkedid (forced with Originate's ChannelId) stay two
 records, and one PBX going down stops nothing on the other. Fast tests cover the configuration,
 the call ids, the rendered files and the store on SQLite and PostgreSQL.
+
+One module on purpose (about 550 lines): the two-PBX world is built once per module, and the
+fast checks of its parts sit beside the end-to-end calls they explain.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from hotline.metrics.store import MetricsStore
 from telephony.ami.events import AmiEvent
 from telephony.asterisk.render import render
 from telephony.sip import CallHandle, Phone, SipStack
-from telephony.tracker import CallRecord, CallTracker, UpdateKind, call_id, scoped
+from telephony.tracker import CallRecord, CallTracker, UpdateKind, global_call_id, scoped
 from testkit.support import poll, recorded, supervisor_session, wait_for
 from tests.integration.conftest import Databases
 from tests.integration.multi_pbx_support import (
@@ -103,40 +106,84 @@ def test_several_pbxes_validate_and_round_trip() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"pbxes": [_pbx("a", ["2001"]), _pbx("a", ["3001"])]},
-         "pbxes[1].name: 'a' is also the name of pbxes[0]"),
-        ({"pbxes": [_pbx("a", ["2001"]), _pbx("b", ["2001"])]},
-         "pbxes[1]: agent 2001 is also an endpoint of PBX 'a'"),
-        ({"pbxes": [_pbx("a", ["2001"]), _pbx("b", [], phones=[{"number": "2001"}])]},
-         "pbxes[1]: phone 2001 is also an endpoint of PBX 'a'"),
-        ({"pbxes": [_pbx("a", ["2001"]), {**_pbx("b", ["3001"]),
-                                            "ami": {"host": "pbx-a.example", "port": 5038}}]},
-         "pbxes[1].ami: pbx-a.example:5038 is also the AMI of pbxes[0]"),
-        ({"pbx": _pbx("a", ["2001"]), "pbxes": [_pbx("b", ["3001"]), _pbx("c", ["4001"])]},
-         "give either pbx (one PBX) or pbxes (several), not both"),
+        (
+            {"pbxes": [_pbx("a", ["2001"]), _pbx("a", ["3001"])]},
+            "pbxes[1].name: 'a' is also the name of pbxes[0]",
+        ),
+        (
+            {"pbxes": [_pbx("a", ["2001"]), _pbx("b", ["2001"])]},
+            "pbxes[1]: agent 2001 is also an endpoint of PBX 'a'",
+        ),
+        (
+            {"pbxes": [_pbx("a", ["2001"]), _pbx("b", [], phones=[{"number": "2001"}])]},
+            "pbxes[1]: phone 2001 is also an endpoint of PBX 'a'",
+        ),
+        (
+            {
+                "pbxes": [
+                    _pbx("a", ["2001"]),
+                    {**_pbx("b", ["3001"]), "ami": {"host": "pbx-a.example", "port": 5038}},
+                ]
+            },
+            "pbxes[1].ami: pbx-a.example:5038 is also the AMI of pbxes[0]",
+        ),
+        (
+            {"pbx": _pbx("a", ["2001"]), "pbxes": [_pbx("b", ["3001"]), _pbx("c", ["4001"])]},
+            "give either pbx (one PBX) or pbxes (several), not both",
+        ),
         ({"pbxes": [_pbx("east-1", ["2001"])]}, "pbxes[0].name: PBX name must be 1-20 letters"),
-        ({"pbxes": [_pbx("a", ["2001"]), {**_pbx("b", ["3001"]),
-                                            "inbound": [{"number": "9", "queue": "operator"}]}],
-          "service_number": "7"},
-         "service_number 7 has no entry in the inbound of any PBX"),
+        (
+            {
+                "pbxes": [
+                    _pbx("a", ["2001"]),
+                    {**_pbx("b", ["3001"]), "inbound": [{"number": "9", "queue": "operator"}]},
+                ],
+                "service_number": "7",
+            },
+            "service_number 7 has no entry in the inbound of any PBX",
+        ),
         # The IVR may send callers to any queue it names: a PBX running a menu needs them all.
-        ({"pbxes": [_pbx("a", ["2001"]), {**_pbx("b", ["3001"]), "inbound": [
-            {"number": "12345", "queue": "operator", "menu": "m"}]}],
-          "ivr": {"prompts": {"p": {"zh": "x"}}, "menus": {"m": {"entry": "n", "nodes": {"n": {
-              "prompt": ["p"], "on_exhausted": {"queue": "nowhere"}}}}}}},
-         "unknown queue 'nowhere' (pbxes[1])"),
+        (
+            {
+                "pbxes": [
+                    _pbx("a", ["2001"]),
+                    {
+                        **_pbx("b", ["3001"]),
+                        "inbound": [{"number": "12345", "queue": "operator", "menu": "m"}],
+                    },
+                ],
+                "ivr": {
+                    "prompts": {"p": {"zh": "x"}},
+                    "menus": {
+                        "m": {
+                            "entry": "n",
+                            "nodes": {"n": {"prompt": ["p"], "on_exhausted": {"queue": "nowhere"}}},
+                        }
+                    },
+                },
+            },
+            "unknown queue 'nowhere' (pbxes[1])",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_pbx_lists_are_refused_naming_the_field(data: dict[str, Any], message: str) -> None:
     assert message in _problems(data)
 
 
 def test_private_pbxes_must_not_share_ports_or_folders(tmp_path: Path) -> None:
-    emb = {"sip_port": 5080, "rtp_start": 30000, "rtp_end": 30099,
-           "runtime_dir": str(tmp_path / "a")}  # fmt: skip
+    emb = {
+        "sip_port": 5080,
+        "rtp_start": 30000,
+        "rtp_end": 30099,
+        "runtime_dir": str(tmp_path / "a"),
+    }
     a = {**_pbx("a", ["2001"]), "mode": "embedded", "ami": {"port": 6001}, "embedded": emb}
-    b = {**_pbx("b", ["3001"]), "mode": "embedded", "ami": {"port": 6002},
-         "embedded": {**emb, "rtp_start": 30050, "rtp_end": 30149}}  # fmt: skip
+    b = {
+        **_pbx("b", ["3001"]),
+        "mode": "embedded",
+        "ami": {"port": 6002},
+        "embedded": {**emb, "rtp_start": 30050, "rtp_end": 30149},
+    }
     text = _problems({"pbxes": [a, b]})
     assert "pbxes[1].embedded.runtime_dir: the same folder as pbxes[0]'s" in text
     assert "pbxes[1].embedded: RTP range overlaps pbxes[0]'s" in text
@@ -168,9 +215,9 @@ def test_each_pbx_has_its_own_secret_and_files(tmp_path: Path) -> None:
 
 # -- call ids ---------------------------------------------------------------------------------
 def test_call_ids_are_global_and_left_alone_when_already_so() -> None:
-    assert call_id("east", "1763700000.12") == "east-1763700000.12"
-    assert call_id("east", "east-1763700000.12") == "east-1763700000.12"  # systemname = east
-    assert call_id("", "1763700000.12") == "1763700000.12"  # one PBX, as before
+    assert global_call_id("east", "1763700000.12") == "east-1763700000.12"
+    assert global_call_id("east", "east-1763700000.12") == "east-1763700000.12"  # systemname = east
+    assert global_call_id("", "1763700000.12") == "1763700000.12"  # one PBX, as before
     ev = AmiEvent("Newchannel", {"Linkedid": "1763700000.12", "Uniqueid": "1763700000.12"}, 1.0)
     east = scoped("east")(ev)
     assert east.get("Linkedid") == "east-1763700000.12"
@@ -191,17 +238,20 @@ def _replayed(pbx: str, stream: str) -> list[CallRecord]:
 
 
 def test_store_keeps_colliding_calls_of_two_pbxes_apart(engine: Engine) -> None:
-    """The same recorded calls arrive from two PBXes (same linkedids): two records each time,
+    """The same recorded calls arrive from two PBXes (same Linkedids): two records each time,
     and every figure by PBX counts its own (SQLite and PostgreSQL)."""
     east = _replayed("east", "answered") + _replayed("east", "abandoned")
     west = _replayed("west", "answered")
-    assert east[0].linkedid.removeprefix("east-") == west[0].linkedid.removeprefix("west-")
+    assert east[0].call_id.removeprefix("east-") == west[0].call_id.removeprefix("west-")
     store = CallStore(engine)
     store.save_many(east + west)
     store.save_many(west)  # a replayed write changes nothing
     rows = store.find(limit=10)
-    assert sorted((r.pbx, r.linkedid.split("-")[0]) for r in rows) == [
-        ("east", "east"), ("east", "east"), ("west", "west")]  # fmt: skip
+    assert sorted((r.pbx, r.call_id.split("-")[0]) for r in rows) == [
+        ("east", "east"),
+        ("east", "east"),
+        ("west", "west"),
+    ]
     assert [r.pbx for r in store.find(pbx="west")] == ["west"]
     since = datetime.fromtimestamp(min(r.started_at for r in east + west), UTC) - timedelta(1)
     total, by_pbx = store.summaries(since)
@@ -254,16 +304,16 @@ def _number() -> str:
 
 
 async def _ended(
-    env: TwoPbx, *, linkedid: str | None = None, caller_number: str | None = None
+    env: TwoPbx, *, call_id: str | None = None, caller_number: str | None = None
 ) -> CallRow:
     """The ended record of a call, by its global id or its caller's number."""
 
     def probe() -> CallRow | None:
         rows = env.service.store.find(limit=50, caller_number=caller_number)
-        rows = [r for r in rows if linkedid is None or r.linkedid == linkedid]
+        rows = [r for r in rows if call_id is None or r.call_id == call_id]
         return rows[0] if rows and rows[0].ended_at is not None else None
 
-    what = linkedid or caller_number
+    what = call_id or caller_number
     return await wait_for(probe, 20, f"the ended record of {what}")
 
 
@@ -296,17 +346,21 @@ async def test_two_pbxes_feed_one_service(
 
         async def both_live() -> dict[str, Any] | None:
             snap: dict[str, Any] = (await http.get("/api/live", headers=auth)).json()
-            connected = {c["pbx"]: c for c in snap["calls"] if c["state"] == "connected"
-                         and c["caller_number"] in numbers.values()}  # fmt: skip
+            connected = {
+                c["pbx"]: c
+                for c in snap["calls"]
+                if c["state"] == "connected" and c["caller_number"] in numbers.values()
+            }
             on_call = {a["pbx"] for a in snap["agents"] if a["state"] == "on_call"}
             return snap if set(connected) == on_call == set(SEATS) else None
 
         snap = await wait_for(both_live, 15, "both PBXes' calls and agents in the live view")
         assert {p["name"]: p["connected"] for p in snap["pbxes"]} == {"east": True, "west": True}
-        assert all(p["calls_in_progress"] >= 1 and p["agents"]["on_call"] == 1
-                   for p in snap["pbxes"])  # fmt: skip
+        assert all(
+            p["calls_in_progress"] >= 1 and p["agents"]["on_call"] == 1 for p in snap["pbxes"]
+        )
         for call in snap["calls"]:
-            assert call["linkedid"].startswith(f"{call['pbx']}-"), call
+            assert call["call_id"].startswith(f"{call['pbx']}-"), call
             assert call["caller_number"] == numbers[call["pbx"]] and call["queue"] == QUEUE
         queue = next(q for q in snap["queues"] if q["name"] == QUEUE)
         assert set(queue["by_pbx"]) == {"east", "west"} and queue["members"] == 2
@@ -321,7 +375,7 @@ async def test_two_pbxes_feed_one_service(
         await asyncio.gather(*(talk(call) for call, _ in legs.values()))
         for pbx, exts in SEATS.items():
             rec = await _ended(two, caller_number=numbers[pbx])
-            assert rec.pbx == pbx and rec.linkedid.startswith(f"{pbx}-")
+            assert rec.pbx == pbx and rec.call_id.startswith(f"{pbx}-")
             assert rec.disposition == "answered" and rec.agent == exts[0] and rec.queue == QUEUE
             assert rec.ivr == "done" and rec.request_kind == "consultation"
             assert rec.queue_wait is not None and rec.talk_time is not None
@@ -332,23 +386,30 @@ async def test_two_pbxes_feed_one_service(
                 await wait_for(partial(recorded, Path(path)), 10, f"recording {path}")
 
         # A forced collision: both PBXes start a call with the same Asterisk uniqueid (and so
-        # linkedid). A Local channel enters the plain number's queue; the agent answers.
+        # call_id). A Local channel enters the plain number's queue; the agent answers.
         raw = f"collide-{uuid.uuid4().hex[:8]}"
 
         async def originate(pbx: str) -> None:
             ami = svc.links[pbx].ami
             assert ami is not None
             await ami.send(
-                {"Action": "Originate", "Channel": f"Local/{PLAIN_NUMBER}@hotline-inbound",
-                 "ChannelId": f"{raw}.1", "OtherChannelId": f"{raw}.2",
-                 "Application": "Wait", "Data": "4", "Async": "true"}, as_list=False,
-            )  # fmt: skip
+                {
+                    "Action": "Originate",
+                    "Channel": f"Local/{PLAIN_NUMBER}@hotline-inbound",
+                    "ChannelId": f"{raw}.1",
+                    "OtherChannelId": f"{raw}.2",
+                    "Application": "Wait",
+                    "Data": "4",
+                    "Async": "true",
+                },
+                as_list=False,
+            )
 
         await asyncio.gather(*(originate(p) for p in SEATS))
         for pbx, exts in SEATS.items():
-            rec = await _ended(two, linkedid=f"{pbx}-{raw}.1")
+            rec = await _ended(two, call_id=f"{pbx}-{raw}.1")
             assert rec.pbx == pbx and rec.disposition == "answered" and rec.agent == exts[0]
-        collided = [r for r in svc.store.find(limit=20) if r.linkedid.endswith(f"-{raw}.1")]
+        collided = [r for r in svc.store.find(limit=20) if r.call_id.endswith(f"-{raw}.1")]
         assert sorted(r.pbx or "" for r in collided) == ["east", "west"]
 
         # Metrics by PBX: each PBX's two calls, answered; and one PBX alone.
@@ -359,8 +420,9 @@ async def test_two_pbxes_feed_one_service(
         by_pbx = r.json()["groups"]["pbx"]
         for pbx in SEATS:
             assert (by_pbx[pbx]["offered"], by_pbx[pbx]["answered"]) == (2, 2), by_pbx
-        r = await http.get("/api/metrics", headers=auth,
-                           params=[*window, ("group", "agent"), ("pbx", "west")])  # fmt: skip
+        r = await http.get(
+            "/api/metrics", headers=auth, params=[*window, ("group", "agent"), ("pbx", "west")]
+        )
         assert r.status_code == 200, r.text
         assert set(r.json()["groups"]["agent"]) == {SEATS["west"][0]}
         assert set(r.json()["occupancy"]) == {f"west-{SEATS['west'][0]}"}
@@ -373,10 +435,14 @@ async def test_two_pbxes_feed_one_service(
     config = tmp_path / "mp.yaml"
     config.write_text(yaml.safe_dump(two.settings.model_dump(mode="json")), encoding="utf-8")
     out = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "hotline.app.cli", "-c", str(config), "calls",
-                         "--pbx", "west"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        subprocess.run,
+        [sys.executable, "-m", "hotline.app.cli", "-c", str(config), "calls", "--pbx", "west"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ},
-    )  # fmt: skip
+    )
     assert out.returncode == 0, out.stderr
     lines = [ln for ln in out.stdout.splitlines()[1:] if ln.strip()]
     assert len(lines) == 2 and all(" west " in ln for ln in lines), out.stdout
@@ -391,10 +457,14 @@ async def test_wallboard_shows_both_pbxes(
     svc = two.service
     await asyncio.to_thread(
         lambda: svc.agents.upsert(
-            "mpwall", name="Wall", extension=None, roles=["supervisor"], skills={},
+            "mpwall",
+            name="Wall",
+            extension=None,
+            roles=["supervisor"],
+            skills={},
             password_hash=hash_password("multi-wall-pw"),
         )
-    )  # fmt: skip
+    )
     await asyncio.to_thread(RESULTS.mkdir, exist_ok=True)
     url = f"http://127.0.0.1:{two.settings.listen.api_port}/wallboard"
     wait = WebDriverWait(browser, 20)

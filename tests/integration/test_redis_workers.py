@@ -70,7 +70,7 @@ FAST = {"lease": 3, "heartbeat_timeout": 6, "maintenance_chance": 1.0, "stop_tim
 
 @dataclass(frozen=True)
 class Recording:
-    linkedid: str
+    call_id: str
     path: Path
     word: str
 
@@ -116,17 +116,34 @@ class WorkerCli:
     """``hotline worker KIND --processes N`` as a subprocess, its log in a file."""
 
     def __init__(
-        self, config: Path, processes: int, redis_url: str, log: Path,
-        kind: str = "transcribe", env: dict[str, str] | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        config: Path,
+        processes: int,
+        redis_url: str,
+        log: Path,
+        kind: str = "transcribe",
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.log = log
         environ = {**os.environ, "HOTLINE_REDIS_URL": redis_url, **(env or {})}
         self._out = log.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hotline.app.cli", "-c", str(config), "worker", kind,
-             "--processes", str(processes)],
-            cwd=ROOT, env=environ, stdout=self._out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "hotline.app.cli",
+                "-c",
+                str(config),
+                "worker",
+                kind,
+                "--processes",
+                str(processes),
+            ],
+            cwd=ROOT,
+            env=environ,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+        )
 
     def text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -175,8 +192,13 @@ def test_two_workers_one_killed_mid_batch_every_recording_transcribed_once(
     db = make_engine(pg_url)
     jobs = JobStore(db)
     for rec in recordings:
-        assert jobs.enqueue(rec.linkedid, {"caller": str(rec.path)}, language="en",
-                            ivr_kind=None, not_before=datetime.now(UTC))  # fmt: skip
+        assert jobs.enqueue(
+            rec.call_id,
+            {"caller": str(rec.path)},
+            language="en",
+            ivr_kind=None,
+            not_before=datetime.now(UTC),
+        )
     config = _config(tmp_path / "hotline.yaml", pg_url, "kill")
     workers = WorkerCli(config, 2, redis_server.url, tmp_path / "workers.log")
     publisher = Publisher.connect(_queue_config(redis_server, "kill"))
@@ -192,15 +214,22 @@ def test_two_workers_one_killed_mid_batch_every_recording_transcribed_once(
 
         victim = poll(running, 120, "a worker transcribing", interval=0.02)
         os.kill(_pid(victim.worker), signal.SIGKILL)  # mid-transcription: no chance to clean up
-        poll(lambda: all(j.status == DONE for j in _jobs(jobs, recordings)), 300,
-             "every recording transcribed", interval=0.2)  # fmt: skip
+        poll(
+            lambda: all(j.status == DONE for j in _jobs(jobs, recordings)),
+            300,
+            "every recording transcribed",
+            interval=0.2,
+        )
         # Re-publishing finished jobs (a duplicate or late message) stores nothing new.
         before = {j.id: j for j in _jobs(jobs, recordings)}
         already = workers.count(r"already done, nothing stored")
         for job in before.values():
-            publisher.transcribe(job.id, job.linkedid)
-        poll(lambda: workers.count(r"already done, nothing stored") == already + len(before),
-             120, "the duplicates acknowledged")  # fmt: skip
+            publisher.transcribe(job.id, job.call_id)
+        poll(
+            lambda: workers.count(r"already done, nothing stored") == already + len(before),
+            120,
+            "the duplicates acknowledged",
+        )
         assert {j.id: j for j in _jobs(jobs, recordings)} == before
     finally:
         status = workers.stop()
@@ -212,7 +241,7 @@ def test_two_workers_one_killed_mid_batch_every_recording_transcribed_once(
         assert job.status == DONE and job.error == "", job
         assert rec.word in str(job.transcript).lower(), (rec.word, job.transcript)
         # One stored result: a single "done" per job in the workers' log, no refused one.
-        assert len(re.findall(rf"job {job.id} \(call {job.linkedid}\): done", log)) == 1, log
+        assert len(re.findall(rf"job {job.id} \(call {job.call_id}\): done", log)) == 1, log
     assert "): lost" not in log
     killed = next(j for j in _jobs(jobs, recordings) if j.id == victim.id)
     assert killed.attempts == 2 and killed.worker != victim.worker  # finished by another worker
@@ -222,7 +251,7 @@ def test_two_workers_one_killed_mid_batch_every_recording_transcribed_once(
 
 
 def _jobs(jobs: JobStore, recordings: list[Recording]) -> list[Job]:
-    found = [jobs.get(r.linkedid) for r in recordings]
+    found = [jobs.get(r.call_id) for r in recordings]
     assert all(j is not None for j in found)
     return [j for j in found if j is not None]
 
@@ -255,19 +284,25 @@ async def test_with_redis_down_the_service_keeps_its_jobs_and_publishes_them_whe
     calls = recordings[:3]
     ticket_ids = {}
     for rec in calls:
-        detail = await tickets.create(SYSTEM, {"description": "from a call"}, status="draft",
-                                      linkedid=rec.linkedid)  # fmt: skip
-        ticket_ids[rec.linkedid] = detail.ticket.id
+        detail = await tickets.create(
+            SYSTEM, {"description": "from a call"}, status="draft", call_id=rec.call_id
+        )
+        ticket_ids[rec.call_id] = detail.ticket.id
     redis_server.stop()  # Redis goes down before the calls end
     workers: WorkerCli | None = None
     task = asyncio.create_task(transcription.run())
     try:
         now = time.time()
         for rec in calls:
-            record = CallRecord(linkedid=rec.linkedid, caller_number="13900000099",
-                                started_at=now - 40, ended_at=now, language="en",
-                                disposition=Disposition.ANSWERED,
-                                recordings={"caller": str(rec.path)})  # fmt: skip
+            record = CallRecord(
+                call_id=rec.call_id,
+                caller_number="13900000099",
+                started_at=now - 40,
+                ended_at=now,
+                language="en",
+                disposition=Disposition.ANSWERED,
+                recordings={"caller": str(rec.path)},
+            )
             transcription.on_update(CallUpdate(UpdateKind.ENDED, record))
         jobs = JobStore(svc.engine)
         # Kept in the store, not published: the outbox says why, once.
@@ -277,12 +312,16 @@ async def test_with_redis_down_the_service_keeps_its_jobs_and_publishes_them_whe
         config = _config(tmp_path / "hotline.yaml", pg_url, "outage")
         workers = WorkerCli(config, 1, redis_server.url, tmp_path / "workers.log")
         await wait_for(lambda: workers.count("connection error") > 0, 60, "workers see it")
-        assert all(jobs.get(r.linkedid).status == "queued" for r in calls)  # type: ignore[union-attr]
+        assert all(jobs.get(r.call_id).status == "queued" for r in calls)  # type: ignore[union-attr]
         redis_server.start()  # back, empty: nothing was published while it was down
         for rec in calls:
-            ticket = ticket_ids[rec.linkedid]
-            await wait_for(partial(_ticket_transcript, tickets, ticket), 240,
-                           f"{rec.linkedid}'s transcript on its ticket", interval=0.2)  # fmt: skip
+            ticket = ticket_ids[rec.call_id]
+            await wait_for(
+                partial(_ticket_transcript, tickets, ticket),
+                240,
+                f"{rec.call_id}'s transcript on its ticket",
+                interval=0.2,
+            )
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -297,7 +336,7 @@ async def test_with_redis_down_the_service_keeps_its_jobs_and_publishes_them_whe
     assert len(outage) == 1 and outage[0].levelname == "ERROR"
     assert redis_server.password not in caplog.text
     for rec in calls:
-        job = jobs.get(rec.linkedid)
+        job = jobs.get(rec.call_id)
         assert job is not None and job.status == DONE and job.attempts == 1
         assert rec.word in str(job.transcript).lower()
     assert jobs.finished_undelivered() == []
@@ -326,13 +365,22 @@ async def test_a_database_outage_delays_the_workers_jobs_and_loses_none(
         await proxy.stop_accepting()
         proxy.cut()  # the database is gone for the workers
         for rec in calls:
-            assert jobs.enqueue(rec.linkedid, {"caller": str(rec.path)}, language="en",
-                                ivr_kind=None, not_before=datetime.now(UTC))  # fmt: skip
+            assert jobs.enqueue(
+                rec.call_id,
+                {"caller": str(rec.path)},
+                language="en",
+                ivr_kind=None,
+                not_before=datetime.now(UTC),
+            )
         assert await asyncio.to_thread(_outbox(jobs, publisher).publish_due) == len(calls)
         await wait_for(lambda: workers.count("database unreachable") > 0, 60, "the outage seen")
         await proxy.start(port=proxy.port)  # back
-        await wait_for(lambda: all(j.status == DONE for j in _jobs(jobs, calls)), 180,
-                       "the jobs done after the outage", interval=0.2)  # fmt: skip
+        await wait_for(
+            lambda: all(j.status == DONE for j in _jobs(jobs, calls)),
+            180,
+            "the jobs done after the outage",
+            interval=0.2,
+        )
     finally:
         status = await asyncio.to_thread(workers.stop)
         publisher.close()
@@ -377,8 +425,15 @@ def test_bad_job_settings_are_explained(tmp_path: Path, pg_url: str) -> None:
     _config(blank, f"sqlite:///{tmp_path / 'empty.db'}", "cfg")
     out = _cli("-c", str(blank), "worker", "transcribe", env={"HOTLINE_REDIS_URL": "redis://x"})
     assert out.returncode == 2 and "hotline db upgrade" in out.stderr, out.stderr
-    out = _cli("-c", str(good), "worker", "transcribe", "--processes", "0",
-               env={"HOTLINE_REDIS_URL": "redis://x"})  # fmt: skip
+    out = _cli(
+        "-c",
+        str(good),
+        "worker",
+        "transcribe",
+        "--processes",
+        "0",
+        env={"HOTLINE_REDIS_URL": "redis://x"},
+    )
     assert out.returncode == 2 and "--processes: must be between 1 and 64" in out.stderr
     plain = tmp_path / "plain.yaml"
     plain.write_text(yaml.safe_dump({"database": {"url": pg_url}}))
@@ -388,9 +443,13 @@ def test_bad_job_settings_are_explained(tmp_path: Path, pg_url: str) -> None:
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "hotline.app.cli", *args], cwd=ROOT, capture_output=True, text=True,
-        timeout=120, env={"PATH": "/usr/bin:/bin", **(env or {})},
-    )  # fmt: skip
+        [sys.executable, "-m", "hotline.app.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", **(env or {})},
+    )
 
 
 def test_a_worker_stopped_mid_job_gives_it_back_and_another_finishes_it(
@@ -399,8 +458,13 @@ def test_a_worker_stopped_mid_job_gives_it_back_and_another_finishes_it(
     db = make_engine(pg_url)
     jobs = JobStore(db)
     rec = recordings[0]
-    assert jobs.enqueue(rec.linkedid, {"caller": str(rec.path)}, language="en", ivr_kind=None,
-                        not_before=datetime.now(UTC))  # fmt: skip
+    assert jobs.enqueue(
+        rec.call_id,
+        {"caller": str(rec.path)},
+        language="en",
+        ivr_kind=None,
+        not_before=datetime.now(UTC),
+    )
     # No time to finish after SIGTERM: the job must be given back.
     config = _config(tmp_path / "hotline.yaml", pg_url, "giveback", stop_timeout=0)
     publisher = Publisher.connect(_queue_config(redis_server, "giveback"))

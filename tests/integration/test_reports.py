@@ -31,13 +31,21 @@ def record(n: int, hour: int, wait: float, talk: float | None, agent: str | None
     start = datetime(2026, 11, 20, hour, 5, tzinfo=SHANGHAI).timestamp()
     answered = talk is not None
     return CallRecord(
-        linkedid=f"r{n}", caller_number=f"1390000000{n}", dialled_number="12345",
-        started_at=start, queue="operator", queue_joined_at=start + 8,
+        call_id=f"r{n}",
+        caller_number=f"1390000000{n}",
+        dialled_number="12345",
+        started_at=start,
+        queue="operator",
+        queue_joined_at=start + 8,
         answered_at=start + 8 + wait if answered else None,
-        ended_at=start + 8 + wait + (talk or 0), agent=agent, queue_wait=wait, talk_time=talk,
+        ended_at=start + 8 + wait + (talk or 0),
+        agent=agent,
+        queue_wait=wait,
+        talk_time=talk,
         disposition=Disposition.ANSWERED if answered else Disposition.ABANDONED,
-        language="zh", request_kind="complaint" if n == 1 else "consultation",
-    )  # fmt: skip
+        language="zh",
+        request_kind="complaint" if n == 1 else "consultation",
+    )
 
 
 def test_daily_report_from_known_records(tmp_path: Path, engine: Engine) -> None:
@@ -52,12 +60,15 @@ def test_daily_report_from_known_records(tmp_path: Path, engine: Engine) -> None
     )
     tickets = TicketStore(engine)
     noon = datetime(2026, 11, 20, 12, tzinfo=SHANGHAI)
-    first = tickets.insert({"status": "open", "category": "street_lighting",
-                            "caller_number": "13900000001"}, actor="a", at=noon)  # fmt: skip
-    for values in ({"category": "street_lighting", "repeat_of": first.id},
-                   {"category": "noise"}):  # fmt: skip
-        tickets.insert({"status": "open", "caller_number": "13900000001", **values},
-                       actor="a", at=noon)  # fmt: skip
+    first = tickets.insert(
+        {"status": "open", "category": "street_lighting", "caller_number": "13900000001"},
+        actor="a",
+        at=noon,
+    )
+    for values in ({"category": "street_lighting", "repeat_of": first.id}, {"category": "noise"}):
+        tickets.insert(
+            {"status": "open", "caller_number": "13900000001", **values}, actor="a", at=noon
+        )
     cfg = tmp_path / "hotline.yaml"
     url = engine.url.render_as_string(hide_password=False)
     cfg.write_text(shipped_config_with(url), encoding="utf-8")

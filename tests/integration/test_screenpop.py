@@ -36,10 +36,14 @@ PASSWORD = "pop-page-pw"
 async def _agent(service: Service, agent_id: str, ext: str) -> None:
     await asyncio.to_thread(
         lambda: service.agents.upsert(
-            agent_id, name=agent_id.title(), extension=ext, roles=["agent"],
-            skills={"pop": 4}, password_hash=hash_password(PASSWORD),
+            agent_id,
+            name=agent_id.title(),
+            extension=ext,
+            roles=["agent"],
+            skills={"pop": 4},
+            password_hash=hash_password(PASSWORD),
         )
-    )  # fmt: skip
+    )
 
 
 async def test_pop_reaches_only_its_agent_and_files_the_ticket_with_the_call(
@@ -90,8 +94,15 @@ async def test_pop_reaches_only_its_agent_and_files_the_ticket_with_the_call(
 
     def pop_shown(shot: str) -> dict[str, str | bool]:
         wait.until(ec.text_to_be_present_in_element((By.ID, "pop-number"), number))
-        fields = ("pop-number", "pop-region", "pop-language", "pop-path", "pop-kind",
-                  "pop-queue", "pop-wait")  # fmt: skip
+        fields = (
+            "pop-number",
+            "pop-region",
+            "pop-language",
+            "pop-path",
+            "pop-kind",
+            "pop-queue",
+            "pop-wait",
+        )
         shown: dict[str, str | bool] = {f: browser.find_element(By.ID, f).text for f in fields}
         shown["out"] = browser.find_element(By.ID, "pop-out").text
         shown["repeat"] = browser.find_element(By.ID, "repeat").is_displayed()
@@ -111,7 +122,7 @@ async def test_pop_reaches_only_its_agent_and_files_the_ticket_with_the_call(
     assert not first["repeat"], "a first call is no repeat"
     pop = service.screenpop.current("popa")
     assert pop is not None and pop.caller.number == number
-    linkedid = pop.linkedid
+    call_id = pop.call_id
 
     # A page that reconnects (here: reloads) gets the current call's pop again.
     await asyncio.to_thread(browser.refresh)
@@ -120,7 +131,7 @@ async def test_pop_reaches_only_its_agent_and_files_the_ticket_with_the_call(
 
     # The transcript, when ready, updates the draft on the page live; the page searches the
     # knowledge base.
-    assert service.screenpop.update(linkedid, {"transcript": "caller: 路灯坏了"})
+    assert service.screenpop.update(call_id, {"transcript": "caller: 路灯坏了"})
 
     def transcript_and_search() -> str:
         wait.until(ec.text_to_be_present_in_element_value((By.ID, "draft-transcript"), "路灯坏了"))
@@ -153,7 +164,7 @@ async def test_pop_reaches_only_its_agent_and_files_the_ticket_with_the_call(
     want = ("open", "complaint", "street_lighting", number)
     assert (t.status, t.kind, t.category, t.caller_number) == want
     assert t.location == "Heping Road 12" and t.caller_language == "zh" and t.repeat_of is None
-    assert [c.linkedid for c in detail.calls] == [linkedid]
+    assert [c.call_id for c in detail.calls] == [call_id]
     assert detail.history[0].actor == "popa"
     assert not (await service.desk.get("popa")).paused  # filing ended the wrap-up
     record = await ended_record(service, number)

@@ -35,9 +35,17 @@ class Proc:
     async def start(self) -> None:
         with self.log.open("ab") as out:
             self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "hotline.app.cli", "-c", str(self.config), "run",
-                cwd=self.config.parent, env=self.env, stdout=out, stderr=out,
-            )  # fmt: skip
+                sys.executable,
+                "-m",
+                "hotline.app.cli",
+                "-c",
+                str(self.config),
+                "run",
+                cwd=self.config.parent,
+                env=self.env,
+                stdout=out,
+                stderr=out,
+            )
 
     async def kill(self) -> None:
         assert self.proc is not None
@@ -62,8 +70,12 @@ async def second(
     data["pbx"]["mode"] = "external"
     data["database"]["url"] = db_url("restart")
     api_port = free_port()
-    data["listen"] = {"api_host": "127.0.0.1", "api_port": api_port,
-                      "agi_host": "127.0.0.1", "agi_port": free_port()}  # fmt: skip
+    data["listen"] = {
+        "api_host": "127.0.0.1",
+        "api_port": api_port,
+        "agi_host": "127.0.0.1",
+        "agi_port": free_port(),
+    }
     config = tmp_path / "service.yaml"
     config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     env = {

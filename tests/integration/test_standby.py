@@ -159,8 +159,12 @@ async def pair(
             data["asr"]["enabled"] = False  # no Vosk workers: this test is about the records
             data["ha"] = {**FAST.model_dump(), "instance": f"inst-{name}"}
             api_port = free_port()
-            data["listen"] = {"api_host": "127.0.0.1", "api_port": api_port,
-                              "agi_host": "127.0.0.1", "agi_port": free_port()}  # fmt: skip
+            data["listen"] = {
+                "api_host": "127.0.0.1",
+                "api_port": api_port,
+                "agi_host": "127.0.0.1",
+                "agi_port": free_port(),
+            }
             config = tmp_path / f"{name}.yaml"
             config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
             http = await stack.enter_async_context(
@@ -218,8 +222,7 @@ async def test_standby_takes_over_live_calls_and_every_call_has_one_record(
     admin = await admin_headers(a)
     seats: dict[str, Phone] = {}
     for agent_id, ext in (("h1", "2015"), ("h2", "2016")):
-        body = {"agent_id": agent_id, "name": f"HA {ext}", "extension": ext,
-                "skills": {"kill": 3}}  # fmt: skip
+        body = {"agent_id": agent_id, "name": f"HA {ext}", "extension": ext, "skills": {"kill": 3}}
         assert (await a.http.put(f"/api/agents/{agent_id}", headers=admin, json=body)).is_success
         seat = await add_agent(sip, settings, secrets, ext)
         phones.append(seat)
@@ -304,7 +307,7 @@ async def test_standby_takes_over_live_calls_and_every_call_has_one_record(
     assert records[0].resynced
     assert records[2].agent == first_free and records[2].resynced
     with engine.connect() as conn:
-        open_calls = conn.execute(select(CallRow.linkedid).where(CallRow.ended_at.is_(None)))
+        open_calls = conn.execute(select(CallRow.call_id).where(CallRow.ended_at.is_(None)))
         assert list(open_calls) == []
     engine.dispose()
 
@@ -318,22 +321,42 @@ def _connected(found: list[CallRow]) -> bool | None:
 
 
 # -- taking over stored calls (the tracker, no I/O) --------------------------------------------
-def _channel(uid: str, linkedid: str, duration: str, **more: str) -> AmiEvent:
-    headers = {"Uniqueid": uid, "Linkedid": linkedid, "Duration": duration, **more}
+def _channel(uid: str, call_id: str, duration: str, **more: str) -> AmiEvent:
+    headers = {"Uniqueid": uid, "Linkedid": call_id, "Duration": duration, **more}
     return AmiEvent("CoreShowChannel", headers, 0.0)
 
 
 def test_stored_calls_go_on_if_live_and_close_if_they_ended_unseen() -> None:
     tracker = CallTracker()
-    waiting = CallRecord(linkedid="100.1", caller_number="13800000001", started_at=1000.0,
-                         queue="q", queue_joined_at=1002.0, language="en",
-                         request_kind="complaint", ivr="done", ivr_path=["1", "2"])  # fmt: skip
-    talking = CallRecord(linkedid="100.2", caller_number="13800000002", started_at=1000.0,
-                         queue="q", queue_joined_at=1001.0, answered_at=1005.0, agent="2001",
-                         queue_wait=4.0)  # fmt: skip
-    gone = CallRecord(linkedid="100.3", caller_number="13800000003", started_at=1000.0,
-                      queue="q", queue_joined_at=1001.0)  # fmt: skip
-    done = CallRecord(linkedid="100.4", started_at=900.0, ended_at=950.0)
+    waiting = CallRecord(
+        call_id="100.1",
+        caller_number="13800000001",
+        started_at=1000.0,
+        queue="q",
+        queue_joined_at=1002.0,
+        language="en",
+        request_kind="complaint",
+        ivr="done",
+        ivr_path=["1", "2"],
+    )
+    talking = CallRecord(
+        call_id="100.2",
+        caller_number="13800000002",
+        started_at=1000.0,
+        queue="q",
+        queue_joined_at=1001.0,
+        answered_at=1005.0,
+        agent="2001",
+        queue_wait=4.0,
+    )
+    gone = CallRecord(
+        call_id="100.3",
+        caller_number="13800000003",
+        started_at=1000.0,
+        queue="q",
+        queue_joined_at=1001.0,
+    )
+    done = CallRecord(call_id="100.4", started_at=900.0, ended_at=950.0)
     assert tracker.restore([waiting, talking, gone, done]) == 3
     assert tracker.restore([waiting]) == 0  # known already: left alone
 
@@ -345,7 +368,7 @@ def test_stored_calls_go_on_if_live_and_close_if_they_ended_unseen() -> None:
     result = tracker.resync(live, asked_at=1030.0, now=1031.0)
     ended = [u.record for u in result.updates if u.kind is UpdateKind.ENDED]
     # Only the call the PBX no longer has is closed: the caller hung up in the queue, unseen.
-    assert [r.linkedid for r in ended] == ["100.3"]
+    assert [r.call_id for r in ended] == ["100.3"]
     assert ended[0].disposition is Disposition.ABANDONED and ended[0].resynced
     assert ended[0].ended_at == 1031.0 and ended[0].queue_wait == 30.0
     assert result.gaps == []  # the stored records already say queued and connected

@@ -124,8 +124,9 @@ def seed_known(store: SurveyStore) -> None:
     """The five results above, and surveys that must not count: one finished before the
     period, one unreachable in it, one still scheduled."""
     for result, department, category, agent, kind, ended in KNOWN:
-        completed(store, result, ended, department=department, category=category,
-                  agent=agent, kind=kind)  # fmt: skip
+        completed(
+            store, result, ended, department=department, category=category, agent=agent, kind=kind
+        )
     completed(store, "satisfied", DAY - timedelta(minutes=30), department="water")
     dialled(store, Next(UNREACHABLE, reason="busy"), DAY.replace(hour=12), department="water")
     scheduled(store, department="water")
@@ -133,9 +134,14 @@ def seed_known(store: SurveyStore) -> None:
 
 def figures(n: int, sat: int, basic: int, dis: int) -> dict[str, Any]:
     """A stats row as counted by hand: rate (sat + basic) / n, share sat / n."""
-    return {"surveyed": n, "satisfied": sat, "basically_satisfied": basic,
-            "dissatisfied": dis, "satisfaction_rate": round((sat + basic) / n, 4),
-            "satisfied_share": round(sat / n, 4)}  # fmt: skip
+    return {
+        "surveyed": n,
+        "satisfied": sat,
+        "basically_satisfied": basic,
+        "dissatisfied": dis,
+        "satisfaction_rate": round((sat + basic) / n, 4),
+        "satisfied_share": round(sat / n, 4),
+    }
 
 
 EXPECTED = {
@@ -158,8 +164,16 @@ def web_app(
     clock: Clock,
 ) -> FastAPI:
     agents = AgentStore(engine)
-    live = LiveView(settings.live_config(), QueueBoard(), agents, CallTracker(), CallStore(engine),
-                    surveys=surveys, alerts=alerts, clock=clock)  # fmt: skip
+    live = LiveView(
+        settings.live_config(),
+        QueueBoard(),
+        agents,
+        CallTracker(),
+        CallStore(engine),
+        surveys=surveys,
+        alerts=alerts,
+        clock=clock,
+    )
     metrics = MetricsService(
         settings.metrics_config(), MetricsStore(engine), TicketStore(engine), surveys=surveys
     )
@@ -173,8 +187,15 @@ def web_app(
 
     # No desk, knowledge base, screen-pop or caller look-ups: none of these routes asks.
     return create_app(
-        settings, SIGNER, agents, live, metrics, tickets, surveys, alerts,
-    )  # fmt: skip
+        settings,
+        SIGNER,
+        agents,
+        live,
+        metrics,
+        tickets,
+        surveys,
+        alerts,
+    )
 
 
 @dataclass
@@ -242,10 +263,12 @@ async def test_stats_refuse_bad_queries(api: Api) -> None:
     ]
     for params, code in bad:
         assert error(await api.http.get(stats, params=params, headers=SUP)) == (422, code)
-    assert (await api.http.get(stats, params={**ok, "until": "2027-12-25T00:00"},
-                               headers=SUP)).status_code == 200  # fmt: skip
-    assert (await api.http.get(stats, params={"since": "x", "until": "y"}, headers=SUP)
-            ).status_code == 422  # fmt: skip
+    assert (
+        await api.http.get(stats, params={**ok, "until": "2027-12-25T00:00"}, headers=SUP)
+    ).status_code == 200
+    assert (
+        await api.http.get(stats, params={"since": "x", "until": "y"}, headers=SUP)
+    ).status_code == 422
     assert (await api.http.get(stats, params=ok, headers=AGENT)).status_code == 403
     assert (await api.http.get(stats, params=ok)).status_code == 401
 
@@ -259,12 +282,24 @@ async def test_report_has_a_satisfaction_section(
     sat = data["satisfaction"]
     assert sat["total"] == {"key": "total", **EXPECTED["total"]["total"]}
     for group in ("department", "category", "agent"):
-        assert {r["key"]: {k: v for k, v in r.items() if k != "key"}
-                for r in sat["groups"][group]} == EXPECTED[group]  # fmt: skip
+        assert {
+            r["key"]: {k: v for k, v in r.items() if k != "key"} for r in sat["groups"][group]
+        } == EXPECTED[group]
     rows = list(csv.reader(to_csv(data).splitlines()))
-    head = rows.index(["satisfaction", "key", "surveyed", "satisfied", "basically_satisfied",
-                       "dissatisfied", "satisfaction_rate", "satisfied_share", "target_low",
-                       "target_high"])  # fmt: skip
+    head = rows.index(
+        [
+            "satisfaction",
+            "key",
+            "surveyed",
+            "satisfied",
+            "basically_satisfied",
+            "dissatisfied",
+            "satisfaction_rate",
+            "satisfied_share",
+            "target_low",
+            "target_high",
+        ]
+    )
     assert rows[head + 1] == ["total", "total", "5", "3", "1", "1", "0.8", "0.6", "0.95", "0.976"]
     assert ["department", "water", "3", "2", "0", "1", "0.6667", "0.6667"] in rows
     assert ["agent", "1001", "2", "1", "1", "0", "1.0", "0.5"] in rows
@@ -293,8 +328,12 @@ async def test_list_and_read_surveys(api: Api) -> None:
     tickets = TicketStore(api.engine)
     ticket = tickets.insert({"status": "open", "caller_number": "13912345678"}, actor="a", at=DAY)
     bare = tickets.insert({"status": "open", "caller_number": "13900000000"}, actor="a", at=DAY)
-    first = dialled(api.store, Next(UNREACHABLE, reason="busy at the last of 1"),
-                    DAY.replace(hour=10), ticket_id=ticket.id)  # fmt: skip
+    first = dialled(
+        api.store,
+        Next(UNREACHABLE, reason="busy at the last of 1"),
+        DAY.replace(hour=10),
+        ticket_id=ticket.id,
+    )
     second = completed(api.store, "dissatisfied", DAY.replace(hour=11))
     third = scheduled(api.store, number="+8613800001111")
 
@@ -310,8 +349,9 @@ async def test_list_and_read_surveys(api: Api) -> None:
     r = await api.http.get("/api/surveys", params={"limit": 1, "offset": 1}, headers=SUP)
     assert [s["id"] for s in r.json()["items"]] == [second.id] and r.json()["total"] == 3
     assert error(await api.http.get("/api/surveys?status=lost", headers=SUP)) == (
-        422, "survey.bad_status",
-    )  # fmt: skip
+        422,
+        "survey.bad_status",
+    )
     # Many citizens' numbers: supervisors only.
     assert (await api.http.get("/api/surveys", headers=AGENT)).status_code == 403
     assert (await api.http.get("/api/surveys")).status_code == 401
@@ -327,8 +367,9 @@ async def test_list_and_read_surveys(api: Api) -> None:
     assert attempt["result"] == "dissatisfied" and not got["has_comment"]
     assert "comment_path" not in got  # a server path is no client's business
     assert error(await api.http.get("/api/surveys/999999", headers=AGENT)) == (
-        404, "survey.not_found",
-    )  # fmt: skip
+        404,
+        "survey.not_found",
+    )
     assert (await api.http.get(f"/api/surveys/{second.id}")).status_code == 401
 
     # A ticket's survey; a ticket without one; no such ticket.
@@ -337,11 +378,13 @@ async def test_list_and_read_surveys(api: Api) -> None:
     assert r.json()["attempt_log"][0]["outcome"] == "busy"
     assert r.json()["reason"] == "busy at the last of 1"
     assert error(await api.http.get(f"/api/tickets/{bare.id}/survey", headers=AGENT)) == (
-        404, "ticket.no_survey",
-    )  # fmt: skip
+        404,
+        "ticket.no_survey",
+    )
     assert error(await api.http.get("/api/tickets/999999/survey", headers=AGENT)) == (
-        404, "ticket.not_found",
-    )  # fmt: skip
+        404,
+        "ticket.not_found",
+    )
 
 
 # -- operating -----------------------------------------------------------------------------------
@@ -354,39 +397,47 @@ async def test_pause_resume_and_cancel(api: Api) -> None:
     assert r.status_code == 200 and r.json()["status"] == "paused"
     assert api.store.claim(LATER + timedelta(days=1), 10) == []  # a held survey is not dialled
     assert error(await api.http.post(f"{base}/pause", headers=SUP)) == (
-        409, "survey.not_pausable",
-    )  # fmt: skip
+        409,
+        "survey.not_pausable",
+    )
 
     r = await api.http.post(f"{base}/resume", headers=SUP)
     assert r.status_code == 200 and r.json()["status"] == "scheduled"
     # Due now, no longer in 2030: the scheduler moves it into the window when it dials.
     assert datetime.fromisoformat(r.json()["next_at"]) == api.clock()
     assert error(await api.http.post(f"{base}/resume", headers=SUP)) == (
-        409, "survey.not_resumable",
-    )  # fmt: skip
+        409,
+        "survey.not_resumable",
+    )
 
     r = await api.http.post(f"{base}/cancel", json={"reason": "citizen moved away"}, headers=SUP)
     assert r.status_code == 200
     assert (r.json()["status"], r.json()["reason"]) == (
-        "cancelled", "cancelled by sup1: citizen moved away",
-    )  # fmt: skip
+        "cancelled",
+        "cancelled by sup1: citizen moved away",
+    )
     assert r.json()["finished_at"] is not None and r.json()["next_at"] is None
-    for action, code in (("cancel", "not_cancellable"), ("pause", "not_pausable"),
-                         ("resume", "not_resumable")):  # fmt: skip
+    for action, code in (
+        ("cancel", "not_cancellable"),
+        ("pause", "not_pausable"),
+        ("resume", "not_resumable"),
+    ):
         r = await api.http.post(f"{base}/{action}", headers=SUP)
         assert error(r) == (409, f"survey.{code}"), action
         assert "cancelled" in r.json()["message"]
     # A finished survey stays finished; an unknown one is 404 for every action.
     assert error(await api.http.post(f"/api/surveys/{done.id}/cancel", headers=SUP)) == (
-        409, "survey.not_cancellable",
-    )  # fmt: skip
+        409,
+        "survey.not_cancellable",
+    )
     for action in ("pause", "resume", "cancel"):
         r = await api.http.post(f"/api/surveys/999999/{action}", headers=SUP)
         assert error(r) == (404, "survey.not_found")
         assert (await api.http.post(f"{base}/{action}", headers=AGENT)).status_code == 403
         assert (await api.http.post(f"{base}/{action}")).status_code == 401
-    assert (await api.http.post(f"{base}/cancel", json={"colour": "red"}, headers=SUP)
-            ).status_code == 422  # fmt: skip
+    assert (
+        await api.http.post(f"{base}/cancel", json={"colour": "red"}, headers=SUP)
+    ).status_code == 422
     # Cancelling without a body: the reason still says who.
     other = scheduled(api.store)
     r = await api.http.post(f"/api/surveys/{other.id}/cancel", headers=SUP)
@@ -451,14 +502,19 @@ async def test_every_survey_route_is_404_when_surveys_are_off(
     engine: Engine, settings: Settings
 ) -> None:
     routes = [
-        ("GET", "/api/surveys"), ("GET", "/api/surveys/1"), ("GET", "/api/tickets/1/survey"),
-        ("POST", "/api/surveys/1/pause"), ("POST", "/api/surveys/1/resume"),
-        ("POST", "/api/surveys/1/cancel"), ("POST", "/api/surveys/pause"),
-        ("POST", "/api/surveys/resume"), ("GET", "/api/surveys/dialer"),
+        ("GET", "/api/surveys"),
+        ("GET", "/api/surveys/1"),
+        ("GET", "/api/tickets/1/survey"),
+        ("POST", "/api/surveys/1/pause"),
+        ("POST", "/api/surveys/1/resume"),
+        ("POST", "/api/surveys/1/cancel"),
+        ("POST", "/api/surveys/pause"),
+        ("POST", "/api/surveys/resume"),
+        ("GET", "/api/surveys/dialer"),
         ("PUT", "/api/surveys/optouts/13900001111"),
         ("DELETE", "/api/surveys/optouts/13900001111"),
         ("GET", "/api/surveys/stats?since=2026-11-20T00:00&until=2026-11-21T00:00"),
-    ]  # fmt: skip
+    ]
     async with client(web_app(settings, engine, None, SupervisorAlerts(), Clock(DAY))) as http:
         for method, path in routes:
             r = await http.request(method, path, headers=SUP)
@@ -470,9 +526,13 @@ async def test_every_survey_route_is_404_when_surveys_are_off(
 
 # -- alerts and the live view --------------------------------------------------------------------
 def dissatisfied_alert(ticket_id: int, at: datetime) -> Alert:
-    return Alert("survey.dissatisfied", at,
-                 f"ticket {ticket_id}: the citizen is dissatisfied", ticket_id,
-                 {"survey_id": ticket_id + 1, "department": "water"})  # fmt: skip
+    return Alert(
+        "survey.dissatisfied",
+        at,
+        f"ticket {ticket_id}: the citizen is dissatisfied",
+        ticket_id,
+        {"survey_id": ticket_id + 1, "department": "water"},
+    )
 
 
 async def test_alerts_and_the_live_snapshot(api: Api, frozen_now: datetime) -> None:
@@ -494,8 +554,9 @@ async def test_alerts_and_the_live_snapshot(api: Api, frozen_now: datetime) -> N
     assert r.json()[0]["kind"] == "survey.dissatisfied"
     assert r.json()[0]["data"] == {"survey_id": 43, "department": "water"}
     assert r.json()[0]["at"].endswith("+08:00")  # local time
-    assert [a["ticket_id"] for a in (await api.http.get("/api/alerts?limit=1", headers=SUP)
-                                     ).json()] == [42]  # fmt: skip
+    assert [
+        a["ticket_id"] for a in (await api.http.get("/api/alerts?limit=1", headers=SUP)).json()
+    ] == [42]
     assert (await api.http.get("/api/alerts", headers=AGENT)).status_code == 403
 
     snap = (await api.http.get("/api/live", headers=SUP)).json()
@@ -518,8 +579,14 @@ async def test_the_wallboard_shows_satisfaction_and_alerts(
     migrate(url)
     engine = make_engine(url)
     store, alerts = SurveyStore(engine), SupervisorAlerts()
-    AgentStore(engine).upsert("wsup", name="Wall", extension=None, roles=["supervisor"],
-                              skills={}, password_hash=hash_password("wall-pw-123"))  # fmt: skip
+    AgentStore(engine).upsert(
+        "wsup",
+        name="Wall",
+        extension=None,
+        roles=["supervisor"],
+        skills={},
+        password_hash=hash_password("wall-pw-123"),
+    )
     now = fixed_now
     for result in ("satisfied", "satisfied", "dissatisfied"):
         completed(store, result, now)

@@ -54,10 +54,13 @@ async def registered_phone(sip: SipStack, settings: Settings, user: str, passwor
     ports = allocate_ports(1, low=21000, high=30000)[0]
     phone = await sip.add_phone(
         PhoneConfig(
-            user, sip_port=ports.sip_port, rtp_port=ports.rtp_port,
-            registrar=f"sip:127.0.0.1:{settings.pbx.embedded.sip_port}", password=password,
+            user,
+            sip_port=ports.sip_port,
+            rtp_port=ports.rtp_port,
+            registrar=f"sip:127.0.0.1:{settings.pbx.embedded.sip_port}",
+            password=password,
         )
-    )  # fmt: skip
+    )
     await phone.wait_registered(10)
     return phone
 
@@ -121,11 +124,16 @@ async def resolved_ticket(service: Service, clock: Clock, number: str, language:
     tickets = tickets_at(service, clock)
     detail = await tickets.create(
         SYSTEM,
-        {"kind": "complaint", "category": "street_lighting", "caller_number": number,
-         "caller_language": language, "description": "street light broken on Heping Road",
-         "handler": "popa"},
+        {
+            "kind": "complaint",
+            "category": "street_lighting",
+            "caller_number": number,
+            "caller_language": language,
+            "description": "street light broken on Heping Road",
+            "handler": "popa",
+        },
         status="open",
-    )  # fmt: skip
+    )
     tid = detail.ticket.id
     await tickets.transition(SYSTEM, tid, "resolved", resolution="repaired on Friday")
     return tid
@@ -166,9 +174,16 @@ async def answer_with(call: CallHandle, digits: str, then_say: Path | None = Non
 
 
 async def test_satisfied_closes_dissatisfied_reopens_with_transcribed_comment(
-    service: Service, sip: SipStack, settings: Settings, secrets: Secrets, ua: Phone,
-    prompts: SurveyPrompts, clock: Clock, phones: list[Phone], tmp_path: Path,
-) -> None:  # fmt: skip
+    service: Service,
+    sip: SipStack,
+    settings: Settings,
+    secrets: Secrets,
+    ua: Phone,
+    prompts: SurveyPrompts,
+    clock: Clock,
+    phones: list[Phone],
+    tmp_path: Path,
+) -> None:
     happy_no, unhappy_no = CITIZENS[0], CITIZENS[1]
     happy = await registered_phone(sip, settings, happy_no, secrets.phone_passwords[happy_no])
     unhappy = await registered_phone(sip, settings, unhappy_no, secrets.phone_passwords[unhappy_no])
@@ -244,18 +259,27 @@ async def test_satisfied_closes_dissatisfied_reopens_with_transcribed_comment(
 
 
 async def test_busy_rejected_and_no_answer_are_retried_then_unreachable(
-    service: Service, sip: SipStack, settings: Settings, secrets: Secrets, ua: Phone,
-    prompts: SurveyPrompts, clock: Clock, phones: list[Phone],
-) -> None:  # fmt: skip
+    service: Service,
+    sip: SipStack,
+    settings: Settings,
+    secrets: Secrets,
+    ua: Phone,
+    prompts: SurveyPrompts,
+    clock: Clock,
+    phones: list[Phone],
+) -> None:
     number = CITIZENS[2]
     citizen = await registered_phone(sip, settings, number, secrets.phone_passwords[number])
     phones.append(citizen)
     # Open all day, so the retries land exactly at the spacing.
     sched = make_scheduler(
-        service, ua, prompts, clock, **ALWAYS,
-        retry_minutes={"busy": 30, "rejected": 45, "no_answer": 120, "no_input": 60,
-                       "failed": 60},
-    )  # fmt: skip
+        service,
+        ua,
+        prompts,
+        clock,
+        **ALWAYS,
+        retry_minutes={"busy": 30, "rejected": 45, "no_answer": 120, "no_input": 60, "failed": 60},
+    )
     ticket = await resolved_ticket(service, clock, number, language="zh")
     await sched.tick()
     survey = await survey_of(service, ticket)
@@ -299,9 +323,15 @@ async def test_busy_rejected_and_no_answer_are_retried_then_unreachable(
 
 
 async def test_nothing_dialled_outside_the_window_or_to_blocked_numbers(
-    service: Service, sip: SipStack, settings: Settings, secrets: Secrets, ua: Phone,
-    prompts: SurveyPrompts, clock: Clock, phones: list[Phone],
-) -> None:  # fmt: skip
+    service: Service,
+    sip: SipStack,
+    settings: Settings,
+    secrets: Secrets,
+    ua: Phone,
+    prompts: SurveyPrompts,
+    clock: Clock,
+    phones: list[Phone],
+) -> None:
     ok_no, dnc_no, optout_no = CITIZENS[3], CITIZENS[11], CITIZENS[4]  # [11]: do_not_call
     ok = await registered_phone(sip, settings, ok_no, secrets.phone_passwords[ok_no])
     dnc = await registered_phone(sip, settings, dnc_no, secrets.phone_passwords[dnc_no])
@@ -318,9 +348,14 @@ async def test_nothing_dialled_outside_the_window_or_to_blocked_numbers(
         service.surveys.window.calendar, holidays=frozenset(), makeup=frozenset()
     )
     sched = make_scheduler(
-        service, ua, prompts, clock, plain,
-        window={WINDOW_DAYS[day.weekday()]: "10:00-11:00"}, holiday_window=None,
-    )  # fmt: skip
+        service,
+        ua,
+        prompts,
+        clock,
+        plain,
+        window={WINDOW_DAYS[day.weekday()]: "10:00-11:00"},
+        holiday_window=None,
+    )
     t_ok = await resolved_ticket(service, clock, ok_no)
     t_dnc = await resolved_ticket(service, clock, dnc_no)
     t_out = await resolved_ticket(service, clock, optout_no)
@@ -332,8 +367,9 @@ async def test_nothing_dialled_outside_the_window_or_to_blocked_numbers(
     assert opens == datetime.combine(day, time(10), settings.tz)
     assert opens - clock() > LOOKBACK  # a ticket resolved then is surveyed: one clock for all
     assert ((await survey_of(service, t_dnc)).status, (await survey_of(service, t_out)).status) == (
-        "skipped", "skipped",
-    )  # fmt: skip
+        "skipped",
+        "skipped",
+    )
     assert "do-not-call" in (await survey_of(service, t_dnc)).reason
     assert "opted out" in (await survey_of(service, t_out)).reason
 
@@ -369,9 +405,14 @@ async def test_nothing_dialled_outside_the_window_or_to_blocked_numbers(
 
 
 async def test_killed_service_never_calls_a_ticket_twice(
-    service: Service, sip: SipStack, settings: Settings, secrets: Secrets,
-    phones: list[Phone], tmp_path: Path, db_url: NewDbUrl,
-) -> None:  # fmt: skip
+    service: Service,
+    sip: SipStack,
+    settings: Settings,
+    secrets: Secrets,
+    phones: list[Phone],
+    tmp_path: Path,
+    db_url: NewDbUrl,
+) -> None:
     """A real ``hotline run`` (external mode, its own SIP stack and database) is SIGKILLed
     while its survey call rings citizen A; ticket B is resolved while it is down. After the
     restart B is called once (due during the downtime) and A never again."""
@@ -390,15 +431,22 @@ async def test_killed_service_never_calls_a_ticket_twice(
     url = db_url("surveys")
     data["database"]["url"] = url
     api_port = free_port()
-    data["listen"] = {"api_host": "127.0.0.1", "api_port": api_port,
-                      "agi_host": "127.0.0.1", "agi_port": free_port()}  # fmt: skip
+    data["listen"] = {
+        "api_host": "127.0.0.1",
+        "api_port": api_port,
+        "agi_host": "127.0.0.1",
+        "agi_port": free_port(),
+    }
     data["asr"]["enabled"] = False
     data["surveys"].update(
-        dial=True, delay_minutes=0, poll_seconds=0.2, ring_timeout=20,
+        dial=True,
+        delay_minutes=0,
+        poll_seconds=0.2,
+        ring_timeout=20,
         holiday_window="00:00-24:00",
         window={d: "00:00-24:00" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
         sip={"registrar": f"127.0.0.1:{settings.pbx.embedded.sip_port}"},
-    )  # fmt: skip
+    )
     config = tmp_path / "service.yaml"
     config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     env = {
@@ -415,13 +463,21 @@ async def test_killed_service_never_calls_a_ticket_twice(
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", timeout=10) as http:
             await proc.start()
             admin = await api_up(http, proc)
-            body = {"kind": "complaint", "category": "street_lighting", "caller_number": a_no,
-                    "caller_language": "zh", "description": "lamp out"}  # fmt: skip
+            body = {
+                "kind": "complaint",
+                "category": "street_lighting",
+                "caller_number": a_no,
+                "caller_language": "zh",
+                "description": "lamp out",
+            }
             r = await http.post("/api/tickets", headers=admin, json=body)
             assert r.status_code in (200, 201), r.text
             t_a = r.json()["id"]
-            r = await http.post(f"/api/tickets/{t_a}/transition", headers=admin,
-                                json={"to": "resolved", "resolution": "repaired"})  # fmt: skip
+            r = await http.post(
+                f"/api/tickets/{t_a}/transition",
+                headers=admin,
+                json={"to": "resolved", "resolution": "repaired"},
+            )
             assert r.status_code == 200, r.text
             ringing = await a.next_incoming(30)  # the survey rings A ...
             await proc.kill()  # ... and the service dies mid-call
@@ -464,18 +520,28 @@ async def test_killed_service_never_calls_a_ticket_twice(
 async def resolved_ticket_in(tickets: TicketService, number: str) -> int:
     detail = await tickets.create(
         SYSTEM,
-        {"kind": "complaint", "category": "street_lighting", "caller_number": number,
-         "caller_language": "zh", "description": "lamp out"},
+        {
+            "kind": "complaint",
+            "category": "street_lighting",
+            "caller_number": number,
+            "caller_language": "zh",
+            "description": "lamp out",
+        },
         status="open",
-    )  # fmt: skip
+    )
     await tickets.transition(SYSTEM, detail.ticket.id, "resolved", resolution="repaired")
     return detail.ticket.id
 
 
 async def test_dialling_process_killed_mid_call_ends_the_survey_interrupted(
-    service: Service, sip: SipStack, settings: Settings, secrets: Secrets,
-    prompts: SurveyPrompts, clock: Clock, phones: list[Phone],
-) -> None:  # fmt: skip
+    service: Service,
+    sip: SipStack,
+    settings: Settings,
+    secrets: Secrets,
+    prompts: SurveyPrompts,
+    clock: Clock,
+    phones: list[Phone],
+) -> None:
     """The service's own dialer: survey calls in dialling processes. One is SIGKILLed while
     its call rings: the attempt ends ``interrupted`` (final), the next survey gets a new
     process and goes through."""
@@ -489,9 +555,13 @@ async def test_dialling_process_killed_mid_call_ends_the_survey_interrupted(
     phones += [ringing_phone, ok]
     s = surveys.config.model_copy(update={"ring_timeout": 30, **ALWAYS})
     pool = DialerPool(
-        s, user="survey", password=secrets.survey_password, registrar=surveys.registrar,
-        prompts=prompts, recordings_dir=surveys.recordings_dir,
-    )  # fmt: skip
+        s,
+        user="survey",
+        password=secrets.survey_password,
+        registrar=surveys.registrar,
+        prompts=prompts,
+        recordings_dir=surveys.recordings_dir,
+    )
     window = CallWindow.from_settings(s, surveys.window.calendar)
     sched = SurveyScheduler(s, surveys.store, window, pool, applier_at(service, clock), clock)
     try:
@@ -523,9 +593,15 @@ async def test_dialling_process_killed_mid_call_ends_the_survey_interrupted(
 
 
 async def test_answer_kept_when_the_citizen_hangs_up_during_the_comment_prompt(
-    service: Service, sip: SipStack, settings: Settings, secrets: Secrets, ua: Phone,
-    prompts: SurveyPrompts, clock: Clock, phones: list[Phone],
-) -> None:  # fmt: skip
+    service: Service,
+    sip: SipStack,
+    settings: Settings,
+    secrets: Secrets,
+    ua: Phone,
+    prompts: SurveyPrompts,
+    clock: Clock,
+    phones: list[Phone],
+) -> None:
     """Keys 3, then hangs up while the comment prompt plays: the "dissatisfied" stands (no
     retry, no second call), with no comment recorded."""
     number = CITIZENS[9]

@@ -69,9 +69,16 @@ def test_holiday_window_and_closing() -> None:
 
 def test_sip_status_outcomes() -> None:
     assert [outcome_of_status(s) for s in (486, 600, 480, 408, 487, 603, 403, 404, 503)] == [
-        "busy", "busy", "no_answer", "no_answer", "no_answer", "rejected", "rejected",
-        "failed", "failed",
-    ]  # fmt: skip
+        "busy",
+        "busy",
+        "no_answer",
+        "no_answer",
+        "no_answer",
+        "rejected",
+        "rejected",
+        "failed",
+        "failed",
+    ]
 
 
 def test_retries_spacing_and_final_statuses() -> None:
@@ -139,8 +146,9 @@ def test_bad_survey_config(surveys: dict[str, Any], message: str) -> None:
 
 
 def test_prompt_needed_in_every_ivr_language() -> None:
-    prompts = {p: {"zh": "好"} for p in ("question", "invalid", "no_input", "comment",
-                                         "thanks", "goodbye")}  # fmt: skip
+    prompts = {
+        p: {"zh": "好"} for p in ("question", "invalid", "no_input", "comment", "thanks", "goodbye")
+    }
     ivr = {"languages": {"zh": {"voice": "cmn"}, "en": {"voice": "en-us"}}}
     with pytest.raises(ConfigError, match=r"surveys.prompts.question: no text in 'en'"):
         parse_settings({"surveys": {"prompts": prompts}, "ivr": ivr}, "test")
@@ -154,8 +162,17 @@ def test_do_not_call_prefixes() -> None:
 
 # -- the store ------------------------------------------------------------------------------
 def candidate(n: int, at: datetime) -> Candidate:
-    return Candidate(n, None, f"1390000{n:04d}", "zh", "popa", "urban_management",
-                     "street_lighting", "complaint", at)  # fmt: skip
+    return Candidate(
+        n,
+        None,
+        f"1390000{n:04d}",
+        "zh",
+        "popa",
+        "urban_management",
+        "street_lighting",
+        "complaint",
+        at,
+    )
 
 
 def test_one_survey_per_ticket(engine: Engine, fixed_now: datetime) -> None:
@@ -200,8 +217,9 @@ def test_interrupted_call_is_never_dialled_again_by_itself(
     (claim,) = store.claim(now, 10)
     assert store.interrupt_calling(now) == [survey.id]  # the service died mid-call
     # The dead service's late result (had it survived) cannot move it any more.
-    assert not store.finish(claim, Next("completed"), outcome="answered", ended_at=now,
-                            result="satisfied")  # fmt: skip
+    assert not store.finish(
+        claim, Next("completed"), outcome="answered", ended_at=now, result="satisfied"
+    )
     later = now + timedelta(days=30)
     assert store.claim(later, 10) == []
     s = store.get(survey.id)
@@ -267,8 +285,12 @@ async def test_scheduler_surveys_recent_tickets_and_dials_inside_the_window_only
     async def resolved(number: str, at: datetime) -> int:
         """A ticket created and resolved at ``at`` (the clock then put back)."""
         back, clock.at = clock.at, at
-        values = {"kind": "complaint", "category": "street_lighting", "caller_number": number,
-                  "description": "lamp out"}  # fmt: skip
+        values = {
+            "kind": "complaint",
+            "category": "street_lighting",
+            "caller_number": number,
+            "description": "lamp out",
+        }
         d = await tickets.create(SYSTEM, values)
         await tickets.transition(SYSTEM, d.ticket.id, "resolved", resolution="repaired")
         clock.at = back
@@ -277,8 +299,9 @@ async def test_scheduler_surveys_recent_tickets_and_dials_inside_the_window_only
     # 10:00-11:00 four days ahead (local), on a calendar without holidays: closed now.
     day = frozen_now.astimezone(TZ).date() + timedelta(days=4)
     plain = dataclasses.replace(CALENDAR, holidays=frozenset(), makeup=frozenset())
-    s = SurveySettings(window={WINDOW_DAYS[day.weekday()]: "10:00-11:00"}, holiday_window=None,
-                       delay_minutes=1)  # fmt: skip
+    s = SurveySettings(
+        window={WINDOW_DAYS[day.weekday()]: "10:00-11:00"}, holiday_window=None, delay_minutes=1
+    )
     w = CallWindow.from_settings(s, plain)
     store, dialer, applied = SurveyStore(engine), Answering(), []
 

@@ -82,9 +82,13 @@ async def world(pbx: PrivateAsterisk, settings: Settings, db_url: NewDbUrl) -> A
     data["database"] = {"url": url}
     data["asr"]["enabled"] = False
     data["surveys"].update(
-        ALWAYS, dial=True, lease_seconds=LEASE, dispatch_seconds=3, ring_timeout=20,
+        ALWAYS,
+        dial=True,
+        lease_seconds=LEASE,
+        dispatch_seconds=3,
+        ring_timeout=20,
         sip={"registrar": f"127.0.0.1:{settings.pbx.embedded.sip_port}"},
-    )  # fmt: skip
+    )
     mine = Settings.model_validate(data)
     tickets = TicketService(
         mine.tickets, TicketStore(engine), tz=mine.tz, languages=mine.ivr.languages
@@ -98,17 +102,31 @@ async def world(pbx: PrivateAsterisk, settings: Settings, db_url: NewDbUrl) -> A
 def scheduler(
     world: World, clock: Clock, *, publish: Any = None, dialer: Any = None, dialler: str
 ) -> SurveyScheduler:
-    return SurveyScheduler(world.settings.surveys, world.store, world.window, dialer,
-                           world.applier, clock, publish=publish, dialler=dialler)  # fmt: skip
+    return SurveyScheduler(
+        world.settings.surveys,
+        world.store,
+        world.window,
+        dialer,
+        world.applier,
+        clock,
+        publish=publish,
+        dialler=dialler,
+    )
 
 
 async def resolved(world: World, number: str) -> int:
     detail = await world.tickets.create(
         SYSTEM,
-        {"kind": "complaint", "category": "street_lighting", "caller_number": number,
-         "caller_language": "en", "description": "street light broken", "handler": "popa"},
+        {
+            "kind": "complaint",
+            "category": "street_lighting",
+            "caller_number": number,
+            "caller_language": "en",
+            "description": "street light broken",
+            "handler": "popa",
+        },
         status="open",
-    )  # fmt: skip
+    )
     tid = detail.ticket.id
     await world.tickets.transition(SYSTEM, tid, "resolved", resolution="repaired")
     return tid
@@ -141,20 +159,30 @@ def _publisher(redis: PrivateRedis, namespace: str) -> Publisher:
 
 
 async def test_survey_calls_through_a_redis_worker_ring_each_citizen_once_per_attempt(
-    world: World, redis_server: PrivateRedis, sip: SipStack, settings: Settings,
-    secrets: Secrets, phones: list[Phone], tmp_path: Path,
-) -> None:  # fmt: skip
+    world: World,
+    redis_server: PrivateRedis,
+    sip: SipStack,
+    settings: Settings,
+    secrets: Secrets,
+    phones: list[Phone],
+    tmp_path: Path,
+) -> None:
     happy_no, ringing_no = CITIZENS[10], CITIZENS[9]
     happy = await registered_phone(sip, settings, happy_no, secrets.phone_passwords[happy_no])
-    ringing = await registered_phone(sip, settings, ringing_no,
-                                     secrets.phone_passwords[ringing_no])  # fmt: skip
+    ringing = await registered_phone(sip, settings, ringing_no, secrets.phone_passwords[ringing_no])
     phones += [happy, ringing]
     data = world.settings.model_dump(mode="json")
     data["jobs"] = {"engine": "redis", "namespace": "surveys", **FAST}
     config = tmp_path / "worker.yaml"
     config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    workers = WorkerCli(config, 1, redis_server.url, tmp_path / "workers.log", kind="survey",
-                        env={"HOTLINE_SURVEY_SIP_SECRET": secrets.survey_password})  # fmt: skip
+    workers = WorkerCli(
+        config,
+        1,
+        redis_server.url,
+        tmp_path / "workers.log",
+        kind="survey",
+        env={"HOTLINE_SURVEY_SIP_SECRET": secrets.survey_password},
+    )
     publisher = _publisher(redis_server, "surveys")
     clock = Clock(datetime.now(UTC))
 
@@ -172,15 +200,24 @@ async def test_survey_calls_through_a_redis_worker_ring_each_citizen_once_per_at
         live = await asyncio.to_thread(world.store.get, survey.id)
         assert live is not None and live.dialler is not None and live.dialled_at is not None
         await asyncio.to_thread(publisher.survey, survey.id, claim.n)  # a duplicate message
-        await wait_for(lambda: workers.count("dropped \\(a duplicate message\\)") == 1, 30,
-                       "the duplicate dropped")  # fmt: skip
+        await wait_for(
+            lambda: workers.count("dropped \\(a duplicate message\\)") == 1,
+            30,
+            "the duplicate dropped",
+        )
         await answer_with(call, "1")
-        done = await wait_for(lambda: asyncio.to_thread(_status, world, survey.id, "completed"),
-                              30, "the answer stored")  # fmt: skip
+        done = await wait_for(
+            lambda: asyncio.to_thread(_status, world, survey.id, "completed"),
+            30,
+            "the answer stored",
+        )
         assert (done.result, done.attempts, done.dialler) == ("satisfied", 1, None)
         await asyncio.to_thread(publisher.survey, survey.id, claim.n)  # a late one
-        await wait_for(lambda: workers.count(r"attempt 1 is over \(completed\)") == 1, 30,
-                       "the late message dropped")  # fmt: skip
+        await wait_for(
+            lambda: workers.count(r"attempt 1 is over \(completed\)") == 1,
+            30,
+            "the late message dropped",
+        )
         with pytest.raises(TimeoutError):
             await happy.next_incoming(2)  # rung once
         await sched.tick()  # the service applies the result to the ticket, once
@@ -199,8 +236,11 @@ async def test_survey_calls_through_a_redis_worker_ring_each_citizen_once_per_at
         assert dialling is not None and dialling.dialler is not None
         pid = int(dialling.dialler.rsplit("-", 1)[1])
         os.kill(pid, signal.SIGKILL)
-        await wait_for(lambda: workers.count("which stopped: interrupted, not dialled") == 1, 90,
-                       "the redelivered message")  # fmt: skip
+        await wait_for(
+            lambda: workers.count("which stopped: interrupted, not dialled") == 1,
+            90,
+            "the redelivered message",
+        )
         await first.wait_ended(40)
         with pytest.raises(TimeoutError):
             await ringing.next_incoming(3)  # never rung again for this attempt
@@ -262,9 +302,13 @@ async def test_with_redis_down_claims_go_back_and_an_unstarted_claim_is_reschedu
 
 
 async def test_a_new_active_scheduler_leaves_a_live_call_alone_and_interrupts_an_abandoned_one(
-    world: World, sip: SipStack, settings: Settings, secrets: Secrets,
-    prompts: SurveyPrompts, phones: list[Phone],  # noqa: F811
-) -> None:  # fmt: skip
+    world: World,
+    sip: SipStack,
+    settings: Settings,
+    secrets: Secrets,
+    prompts: SurveyPrompts,  # noqa: F811
+    phones: list[Phone],
+) -> None:
     number = CITIZENS[10]
     citizen = await registered_phone(sip, settings, number, secrets.phone_passwords[number])
     ua = await registered_phone(sip, settings, "survey", secrets.survey_password)
@@ -302,8 +346,9 @@ async def test_a_new_active_scheduler_leaves_a_live_call_alone_and_interrupts_an
     # newly active scheduler's sweep once the lease is over, never dialled again.
     ticket2 = await resolved(world, number)
     survey2 = await due_survey(world, standby, clock, ticket2)
-    (dead,) = await asyncio.to_thread(world.store.claim, clock(), 1, dialler="instance-x",
-                                      lease=0.5)  # fmt: skip
+    (dead,) = await asyncio.to_thread(
+        world.store.claim, clock(), 1, dialler="instance-x", lease=0.5
+    )
     assert dead.survey.id == survey2.id
 
     async def swept() -> Survey | None:

@@ -276,7 +276,7 @@ async def test_who_may_change_a_ticket(svc: TicketService) -> None:
     )
     # Anyone links a repeat call to it; a supervisor hands it over.
     linked = await svc.link_call(AG2, tid, "1700000000.42")
-    assert [c.linkedid for c in linked.calls] == ["1700000000.42"]
+    assert [c.call_id for c in linked.calls] == ["1700000000.42"]
     await svc.update(SUP, tid, {"handler": "ag2"})
     d = await svc.transition(AG2, tid, "resolved", resolution="Done.")
     await svc.transition(AG2, tid, "closed")
@@ -344,7 +344,7 @@ async def test_ticket_from_a_call_takes_the_call_record(svc: TicketService, engi
     started = datetime(2026, 2, 13, 1, 0, tzinfo=UTC).timestamp()
     CallStore(engine).save(
         CallRecord(
-            linkedid="1771000000.7",
+            call_id="1771000000.7",
             caller_number="13700000007",
             started_at=started,
             ended_at=started + 60,
@@ -358,7 +358,7 @@ async def test_ticket_from_a_call_takes_the_call_record(svc: TicketService, engi
     d = await svc.create(
         AG1,
         {"category": "water_supply", "description": "No water since 6am"},
-        linkedid="1771000000.7",
+        call_id="1771000000.7",
     )
     t = d.ticket
     assert (t.caller_number, t.caller_language, t.kind, t.channel) == (
@@ -367,20 +367,18 @@ async def test_ticket_from_a_call_takes_the_call_record(svc: TicketService, engi
         "help_request",
         "phone",
     )
-    assert [(c.linkedid, c.talk_time, c.language) for c in d.calls] == [
-        ("1771000000.7", 40.0, "en")
-    ]
+    assert [(c.call_id, c.talk_time, c.language) for c in d.calls] == [("1771000000.7", 40.0, "en")]
     assert d.calls[0].started_at == datetime.fromtimestamp(started, UTC)
     # The caller calls again (no record yet: the call is live); linking twice changes nothing.
     d = await svc.link_call(AG1, t.id, "1771000900.3")
     d2 = await svc.link_call(AG1, t.id, "1771000900.3")
     assert d2 == d
-    assert [(c.linkedid, c.started_at) for c in d.calls] == [
+    assert [(c.call_id, c.started_at) for c in d.calls] == [
         ("1771000000.7", datetime.fromtimestamp(started, UTC)),
         ("1771000900.3", None),
     ]
     assert [e.action for e in d.history] == ["create", "link_call", "link_call"]
-    assert d.history[-1].changes == {"linkedid": [None, "1771000900.3"]}
+    assert d.history[-1].changes == {"call_id": [None, "1771000900.3"]}
 
 
 # -- deadlines -----------------------------------------------------------------------------------
@@ -649,11 +647,11 @@ async def test_api_errors(api: tuple[httpx.AsyncClient, dict[str, dict[str, str]
     r = await http.post(
         "/api/tickets",
         headers=h["tk_ag1"],
-        json={"status": "draft", "linkedid": "1771234567.89", "caller_number": caller()},
+        json={"status": "draft", "call_id": "1771234567.89", "caller_number": caller()},
     )
     assert r.status_code == 201, r.text
     draft = r.json()
-    assert [c["linkedid"] for c in draft["calls"]] == ["1771234567.89"]
+    assert [c["call_id"] for c in draft["calls"]] == ["1771234567.89"]
     assert draft["channel"] == "phone"
     tid = draft["id"]
     r = await http.post(
@@ -667,7 +665,7 @@ async def test_api_errors(api: tuple[httpx.AsyncClient, dict[str, dict[str, str]
     )
     assert r.status_code == 403 and r.json()["error"] == "ticket.forbidden_field"
     r = await http.post(
-        f"/api/tickets/{tid}/calls", json={"linkedid": "1771234999.1"}, headers=h["tk_ag2"]
+        f"/api/tickets/{tid}/calls", json={"call_id": "1771234999.1"}, headers=h["tk_ag2"]
     )
     assert r.status_code == 200 and len(r.json()["calls"]) == 2
     after = (await http.get(f"/api/tickets/{tid}", headers=h["tk_ag1"])).json()

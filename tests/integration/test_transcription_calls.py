@@ -77,7 +77,7 @@ async def test_a_recorded_call_is_transcribed_into_turns_and_a_draft(
     jobs = JobStore(service.engine)
 
     def transcribed() -> Job | None:
-        job = jobs.get(record.linkedid)
+        job = jobs.get(record.call_id)
         assert job is None or job.status in ("queued", "running", DONE), job
         return job if job is not None and job.status == DONE else None
 

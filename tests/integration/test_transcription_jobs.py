@@ -33,9 +33,10 @@ def _config(engine: Engine, worker: str = "w1", **kw: object) -> WorkerConfig:
     return replace(base, **kw)  # type: ignore[arg-type]
 
 
-def _queue(jobs: JobStore, linkedid: str, files: dict[str, str], language: str = "en") -> None:
-    assert jobs.enqueue(linkedid, files, language=language, ivr_kind="complaint",
-                        not_before=datetime.now(UTC))  # fmt: skip
+def _queue(jobs: JobStore, call_id: str, files: dict[str, str], language: str = "en") -> None:
+    assert jobs.enqueue(
+        call_id, files, language=language, ivr_kind="complaint", not_before=datetime.now(UTC)
+    )
 
 
 def _bad_recordings(d: Path, good: Path) -> dict[str, tuple[Path, str]]:
@@ -48,8 +49,9 @@ def _bad_recordings(d: Path, good: Path) -> dict[str, tuple[Path, str]]:
     not_wav = d / "notes.wav"
     not_wav.write_text("these are not samples\n" * 20)
     eight_bit = d / "eight-bit.wav"
-    subprocess.run(["sox", str(good), "-b", "8", "-e", "unsigned-integer", str(eight_bit)],
-                   check=True)  # fmt: skip
+    subprocess.run(
+        ["sox", str(good), "-b", "8", "-e", "unsigned-integer", str(eight_bit)], check=True
+    )
     stereo = d / "stereo.wav"
     subprocess.run(["sox", str(good), "-c", "2", str(stereo)], check=True)
     return {
@@ -68,8 +70,14 @@ def test_bad_recordings_fail_their_job_with_the_reason(engine: Engine, tmp_path:
     jobs = JobStore(engine)
     calls = CallStore(engine)
     now = time.time()
-    record = CallRecord(linkedid="bad-0", caller_number="139", started_at=now - 60, ended_at=now,
-                        disposition=Disposition.ANSWERED, talk_time=30.0)  # fmt: skip
+    record = CallRecord(
+        call_id="bad-0",
+        caller_number="139",
+        started_at=now - 60,
+        ended_at=now,
+        disposition=Disposition.ANSWERED,
+        talk_time=30.0,
+    )
     calls.save(record)
     for i, (path, _) in enumerate(bad.values()):
         _queue(jobs, f"bad-{i}", {"caller": str(path), "agent": str(good)})
@@ -80,7 +88,7 @@ def test_bad_recordings_fail_their_job_with_the_reason(engine: Engine, tmp_path:
         # A recording not closed yet goes back to the queue and comes back after a moment.
         job = jobs.claim("w1", 5.0, 3)
         if job is not None and (outcome := process(jobs, runner, job)) != "waiting":
-            outcomes[job.linkedid] = outcome
+            outcomes[job.call_id] = outcome
         return len(outcomes) == len(bad)
 
     poll(step, 60, "every bad recording's outcome", interval=0)
@@ -142,6 +150,6 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_finished_once(
     assert jobs.counts() == {DONE: 1}
 
 
-def _in(jobs: JobStore, linkedid: str, status: str) -> Job | None:
-    job = jobs.get(linkedid)
+def _in(jobs: JobStore, call_id: str, status: str) -> Job | None:
+    job = jobs.get(call_id)
     return job if job is not None and job.status == status else None

@@ -30,10 +30,14 @@ async def test_wallboard_shows_a_waiting_caller_appear_and_disappear(
 ) -> None:
     await asyncio.to_thread(
         lambda: service.agents.upsert(
-            "wallsup", name="Wall Supervisor", extension=None, roles=["supervisor"],
-            skills={}, password_hash=hash_password("wallboard-pw"),
+            "wallsup",
+            name="Wall Supervisor",
+            extension=None,
+            roles=["supervisor"],
+            skills={},
+            password_hash=hash_password("wallboard-pw"),
         )
-    )  # fmt: skip
+    )
     await asyncio.to_thread(RESULTS.mkdir, exist_ok=True)
     url = f"http://{settings.listen.api_host}:{settings.listen.api_port}/wallboard"
     wait = WebDriverWait(browser, 20)

@@ -92,11 +92,12 @@ def full_stream() -> tuple[AmiProtocol, bytes]:
             msg("Event: Newchannel", "CallerIDName: \xe5\xbc\xa0".encode("latin-1").decode()),
             "Event: Newchannel\r\nCallerIDName: caf\xe9\r\n\r\n".encode("latin-1"),
             msg("Response: Success", "ActionID: someone-else-7", "Ping: Pong"),
-            b"Response: Follows\r\nPrivilege: Command\r\nActionID: " + cmd_id.encode()
+            b"Response: Follows\r\nPrivilege: Command\r\nActionID: "
+            + cmd_id.encode()
             + b"\r\nAsterisk 13.38.3 built by x\n--END COMMAND--\r\n\r\n",
             msg("Event: Last", "Uniqueid: 3.1"),
         ]
-    )  # fmt: skip
+    )
     return ami, data
 
 
@@ -215,8 +216,11 @@ def test_missing_blank_line_between_two_responses() -> None:
     ami = AmiProtocol()
     a, _ = ami.send_action({"Action": "Ping"})
     b, _ = ami.send_action({"Action": "Ping"})
-    items = feed(ami, f"Response: Success\r\nActionID: {a}\r\n".encode() + msg(
-        "Response: Error", f"ActionID: {b}", "Message: nope"))  # fmt: skip
+    items = feed(
+        ami,
+        f"Response: Success\r\nActionID: {a}\r\n".encode()
+        + msg("Response: Error", f"ActionID: {b}", "Message: nope"),
+    )
     assert [(r.status, r.action_id) for r in items if isinstance(r, AmiResponse)] == [
         ("Success", a),
         ("Error", b),

@@ -29,18 +29,26 @@ def ev(name: str, at: float, **headers: str) -> AmiEvent:
     return AmiEvent(name, {"Event": name, **headers}, T0 + at, received_at=T0 + at + 0.001)
 
 
-def a_call(linkedid: str = "1763700000.1", agent: str = "1001") -> list[AmiEvent]:
+def a_call(call_id: str = "1763700000.1", agent: str = "1001") -> list[AmiEvent]:
     """A caller who chose Mandarin and a complaint, queued, and connected to ``agent``."""
-    caller = {"Linkedid": linkedid, "Uniqueid": linkedid, "Channel": "PJSIP/trunk-00000001"}
+    caller = {"Linkedid": call_id, "Uniqueid": call_id, "Channel": "PJSIP/trunk-00000001"}
     return [
         ev("Newchannel", 0, **caller, CallerIDNum="13900000001", Exten="12345"),
         ev("VarSet", 1, **caller, Variable="HOTLINE_LANGUAGE", Value="zh"),
         ev("VarSet", 2, **caller, Variable="HOTLINE_KIND", Value="complaint"),
         ev("QueueCallerJoin", 3, **caller, Queue="operator"),
         ev("AgentCalled", 4, **caller, Interface=f"PJSIP/{agent}"),
-        ev("AgentConnect", 9, **caller, Queue="operator", Interface=f"PJSIP/{agent}",
-           MemberName="Agent One", DestUniqueid="1763700000.2", HoldTime="6"),
-    ]  # fmt: skip
+        ev(
+            "AgentConnect",
+            9,
+            **caller,
+            Queue="operator",
+            Interface=f"PJSIP/{agent}",
+            MemberName="Agent One",
+            DestUniqueid="1763700000.2",
+            HoldTime="6",
+        ),
+    ]
 
 
 class NullRecorder(CallWriter):
@@ -68,21 +76,32 @@ def test_steps_run_in_registration_order_and_a_failing_step_stops_none() -> None
         on_update=lambda u, cause: heard.append(("updates", f"{u.kind}:{cause is not None}")),
         kinds={UpdateKind.QUEUED},
     )
-    fanout.register("joins only", on_event=lambda e, pbx: heard.append(("joins", pbx)),
-                    events={"QueueCallerJoin"})  # fmt: skip
+    fanout.register(
+        "joins only",
+        on_event=lambda e, pbx: heard.append(("joins", pbx)),
+        events={"QueueCallerJoin"},
+    )
     assert fanout.order == ["first", "broken", "updates", "joins only"]
     tracker = CallTracker("pbx1")
     for event in a_call()[:4]:
         fanout.event("pbx1", event, tracker.feed(event))
     assert heard == [
-        ("first", "Newchannel"), ("first", "VarSet"), ("first", "VarSet"),
-        ("first", "QueueCallerJoin"), ("updates", "queued:True"), ("joins", "pbx1"),
-    ]  # fmt: skip
+        ("first", "Newchannel"),
+        ("first", "VarSet"),
+        ("first", "VarSet"),
+        ("first", "QueueCallerJoin"),
+        ("updates", "queued:True"),
+        ("joins", "pbx1"),
+    ]
     assert fanout.failures == 4
     # Updates a resync rebuilt come without an event; raw-event steps do not hear them.
     heard.clear()
-    fanout.resynced([CallUpdate(UpdateKind.QUEUED, CallRecord("x")),
-                     CallUpdate(UpdateKind.ENDED, CallRecord("x"))])  # fmt: skip
+    fanout.resynced(
+        [
+            CallUpdate(UpdateKind.QUEUED, CallRecord("x")),
+            CallUpdate(UpdateKind.ENDED, CallRecord("x")),
+        ]
+    )
     assert heard == [("updates", "queued:False")]
     with pytest.raises(ValueError, match="registered twice"):
         fanout.register("first", on_event=lambda e, pbx: None)
@@ -170,7 +189,7 @@ async def test_the_pop_comes_from_the_connected_update() -> None:
     assert isinstance(message, PopMessage)
     got = message.model_dump()
     assert seats.asked == [("1001", "pbx1")]
-    assert got["linkedid"] == "pbx1-1763700000.1" and got["agent_id"] == "one"
+    assert got["call_id"] == "pbx1-1763700000.1" and got["agent_id"] == "one"
     assert got["received_at"] == T0 + 9.001  # when the AgentConnect reached the service
     assert got["call"]["queue"] == "operator" and got["call"]["wait_s"] == 6.0
     assert got["call"]["request_kind"] == "complaint" and got["call"]["started_at"] == T0
@@ -180,8 +199,7 @@ async def test_the_pop_comes_from_the_connected_update() -> None:
     # Another agent's connection, and one a resync rebuilt: no pop for 'one'.
     for event in a_call("1763700000.5", agent="1002"):
         feed.on_event(event)
-    rebuilt = CallUpdate(UpdateKind.AGENT_CONNECTED, CallRecord("pbx1-9", agent="1001",
-                                                                pbx="pbx1"))  # fmt: skip
+    rebuilt = CallUpdate(UpdateKind.AGENT_CONNECTED, CallRecord("pbx1-9", agent="1001", pbx="pbx1"))
     fanout.resynced([rebuilt])
     await pop.idle()  # the other agent's look-up has run its course
     assert page.empty() and pop.popped == 1
@@ -195,16 +213,15 @@ def test_the_service_registers_its_steps_in_the_documented_order() -> None:
         def __getattr__(self, name: str) -> Any:
             return lambda *args: None
 
+    stub: Any = Stub()  # the wiring's order is under test, not the features
     fanout = CallFanout()
-    wire_call_flow(fanout, {}, desk=Stub(), live=Stub(), screenpop=Stub(),  # type: ignore[arg-type]
-                   transcription=Stub())  # type: ignore[arg-type]  # fmt: skip
+    wire_call_flow(fanout, {}, desk=stub, live=stub, screenpop=stub, transcription=stub)
     assert fanout.order == ["agents", "supervision", "screenpop"]
     assert fanout.connected_order == ["calls: resync", "agents: reconcile", "supervision: refresh"]
     assert fanout.stored_order == ["transcription"]
     assert DESK_EVENTS == {"AgentComplete", "QueueMemberPause"}
     bare = CallFanout()
-    wire_call_flow(bare, {}, desk=Stub(), live=Stub(), screenpop=Stub(),  # type: ignore[arg-type]
-                   transcription=None)  # fmt: skip
+    wire_call_flow(bare, {}, desk=stub, live=stub, screenpop=stub, transcription=None)
     assert bare.stored_order == []
 
 

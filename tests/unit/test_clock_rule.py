@@ -33,9 +33,15 @@ REAL_TIME_MODULES = {
     "test_surveys_redis.py": "survey worker processes record their attempts in real time",
 }
 REAL_CLOCK = {
-    ("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"), ("date", "today"),
-    ("time", "time"), ("time", "localtime"), ("time", "gmtime"), ("time", "ctime"),
-}  # fmt: skip
+    ("datetime", "now"),
+    ("datetime", "utcnow"),
+    ("datetime", "today"),
+    ("date", "today"),
+    ("time", "time"),
+    ("time", "localtime"),
+    ("time", "gmtime"),
+    ("time", "ctime"),
+}
 
 
 def real_clock_reads(path: Path) -> list[str]:

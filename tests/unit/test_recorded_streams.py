@@ -35,7 +35,7 @@ SCENARIOS = (
 )
 # Every column of CallRow that the tracker fills (the store's own id and updated_at are not).
 RECORD_FIELDS = (
-    "linkedid",
+    "call_id",
     "caller_number",
     "caller_name",
     "dialled_number",
@@ -89,12 +89,12 @@ def parse_stream(data: bytes, name: str = "stream") -> list[AmiEvent]:
 
 
 def replay(tracker: CallTracker, events: Iterable[AmiEvent]) -> dict[str, CallRecord]:
-    """Feed ``events`` in order; the records of the calls that ended, by linkedid."""
+    """Feed ``events`` in order; the records of the calls that ended, by call_id."""
     out: dict[str, CallRecord] = {}
     for ev in events:
         for update in tracker.feed(ev):
             if update.kind is UpdateKind.ENDED:
-                out[update.record.linkedid] = update.record
+                out[update.record.call_id] = update.record
     return out
 
 
@@ -149,7 +149,7 @@ def test_every_scenario_is_recorded() -> None:
 def test_replay_gives_the_live_records(scenario: str) -> None:
     expected = load_expected(scenario)
     events = read_stream(DATA / f"{scenario}.ami")
-    want = {r["linkedid"]: r for r in expected["records"]}
+    want = {r["call_id"]: r for r in expected["records"]}
     # The file holds the scenario's calls and nothing else (capture filters by Linkedid).
     assert {e.get("Linkedid") for e in events} == set(want)
     assert set(want[next(iter(want))]) == set(RECORD_FIELDS)
@@ -157,9 +157,9 @@ def test_replay_gives_the_live_records(scenario: str) -> None:
     got = replay(CallTracker(), events)
     assert set(got) == set(want), "the replay ended other calls than the live run"
     problems = [
-        f"{linkedid} {line}"
-        for linkedid, record in want.items()
-        for line in differences(record, record_fields(got[linkedid]))
+        f"{call_id} {line}"
+        for call_id, record in want.items()
+        for line in differences(record, record_fields(got[call_id]))
     ]
     assert not problems, f"{scenario}: replay differs from the live record:\n" + "\n".join(problems)
 

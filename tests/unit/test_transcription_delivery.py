@@ -16,23 +16,37 @@ from hotline.jobs.store import DONE, Job
 from hotline.tickets.service import SYSTEM
 from hotline.transcription.delivery import TranscriptDelivery
 
-TRANSCRIPT = {"turns": [{"speaker": "caller", "text": "路灯坏了"},
-                        {"speaker": "agent", "text": "好的，我记录一下"}]}  # fmt: skip
+TRANSCRIPT = {
+    "turns": [
+        {"speaker": "caller", "text": "路灯坏了"},
+        {"speaker": "agent", "text": "好的，我记录一下"},
+    ]
+}
 AT = datetime(2026, 12, 10, 11, 30, tzinfo=UTC)  # when the job was created; any instant
 DRAFT = {"ticket_fields": {"kind": "complaint", "category": "street_lighting"}, "urgent": False}
 
 
-def job(linkedid: str, transcript: Any = TRANSCRIPT, draft: Any = DRAFT) -> Job:
-    return Job(1, linkedid, "zh", "complaint", {"caller": "c.wav"}, DONE, 1,
-               AT, transcript=transcript, draft=draft)  # fmt: skip
+def job(call_id: str, transcript: Any = TRANSCRIPT, draft: Any = DRAFT) -> Job:
+    return Job(
+        1,
+        call_id,
+        "zh",
+        "complaint",
+        {"caller": "c.wav"},
+        DONE,
+        1,
+        AT,
+        transcript=transcript,
+        draft=draft,
+    )
 
 
 class Pops:
     def __init__(self) -> None:
         self.updates: list[tuple[str, dict[str, Any]]] = []
 
-    def update(self, linkedid: str, draft: dict[str, Any]) -> bool:
-        self.updates.append((linkedid, draft))
+    def update(self, call_id: str, draft: dict[str, Any]) -> bool:
+        self.updates.append((call_id, draft))
         return True
 
 
@@ -40,8 +54,8 @@ class Calls:
     def __init__(self, links: dict[str, list[int]]) -> None:
         self.links = links
 
-    def tickets_of_call(self, linkedid: str) -> list[int]:
-        return self.links.get(linkedid, [])
+    def tickets_of_call(self, call_id: str) -> list[int]:
+        return self.links.get(call_id, [])
 
 
 class Tickets:
@@ -61,10 +75,10 @@ class Comments:
         self.delivered: list[str] = []
 
     def owns(self, job: Job) -> bool:
-        return job.linkedid.startswith("survey-")
+        return job.call_id.startswith("survey-")
 
     async def deliver_comment(self, job: Job) -> None:
-        self.delivered.append(job.linkedid)
+        self.delivered.append(job.call_id)
 
 
 async def test_a_calls_transcript_reaches_the_pop_and_every_ticket_of_the_call(
@@ -74,15 +88,22 @@ async def test_a_calls_transcript_reaches_the_pop_and_every_ticket_of_the_call(
     deliver = TranscriptDelivery(pops, Calls({"pbx1-1.1": [11, 12, 13]}), tickets, comments)
     with caplog.at_level(logging.WARNING):
         await deliver(job("pbx1-1.1"))
-    assert pops.updates == [("pbx1-1.1", {
-        "transcript": "caller: 路灯坏了\nagent: 好的，我记录一下",
-        "transcript_json": TRANSCRIPT,
-        "suggested": {"kind": "complaint", "category": "street_lighting"},
-        "analysis": DRAFT,
-    })]  # fmt: skip
+    assert pops.updates == [
+        (
+            "pbx1-1.1",
+            {
+                "transcript": "caller: 路灯坏了\nagent: 好的，我记录一下",
+                "transcript_json": TRANSCRIPT,
+                "suggested": {"kind": "complaint", "category": "street_lighting"},
+                "analysis": DRAFT,
+            },
+        )
+    ]
     # The closed ticket refuses it (logged); the others keep the transcript, as the system.
-    assert tickets.updates == [(SYSTEM, 11, {"transcript": TRANSCRIPT}),
-                               (SYSTEM, 13, {"transcript": TRANSCRIPT})]  # fmt: skip
+    assert tickets.updates == [
+        (SYSTEM, 11, {"transcript": TRANSCRIPT}),
+        (SYSTEM, 13, {"transcript": TRANSCRIPT}),
+    ]
     assert "not put on ticket 12: ticket 12 is closed" in caplog.text
     assert comments.delivered == []
 

@@ -37,15 +37,23 @@ def test_hotline_web_imports_no_feature() -> None:
 def test_routes_live_in_their_feature_with_models_in_schemas() -> None:
     routes = sorted(HOTLINE.glob("*/routes.py"))
     assert {p.parent.name for p in routes} >= {
-        "agents", "callers", "kb", "metrics", "screenpop", "supervision", "surveys", "tickets"
-    }  # fmt: skip
+        "agents",
+        "callers",
+        "kb",
+        "metrics",
+        "screenpop",
+        "supervision",
+        "surveys",
+        "tickets",
+    }
     for path in routes:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         models = [
-            n.name for n in ast.walk(tree)
+            n.name
+            for n in ast.walk(tree)
             if isinstance(n, ast.ClassDef)
             and any(isinstance(b, ast.Name) and b.id == "BaseModel" for b in n.bases)
-        ]  # fmt: skip
+        ]
         assert not models, f"{path}: models {models} belong in schemas.py"
         assert (path.parent / "schemas.py").exists(), f"{path.parent.name} has no schemas.py"
     assert not list((HOTLINE / "web").glob("static/*")), "pages live beside their feature"

@@ -77,21 +77,25 @@ def test_the_wallboard_handles_every_live_message_and_nothing_else() -> None:
 def test_the_jobs_draft_reaches_the_page_as_the_same_json(taxonomy: DraftTaxonomy) -> None:  # noqa: F811
     found = draft(
         taxonomy,
-        turn("caller", "hello i want to report a broken street light | "
-                       "the street light on heping road has been broken for a week"),
-    )  # fmt: skip
+        turn(
+            "caller",
+            "hello i want to report a broken street light | "
+            "the street light on heping road has been broken for a week",
+        ),
+    )
     analysis = json.loads(json.dumps(found.as_dict()))  # as stored with the job
     fields = analysis["ticket_fields"]
     assert fields["category"] == "street_lighting" and "Heping Road" in fields["location"]
-    before = CallDraft(linkedid="pbx1-1.1", kind=None, category=None, caller_number="139",
-                       caller_language="en")  # fmt: skip
+    before = CallDraft(
+        call_id="pbx1-1.1", kind=None, category=None, caller_number="139", caller_language="en"
+    )
     merged = CallDraft.model_validate(
         {**before.model_dump(), "suggested": fields, "analysis": analysis, "transcript": "x"}
     )
     sent = json.loads(
         AGENT_MESSAGE.dump_json(
             AGENT_MESSAGE.validate_python(
-                {"type": "draft", "linkedid": "pbx1-1.1", "draft": merged.model_dump()}
+                {"type": "draft", "call_id": "pbx1-1.1", "draft": merged.model_dump()}
             )
         )
     )
@@ -101,8 +105,15 @@ def test_the_jobs_draft_reaches_the_page_as_the_same_json(taxonomy: DraftTaxonom
 
 
 def test_the_live_snapshot_keeps_its_json() -> None:
-    today = PbxToday(offered=1, answered=1, abandoned=0, short_abandons=0, service_level=None,
-                     service_level_seconds=20, asa=3.5)  # fmt: skip
+    today = PbxToday(
+        offered=1,
+        answered=1,
+        abandoned=0,
+        short_abandons=0,
+        service_level=None,
+        service_level_seconds=20,
+        asa=3.5,
+    )
     snap = LiveSnapshot(now=1.5, pbxes=[], queues=[], agents=[], calls=[], today=today)
     body = json.loads(snap.model_dump_json())
     # Without surveys the panels' keys are absent, not null (the wallboard hides them).
@@ -113,9 +124,17 @@ def test_the_live_snapshot_keeps_its_json() -> None:
 
 
 def row(state: str, reason: str | None = None) -> LiveAgent:
-    return LiveAgent(agent_id="a1", name="A", extension="2001", pbx="pbx1",
-                     state=cast(Any, state), reason=reason, no_answer=False, since=None,
-                     queues=[])  # fmt: skip
+    return LiveAgent(
+        agent_id="a1",
+        name="A",
+        extension="2001",
+        pbx="pbx1",
+        state=cast(Any, state),
+        reason=reason,
+        no_answer=False,
+        since=None,
+        queues=[],
+    )
 
 
 async def test_an_agents_state_is_pushed_on_change_and_a_calls_end_settles_first(

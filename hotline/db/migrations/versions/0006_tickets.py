@@ -81,8 +81,22 @@ def downgrade() -> None:
         batch.drop_index("ix_tickets_created_at")
         batch.drop_index("ix_tickets_status_deadline")
         for name in (
-            "closed_at", "resolved_at", "dispatched_at", "updated_by", "created_by", "handler",
-            "repeat_of", "transcript", "department", "resolution", "description", "location",
-            "caller_language", "caller_name", "channel", "category", "kind",
-        ):  # fmt: skip
+            "closed_at",
+            "resolved_at",
+            "dispatched_at",
+            "updated_by",
+            "created_by",
+            "handler",
+            "repeat_of",
+            "transcript",
+            "department",
+            "resolution",
+            "description",
+            "location",
+            "caller_language",
+            "caller_name",
+            "channel",
+            "category",
+            "kind",
+        ):
             batch.drop_column(name)

@@ -28,9 +28,12 @@ def upgrade() -> None:
     # Surveys calling before the upgrade have no lease: their dialler (the old service) is
     # gone, so they are interrupted at the next start, as before.
     surveys = sa.table(
-        "surveys", sa.column("status", sa.String), sa.column("updated_at", ts),
-        sa.column("dialled_at", ts), sa.column("lease_until", ts),
-    )  # fmt: skip
+        "surveys",
+        sa.column("status", sa.String),
+        sa.column("updated_at", ts),
+        sa.column("dialled_at", ts),
+        sa.column("lease_until", ts),
+    )
     op.execute(
         surveys.update()
         .where(surveys.c.status == "calling")
