@@ -133,6 +133,8 @@ class LiveView:
     links: Sequence[LivePbx] = field(default=(), kw_only=True)
     # What "today" is (the day's figures, today's satisfaction); tests inject a frozen one.
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), kw_only=True)
+    # Seconds for the settling of an agent's state; tests step it by hand.
+    monotonic: Callable[[], float] = field(default=time.monotonic, kw_only=True)
     _subscribers: set[asyncio.Queue[Snapshot]] = field(default_factory=set)
     _watches: dict[asyncio.Queue[LiveAgent], _Watch] = field(default_factory=dict)
     _dirty: asyncio.Event = field(default_factory=asyncio.Event)
@@ -321,7 +323,7 @@ class LiveView:
 
     def _push_agents(self, rows: list[LiveAgent]) -> None:
         by_id = {row.agent_id: row for row in rows}
-        now = time.monotonic()
+        now = self.monotonic()
         for queue, watch in list(self._watches.items()):
             row = by_id.get(watch.agent_id)
             if row is None or row == watch.last:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import time
 import typing
 from pathlib import Path
 from typing import Any, cast
@@ -138,12 +137,16 @@ def row(state: str, reason: str | None = None) -> LiveAgent:
 
 
 async def test_an_agents_state_is_pushed_on_change_and_a_calls_end_settles_first(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+    settings: Settings,
 ) -> None:
     clock = [100.0]
-    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
     view = LiveView(
-        settings.live_config(), QueueBoard(), cast(Any, None), CallTracker(), cast(Any, None)
+        settings.live_config(),
+        QueueBoard(),
+        cast(Any, None),
+        CallTracker(),
+        cast(Any, None),
+        monotonic=lambda: clock[0],
     )
     mine, other = view.watch_agent("a1"), view.watch_agent("a2")
 
