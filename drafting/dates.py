@@ -193,13 +193,21 @@ def _zh_count(n: str) -> tuple[float, bool]:
     return float(value if value is not None else 1), False
 
 
-def _duration(today: date | None, count: float, unit_days: int, approx: bool) -> _When:
+# A span longer than this is no date but a misheard number ("13912345678 days"): dropped.
+_MAX_SPAN_DAYS = 100 * 366
+
+
+def _duration(today: date | None, count: float, unit_days: int, approx: bool) -> _When | None:
     days = round(count * unit_days)
+    if days > _MAX_SPAN_DAYS:
+        return None
     start = today - timedelta(days=days) if today else None
     return _When("duration", start, today, days, approximate=approx or unit_days >= 30)
 
 
-def _point(today: date | None, offset_days: int, approx: bool = False) -> _When:
+def _point(today: date | None, offset_days: int, approx: bool = False) -> _When | None:
+    if abs(offset_days) > _MAX_SPAN_DAYS:
+        return None
     d = today + timedelta(days=offset_days) if today else None
     return _When("date", d, d, approximate=approx)
 

@@ -152,3 +152,15 @@ def test_drafting_imports_no_other_layer() -> None:
             for name in names:
                 top = name.split(".")[0]
                 assert top not in {"hotline", "telephony", "asr", "ivr"}, f"{path.name}: {name}"
+
+
+def test_a_misheard_huge_number_is_no_date_and_no_crash() -> None:
+    """A phone number heard as a count ("13912345678 days") used to raise OverflowError out of
+    the draft; it is simply not a date, while the real date beside it is kept."""
+    text = "it has been 13912345678 days and 13912345678 years ago since yesterday"
+    got = find_dates(sentences(turn("caller", text)), NOW)
+    assert [(d.phrase, d.start, d.end) for d in got] == [
+        ("since yesterday", date(2026, 11, 24), date(2026, 11, 25))
+    ]
+    zh = find_dates(sentences(turn("caller", "一 三 九 一 二 三 四 五 六 七 八 天 了 昨天")), NOW)
+    assert [(d.phrase, d.start) for d in zh] == [("昨天", date(2026, 11, 24))]
