@@ -1,9 +1,12 @@
-"""Test helpers: free ports, polling with a deadline, a TCP proxy that can cut or freeze."""
+"""Test helpers: free ports, polling with a deadline, a TCP proxy that can cut or freeze, a
+legacy password hash."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -126,6 +129,18 @@ class TcpProxy:
             await self._server.wait_closed()
         for task in list(self._tasks):
             task.cancel()
+
+
+def legacy_scrypt_hash(password: str, salt: bytes = b"hotline-salt-016") -> str:
+    """A password hash in the format stored before argon2id ("scrypt$<salt>$<digest>", urlsafe
+    base64 without padding, n=2^14, r=8, p=1), written out here so the tests pin that format
+    rather than borrow the code that reads it."""
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
+    return f"scrypt${b64(salt)}${b64(digest)}"
 
 
 @contextlib.asynccontextmanager

@@ -179,7 +179,13 @@ class Service:
         wire_call_flow(
             fanout, feeds, desk=desk, live=live, screenpop=screenpop, transcription=transcription
         )
-        signer = TokenSigner(secrets.api_secret.encode(), ttl=settings.token_hours * 3600)
+        signer = TokenSigner(secrets.api_keys, ttl=settings.token_hours * 3600)
+        # Key ids are not secret; they tell an operator where a rotation stands.
+        log.info(
+            "API tokens signed with key %r; accepted: %s",
+            signer.kid,
+            ", ".join(repr(k) for k in signer.kids),
+        )
         metrics = MetricsService(
             settings.metrics_config(), MetricsStore(engine), tickets, surveys=survey_store
         )
