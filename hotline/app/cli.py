@@ -48,6 +48,7 @@ from hotline.app.settings import (
     load_settings,
     resolve_secrets,
 )
+from hotline.core.calendar import WorkCalendar
 from hotline.core.errors import DatabaseNotReady
 from hotline.ha.leadership import LeadershipLost
 from telephony.errors import AmiAuthError, TelephonyError
@@ -296,6 +297,9 @@ def cmd_config_check(args: argparse.Namespace, settings: Settings) -> int:
     languages |= {q.language for pbx in settings.all_pbxes for q in pbx.queues}
     for line in settings.asr.coverage(languages):
         print(f"  transcription: {line}")
+    calendar = WorkCalendar.from_settings(settings.tickets.calendar, settings.tz)
+    for line in calendar.describe(datetime.now(settings.tz).date()):
+        print(f"  calendar: {line}")
     return 0
 
 

@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 
 from dramatiq import Actor, Worker
 
+from hotline.core.calendar import CalendarSettings, WorkCalendar
 from hotline.db.engine import make_engine
 from hotline.jobs.broker import SURVEY, QueueConfig, make_broker
 from hotline.jobs.patience import Patience, StoreUnavailable
@@ -47,8 +48,6 @@ from hotline.surveys.policy import CALLING, CallWindow
 from hotline.surveys.prompts import build_prompts
 from hotline.surveys.scheduler import blocked, record_attempt
 from hotline.surveys.store import Claim, SurveyStore
-from hotline.tickets.calendar import WorkCalendar
-from hotline.tickets.config import CalendarSettings
 from hotline.transcription.serve import worker_id
 from ivr.menu import IvrSettings
 from telephony.sip import PhoneConfig, SipStack, allocate_ports

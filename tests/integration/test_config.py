@@ -43,6 +43,10 @@ def test_shipped_config_is_valid() -> None:
     result = run_cli("-c", "config/hotline.yaml", "config", "check")
     assert result.returncode == 0, result.stderr
     assert "valid" in result.stdout
+    # The calendar's statutory source and the years it covers (the pinned package's).
+    assert "calendar: source china: statutory holidays and adjusted working days 2004-" in (
+        result.stdout
+    )
 
 
 BAD = {
@@ -99,6 +103,14 @@ BAD = {
         "tickets:\n  calendar:\n    holidays: [{start: 2026-10-01, end: 2026-10-07}]\n"
         "    makeup_workdays: [2026-10-03]\n",
         "tickets.calendar: makeup_workdays[0]: 2026-10-03 is also a holiday",
+    ),
+    "unknown calendar source": (
+        "tickets:\n  calendar:\n    source: gregorian\n",
+        "tickets.calendar.source: Input should be 'china' or 'none'",
+    ),
+    "make-up day already worked": (
+        "tickets:\n  calendar:\n    makeup_workdays: [2026-03-03]\n",
+        "tickets.calendar: makeup_workdays[0]: 2026-03-03 is a working weekday already",
     ),
     "unknown category in draft phrases": (
         "draft:\n  categories:\n    street_lights: {en: [street light], zh: [路灯]}\n",

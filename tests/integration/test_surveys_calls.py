@@ -26,6 +26,7 @@ import pytest
 
 from hotline.app.service import Service
 from hotline.app.settings import Secrets, Settings
+from hotline.core.calendar import WorkCalendar
 from hotline.jobs.store import JobStore
 from hotline.surveys.config import WINDOW_DAYS
 from hotline.surveys.dialer import SipDialer, SurveyPrompts
@@ -34,7 +35,6 @@ from hotline.surveys.prompts import build_prompts
 from hotline.surveys.results import ResultApplier
 from hotline.surveys.scheduler import LOOKBACK, SurveyScheduler
 from hotline.surveys.store import Survey, SurveyStore
-from hotline.tickets.calendar import WorkCalendar
 from hotline.tickets.service import SYSTEM, TicketService
 from telephony.audio import synthesize
 from telephony.sip import CallHandle, Phone, PhoneConfig, SipStack, allocate_ports
@@ -345,7 +345,10 @@ async def test_nothing_dialled_outside_the_window_or_to_blocked_numbers(
     day = clock().astimezone(settings.tz).date() + timedelta(days=4)
     assert service.surveys is not None
     plain = dataclasses.replace(
-        service.surveys.window.calendar, holidays=frozenset(), makeup=frozenset()
+        service.surveys.window.calendar,
+        days_off=frozenset(),
+        extra_workdays=frozenset(),
+        statutory=None,
     )
     sched = make_scheduler(
         service,
