@@ -51,6 +51,7 @@ from hotline.app.settings import (
 from hotline.core.calendar import WorkCalendar
 from hotline.core.errors import DatabaseNotReady
 from hotline.ha.leadership import LeadershipLost
+from hotline.metrics.labels import DEFAULT_LANG, LANGS
 from telephony.errors import AmiAuthError, TelephonyError
 
 if TYPE_CHECKING:
@@ -155,6 +156,12 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("period", choices=["daily", "weekly", "monthly"])
     rep.add_argument("--date", default=None, help="a day in the period, YYYY-MM-DD (default today)")
     rep.add_argument("--out", type=Path, default=Path("reports"), help="folder (default reports/)")
+    rep.add_argument(
+        "--lang",
+        choices=list(LANGS),
+        default=DEFAULT_LANG,
+        help=f"the page's language (default {DEFAULT_LANG}; the CSV is the same in both)",
+    )
     rep.set_defaults(func=cmd_report)
 
     db = sub.add_parser("db", help="database schema")

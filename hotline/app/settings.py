@@ -143,6 +143,17 @@ class Settings(Strict):
             {p.name: frozenset(a.extension for a in p.agents) for p in self.all_pbxes},
         )
 
+    def report_names(self) -> dict[str, dict[str, dict[str, str]]]:
+        """The reports' Chinese names of ticket categories and departments (English pages
+        keep the ids, as the CSV does)."""
+        t = self.tickets
+        return {
+            "zh": {
+                "category": {c.id: c.zh for c in t.categories},
+                "department": {d.id: d.zh for d in t.departments},
+            }
+        }
+
     def live_config(self) -> LiveConfig:
         return LiveConfig(
             self.tz, self.service_level_seconds, self.short_abandon_seconds, tuple(self.all_pbxes)

@@ -15,6 +15,7 @@ from hotline.app.settings import Settings
 from hotline.callers import routes as callers
 from hotline.kb import routes as kb
 from hotline.metrics import routes as metrics
+from hotline.metrics.render import ReportRenderer
 from hotline.screenpop import routes as screenpop
 from hotline.supervision import routes as supervision
 from hotline.surveys import routes as surveys
@@ -39,6 +40,7 @@ def create_app(settings: Settings, *services: object, health: Health | None = No
             LocalTime(settings.tz, settings.timezone),
             settings.tickets,  # the ticket taxonomy (TicketSettings)
             screenpop.CallerLanguages(frozenset(settings.ivr.languages)),
+            ReportRenderer(settings.report_names()),
             *services,
         ],
     )
