@@ -321,6 +321,7 @@ def _surveys(
         password=secrets.survey_password,
         queue=queue,
         comment_languages=settings.asr.models,
+        log=settings.logging,
     )
 
 
