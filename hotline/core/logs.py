@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import IO, Any, Literal
 
 from pydantic import field_validator
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
 from hotline.core.errors import ConfigError
@@ -171,6 +172,8 @@ class JsonFormatter(_JsonFormatter):
         super().__init__(
             ["levelname", "name", "message"],
             rename_fields={"levelname": "level", "name": "logger"},
+            # uvicorn's copy of the message with terminal colours: noise in a JSON line.
+            reserved_attrs=[*RESERVED_ATTRS, "color_message", "taskName"],
             json_ensure_ascii=False,  # Chinese text stays readable
         )
         self._process = process

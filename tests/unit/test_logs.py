@@ -154,10 +154,12 @@ def test_a_json_line_carries_the_traceback_the_worker_and_extra_fields() -> None
             sys.exc_info(),
         )
     record.attempt = 2
+    record.color_message = "job \x1b[1m%s\x1b[0m failed"  # as uvicorn adds to its lines
     line = json.loads(emitted(handler, record))
     assert line["message"] == "job 7 failed" and line["level"] == "ERROR"
     assert "ValueError: bad recording" in line["exc_info"]
     assert line["worker"] == "host-123" and line["attempt"] == 2
+    assert "color_message" not in line
 
 
 # -- the text format -----------------------------------------------------------------------------
