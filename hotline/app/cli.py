@@ -50,6 +50,7 @@ from hotline.app.settings import (
 )
 from hotline.core.calendar import WorkCalendar
 from hotline.core.errors import DatabaseNotReady
+from hotline.core.logs import configure_logging
 from hotline.ha.leadership import LeadershipLost
 from hotline.metrics.labels import DEFAULT_LANG, LANGS
 from telephony.errors import AmiAuthError, TelephonyError
@@ -264,12 +265,11 @@ def cmd_worker_survey(args: argparse.Namespace, settings: Settings) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     try:
         settings = load_settings(args.config)
+        # The settings in force (the environment's overrides, -v) go on to the workers.
+        in_force = configure_logging(settings.logging, verbose=args.verbose)
+        settings = settings.model_copy(update={"logging": in_force})
         code: int = args.func(args, settings)
         return code
     except ConfigError as exc:

@@ -327,6 +327,7 @@ def _surveys(
         password=secrets.survey_password,
         queue=queue,
         comment_languages=settings.asr.models,
+        log=settings.logging,
     )
 
 

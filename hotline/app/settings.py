@@ -2,9 +2,10 @@
 
 Each feature owns its section's model (``hotline/<feature>/config.py``: ``DatabaseSettings``,
 ``JobsSettings``, ``KbSettings``, ``CallerSettings``, ``TicketSettings``, ``SurveySettings``,
-``HaSettings``; ``PbxSettings``, ``IvrSettings``, ``AsrSettings`` and ``DraftTaxonomy`` from their
-packages); ``Settings`` composes them, checks what spans sections, and builds the small frozen
-values some features take instead of the whole settings (``metrics_config``, ``live_config``).
+``HaSettings``; ``LogSettings`` in ``hotline/core/logs.py``; ``PbxSettings``, ``IvrSettings``,
+``AsrSettings`` and ``DraftTaxonomy`` from their packages); ``Settings`` composes them, checks
+what spans sections, and builds the small frozen values some features take instead of the
+whole settings (``metrics_config``, ``live_config``).
 Nothing outside ``hotline.app`` sees ``Settings`` (but the web context, for now).
 
 A bad file never produces a traceback: every problem becomes a ``ConfigError`` naming the field
@@ -31,6 +32,7 @@ from drafting.settings import DraftTaxonomy
 from hotline.callers.config import CallerSettings
 from hotline.core.auth import DEFAULT_KID, SigningKey, parse_keys
 from hotline.core.errors import ConfigError as ConfigError  # the loader's error, re-exported
+from hotline.core.logs import LogSettings
 from hotline.db.config import DatabaseSettings
 from hotline.ha.config import HaSettings
 from hotline.jobs.config import JobsSettings
@@ -82,6 +84,9 @@ class Settings(Strict):
     jobs: JobsSettings = JobsSettings()
     # Active/standby instances: leadership through a PostgreSQL advisory lock (hotline/ha/).
     ha: HaSettings = HaSettings()
+    # The log's format (text or JSON lines) and level; HOTLINE_LOG_FORMAT / HOTLINE_LOG_LEVEL
+    # in the environment override them (hotline/core/logs.py).
+    logging: LogSettings = LogSettings()
     short_abandon_seconds: float = Field(5.0, ge=0, le=60)
     service_level_seconds: float = Field(20.0, gt=0, le=600)  # answered within T s
     # The hotline's local time: hours and days of the metrics and reports.

@@ -23,6 +23,7 @@ from hotline.tickets import routes as tickets
 from hotline.web import errors
 from hotline.web.deps import LocalTime, provide
 from hotline.web.health import Health, health_router
+from hotline.web.request_id import RequestIdMiddleware
 
 
 def _active() -> dict[str, str]:
@@ -45,6 +46,7 @@ def create_app(settings: Settings, *services: object, health: Health | None = No
         ],
     )
     errors.install(app)
+    app.add_middleware(RequestIdMiddleware)  # X-Request-ID in and out, on every log line
     app.include_router(health_router(health or _active))
     for router in (
         agents.router,

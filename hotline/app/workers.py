@@ -31,6 +31,7 @@ def worker_config(settings: Settings, worker_id: str = "") -> WorkerConfig:
         lease=settings.jobs.lease,
         max_attempts=settings.jobs.max_attempts,
         options=dataclasses.asdict(asr.options),
+        log=settings.logging,
     )
 
 
@@ -91,6 +92,7 @@ def survey(settings: Settings, processes: int | None) -> int:
         settings.tz,
         database_url=settings.database.url,
         registrar=registrar_of(settings.surveys, settings.pbx),
+        log=settings.logging,
     )
     queue = QueueConfig.from_settings(settings.jobs, url)
     return run_pool("survey", serve, (cfg, password, queue), n, settings.jobs.stop_timeout)

@@ -24,6 +24,7 @@ from typing import Any
 from hotline.agents.store import Agent
 from hotline.callers.history import CallerHistory, CallerView, PastTicket
 from hotline.callers.schemas import RepeatOut
+from hotline.core.logs import bind
 from hotline.screenpop.schemas import (
     CallDraft,
     DoneMessage,
@@ -72,6 +73,7 @@ class ScreenPop:
         agent = self.agent_at(rec.agent, rec.pbx or None) if rec.agent else None
         if agent is None:
             return  # a static member or an unmanaged phone: nobody's page to pop
+        bind(agent_id=agent.agent_id)  # the pop's own task (its call and extension are set)
         number = rec.caller_number
         kind = rec.request_kind
         language = rec.language

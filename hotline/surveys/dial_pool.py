@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from hotline.core.logs import LEVELS, LogSettings
 from hotline.surveys.attempt import AttemptResult
 from hotline.surveys.config import SurveySettings
 from hotline.surveys.dialer import DialJob, SurveyPrompts
@@ -87,7 +88,10 @@ class DialerPool:
         registrar: str,
         prompts: SurveyPrompts,
         recordings_dir: Path,
+        log: LogSettings | None = None,
     ) -> None:
+        """``log``: the service's logging settings in force; the dialling processes write in
+        its format, warnings and errors only (as they always have) unless it debugs."""
         self._settings = settings
         self._setup = {
             "op": "setup",
@@ -103,6 +107,9 @@ class DialerPool:
             "default_language": prompts.default_language,
             "recordings_dir": str(recordings_dir),
         }
+        if log is not None:
+            level = "DEBUG" if log.level == "DEBUG" else max(log.level, "WARNING", key=LEVELS.index)
+            self._setup["log"] = log.model_copy(update={"level": level}).model_dump()
         self.size = math.ceil(settings.max_concurrent / CALLS_PER_PROCESS)
         self._procs: list[_Proc] = []
         self._lock = asyncio.Lock()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from hotline.core.alerts import SupervisorAlerts
+from hotline.core.logs import LogSettings
 from hotline.jobs.store import Job, JobStore
 from hotline.surveys.config import SurveySettings
 from hotline.surveys.dial_pool import DialerPool
@@ -52,6 +53,8 @@ class Surveys:
     # ``jobs.engine: redis``: the queue calls are handed to ``hotline worker survey`` through.
     queue: QueueConfig | None = None
     scheduler: SurveyScheduler | None = None
+    # The service's logging settings in force, for its dialling processes.
+    log: LogSettings | None = None
 
     @classmethod
     def build(
@@ -67,6 +70,7 @@ class Surveys:
         password: str,
         queue: QueueConfig | None,
         comment_languages: Collection[str] = (),
+        log: LogSettings | None = None,
     ) -> Surveys:
         """``jobs`` (None: transcription is off): spoken comments in ``comment_languages``
         (those with a speech model) are transcribed."""
@@ -85,6 +89,7 @@ class Surveys:
             registrar=registrar,
             password=password,
             queue=queue,
+            log=log,
         )
 
     async def run(self) -> None:
@@ -110,6 +115,7 @@ class Surveys:
             registrar=self.registrar,
             prompts=prompts,
             recordings_dir=self.recordings_dir,
+            log=self.log,
         )
         self.scheduler = SurveyScheduler(
             s, self.store, self.window, dialer, self.applier, self.clock

@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo
 from dramatiq import Actor, Worker
 
 from hotline.core.calendar import CalendarSettings, WorkCalendar
+from hotline.core.logs import LogSettings, bind, configure_logging, log_context
 from hotline.db.engine import make_engine
 from hotline.jobs.broker import SURVEY, QueueConfig, make_broker
 from hotline.jobs.patience import Patience, StoreUnavailable
@@ -67,6 +68,7 @@ class SurveyWorkerConfig:
     tz: ZoneInfo
     database_url: str = field(repr=False)  # a PostgreSQL URL may carry a password
     registrar: str  # the PBX's SIP address (``hotline.surveys.service.registrar_of``)
+    log: LogSettings = field(default_factory=LogSettings)  # the service's, in force
 
 
 @dataclass
@@ -87,11 +89,13 @@ class SurveyHandler:
     def __call__(self, survey_id: int, n: int) -> None:
         future = asyncio.run_coroutine_threadsafe(self._run(survey_id, n), self.loop)
         outcome = future.result()
-        log.info("survey %d attempt %d: %s", survey_id, n, outcome)
+        with log_context(survey=survey_id):
+            log.info("survey %d attempt %d: %s", survey_id, n, outcome)
 
     async def _run(self, survey_id: int, n: int) -> str:
         task = asyncio.current_task()
         assert task is not None
+        bind(survey=survey_id)  # this call's own task: its lines (and the lease's) carry it
         self._live[survey_id] = task
         try:
             return await self.handle(survey_id, n)
@@ -116,6 +120,7 @@ class SurveyHandler:
         )
         if claim is None:
             return await self._not_started(survey_id, n)
+        bind(call_id=claim.survey.call_id)  # the call it follows, when call-triggered
         keep = asyncio.create_task(self._keep_lease(survey_id))
         try:
             result = await self._dial(claim)
@@ -185,9 +190,7 @@ def serve(cfg: SurveyWorkerConfig, password: str, queue: QueueConfig) -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent turns Ctrl-C into SIGTERM
     me = worker_id()
-    logging.basicConfig(
-        level=logging.INFO, format=f"%(asctime)s {me} %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(cfg.log, process=me)
     recordings = Path(cfg.surveys.recordings_dir).resolve()
     asyncio.run(_serve(cfg, password, queue, stopping, me, recordings))
 

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 
 from dramatiq import Actor, Worker
 
+from hotline.core.logs import configure_logging, log_context
 from hotline.db.engine import make_engine
 from hotline.jobs.broker import (
     TRANSCRIBE,
@@ -66,6 +67,10 @@ class TranscribeHandler:
         return self.runner.config
 
     def __call__(self, job_id: int, call_id: str) -> None:
+        with log_context(call_id=call_id):
+            self._job(job_id, call_id)
+
+    def _job(self, job_id: int, call_id: str) -> None:
         started = time.monotonic()
         try:
             outcome = self.handle(job_id, call_id)
@@ -129,17 +134,19 @@ class TranscribeHandler:
         if job is None:
             return
         due = datetime.now(UTC)
-        if self.jobs.release(job.id, self.cfg.worker_id, due, "given back: its worker stopped"):
-            log.warning("job %s (call %s): not finished in time, given back", job.id, job.call_id)
-            self.republish(job, 0.0)
+        with log_context(call_id=job.call_id):
+            if self.jobs.release(job.id, self.cfg.worker_id, due, "given back: its worker stopped"):
+                log.warning(
+                    "job %s (call %s): not finished in time, given back", job.id, job.call_id
+                )
+                self.republish(job, 0.0)
 
 
 def serve(cfg: WorkerConfig, queue: QueueConfig) -> None:
     """A transcription worker process's main: consume until SIGTERM, then stop cleanly."""
     stopping = _stop_on_sigterm()
     cfg = replace(cfg, worker_id=worker_id())
-    fmt = f"%(asctime)s {cfg.worker_id} %(levelname)s %(name)s: %(message)s"
-    logging.basicConfig(level=logging.INFO, format=fmt)
+    configure_logging(cfg.log, process=cfg.worker_id)
     db = make_engine(cfg.database_url)
     jobs = PatientJobStore(db, Patience(stopping))
     runner = JobRunner(cfg)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hotline.core.logs import log_context
 from hotline.jobs.broker import Publisher, QueueUnavailable
 from hotline.jobs.store import DONE, SKIPPED, Job, JobStore
 from hotline.transcription.worker import WorkerConfig, run_worker
@@ -181,7 +182,8 @@ class Transcription:
         jobs = await asyncio.to_thread(self.jobs.finished_undelivered)
         for job in jobs:
             if job.status == DONE:
-                await self.deliver(job)
+                with log_context(call_id=job.call_id):
+                    await self.deliver(job)
             self.delivered += 1
         await asyncio.to_thread(self.jobs.mark_delivered, [j.id for j in jobs])
         return len(jobs)

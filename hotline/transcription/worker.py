@@ -10,6 +10,7 @@ job with the reason; a language without a model is skipped, visibly.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -20,6 +21,7 @@ from typing import Any
 
 from asr.errors import AsrError, AudioError
 from asr.wavcheck import recording_state
+from hotline.core.logs import LogSettings, configure_logging, log_context
 from hotline.db.engine import make_engine
 from hotline.jobs.store import SKIPPED, Job, JobStore
 
@@ -39,6 +41,7 @@ class WorkerConfig:
     ready_timeout: float = 60.0  # how long after queueing a recording may still be closing
     poll: float = 0.5  # seconds between looks at an empty queue
     options: dict[str, Any] = field(default_factory=dict)  # asr RecognizerOptions fields
+    log: LogSettings = field(default_factory=LogSettings)  # the service's, in force
 
 
 class JobRunner:
@@ -98,7 +101,12 @@ def process(jobs: JobStore, engine: JobRunner, job: Job) -> str:
             jobs.release(job.id, cfg.worker_id, due, f"{Path(path).name}: {state}, waiting")
             return "waiting"
     stop = threading.Event()
-    renewer = threading.Thread(target=_renew, args=(jobs, job, cfg, stop), daemon=True)
+    # In a copy of this context: its lines name the job's call too.
+    renewer = threading.Thread(
+        target=contextvars.copy_context().run,
+        args=(_renew, jobs, job, cfg, stop),
+        daemon=True,
+    )
     renewer.start()
     try:
         transcript, draft, seconds = engine.run(job)
@@ -126,7 +134,7 @@ def _renew(jobs: JobStore, job: Job, cfg: WorkerConfig, stop: threading.Event) -
 
 def run_worker(cfg: WorkerConfig, stop: Any) -> None:
     """A worker process's main loop, until ``stop`` (a multiprocessing Event) is set."""
-    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {cfg.worker_id} %(message)s")
+    configure_logging(cfg.log, process=cfg.worker_id)
     db = make_engine(cfg.database_url)
     jobs = JobStore(db)
     engine = JobRunner(cfg)
@@ -138,13 +146,14 @@ def run_worker(cfg: WorkerConfig, stop: Any) -> None:
                 stop.wait(cfg.poll)
                 continue
             started = time.monotonic()
-            outcome = process(jobs, engine, job)
-            log.info(
-                "job %s (call %s): %s in %.1f s",
-                job.id,
-                job.call_id,
-                outcome,
-                time.monotonic() - started,
-            )
+            with log_context(call_id=job.call_id):
+                outcome = process(jobs, engine, job)
+                log.info(
+                    "job %s (call %s): %s in %.1f s",
+                    job.id,
+                    job.call_id,
+                    outcome,
+                    time.monotonic() - started,
+                )
     finally:
         db.dispose()

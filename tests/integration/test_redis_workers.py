@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import signal
@@ -478,8 +479,9 @@ def test_a_worker_stopped_mid_job_gives_it_back_and_another_finishes_it(
         back = _jobs(jobs, [rec])[0]
         assert back.status == "queued" and back.attempts == 0, back  # the attempt not counted
         assert "given back" in back.error
-        # Published again by the stopping worker: the next one finishes it.
-        second = WorkerCli(config, 1, redis_server.url, tmp_path / "second.log")
+        # Published again by the stopping worker: the next one (JSON logs by its env) finishes it.
+        json_env = {"HOTLINE_LOG_FORMAT": "json"}
+        second = WorkerCli(config, 1, redis_server.url, tmp_path / "second.log", env=json_env)
         poll(lambda: _jobs(jobs, [rec])[0].status == DONE, 180, "the job done", interval=0.2)
     finally:
         first.stop()
@@ -490,3 +492,9 @@ def test_a_worker_stopped_mid_job_gives_it_back_and_another_finishes_it(
     done = _jobs(jobs, [rec])[0]
     assert done.attempts == 1 and rec.word in str(done.transcript).lower()
     assert "not finished in time, given back" in first.text()
+    # Vosk writes its own lines to stderr; every line of ours is one JSON object.
+    assert second is not None and " INFO hotline" not in second.text()  # no text line
+    ours = [json.loads(x) for x in second.text().splitlines() if x.startswith("{")]
+    (end,) = [x for x in ours if f"(call {rec.call_id}): done (attempt 1) in " in x["message"]]
+    assert end["call_id"] == rec.call_id and end["worker"]
+    assert end["logger"] == "hotline.transcription.serve" and end["level"] == "INFO"
