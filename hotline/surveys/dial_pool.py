@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from pathlib import Path
 from typing import Any
 
-from hotline.surveys.attempt import AttemptResult
+from hotline.surveys.attempt import AttemptResult, job_outcome
 from hotline.surveys.config import SurveySettings
 from hotline.surveys.dialer import DialJob, SurveyPrompts
 from hotline.surveys.store import Claim
+from hotline.telemetry.metrics import WorkerMetrics
 from telephony.sip.errors import SipStackError
 from telephony.sip.worker_client import WorkerProcess
 
@@ -87,8 +89,13 @@ class DialerPool:
         registrar: str,
         prompts: SurveyPrompts,
         recordings_dir: Path,
+        metrics: WorkerMetrics | None = None,
     ) -> None:
+        """``metrics``: each call counted by outcome and timed. The dialling processes speak
+        JSON lines to this pool, which sees every call begin and end, so it keeps their job
+        metrics on the service's registry (one scrape) rather than each serving its own."""
         self._settings = settings
+        self._metrics = metrics
         self._setup = {
             "op": "setup",
             "user": user,
@@ -131,6 +138,13 @@ class DialerPool:
             return proc
 
     async def call(self, claim: Claim) -> AttemptResult:
+        started = time.monotonic()
+        result = await self._call(claim)
+        if self._metrics is not None:
+            self._metrics.job(job_outcome(result), time.monotonic() - started)
+        return result
+
+    async def _call(self, claim: Claim) -> AttemptResult:
         job = DialJob.of(claim)
         try:
             proc = await self._proc()

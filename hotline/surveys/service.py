@@ -24,6 +24,7 @@ from hotline.surveys.prompts import build_prompts
 from hotline.surveys.results import JOB_PREFIX, ResultApplier
 from hotline.surveys.scheduler import SurveyScheduler
 from hotline.surveys.store import Claim, SurveyStore
+from hotline.telemetry.metrics import WorkerMetrics
 from hotline.tickets.service import TicketService
 from hotline.transcription.service import transcript_text
 from ivr.menu import IvrSettings
@@ -52,6 +53,8 @@ class Surveys:
     # ``jobs.engine: redis``: the queue calls are handed to ``hotline worker survey`` through.
     queue: QueueConfig | None = None
     scheduler: SurveyScheduler | None = None
+    # The calls this instance's dialling processes place (None: not kept).
+    dial_metrics: WorkerMetrics | None = None
 
     @classmethod
     def build(
@@ -67,9 +70,11 @@ class Surveys:
         password: str,
         queue: QueueConfig | None,
         comment_languages: Collection[str] = (),
+        dial_metrics: WorkerMetrics | None = None,
     ) -> Surveys:
         """``jobs`` (None: transcription is off): spoken comments in ``comment_languages``
-        (those with a speech model) are transcribed."""
+        (those with a speech model) are transcribed. ``dial_metrics``: the calls placed by this
+        instance's dialling processes, counted and timed."""
         window = CallWindow.from_settings(config, tickets.calendar)
         applier = ResultApplier(tickets, alerts, jobs, comment_languages if jobs else ())
         store = SurveyStore(engine)
@@ -85,6 +90,7 @@ class Surveys:
             registrar=registrar,
             password=password,
             queue=queue,
+            dial_metrics=dial_metrics,
         )
 
     async def run(self) -> None:
@@ -110,6 +116,7 @@ class Surveys:
             registrar=self.registrar,
             prompts=prompts,
             recordings_dir=self.recordings_dir,
+            metrics=self.dial_metrics,
         )
         self.scheduler = SurveyScheduler(
             s, self.store, self.window, dialer, self.applier, self.clock
