@@ -1,5 +1,5 @@
 """Test helpers: free ports, polling with a deadline, a TCP proxy that can cut or freeze, a
-legacy password hash."""
+legacy password hash, a Prometheus endpoint's samples."""
 
 from __future__ import annotations
 
@@ -9,13 +9,37 @@ import contextlib
 import hashlib
 import socket
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, overload
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 T = TypeVar("T")
+# A sample's name and its labels (sorted pairs: ``labels(...)``) → its value.
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def labels(**pairs: str) -> tuple[tuple[str, str], ...]:
+    """A sample's labels as ``Samples`` keys them."""
+    return tuple(sorted(pairs.items()))
+
+
+def parse_samples(text: str) -> Samples:
+    """Prometheus text, read by prometheus_client's own parser."""
+    return {
+        (s.name, labels(**s.labels)): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def scrape_metrics(url: str, timeout: float = 5.0) -> Samples:
+    """The samples a Prometheus endpoint serves (blocking: a worker process's endpoint)."""
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return parse_samples(response.read().decode())
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:

@@ -238,6 +238,7 @@ def _worker_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     tr.add_argument(
         "--processes", type=int, default=None, help="worker processes (default asr.workers)"
     )
+    _metrics_options(tr)
     tr.set_defaults(func=cmd_worker_transcribe)
     sv = wk_sub.add_parser(
         "survey",
@@ -248,19 +249,38 @@ def _worker_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "the environment. SIGTERM or Ctrl-C lets live calls finish (up to jobs.stop_timeout s).",
     )
     sv.add_argument("--processes", type=int, default=None, help="worker processes (default 1)")
+    _metrics_options(sv)
     sv.set_defaults(func=cmd_worker_survey)
 
 
-def cmd_worker_transcribe(args: argparse.Namespace, settings: Settings) -> int:
-    from hotline.app.workers import transcribe
+def _metrics_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="each worker process serves its Prometheus metrics at /metrics, process n on "
+        "PORT + n (default: off)",
+    )
+    parser.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="the address those endpoints listen on (default 127.0.0.1)",
+    )
 
-    return transcribe(settings, args.processes)
+
+def cmd_worker_transcribe(args: argparse.Namespace, settings: Settings) -> int:
+    from hotline.app.workers import metrics_endpoint, transcribe
+
+    metrics = metrics_endpoint(args.metrics_host, args.metrics_port)
+    return transcribe(settings, args.processes, metrics)
 
 
 def cmd_worker_survey(args: argparse.Namespace, settings: Settings) -> int:
-    from hotline.app.workers import survey
+    from hotline.app.workers import metrics_endpoint, survey
 
-    return survey(settings, args.processes)
+    return survey(settings, args.processes, metrics_endpoint(args.metrics_host, args.metrics_port))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from hotline.core.logs import bind
@@ -34,10 +35,12 @@ class Ivr:
         host: str,
         port: int,
         flagged_priority: int,
+        on_round_trip: Callable[[str, float], None] | None = None,
     ) -> Ivr:
         """``settings``: the menus and prompts (``ivr:``); ``host``, ``port``: where the FastAGI
         server listens; ``flagged_priority``: the queue priority of callers with an overdue
-        ticket (0: off)."""
+        ticket (0: off); ``on_round_trip``: told each FastAGI command's round trip (command,
+        seconds), e.g. a histogram's."""
         prompts = PromptLibrary(settings)
         report = await asyncio.to_thread(prompts.build)
         for problem in report.rejected:
@@ -65,6 +68,7 @@ class Ivr:
             header_timeout=settings.header_timeout,
             command_timeout=settings.command_timeout,
             max_sessions=settings.max_sessions,
+            on_round_trip=on_round_trip,
         )
         return cls(app, server, prompts)
 

@@ -34,6 +34,7 @@ from hotline.screenpop.schemas import (
     PopMessage,
     Suggestion,
 )
+from hotline.telemetry.metrics import UNOBSERVED, Observer
 from telephony.ami.events import AmiEvent
 from telephony.tracker import CallRecord, CallUpdate, UpdateKind
 
@@ -53,6 +54,8 @@ class ScreenPop:
     # (extension "2001", PBX name) → the agent logged in there (from memory: no I/O)
     agent_at: Callable[[str, str | None], Agent | None]
     suggest: Suggest | None = None
+    # Told each pop's seconds from the AgentConnect reaching the service to the pop sent.
+    latency: Observer = field(default=UNOBSERVED, kw_only=True)
     _current: dict[str, Pop] = field(default_factory=dict)  # agent id → its current pop
     _pages: dict[str, set[asyncio.Queue[PageMessage]]] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -132,6 +135,8 @@ class ScreenPop:
         self._current[agent.agent_id] = pop
         self.popped += 1
         self._send(agent.agent_id, pop)
+        if received_at > 0:  # 0: an event made without an arrival time (not from a PBX)
+            self.latency.observe(max(0.0, pop.sent_at - received_at))
 
     # -- pages ------------------------------------------------------------------------------
     def subscribe(self, agent_id: str) -> asyncio.Queue[PageMessage]:

@@ -26,6 +26,7 @@ import asyncio
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,7 +42,7 @@ from hotline.core.logs import LogSettings, bind, configure_logging, log_context
 from hotline.db.engine import make_engine
 from hotline.jobs.broker import SURVEY, QueueConfig, make_broker
 from hotline.jobs.patience import Patience, StoreUnavailable
-from hotline.surveys.attempt import AttemptResult
+from hotline.surveys.attempt import AttemptResult, job_outcome
 from hotline.surveys.config import SurveySettings
 from hotline.surveys.dial_pool import CALLS_PER_PROCESS
 from hotline.surveys.dialer import DialJob, SipDialer
@@ -49,6 +50,8 @@ from hotline.surveys.policy import CALLING, CallWindow
 from hotline.surveys.prompts import build_prompts
 from hotline.surveys.scheduler import blocked, record_attempt
 from hotline.surveys.store import Claim, SurveyStore
+from hotline.telemetry.endpoint import MetricsEndpoint, worker_metrics
+from hotline.telemetry.metrics import WorkerMetrics
 from hotline.transcription.serve import worker_id
 from ivr.menu import IvrSettings
 from telephony.sip import PhoneConfig, SipStack, allocate_ports
@@ -82,6 +85,7 @@ class SurveyHandler:
     loop: asyncio.AbstractEventLoop
     patience: Patience
     dialler: str
+    metrics: WorkerMetrics  # each call placed: counted by outcome and timed
 
     def __post_init__(self) -> None:
         self._live: dict[int, asyncio.Task[str]] = {}
@@ -122,15 +126,18 @@ class SurveyHandler:
             return await self._not_started(survey_id, n)
         bind(call_id=claim.survey.call_id)  # the call it follows, when call-triggered
         keep = asyncio.create_task(self._keep_lease(survey_id))
+        started = time.monotonic()
         try:
             result = await self._dial(claim)
         except asyncio.CancelledError:
             # Stopping: hung up. Final, so a redelivered message never rings again.
+            self.metrics.job("interrupted", time.monotonic() - started)
             why = "its survey worker stopped during the call; not dialled again"
             await self._db(self.store.interrupt, survey_id, n, why)
             raise
         finally:
             keep.cancel()
+        self.metrics.job(job_outcome(result), time.monotonic() - started)
         stored = await self._db(
             record_attempt, s, self.window, self.store, claim, result, datetime.now(UTC)
         )
@@ -184,15 +191,22 @@ class SurveyHandler:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def serve(cfg: SurveyWorkerConfig, password: str, queue: QueueConfig) -> None:
-    """A survey worker process's main: dial until SIGTERM, then stop cleanly."""
+def serve(
+    cfg: SurveyWorkerConfig,
+    password: str,
+    queue: QueueConfig,
+    metrics: MetricsEndpoint | None = None,
+) -> None:
+    """A survey worker process's main: dial until SIGTERM, then stop cleanly. ``metrics``:
+    this process's Prometheus endpoint (None: none)."""
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent turns Ctrl-C into SIGTERM
     me = worker_id()
     configure_logging(cfg.log, process=me)
     recordings = Path(cfg.surveys.recordings_dir).resolve()
-    asyncio.run(_serve(cfg, password, queue, stopping, me, recordings))
+    with worker_metrics("survey", metrics) as observed:
+        asyncio.run(_serve(cfg, password, queue, stopping, me, recordings, observed))
 
 
 async def _serve(
@@ -202,6 +216,7 @@ async def _serve(
     stopping: threading.Event,
     me: str,
     recordings: Path,
+    metrics: WorkerMetrics,
 ) -> None:
     s = cfg.surveys
     stop = asyncio.Event()
@@ -237,7 +252,7 @@ async def _serve(
             )
             await phone.wait_registered(15)
             dialer = SipDialer(phone, registrar, s, prompts, recordings)
-            handler = SurveyHandler(s, store, window, dialer, loop, Patience(stopping), me)
+            handler = SurveyHandler(s, store, window, dialer, loop, Patience(stopping), me, metrics)
             Actor(
                 handler, broker=broker, actor_name=SURVEY, queue_name=SURVEY, priority=0, options={}
             )

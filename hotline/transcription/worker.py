@@ -24,6 +24,8 @@ from asr.wavcheck import recording_state
 from hotline.core.logs import LogSettings, configure_logging, log_context
 from hotline.db.engine import make_engine
 from hotline.jobs.store import SKIPPED, Job, JobStore
+from hotline.telemetry.endpoint import MetricsEndpoint, worker_metrics
+from hotline.telemetry.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,7 @@ class WorkerConfig:
     poll: float = 0.5  # seconds between looks at an empty queue
     options: dict[str, Any] = field(default_factory=dict)  # asr RecognizerOptions fields
     log: LogSettings = field(default_factory=LogSettings)  # the service's, in force
+    metrics: MetricsEndpoint | None = None  # this process's Prometheus endpoint (None: off)
 
 
 class JobRunner:
@@ -125,6 +128,13 @@ def process(jobs: JobStore, engine: JobRunner, job: Job) -> str:
     return "done" if stored else "lost"  # lost: another worker took over meanwhile
 
 
+def observe(metrics: WorkerMetrics, outcome: str, seconds: float) -> None:
+    """A job ``process`` ran: counted and timed by its outcome, unless it only went back to the
+    queue to wait for its recording (it is not finished)."""
+    if outcome != "waiting":
+        metrics.job(outcome, seconds)
+
+
 def _renew(jobs: JobStore, job: Job, cfg: WorkerConfig, stop: threading.Event) -> None:
     while not stop.wait(cfg.lease / 3):
         if not jobs.renew(job.id, cfg.worker_id, cfg.lease):
@@ -139,21 +149,20 @@ def run_worker(cfg: WorkerConfig, stop: Any) -> None:
     jobs = JobStore(db)
     engine = JobRunner(cfg)
     try:
-        while not stop.is_set():
-            jobs.give_up(cfg.max_attempts)
-            job = jobs.claim(cfg.worker_id, cfg.lease, cfg.max_attempts)
-            if job is None:
-                stop.wait(cfg.poll)
-                continue
-            started = time.monotonic()
-            with log_context(call_id=job.call_id):
-                outcome = process(jobs, engine, job)
-                log.info(
-                    "job %s (call %s): %s in %.1f s",
-                    job.id,
-                    job.call_id,
-                    outcome,
-                    time.monotonic() - started,
-                )
+        with worker_metrics("transcribe", cfg.metrics) as metrics:
+            while not stop.is_set():
+                metrics.count("failed", jobs.give_up(cfg.max_attempts))
+                job = jobs.claim(cfg.worker_id, cfg.lease, cfg.max_attempts)
+                if job is None:
+                    stop.wait(cfg.poll)
+                    continue
+                started = time.monotonic()
+                with log_context(call_id=job.call_id):
+                    outcome = process(jobs, engine, job)
+                    seconds = time.monotonic() - started
+                    observe(metrics, outcome, seconds)
+                    log.info(
+                        "job %s (call %s): %s in %.1f s", job.id, job.call_id, outcome, seconds
+                    )
     finally:
         db.dispose()

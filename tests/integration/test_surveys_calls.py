@@ -547,8 +547,13 @@ async def test_dialling_process_killed_mid_call_ends_the_survey_interrupted(
 ) -> None:
     """The service's own dialer: survey calls in dialling processes. One is SIGKILLed while
     its call rings: the attempt ends ``interrupted`` (final), the next survey gets a new
-    process and goes through."""
+    process and goes through. The pool counts and times both calls as survey jobs."""
+    from prometheus_client import CollectorRegistry
+
     from hotline.surveys.dial_pool import DialerPool
+    from hotline.telemetry.metrics import WorkerMetrics
+
+    registry = CollectorRegistry()
 
     surveys = service.surveys
     assert surveys is not None
@@ -564,6 +569,7 @@ async def test_dialling_process_killed_mid_call_ends_the_survey_interrupted(
         registrar=surveys.registrar,
         prompts=prompts,
         recordings_dir=surveys.recordings_dir,
+        metrics=WorkerMetrics.on(registry, "survey"),
     )
     window = CallWindow.from_settings(s, surveys.window.calendar)
     sched = SurveyScheduler(s, surveys.store, window, pool, applier_at(service, clock), clock)
@@ -593,6 +599,12 @@ async def test_dialling_process_killed_mid_call_ends_the_survey_interrupted(
         assert (await survey_of(service, t_ring)).status == "interrupted"
     finally:
         await pool.close()
+    for outcome in ("interrupted", "done"):
+        labels = {"queue": "survey", "outcome": outcome}
+        assert registry.get_sample_value("hotline_worker_jobs_total", labels) == 1
+        assert registry.get_sample_value("hotline_worker_job_duration_seconds_count", labels) == 1
+    failed = {"queue": "survey", "outcome": "failed"}
+    assert registry.get_sample_value("hotline_worker_jobs_total", failed) == 0
 
 
 async def test_answer_kept_when_the_citizen_hangs_up_during_the_comment_prompt(
