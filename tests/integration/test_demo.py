@@ -20,6 +20,10 @@ from tests.integration.conftest import Databases
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _processes_in(cwd: Path) -> list[str]:
     """Processes (Asterisk, SIP workers) still running with ``cwd`` or our runtime path."""
     found = []
@@ -29,7 +33,8 @@ def _processes_in(cwd: Path) -> list[str]:
             where = os.readlink(f"/proc/{pid}/cwd")
         except OSError:
             continue
-        if str(cwd) in cmd or (where == str(cwd) and ("asterisk" in cmd or "sip.worker" in cmd)):
+        # Anything started in the demo's folder: its PBX, SIP and transcription workers.
+        if pid != str(os.getpid()) and (str(cwd) in cmd or where == str(cwd)):
             found.append(f"{pid}: {cmd.strip()}")
     return found
 
@@ -75,6 +80,9 @@ async def test_demo_prints_live_summary_and_ctrl_c_leaves_nothing_running(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
+        # As from a terminal: Ctrl-C delivered. A test run started in the background (`cmd &`
+        # in a script) inherits SIGINT ignored, and an ignored SIGINT would reach no one.
+        preexec_fn=_sigint_default,
     )
     assert proc.stdout is not None
     out = proc.stdout
@@ -116,7 +124,18 @@ async def test_demo_prints_live_summary_and_ctrl_c_leaves_nothing_running(
             for entry in _processes_in(tmp_path):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(int(entry.split(":", 1)[0]), signal.SIGKILL)
-    rest = (await proc.stdout.read()).decode()
+    try:
+        # Bounded: a process the demo left behind holding its output would block read() forever.
+        rest = (await asyncio.wait_for(out.read(), 10)).decode()
+    except TimeoutError:
+        left = _processes_in(tmp_path)
+        for entry in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(entry.split(":", 1)[0]), signal.SIGKILL)
+        raise AssertionError(
+            f"the demo exited ({code}) but its output stayed open; left running: {left}\n"
+            + "".join(lines)
+        ) from None
     assert code == 130, "".join(lines) + rest
     assert "Traceback" not in rest
     await wait_for(lambda: not _processes_in(tmp_path), 10, "no Asterisk or SIP worker left")
