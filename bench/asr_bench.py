@@ -44,7 +44,7 @@ from pathlib import Path
 
 from asr.audio import read_wav
 from asr.batch import Item
-from asr.wer import word_errors
+from asr.wer import ErrorCounts, word_errors
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "var/models/vosk-model-en-us-0.3.45"
@@ -259,7 +259,7 @@ def measure(
         if proc.returncode != 0:
             raise SystemExit(f"asr_bench: {label} failed:\n{proc.stderr[-2000:]}")
         got = json.loads(proc.stdout.strip().splitlines()[-1])
-        errors = words = 0
+        total = ErrorCounts("word", 0, 0, 0, 0)
         for name, text in texts.items():
             stem = name.removesuffix(".wav")
             if kind == "ours":
@@ -267,10 +267,9 @@ def measure(
                 hyp = " ".join(t["text"] for t in data["turns"])
             else:
                 hyp = (out / f"{stem}.txt").read_text()
-            r = word_errors(text, hyp)
-            errors, words = errors + r.errors, words + r.reference_words
+            total += word_errors(text, hyp)
     audio = sum(read_wav(calls / n).duration for n in texts)
-    wer = f"{100 * errors / words:.1f} %"
+    wer = f"{100 * total.rate:.1f} %"
     return Figures(label, cores, audio, got["wall"], got["peak_rss_mib"], wer)
 
 

@@ -63,6 +63,7 @@ import yaml
 from bench.ivr_bench import proc_cpu
 from bench.private_pbx import private_pbx
 from hotline.app.settings import Settings, parse_settings, resolve_secrets
+from hotline.core.calendar import WorkCalendar
 from hotline.surveys.attempt import AttemptResult, Dialer
 from hotline.surveys.config import WINDOW_DAYS
 from hotline.surveys.dial_pool import DialerPool
@@ -70,7 +71,6 @@ from hotline.surveys.dialer import SipDialer
 from hotline.surveys.policy import COMPLETED, FINAL, RESULTS, SCHEDULED, CallWindow
 from hotline.surveys.scheduler import SurveyScheduler
 from hotline.surveys.store import Candidate, Claim, Survey, SurveyStore
-from hotline.tickets.calendar import WorkCalendar
 from telephony.processes import wait_or_kill
 from telephony.sip import CallHandle, Phone, PhoneConfig, SipError, SipStack, allocate_ports
 from testkit.support import free_port

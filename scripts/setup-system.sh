@@ -14,6 +14,8 @@ need_root() {
   fi
 }
 
+# fonts-noto-cjk: Chinese text in Chromium's pages and PDFs, and the font matplotlib measures
+# the reports' chart labels with (Noto Sans CJK SC; hotline/metrics/charts.py).
 PACKAGES=(asterisk asterisk-core-sounds-en sip-tester espeak-ng sox maven chromium chromium-driver "postgresql-${POSTGRES_MAJOR}" fonts-noto-cjk ffmpeg redis-server)
 
 missing=()

@@ -39,7 +39,7 @@ def _local(y: int, m: int, d: int, hh: int, mm: int) -> datetime:
     return datetime(y, m, d, hh, mm, tzinfo=SHANGHAI)
 
 
-# Representative instants, Shanghai time (the calendar is config/hotline.yaml's 2026 one).
+# Representative instants, Shanghai time (the calendar: config/hotline.yaml's, China's 2026).
 INSTANTS: tuple[datetime, ...] = (
     _local(2026, 12, 7, 9, 0),  # Monday morning, the minute the weekday window opens
     _local(2026, 12, 10, 15, 30),  # Thursday afternoon

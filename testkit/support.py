@@ -1,18 +1,45 @@
-"""Test helpers: free ports, polling with a deadline, a TCP proxy that can cut or freeze."""
+"""Test helpers: free ports, polling with a deadline, a TCP proxy that can cut or freeze, a
+legacy password hash, a Prometheus endpoint's samples."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import socket
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, overload
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 T = TypeVar("T")
+# A sample's name and its labels (sorted pairs: ``labels(...)``) → its value.
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def labels(**pairs: str) -> tuple[tuple[str, str], ...]:
+    """A sample's labels as ``Samples`` keys them."""
+    return tuple(sorted(pairs.items()))
+
+
+def parse_samples(text: str) -> Samples:
+    """Prometheus text, read by prometheus_client's own parser."""
+    return {
+        (s.name, labels(**s.labels)): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def scrape_metrics(url: str, timeout: float = 5.0) -> Samples:
+    """The samples a Prometheus endpoint serves (blocking: a worker process's endpoint)."""
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return parse_samples(response.read().decode())
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -126,6 +153,18 @@ class TcpProxy:
             await self._server.wait_closed()
         for task in list(self._tasks):
             task.cancel()
+
+
+def legacy_scrypt_hash(password: str, salt: bytes = b"hotline-salt-016") -> str:
+    """A password hash in the format stored before argon2id ("scrypt$<salt>$<digest>", urlsafe
+    base64 without padding, n=2^14, r=8, p=1), written out here so the tests pin that format
+    rather than borrow the code that reads it."""
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
+    return f"scrypt${b64(salt)}${b64(digest)}"
 
 
 @contextlib.asynccontextmanager

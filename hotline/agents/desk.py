@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 
 from hotline.agents.store import Agent, AgentStore, UnknownAgent
 from hotline.core.errors import Conflict, NotFound
+from hotline.core.logs import bind
 from hotline.pbx.link import PbxLink
 from telephony.ami.events import AmiEvent
 from telephony.queue_control import QueueControl, interface
@@ -189,6 +190,7 @@ class AgentDesk:
         agent = self.agent_on(iface, pbx)
         if agent is None or agent.paused:
             return
+        bind(agent=agent.logged_in_extension, agent_id=agent.agent_id)  # this reaction's task
         queues = self._by_name[pbx].queues
         seconds = next((q.wrapup for q in queues if q.name == queue), 0)
         if seconds <= 0:
@@ -200,6 +202,7 @@ class AgentDesk:
         agent = self.agent_on(iface, pbx)
         if agent is None or (agent.paused and agent.pause_reason == NO_ANSWER):
             return
+        bind(agent=agent.logged_in_extension, agent_id=agent.agent_id)  # this reaction's task
         log.info("agent %s auto-paused: let a call ring out", agent.agent_id)
         await self._record(
             agent.agent_id, "pause", agent.logged_in_extension, paused=True, reason=NO_ANSWER

@@ -21,7 +21,7 @@ from hotline.agents.schemas import (
     TokenResponse,
 )
 from hotline.agents.store import Agent, AgentStore
-from hotline.core.auth import Principal, check_password, hash_password
+from hotline.core.auth import Principal, hash_password, needs_rehash, verify_password
 from hotline.core.errors import Invalid
 from hotline.web.deps import Admin, Caller, Signer, Supervisor, provided, self_or_supervisor
 
@@ -60,9 +60,13 @@ def _out(desk: AgentDesk, a: Agent) -> AgentOut:
 @router.post("/auth/token")
 async def token(body: TokenRequest, agents: Agents, signer: Signer) -> TokenResponse:
     stored = await asyncio.to_thread(agents.password_hash, body.agent_id)
-    ok = stored is not None and await asyncio.to_thread(check_password, body.password, stored)
-    if not ok:
+    if stored is None or not await asyncio.to_thread(verify_password, body.password, stored):
         raise HTTPException(401, "unknown agent or wrong password")
+    if needs_rehash(stored):
+        # A legacy scrypt hash, or argon2id with older parameters: the password is known now,
+        # so store today's hash (unless the password changed meanwhile).
+        fresh = await asyncio.to_thread(hash_password, body.password)
+        await asyncio.to_thread(agents.replace_password_hash, body.agent_id, stored, fresh)
     agent = await asyncio.to_thread(agents.get, body.agent_id)
     who = Principal(agent.agent_id, agent.roles)
     return TokenResponse(

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import sessionmaker
 
 from hotline.agents.time import WRAP_UP, add_wrapup, split_hours, state_of, write_segments
@@ -124,6 +124,18 @@ class AgentStore:
         with self._sessions() as s:
             row = s.scalar(select(AgentRow).where(AgentRow.agent_id == agent_id))
             return row.password_hash if row is not None else None
+
+    def replace_password_hash(self, agent_id: str, old: str, new: str) -> bool:
+        """Store ``new`` (the same password, hashed anew) if the hash is still ``old``, so a
+        password changed meanwhile is never undone; True if replaced. Nothing to report: the
+        hash is no part of ``Agent``."""
+        with self._sessions.begin() as s:
+            done = s.connection().execute(
+                update(AgentRow)
+                .where(AgentRow.agent_id == agent_id, AgentRow.password_hash == old)
+                .values(password_hash=new)
+            )
+            return bool(done.rowcount)
 
     def all(self) -> list[Agent]:
         with self._sessions() as s:

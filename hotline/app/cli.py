@@ -48,8 +48,11 @@ from hotline.app.settings import (
     load_settings,
     resolve_secrets,
 )
+from hotline.core.calendar import WorkCalendar
 from hotline.core.errors import DatabaseNotReady
+from hotline.core.logs import configure_logging
 from hotline.ha.leadership import LeadershipLost
+from hotline.metrics.labels import DEFAULT_LANG, LANGS
 from telephony.errors import AmiAuthError, TelephonyError
 
 if TYPE_CHECKING:
@@ -154,6 +157,12 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("period", choices=["daily", "weekly", "monthly"])
     rep.add_argument("--date", default=None, help="a day in the period, YYYY-MM-DD (default today)")
     rep.add_argument("--out", type=Path, default=Path("reports"), help="folder (default reports/)")
+    rep.add_argument(
+        "--lang",
+        choices=list(LANGS),
+        default=DEFAULT_LANG,
+        help=f"the page's language (default {DEFAULT_LANG}; the CSV is the same in both)",
+    )
     rep.set_defaults(func=cmd_report)
 
     db = sub.add_parser("db", help="database schema")
@@ -229,6 +238,7 @@ def _worker_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     tr.add_argument(
         "--processes", type=int, default=None, help="worker processes (default asr.workers)"
     )
+    _metrics_options(tr)
     tr.set_defaults(func=cmd_worker_transcribe)
     sv = wk_sub.add_parser(
         "survey",
@@ -239,29 +249,47 @@ def _worker_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "the environment. SIGTERM or Ctrl-C lets live calls finish (up to jobs.stop_timeout s).",
     )
     sv.add_argument("--processes", type=int, default=None, help="worker processes (default 1)")
+    _metrics_options(sv)
     sv.set_defaults(func=cmd_worker_survey)
 
 
-def cmd_worker_transcribe(args: argparse.Namespace, settings: Settings) -> int:
-    from hotline.app.workers import transcribe
+def _metrics_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="each worker process serves its Prometheus metrics at /metrics, process n on "
+        "PORT + n (default: off)",
+    )
+    parser.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="the address those endpoints listen on (default 127.0.0.1)",
+    )
 
-    return transcribe(settings, args.processes)
+
+def cmd_worker_transcribe(args: argparse.Namespace, settings: Settings) -> int:
+    from hotline.app.workers import metrics_endpoint, transcribe
+
+    metrics = metrics_endpoint(args.metrics_host, args.metrics_port)
+    return transcribe(settings, args.processes, metrics)
 
 
 def cmd_worker_survey(args: argparse.Namespace, settings: Settings) -> int:
-    from hotline.app.workers import survey
+    from hotline.app.workers import metrics_endpoint, survey
 
-    return survey(settings, args.processes)
+    return survey(settings, args.processes, metrics_endpoint(args.metrics_host, args.metrics_port))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     try:
         settings = load_settings(args.config)
+        # The settings in force (the environment's overrides, -v) go on to the workers.
+        in_force = configure_logging(settings.logging, verbose=args.verbose)
+        settings = settings.model_copy(update={"logging": in_force})
         code: int = args.func(args, settings)
         return code
     except ConfigError as exc:
@@ -296,6 +324,9 @@ def cmd_config_check(args: argparse.Namespace, settings: Settings) -> int:
     languages |= {q.language for pbx in settings.all_pbxes for q in pbx.queues}
     for line in settings.asr.coverage(languages):
         print(f"  transcription: {line}")
+    calendar = WorkCalendar.from_settings(settings.tickets.calendar, settings.tz)
+    for line in calendar.describe(datetime.now(settings.tz).date()):
+        print(f"  calendar: {line}")
     return 0
 
 

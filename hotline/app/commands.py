@@ -237,13 +237,15 @@ def cmd_surveys_optin(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import date
 
-    from hotline.metrics.render import bounds, to_csv, to_html
+    from hotline.metrics.render import ReportRenderer, bounds, to_csv
     from hotline.metrics.service import MetricsService
     from hotline.metrics.store import MetricsStore
     from hotline.surveys.store import SurveyStore
     from hotline.tickets.store import TicketStore
 
     tz = settings.tz
+    renderer = ReportRenderer(settings.report_names())
+    renderer.labels(args.lang)
     try:
         day = date.fromisoformat(args.date) if args.date else datetime.now(tz).date()
     except ValueError:
@@ -257,7 +259,8 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     data = service.report(since, until)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"{args.period}-{since:%Y-%m-%d}"
-    stem.with_suffix(".html").write_text(to_html(args.period, data, tz), encoding="utf-8")
+    page = renderer.html(args.period, data, tz, args.lang)
+    stem.with_suffix(".html").write_text(page, encoding="utf-8")
     stem.with_suffix(".csv").write_text(to_csv(data), encoding="utf-8")
     total = data["groups"]["total"].get("total", {})
     surveyed = f", {data['satisfaction']['total']['surveyed']} surveyed" if surveys else ""

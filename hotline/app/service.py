@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -32,6 +33,7 @@ from hotline.core.alerts import SupervisorAlerts
 from hotline.core.auth import TokenSigner, hash_password
 from hotline.db.engine import make_engine, migrate
 from hotline.fastagi.service import Ivr
+from hotline.jobs.metrics import JobQueueCollector
 from hotline.jobs.store import JobStore
 from hotline.kb.importer import seed_if_empty
 from hotline.kb.service import KnowledgeBase, categories_from, kb_suggestions
@@ -41,9 +43,11 @@ from hotline.metrics.store import MetricsStore
 from hotline.pbx.link import PbxLink
 from hotline.screenpop.service import ScreenPop
 from hotline.supervision.live import LiveView
-from hotline.supervision.prometheus import exposition
+from hotline.supervision.prometheus import Exposition, IvrOutcomes, LiveCollector
 from hotline.supervision.routes import Scrape
 from hotline.surveys.service import Surveys, registrar_of
+from hotline.telemetry.endpoint import MetricsEndpoint
+from hotline.telemetry.metrics import ServiceMetrics, WorkerMetrics, add_runtime_collectors
 from hotline.tickets.service import TicketService
 from hotline.tickets.store import TicketStore
 from hotline.transcription.delivery import TranscriptDelivery
@@ -85,12 +89,24 @@ class Service:
     feeds: dict[str, CallFeed] = field(kw_only=True, default_factory=dict)
     # Where the feeds hand each event, update and login on to the features (``flow``).
     fanout: CallFanout = field(kw_only=True, default_factory=CallFanout)
+    # What /metrics serves besides the live collector of each scrape (``Exposition``).
+    registry: CollectorRegistry = field(kw_only=True, default_factory=CollectorRegistry)
 
     @classmethod
     async def build(
-        cls, settings: Settings, secrets: Secrets, *, health: Health | None = None
+        cls,
+        settings: Settings,
+        secrets: Secrets,
+        *,
+        health: Health | None = None,
+        registry: CollectorRegistry | None = None,
     ) -> Service:
-        """``health``: this instance's role for /healthz (an active/standby pair's runner)."""
+        """``health``: this instance's role for /healthz (an active/standby pair's runner);
+        ``registry``: where the service's metrics go (default: a new one; never
+        prometheus_client's global registry)."""
+        registry = CollectorRegistry() if registry is None else registry
+        add_runtime_collectors(registry)
+        observed = ServiceMetrics.on(registry)
         url = settings.database.url
         await asyncio.to_thread(lambda: migrate(url, primary_pbx=settings.pbx.name))
         engine = make_engine(url)
@@ -110,14 +126,17 @@ class Service:
             host=listen.agi_host,
             port=listen.agi_port,
             flagged_priority=settings.flagged_priority,
+            on_round_trip=observed.agi_command,
         )
         ticket_service = TicketService(
             settings.tickets, tickets, tz=settings.tz, languages=settings.ivr.languages
         )
         alerts = SupervisorAlerts()
         jobs = JobStore(engine) if settings.asr.enabled else None
+        if jobs is not None:
+            registry.register(JobQueueCollector(jobs.backlog))
         surveys = (
-            _surveys(settings, secrets, engine, ticket_service, alerts, jobs)
+            _surveys(settings, secrets, engine, ticket_service, alerts, jobs, registry)
             if settings.surveys.enabled
             else None
         )
@@ -131,7 +150,7 @@ class Service:
         # tracker, recorder), which hands every event on to the features in the order of
         # ``flow.wire_call_flow``; after each login the PBX's live state is read again.
         fanout = CallFanout()
-        recorder = CallWriter(store)
+        recorder = CallWriter(store, stored_latency=observed.ami_to_stored)
         recorder.subscribe(fanout.stored)
         ended: Counter[str] = Counter()  # over every PBX (the Prometheus counters)
         links: dict[str, PbxLink] = {}
@@ -165,13 +184,20 @@ class Service:
         )
         desk = AgentDesk(settings.all_pbxes, agents, first.control, first.board, links=links)
         await desk.load()
-        screenpop = ScreenPop(callers, desk.agent_at, suggest)
+        screenpop = ScreenPop(callers, desk.agent_at, suggest, latency=observed.pop_latency)
         transcription = (
             _transcription(
                 settings,
                 secrets,
                 jobs,
-                TranscriptDelivery(screenpop, tickets, ticket_service, surveys),
+                TranscriptDelivery(
+                    screenpop,
+                    tickets,
+                    ticket_service,
+                    surveys,
+                    to_transcript=observed.hangup_to_transcript,
+                    to_draft=observed.hangup_to_draft,
+                ),
             )
             if jobs is not None
             else None
@@ -179,13 +205,22 @@ class Service:
         wire_call_flow(
             fanout, feeds, desk=desk, live=live, screenpop=screenpop, transcription=transcription
         )
-        signer = TokenSigner(secrets.api_secret.encode(), ttl=settings.token_hours * 3600)
+        signer = TokenSigner(secrets.api_keys, ttl=settings.token_hours * 3600)
+        # Key ids are not secret; they tell an operator where a rotation stands.
+        log.info(
+            "API tokens signed with key %r; accepted: %s",
+            signer.kid,
+            ", ".join(repr(k) for k in signer.kids),
+        )
         metrics = MetricsService(
             settings.metrics_config(), MetricsStore(engine), tickets, surveys=survey_store
         )
 
-        async def prometheus_text() -> str:
-            return exposition(await live.snapshot(), calls.ended, ivr.server.stats)
+        async def live_metrics() -> LiveCollector:
+            # Copied here, on the event loop: the exposition is collected in a thread.
+            return LiveCollector(
+                await live.snapshot(), dict(calls.ended), IvrOutcomes.of(ivr.server.stats)
+            )
 
         app = create_app(
             settings,
@@ -194,7 +229,7 @@ class Service:
             desk,
             live,
             metrics,
-            Scrape(prometheus_text, secrets.metrics_token),
+            Scrape(Exposition(registry, live_metrics), secrets.metrics_token),
             DeskChanged(live.changed),
             ticket_service,
             kb,
@@ -227,6 +262,7 @@ class Service:
             links=links,
             feeds=feeds,
             fanout=fanout,
+            registry=registry,
         )
 
     async def run(self) -> None:
@@ -304,12 +340,16 @@ def _surveys(
     tickets: TicketService,
     alerts: SupervisorAlerts,
     jobs: JobStore | None,
+    registry: CollectorRegistry,
 ) -> Surveys:
     queue = None
+    dial_metrics = None
     if settings.jobs.engine == "redis":  # calls go to `hotline worker survey` processes
         from hotline.jobs.broker import QueueConfig
 
         queue = QueueConfig.from_settings(settings.jobs, secrets.redis_url)
+    else:  # this service's dialling processes place the calls: their metrics are its own
+        dial_metrics = WorkerMetrics.on(registry, "survey")
     return Surveys.build(
         settings.surveys,
         engine,
@@ -321,6 +361,8 @@ def _surveys(
         password=secrets.survey_password,
         queue=queue,
         comment_languages=settings.asr.models,
+        log=settings.logging,
+        dial_metrics=dial_metrics,
     )
 
 
@@ -348,4 +390,6 @@ def _transcription(
             redelivery_after=queue.redelivery_after,
             max_attempts=queue.max_attempts,
         )
-    return Transcription(jobs, models, configure, deliver, workers=asr.workers)
+    port = queue.metrics_port
+    metrics = MetricsEndpoint(queue.metrics_host, port) if port is not None else None
+    return Transcription(jobs, models, configure, deliver, workers=asr.workers, metrics=metrics)

@@ -2,9 +2,10 @@
 
 Each feature owns its section's model (``hotline/<feature>/config.py``: ``DatabaseSettings``,
 ``JobsSettings``, ``KbSettings``, ``CallerSettings``, ``TicketSettings``, ``SurveySettings``,
-``HaSettings``; ``PbxSettings``, ``IvrSettings``, ``AsrSettings`` and ``DraftTaxonomy`` from their
-packages); ``Settings`` composes them, checks what spans sections, and builds the small frozen
-values some features take instead of the whole settings (``metrics_config``, ``live_config``).
+``HaSettings``; ``LogSettings`` in ``hotline/core/logs.py``; ``PbxSettings``, ``IvrSettings``,
+``AsrSettings`` and ``DraftTaxonomy`` from their packages); ``Settings`` composes them, checks
+what spans sections, and builds the small frozen values some features take instead of the
+whole settings (``metrics_config``, ``live_config``).
 Nothing outside ``hotline.app`` sees ``Settings`` (but the web context, for now).
 
 A bad file never produces a traceback: every problem becomes a ``ConfigError`` naming the field
@@ -29,7 +30,9 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from asr.settings import AsrSettings
 from drafting.settings import DraftTaxonomy
 from hotline.callers.config import CallerSettings
+from hotline.core.auth import DEFAULT_KID, SigningKey, parse_keys
 from hotline.core.errors import ConfigError as ConfigError  # the loader's error, re-exported
+from hotline.core.logs import LogSettings
 from hotline.db.config import DatabaseSettings
 from hotline.ha.config import HaSettings
 from hotline.jobs.config import JobsSettings
@@ -81,13 +84,19 @@ class Settings(Strict):
     jobs: JobsSettings = JobsSettings()
     # Active/standby instances: leadership through a PostgreSQL advisory lock (hotline/ha/).
     ha: HaSettings = HaSettings()
+    # The log's format (text or JSON lines) and level; HOTLINE_LOG_FORMAT / HOTLINE_LOG_LEVEL
+    # in the environment override them (hotline/core/logs.py).
+    logging: LogSettings = LogSettings()
     short_abandon_seconds: float = Field(5.0, ge=0, le=60)
     service_level_seconds: float = Field(20.0, gt=0, le=600)  # answered within T s
     # The hotline's local time: hours and days of the metrics and reports.
     timezone: str = "Asia/Shanghai"
     # The API's token signing key comes from this environment variable (generated per run for
-    # the embedded PBX when unset: tokens then last until the service restarts).
+    # the embedded PBX when unset: tokens then last until the service restarts) ...
     api_secret_env: str = "HOTLINE_API_SECRET"
+    # ... or several, with their ids, from this one ("kid:key,kid:key": the first signs, all
+    # verify; key rotation, docs/operations.md). Set one of the two variables, not both.
+    api_keys_env: str = "HOTLINE_API_KEYS"
     token_hours: float = Field(12.0, gt=0, le=24 * 30)
     # Bootstraps the first administrator: on start, if no agent has the admin role and this
     # variable is set, an agent "admin" is created with this password.
@@ -138,6 +147,17 @@ class Settings(Strict):
             self.service_level_seconds,
             {p.name: frozenset(a.extension for a in p.agents) for p in self.all_pbxes},
         )
+
+    def report_names(self) -> dict[str, dict[str, dict[str, str]]]:
+        """The reports' Chinese names of ticket categories and departments (English pages
+        keep the ids, as the CSV does)."""
+        t = self.tickets
+        return {
+            "zh": {
+                "category": {c.id: c.zh for c in t.categories},
+                "department": {d.id: d.zh for d in t.departments},
+            }
+        }
 
     def live_config(self) -> LiveConfig:
         return LiveConfig(
@@ -285,7 +305,8 @@ class Secrets:
     agent_passwords: dict[str, str] = field(default_factory=dict)
     phone_passwords: dict[str, str] = field(default_factory=dict)
     survey_password: str = ""
-    api_secret: str = ""
+    # The API's token keys, the signing one first (api_keys_env, or api_secret_env as one key).
+    api_keys: tuple[SigningKey, ...] = ()
     admin_password: str = ""
     metrics_token: str = ""
     redis_url: str = ""  # jobs.engine redis: may carry the password
@@ -328,25 +349,46 @@ def resolve_secrets(settings: Settings, env: Mapping[str, str] | None = None) ->
     survey = env.get(settings.surveys.sip.password_env, "")
     if not survey and embedded:
         survey = secrets.token_urlsafe(16)
-    api = env.get(settings.api_secret_env, "")
-    if not api:
-        if not embedded:
-            raise ConfigError(
-                "environment",
-                [f"api_secret_env: environment variable {settings.api_secret_env} is not set"],
-            )
-        api = secrets.token_urlsafe(32)
+    api_keys = _api_keys(settings, env, embedded)
     return Secrets(
         ami_secret=ami,
         agent_passwords=passwords,
         phone_passwords=phones,
         survey_password=survey,
-        api_secret=api,
+        api_keys=api_keys,
         admin_password=env.get(settings.admin_password_env, ""),
         metrics_token=env.get(settings.metrics_token_env, ""),
         redis_url=resolve_redis_url(settings, env),
         ami_secrets=ami_secrets,
     )
+
+
+def _api_keys(settings: Settings, env: Mapping[str, str], embedded: bool) -> tuple[SigningKey, ...]:
+    """The token keys: the list of ``api_keys_env``, or ``api_secret_env`` as one key with the
+    default id (shorter keys accepted there, as before: PyJWT warns), or one invented per run
+    for the embedded PBX. Problems name the variable, never a key."""
+    many, one = settings.api_keys_env, settings.api_secret_env
+    listed, single = env.get(many, ""), env.get(one, "")
+    if listed and single:
+        raise ConfigError(
+            "environment",
+            [f"api_keys_env: set {many} or {one} ({DEFAULT_KID}:<key> in {many}), not both"],
+        )
+    if listed:
+        try:
+            return tuple(parse_keys(listed))
+        except ValueError as exc:
+            raise ConfigError(
+                "environment", [f"api_keys_env: environment variable {many}: {exc}"]
+            ) from None
+    if not single:
+        if not embedded:
+            raise ConfigError(
+                "environment",
+                [f"api_secret_env: environment variable {one} is not set (nor {many})"],
+            )
+        single = secrets.token_urlsafe(32)
+    return (SigningKey(DEFAULT_KID, single.encode()),)
 
 
 def resolve_redis_url(settings: Settings, env: Mapping[str, str] | None = None) -> str:

@@ -15,6 +15,7 @@ from hotline.app.settings import Settings
 from hotline.callers import routes as callers
 from hotline.kb import routes as kb
 from hotline.metrics import routes as metrics
+from hotline.metrics.render import ReportRenderer
 from hotline.screenpop import routes as screenpop
 from hotline.supervision import routes as supervision
 from hotline.surveys import routes as surveys
@@ -22,6 +23,7 @@ from hotline.tickets import routes as tickets
 from hotline.web import errors
 from hotline.web.deps import LocalTime, provide
 from hotline.web.health import Health, health_router
+from hotline.web.request_id import RequestIdMiddleware
 
 
 def _active() -> dict[str, str]:
@@ -39,10 +41,12 @@ def create_app(settings: Settings, *services: object, health: Health | None = No
             LocalTime(settings.tz, settings.timezone),
             settings.tickets,  # the ticket taxonomy (TicketSettings)
             screenpop.CallerLanguages(frozenset(settings.ivr.languages)),
+            ReportRenderer(settings.report_names()),
             *services,
         ],
     )
     errors.install(app)
+    app.add_middleware(RequestIdMiddleware)  # X-Request-ID in and out, on every log line
     app.include_router(health_router(health or _active))
     for router in (
         agents.router,

@@ -14,6 +14,7 @@ from hotline.app.settings import ConfigError, Settings, resolve_redis_url
 from hotline.db.engine import schema_revisions
 from hotline.jobs.broker import QueueConfig
 from hotline.jobs.pool import run_pool
+from hotline.telemetry.endpoint import MetricsEndpoint
 from hotline.transcription.worker import WorkerConfig
 
 log = logging.getLogger(__name__)
@@ -31,15 +32,36 @@ def worker_config(settings: Settings, worker_id: str = "") -> WorkerConfig:
         lease=settings.jobs.lease,
         max_attempts=settings.jobs.max_attempts,
         options=dataclasses.asdict(asr.options),
+        log=settings.logging,
     )
 
 
-def transcribe(settings: Settings, processes: int | None) -> int:
+def metrics_endpoint(host: str, port: int | None) -> MetricsEndpoint | None:
+    """``--metrics-host`` and ``--metrics-port`` (None: no endpoint)."""
+    if port is None:
+        return None
+    if not 1 <= port <= 65535:
+        raise ConfigError("--metrics-port", ["--metrics-port: must be between 1 and 65535"])
+    return MetricsEndpoint(host, port)
+
+
+def _check_ports(metrics: MetricsEndpoint | None, processes: int, what: str) -> None:
+    if metrics is not None and metrics.port + processes - 1 > 65535:
+        raise ConfigError(
+            what,
+            [f"{what}: {processes} process(es) need ports {metrics.port} and up, past 65535"],
+        )
+
+
+def transcribe(
+    settings: Settings, processes: int | None, metrics: MetricsEndpoint | None = None
+) -> int:
     if not settings.asr.enabled:
         raise ConfigError("asr.enabled", ["asr.enabled: transcription is off, nothing to do"])
     n = settings.asr.workers if processes is None else processes
     if not 1 <= n <= 64:
         raise ConfigError("--processes", ["--processes: must be between 1 and 64"])
+    _check_ports(metrics, n, "--metrics-port")
     for line in settings.asr.coverage(settings.ivr.languages):
         log.warning("transcription: %s", line)
     _check_schema(settings.database.url)
@@ -49,16 +71,19 @@ def transcribe(settings: Settings, processes: int | None) -> int:
         from hotline.transcription.serve import serve
 
         queue = QueueConfig.from_settings(jobs, resolve_redis_url(settings))
-        return run_pool("transcribe", serve, (cfg, queue), n, jobs.stop_timeout)
+        return run_pool("transcribe", serve, (cfg, queue), n, jobs.stop_timeout, metrics)
     from hotline.transcription.serve import serve_database
 
-    return run_pool("transcribe", serve_database, (cfg,), n, jobs.stop_timeout)
+    return run_pool("transcribe", serve_database, (cfg,), n, jobs.stop_timeout, metrics)
 
 
-def survey(settings: Settings, processes: int | None) -> int:
+def survey(
+    settings: Settings, processes: int | None, metrics: MetricsEndpoint | None = None
+) -> int:
     n = 1 if processes is None else processes
     if not 1 <= n <= 64:
         raise ConfigError("--processes", ["--processes: must be between 1 and 64"])
+    _check_ports(metrics, n, "--metrics-port")
     if not settings.surveys.enabled:
         raise ConfigError("surveys.enabled", ["surveys.enabled: surveys are off, nothing to do"])
     if settings.jobs.engine != "redis":
@@ -91,9 +116,10 @@ def survey(settings: Settings, processes: int | None) -> int:
         settings.tz,
         database_url=settings.database.url,
         registrar=registrar_of(settings.surveys, settings.pbx),
+        log=settings.logging,
     )
     queue = QueueConfig.from_settings(settings.jobs, url)
-    return run_pool("survey", serve, (cfg, password, queue), n, settings.jobs.stop_timeout)
+    return run_pool("survey", serve, (cfg, password, queue), n, settings.jobs.stop_timeout, metrics)
 
 
 def _check_schema(url: str) -> None:

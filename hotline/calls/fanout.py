@@ -23,8 +23,10 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
+from hotline.core.logs import log_context
 from telephony.ami.events import AmiEvent
 from telephony.tracker import CallUpdate, UpdateKind
 
@@ -117,7 +119,8 @@ class CallFanout:
             if step.on_update is not None:
                 for update in updates:
                     if step.wants_update(update):
-                        self._guard(step.name, step.on_update, update, ev)
+                        with about(update):
+                            self._guard(step.name, step.on_update, update, ev)
 
     def resynced(self, updates: Sequence[CallUpdate]) -> None:
         """Updates a resync rebuilt (no event caused them)."""
@@ -125,7 +128,8 @@ class CallFanout:
             if step.on_update is not None:
                 for update in updates:
                     if step.wants_update(update):
-                        self._guard(step.name, step.on_update, update, None)
+                        with about(update):
+                            self._guard(step.name, step.on_update, update, None)
 
     async def connected(self, pbx: str) -> None:
         for _name, handler in self._connected:
@@ -137,7 +141,8 @@ class CallFanout:
         """A ``CallWriter`` listener."""
         for name, handler, kinds in self._stored:
             if kinds is None or update.kind in kinds:
-                self._guard(name, handler, update)
+                with about(update):
+                    self._guard(name, handler, update)
 
     def _guard(self, name: str, handler: Callable[..., None], *args: object) -> None:
         try:
@@ -145,3 +150,10 @@ class CallFanout:
         except Exception:
             self.failures += 1
             log.exception("call fan-out: step %r failed", name)
+
+
+def about(update: CallUpdate) -> AbstractContextManager[None]:
+    """The log context of a step's work on an update (and of the tasks it starts): its call,
+    the agent connected to it, its PBX."""
+    rec = update.record
+    return log_context(call_id=rec.call_id, agent=rec.agent, pbx=rec.pbx)

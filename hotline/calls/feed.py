@@ -21,11 +21,12 @@ from datetime import UTC, datetime, timedelta
 from hotline.calls.fanout import CallFanout
 from hotline.calls.store import CallStore
 from hotline.calls.writer import CallWriter
+from hotline.core.logs import log_context
 from telephony import dialplan
 from telephony.ami.connection import AmiConnection
 from telephony.ami.events import AmiEvent
 from telephony.errors import AmiActionError
-from telephony.tracker import CallTracker, CallUpdate, Gap, UpdateKind, gap_event
+from telephony.tracker import CallRecord, CallTracker, CallUpdate, Gap, UpdateKind, gap_event
 
 log = logging.getLogger(__name__)
 
@@ -58,15 +59,21 @@ class CallFeed:
     def on_event(self, raw: AmiEvent) -> None:
         """An AMI event of this PBX: tracked and stored first, then every feature's step."""
         ev = self.scope(raw) if self.scope is not None else raw
-        updates = self.tracker.feed(ev)
-        self._emit(updates)
-        self.fanout.event(self.pbx, ev, updates)
+        # Every line about this event, here and in the features' steps, names its call.
+        with log_context(call_id=ev.get("Linkedid"), pbx=self.pbx):
+            updates = self.tracker.feed(ev)
+            self._emit(updates)
+            self.fanout.event(self.pbx, ev, updates)
 
     def _emit(self, updates: list[CallUpdate]) -> None:
-        """Count ended calls (the Prometheus counters) and hand the updates to the recorder."""
+        """Count ended calls (the Prometheus counters), say so in the log (one line a call),
+        and hand the updates to the recorder."""
         for u in updates:
             if u.kind is UpdateKind.ENDED:
-                self.ended[u.record.disposition or "unknown"] += 1
+                rec = u.record
+                self.ended[rec.disposition or "unknown"] += 1
+                with log_context(call_id=rec.call_id, agent=rec.agent, pbx=rec.pbx or self.pbx):
+                    log.info("call ended: %s", ended_summary(rec))
         self.recorder.submit(updates)
 
     async def resync(self) -> None:
@@ -127,3 +134,18 @@ class CallFeed:
                 updates = self.tracker.feed(event)
                 self._emit(updates)
                 self.fanout.resynced(updates)
+
+
+def ended_summary(rec: CallRecord) -> str:
+    """What a call's end line says: how it ended and its timings; never the caller's number
+    (personal data stays in the database)."""
+    parts = [str(rec.disposition or "unknown")]
+    if rec.queue:
+        parts.append(f"queue {rec.queue}")
+    if rec.queue_wait is not None:
+        parts.append(f"wait {rec.queue_wait:.1f} s")
+    if rec.talk_time is not None:
+        parts.append(f"talk {rec.talk_time:.1f} s")
+    if rec.resynced:
+        parts.append("resynced")
+    return ", ".join(parts)

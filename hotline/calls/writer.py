@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterable
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.calls.store import CallStore
+from hotline.telemetry.metrics import UNOBSERVED, Observer
 from telephony.tracker import CallUpdate
 
 log = logging.getLogger(__name__)
@@ -24,13 +26,25 @@ class CallWriter:
     A failed write is retried with backoff and the batch is kept until it lands. Writes start
     at most every ``batch_interval`` seconds (``drain`` does not wait for that): an update
     that follows a quiet spell is written at once, under load more of them share a write.
+
+    ``stored_latency`` is told, for each update stored, the seconds since it was submitted: the
+    feed submits as the AMI event arrives, so this is the event's way to the database.
     """
 
     def __init__(
-        self, store: CallStore, *, retry_max: float = 30.0, batch_interval: float = 0.1
+        self,
+        store: CallStore,
+        *,
+        retry_max: float = 30.0,
+        batch_interval: float = 0.1,
+        stored_latency: Observer = UNOBSERVED,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
-        self._queue: asyncio.Queue[CallUpdate] = asyncio.Queue()
+        # Each update with when it was submitted (``clock``).
+        self._queue: asyncio.Queue[tuple[CallUpdate, float]] = asyncio.Queue()
+        self._stored_latency = stored_latency
+        self._clock = clock
         self._retry_max = retry_max
         self._batch_interval = batch_interval
         self._draining = 0  # drain() calls waiting: no pause between writes meanwhile
@@ -47,8 +61,9 @@ class CallWriter:
         self._listeners.remove(listener)
 
     def submit(self, updates: Iterable[CallUpdate]) -> None:
+        now = self._clock()
         for update in updates:
-            self._queue.put_nowait(update)
+            self._queue.put_nowait((update, now))
 
     @property
     def pending(self) -> int:
@@ -89,11 +104,11 @@ class CallWriter:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)
 
-    async def _write(self, batch: list[CallUpdate]) -> None:
+    async def _write(self, batch: list[tuple[CallUpdate, float]]) -> None:
         delay = 0.2
         while True:
             try:
-                await asyncio.to_thread(self._store.save_many, [u.record for u in batch])
+                await asyncio.to_thread(self._store.save_many, [u.record for u, _ in batch])
                 break
             except SQLAlchemyError as exc:
                 self.write_failures += 1
@@ -106,6 +121,8 @@ class CallWriter:
                 await asyncio.sleep(delay)
                 delay = min(self._retry_max, delay * 2)
         self.written += len(batch)
-        for update in batch:
+        stored = self._clock()
+        for update, submitted in batch:
+            self._stored_latency.observe(stored - submitted)
             for listener in self._listeners:
                 listener(update)

@@ -37,6 +37,11 @@ class JobsSettings(Strict):
     redelivery_after: float = Field(900.0, ge=5, le=86400)
     # On SIGTERM a worker finishes its current job for up to this long, then gives it back.
     stop_timeout: float = Field(60.0, ge=0, le=3600)
+    # The service's own transcription worker processes (jobs.engine: database) each serve their
+    # Prometheus metrics: worker n on metrics_port + n, at metrics_host. None: off.
+    # (``hotline worker ... --metrics-port`` does the same for a pool of worker processes.)
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
 
     @model_validator(mode="after")
     def _timing(self) -> JobsSettings:

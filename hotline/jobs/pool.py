@@ -1,6 +1,8 @@
 """``hotline worker``'s parent process: keeps N worker processes running (one that dies is
 replaced, with a growing pause when it keeps dying at once), and on SIGTERM or Ctrl-C asks each
-to stop (SIGTERM), waits for them to finish their current job, then exits."""
+to stop (SIGTERM), waits for them to finish their current job, then exits. With a metrics
+endpoint, process slot n serves its own Prometheus metrics on the endpoint's port + n (a
+replacement takes its slot's port over), see ``hotline.telemetry.endpoint``."""
 
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from hotline.telemetry.endpoint import MetricsEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +40,10 @@ def run_pool(
     args: tuple[Any, ...],
     processes: int,
     stop_timeout: float,
+    metrics: MetricsEndpoint | None = None,
 ) -> int:
-    """Run ``processes`` copies of ``target(*args)`` until SIGTERM (exit 0) or SIGINT (130)."""
+    """Run ``processes`` copies of ``target(*args)`` until SIGTERM (exit 0) or SIGINT (130);
+    with ``metrics``, slot n's copy is ``target(*args, metrics=metrics.for_slot(n))``."""
     ctx = multiprocessing.get_context("spawn")  # a clean interpreter per worker
     stopping = threading.Event()
     interrupted = False
@@ -76,7 +82,8 @@ def run_pool(
                     slot.restarts += 1
                 if now < slot.due:
                     continue
-                slot.proc = ctx.Process(target=target, args=args, name=f"{name}-{n}")
+                kwargs = {"metrics": metrics.for_slot(n)} if metrics is not None else {}
+                slot.proc = ctx.Process(target=target, args=args, kwargs=kwargs, name=f"{name}-{n}")
                 slot.proc.start()
                 slot.started = now
             stopping.wait(0.5)

@@ -28,6 +28,16 @@ QUEUED, RUNNING, DONE, FAILED, SKIPPED = "queued", "running", "done", "failed", 
 
 
 @dataclass(frozen=True)
+class Backlog:
+    """The unfinished jobs: how many wait (queued, due or not) and run, and when the oldest of
+    them was created (None: none)."""
+
+    queued: int
+    running: int
+    oldest: datetime | None
+
+
+@dataclass(frozen=True)
 class Job:
     id: int
     call_id: str
@@ -307,6 +317,16 @@ class JobStore:
         with self._engine.connect() as conn:
             row = conn.execute(select(*_COLUMNS).where(J.call_id == call_id)).first()
         return _job(row) if row is not None else None
+
+    def backlog(self) -> Backlog:
+        """The jobs not finished yet (queued or running), for the queue's gauges."""
+        unfinished = J.status.in_((QUEUED, RUNNING))
+        stmt = select(J.status, func.count(), func.min(J.created_at)).where(unfinished)
+        with self._engine.connect() as conn:
+            rows = conn.execute(stmt.group_by(J.status)).all()
+        n = {status: int(count) for status, count, _ in rows}
+        firsts = [first for _, _, first in rows if first is not None]
+        return Backlog(n.get(QUEUED, 0), n.get(RUNNING, 0), min(firsts) if firsts else None)
 
     def counts(self) -> dict[str, int]:
         with self._engine.connect() as conn:

@@ -1,15 +1,23 @@
 """Daily, weekly and monthly reports: one self-contained HTML page (inline SVG charts, no
-scripts or downloads) and a CSV of the same figures. Served by the API and written by the CLI."""
+scripts or downloads; printable to A4) and a CSV of the same figures. Served by the API and
+written by the CLI. The page is a Jinja2 template (``templates/report.html``, autoescaped), its
+words from ``labels.py`` in Chinese or English, its charts from ``charts.py``."""
 
 from __future__ import annotations
 
 import csv
-import html
 import io
-from datetime import date, datetime, timedelta, tzinfo
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
 from hotline.core.errors import Invalid
+from hotline.metrics.charts import CJK_FONTS, Chart, ChartRenderer, Series, Unit
+from hotline.metrics.labels import CATALOGUE, DEFAULT_LANG, LANGS, Labels
 from hotline.surveys.satisfaction import TARGET_LOW, TARGET_TEXT
 
 PERIODS = ("daily", "weekly", "monthly")
@@ -94,186 +102,290 @@ def _cells(row: dict[str, Any]) -> list[Any]:
     return ["" if row[c] is None else row[c] for c in SATISFACTION]
 
 
-# -- charts -------------------------------------------------------------------------------
-W, H, PAD = 640, 220, 40
-COLORS = ["#2563eb", "#16a34a", "#dc2626", "#9333ea"]
-
-
-def _axis(top: float, unit: str) -> str:
-    lines = []
-    for i in range(5):
-        y = PAD + (H - 2 * PAD) * i / 4
-        value = top * (1 - i / 4)
-        lines.append(f'<line x1="{PAD}" x2="{W - 10}" y1="{y:.0f}" y2="{y:.0f}" stroke="#e5e7eb"/>')
-        lines.append(
-            f'<text x="{PAD - 4}" y="{y + 4:.0f}" text-anchor="end">{value:.3g}{unit}</text>'
-        )
-    return "".join(lines)
-
-
-def bar_chart(title: str, labels: list[str], series: dict[str, list[float]], unit: str = "") -> str:
-    top = max([v for vals in series.values() for v in vals] + [1e-9]) * 1.1
-    n, k = max(len(labels), 1), max(len(series), 1)
-    slot = (W - PAD - 10) / n
-    bar = max(slot / (k + 1), 1)
-    parts = [_axis(top, unit)]
-    for s, (name, vals) in enumerate(series.items()):
-        for i, v in enumerate(vals):
-            h = (H - 2 * PAD) * v / top
-            x = PAD + i * slot + s * bar + bar / 2
-            parts.append(
-                f'<rect class="bar" x="{x:.1f}" y="{H - PAD - h:.1f}" width="{bar:.1f}" '
-                f'height="{h:.1f}" fill="{COLORS[s % 4]}"><title>{html.escape(labels[i])} '
-                f"{html.escape(name)}: {v:g}{unit}</title></rect>"
-            )
-    return _frame(title, labels, list(series), parts, slot)
-
-
-def line_chart(
-    title: str, labels: list[str], series: dict[str, list[float | None]], unit: str = ""
-) -> str:
-    top = max([v for vals in series.values() for v in vals if v is not None] + [1e-9]) * 1.1
-    n = max(len(labels), 1)
-    slot = (W - PAD - 10) / n
-    parts = [_axis(top, unit)]
-    for s, (name, vals) in enumerate(series.items()):
-        pts = [
-            (PAD + i * slot + slot / 2, H - PAD - (H - 2 * PAD) * v / top)
-            for i, v in enumerate(vals)
-            if v is not None
-        ]
-        if pts:
-            path = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
-            color = COLORS[s % 4]
-            parts.append(
-                f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{path}">'
-                f"<title>{html.escape(name)}</title></polyline>"
-            )
-            parts += [
-                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{COLORS[s % 4]}"/>' for x, y in pts
-            ]
-    return _frame(title, labels, list(series), parts, slot)
-
-
-def _frame(title: str, labels: list[str], series: list[str], parts: list[str], slot: float) -> str:
-    step = max(1, len(labels) // 12)
-    ticks = [
-        f'<text x="{PAD + i * slot + slot / 2:.1f}" y="{H - PAD + 14}" text-anchor="middle">'
-        f"{html.escape(lab)}</text>"
-        for i, lab in enumerate(labels)
-        if i % step == 0
-    ]
-    legend = [
-        f'<tspan fill="{COLORS[s % 4]}">■ {html.escape(name)}</tspan> '
-        for s, name in enumerate(series)
-    ]
-    return (
-        f"<figure><figcaption>{html.escape(title)}</figcaption>"
-        f'<svg viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" '
-        f'aria-label="{html.escape(title)}">{"".join(parts)}{"".join(ticks)}'
-        f'<text x="{PAD}" y="16">{"".join(legend)}</text></svg></figure>'
-    )
-
-
 # -- the page -----------------------------------------------------------------------------
-def to_html(period: str, data: dict[str, Any], tz: tzinfo) -> str:
+BLUE, LIGHT_BLUE, GREEN, RED, LIGHT_RED = "#2563eb", "#93c5fd", "#16a34a", "#dc2626", "#fca5a5"
+TABLE_GROUPS = ("queue", "agent", "language", "kind", "region")
+# The page's font list: a Chinese font wherever the page is opened, then the generic family.
+CSS_FONTS = ", ".join(f'"{name}"' for name in CJK_FONTS) + ", sans-serif"
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    head: list[str]
+    rows: list[list[str]]
+    empty: str
+
+
+@dataclass(frozen=True)
+class Kpi:
+    label: str
+    value: str
+    target: str = ""
+    below: bool = False
+
+
+@dataclass(frozen=True)
+class ChartView:
+    key: str
+    title: str
+    svg: Markup  # matplotlib's SVG, whose text it escapes itself
+
+
+def _templates() -> Environment:
+    return Environment(
+        loader=PackageLoader("hotline.metrics", "templates"),
+        autoescape=select_autoescape(("html",), default_for_string=True, default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+# Display names of data keys: language → group ("category", "department") → id → name.
+Names = Mapping[str, Mapping[str, Mapping[str, str]]]
+
+
+class ReportRenderer:
+    """The report page in Chinese or English. ``names``: display names of ticket categories
+    and departments by id (the ticket taxonomy's; ids shown where a language has none).
+    Build one (in hotline/app) and share it: it holds the compiled template and the chart
+    renderer's lock."""
+
+    def __init__(
+        self,
+        names: Names | None = None,
+        charts: ChartRenderer | None = None,
+    ) -> None:
+        self.names = dict(names or {})
+        self.charts = charts or ChartRenderer()
+        self.env = _templates()
+
+    @staticmethod
+    def labels(lang: str) -> Labels:
+        try:
+            return CATALOGUE[lang]
+        except KeyError:
+            raise Invalid("report.bad_lang", f"lang must be one of {list(LANGS)}") from None
+
+    def html(self, period: str, data: dict[str, Any], tz: tzinfo, lang: str = DEFAULT_LANG) -> str:
+        """The page. Blocking (draws the charts: call from a thread on the event loop)."""
+        t = self.labels(lang)
+        groups = data["groups"]
+        total = groups["total"].get("total") or dict.fromkeys(COLUMNS, 0)
+        since = f"{datetime.fromisoformat(data['since']).astimezone(tz):%Y-%m-%d %H:%M}"
+        until = f"{datetime.fromisoformat(data['until']).astimezone(tz):%Y-%m-%d %H:%M}"
+        word = t.periods[period]
+        figures = [
+            ChartView(c.key, c.title, Markup(self.charts.svg(c)))
+            for c in report_charts(period, data, tz, t)
+        ]
+        tables = [
+            Table(
+                t.by_group.format(group=t.groups[g]),
+                [t.groups[g], *(t.columns[c] for c in COLUMNS)],
+                [
+                    [self._key(lang, g, k), *(_fmt(c, m[c]) for c in COLUMNS)]
+                    for k, m in groups[g].items()
+                ],
+                t.none,
+            )
+            for g in TABLE_GROUPS
+        ]
+        context = {
+            "t": t,
+            "css_fonts": Markup(CSS_FONTS),
+            "title": t.page_title.format(period=word),
+            "heading": t.heading.format(period=word),
+            "span": t.span.format(since=since, until=until, tz=data["timezone"]),
+            "definitions": t.definitions.format(
+                short=f"{data['short_abandon_seconds']:g}", sl=f"{data['service_level_seconds']:g}"
+            ),
+            "kpis": [Kpi(t.columns[c], _fmt(c, total[c])) for c in COLUMNS],
+            "figures": figures,
+            "tables": tables,
+            "tickets": self._tickets(lang, t, data.get("tickets")),
+            "satisfaction": self._satisfaction(lang, t, data.get("satisfaction")),
+        }
+        return self.env.get_template("report.html").render(context)
+
+    def _key(self, lang: str, group: str, key: str) -> str:
+        """A data key as shown: fixed lists from the catalogue, taxonomy ids by name."""
+        if key in ("total", "-") or group in ("language", "kind"):
+            return self.labels(lang).key(key)
+        if group in ("category", "department"):
+            return self.names.get(lang, {}).get(group, {}).get(key, key)
+        return key
+
+    def _tickets(self, lang: str, t: Labels, tickets: dict[str, Any] | None) -> list[Table]:
+        """The period's top ticket categories and repeat callers (same number, same problem)."""
+        if tickets is None:
+            return []
+        return [
+            Table(
+                t.top_categories,
+                [t.category, t.tickets],
+                [
+                    [self._key(lang, "category", c["category"]), str(c["tickets"])]
+                    for c in tickets["top_categories"]
+                ],
+                t.no_tickets,
+            ),
+            Table(
+                t.repeat_callers,
+                [t.number, t.tickets, t.repeats],
+                [
+                    [r["caller_number"], str(r["tickets"]), str(r["repeats"])]
+                    for r in tickets["repeat_callers"]
+                ],
+                t.none,
+            ),
+        ]
+
+    def _satisfaction(self, lang: str, t: Labels, sat: dict[str, Any] | None) -> dict[str, Any]:
+        """Surveyed, satisfaction rate (with the published target beside it) and satisfied
+        share; then the same by department, category and agent. Empty: no section."""
+        if sat is None:
+            return {}
+        total = sat["total"]
+        rate = total["satisfaction_rate"]
+        cols = t.sat_columns
+        kpis = [
+            Kpi(cols["surveyed"], str(total["surveyed"])),
+            Kpi(
+                cols["satisfaction_rate"],
+                _fmt("satisfaction_rate", rate),
+                target=t.target.format(target=TARGET_TEXT),
+                below=rate is not None and rate < TARGET_LOW,
+            ),
+            Kpi(cols["satisfied_share"], _fmt("satisfied_share", total["satisfied_share"])),
+        ]
+        tables = [
+            Table(
+                t.satisfaction_by.format(group=t.sat_groups.get(g, g)),
+                [t.sat_groups.get(g, g), *(cols[c] for c in SATISFACTION)],
+                [
+                    [self._key(lang, g, r["key"]), *(_fmt(c, r[c]) for c in SATISFACTION)]
+                    for r in rows
+                ],
+                t.no_surveys,
+            )
+            for g, rows in sat["groups"].items()
+        ]
+        return {"kpis": kpis, "tables": tables}
+
+
+def to_html(period: str, data: dict[str, Any], tz: tzinfo, lang: str = DEFAULT_LANG) -> str:
+    """The page, with a renderer of its own (the API and the CLI share one: ReportRenderer)."""
+    return ReportRenderer().html(period, data, tz, lang)
+
+
+def _trend_keys(group: str, data: dict[str, Any], tz: tzinfo) -> list[str]:
+    """Every local hour (daily report) or day of the period, in the metrics' key format, so
+    that the trend charts show the quiet hours and days too."""
+    since = datetime.fromisoformat(data["since"]).astimezone(UTC)
+    until = datetime.fromisoformat(data["until"]).astimezone(UTC)
+    fmt = "%Y-%m-%d %H:00" if group == "hour" else "%Y-%m-%d"
+    keys = set(data["groups"][group])
+    at = since
+    while at < until:  # in UTC: an hour at a time, whatever the zone's offsets
+        keys.add(at.astimezone(tz).strftime(fmt))
+        at += timedelta(hours=1)
+    return sorted(keys)
+
+
+def report_charts(period: str, data: dict[str, Any], tz: tzinfo, t: Labels) -> list[Chart]:
+    """The five charts: calls by hour of day, ASA and service level over the period, talk per
+    agent, abandoned calls over the period."""
     groups = data["groups"]
-    total = groups["total"].get("total") or dict.fromkeys(COLUMNS, 0)
     # Calls by hour of day (summed over the period's days).
-    by_hod: dict[str, dict[str, float]] = {
-        f"{h:02d}": {"offered": 0, "answered": 0} for h in range(24)
-    }
+    hours = tuple(f"{h:02d}" for h in range(24))
+    offered = dict.fromkeys(hours, 0.0)
+    answered = dict.fromkeys(hours, 0.0)
     for key, m in groups["hour"].items():
-        hod = key[11:13]
-        by_hod[hod]["offered"] += m["offered"]
-        by_hod[hod]["answered"] += m["answered"]
-    hours = list(by_hod)
+        offered[key[11:13]] += m["offered"]
+        answered[key[11:13]] += m["answered"]
     trend_group = "hour" if period == "daily" else "day"
-    trend = groups[trend_group]
-    tlabels = [k[11:16] if trend_group == "hour" else k[5:] for k in trend]
-    agents = groups["agent"]
-    charts = [
-        bar_chart(
-            "Calls by hour",
+    keys = _trend_keys(trend_group, data, tz)
+    rows = [groups[trend_group].get(k) for k in keys]
+    labels = tuple(k[11:13] if trend_group == "hour" else k[5:] for k in keys)
+    xlabel = t.hour_of_day if trend_group == "hour" else ""
+    word = t.trend[trend_group]
+    sl = f"{data['service_level_seconds']:g}"
+    agents = {k: m for k, m in groups["agent"].items() if k != "-"}
+    talk = tuple(m["talk_hours"] for m in agents.values())
+
+    def col(name: str) -> tuple[float | None, ...]:
+        return tuple(None if m is None else m[name] for m in rows)
+
+    abandoned = col("abandoned")
+    short = col("short_abandons")
+    return [
+        Chart(
+            "calls-by-hour",
+            t.calls_by_hour,
             hours,
-            {
-                "offered": [by_hod[h]["offered"] for h in hours],
-                "answered": [by_hod[h]["answered"] for h in hours],
-            },
+            (
+                Series(t.offered, tuple(offered.values()), LIGHT_BLUE),
+                Series(t.answered, tuple(answered.values()), BLUE),
+            ),
+            Unit.COUNT,
+            xlabel=t.hour_of_day,
+            ylabel=t.calls_axis,
+            no_data=t.no_data,
         ),
-        line_chart(
-            f"ASA (s) by {trend_group}", tlabels, {"ASA": [m["asa"] for m in trend.values()]}, "s"
+        Chart(
+            "asa",
+            t.asa_by.format(group=word),
+            labels,
+            (Series(t.columns["asa"], col("asa"), BLUE),),
+            Unit.SECONDS,
+            kind="line",
+            xlabel=xlabel,
+            no_data=t.no_data,
         ),
-        line_chart(
-            f"Service level ({data['service_level_seconds']:g} s) by {trend_group}",
-            tlabels,
-            {
-                "service level": [
-                    None if m["service_level"] is None else 100 * m["service_level"]
-                    for m in trend.values()
-                ]
-            },
-            "%",
+        Chart(
+            "service-level",
+            t.service_level_by.format(sl=sl, group=word),
+            labels,
+            (Series(t.columns["service_level"], col("service_level"), GREEN),),
+            Unit.PERCENT,
+            kind="line",
+            xlabel=xlabel,
+            no_data=t.no_data,
         ),
-        bar_chart(
-            "Talk hours per agent",
-            [k for k in agents if k != "-"],
-            {"talk hours": [m["talk_hours"] for k, m in agents.items() if k != "-"]},
-            "h",
+        Chart(
+            "talk-hours",
+            t.talk_per_agent,
+            tuple(agents),
+            (Series(t.columns["talk_hours"], talk, GREEN),),
+            Unit.HOURS,
+            skip_labels=False,
+            no_data=t.no_data,
         ),
-        bar_chart(
-            f"Abandoned by {trend_group}",
-            tlabels,
-            {
-                "abandoned": [m["abandoned"] - m["short_abandons"] for m in trend.values()],
-                "short abandons": [m["short_abandons"] for m in trend.values()],
-            },
+        Chart(
+            "abandoned",
+            t.abandoned_by.format(group=word),
+            labels,
+            (
+                Series(
+                    t.abandoned_long,
+                    tuple(
+                        None if a is None or s is None else a - s
+                        for a, s in zip(abandoned, short, strict=True)
+                    ),
+                    RED,
+                ),
+                Series(t.short_abandons, short, LIGHT_RED),
+            ),
+            Unit.COUNT,
+            stacked=True,
+            xlabel=xlabel,
+            ylabel=t.calls_axis,
+            no_data=t.no_data,
         ),
     ]
-
-    def table(group: str) -> str:
-        rows = groups[group]
-        head = "".join(f"<th>{c.replace('_', ' ')}</th>" for c in COLUMNS)
-        body = "".join(
-            f"<tr><td>{html.escape(k)}</td>"
-            + "".join(f"<td>{_fmt(c, m[c])}</td>" for c in COLUMNS)
-            + "</tr>"
-            for k, m in rows.items()
-        )
-        return f"<h2>By {group}</h2><table><tr><th>{group}</th>{head}</tr>{body}</table>"
-
-    since = datetime.fromisoformat(data["since"]).astimezone(tz)
-    until = datetime.fromisoformat(data["until"]).astimezone(tz)
-    kpis = "".join(
-        f'<div class="kpi"><span>{c.replace("_", " ")}</span><b>{_fmt(c, total[c])}</b></div>'
-        for c in COLUMNS
-    )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>12345 {period} report</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 1.5rem; color: #111827; }}
-.kpis {{ display: flex; flex-wrap: wrap; gap: .8rem; }}
-.kpi {{ border: 1px solid #e5e7eb; border-radius: .4rem; padding: .4rem .8rem; }}
-.kpi span {{ display: block; color: #6b7280; font-size: .8rem; }} .kpi b {{ font-size: 1.3rem; }}
-.charts {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(660px, 1fr)); }}
-figure {{ margin: .5rem 0; }} figcaption {{ font-weight: 600; }}
-svg text {{ font-size: 10px; fill: #374151; }}
-table {{ border-collapse: collapse; margin-bottom: 1rem; }}
-td, th {{ border-bottom: 1px solid #e5e7eb; padding: .2rem .5rem; text-align: right; }}
-td:first-child, th:first-child {{ text-align: left; }}
-.target {{ color: #6b7280; font-size: .8rem; }} .below {{ color: #dc2626; }}
-</style></head><body>
-<h1>12345 hotline — {period} report</h1>
-<p>{since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} ({html.escape(data["timezone"])}).
-Short abandons: under {data["short_abandon_seconds"]:g} s; service level: answered within
-{data["service_level_seconds"]:g} s of offered minus short abandons.</p>
-<div class="kpis">{kpis}</div>
-<div class="charts">{"".join(charts)}</div>
-{table("queue")}{table("agent")}{table("language")}{table("kind")}{table("region")}
-{_tickets(data.get("tickets"))}
-{_satisfaction(data.get("satisfaction"))}
-</body></html>
-"""
 
 
 def _fmt(column: str, value: float | int | None) -> str:
@@ -286,65 +398,3 @@ def _fmt(column: str, value: float | int | None) -> str:
     if column == "talk_hours":
         return f"{value:.2f}"
     return str(value)
-
-
-def _tickets(tickets: dict[str, Any] | None) -> str:
-    """The period's top ticket categories and repeat callers (same number, same problem)."""
-    if tickets is None:
-        return ""
-    cats = (
-        "".join(
-            f"<tr><td>{html.escape(c['category'])}</td><td>{c['tickets']}</td></tr>"
-            for c in tickets["top_categories"]
-        )
-        or '<tr><td colspan="2">no tickets</td></tr>'
-    )
-    callers = (
-        "".join(
-            f"<tr><td>{html.escape(r['caller_number'])}</td><td>{r['tickets']}</td>"
-            f"<td>{r['repeats']}</td></tr>"
-            for r in tickets["repeat_callers"]
-        )
-        or '<tr><td colspan="3">none</td></tr>'
-    )
-    return (
-        "<h2>Top ticket categories</h2><table><tr><th>category</th><th>tickets</th></tr>"
-        f"{cats}</table><h2>Repeat callers</h2><table><tr><th>number</th><th>tickets</th>"
-        f"<th>repeats</th></tr>{callers}</table>"
-    )
-
-
-def _satisfaction(sat: dict[str, Any] | None) -> str:
-    """Surveyed, satisfaction rate (with the published target beside it) and satisfied
-    share; then the same by department, category and agent."""
-    if sat is None:
-        return ""
-    total = sat["total"]
-    rate = total["satisfaction_rate"]
-    below = " below" if rate is not None and rate < TARGET_LOW else ""
-    kpis = (
-        f'<div class="kpi"><span>surveyed</span><b>{total["surveyed"]}</b></div>'
-        f'<div class="kpi"><span>satisfaction rate</span><b>{_fmt("satisfaction_rate", rate)}</b>'
-        f' <span class="target{below}">target {TARGET_TEXT}</span></div>'
-        f'<div class="kpi"><span>satisfied share</span>'
-        f"<b>{_fmt('satisfied_share', total['satisfied_share'])}</b></div>"
-    )
-    head = "".join(f"<th>{c.replace('_', ' ')}</th>" for c in SATISFACTION)
-
-    def line(r: dict[str, Any]) -> str:
-        cells = "".join(f"<td>{_fmt(c, r[c])}</td>" for c in SATISFACTION)
-        return f"<tr><td>{html.escape(r['key'])}</td>{cells}</tr>"
-
-    def table(group: str, rows: list[dict[str, Any]]) -> str:
-        body = "".join(line(r) for r in rows)
-        none = f'<tr><td colspan="{len(SATISFACTION) + 1}">no completed surveys</td></tr>'
-        head_row = f"<tr><th>{group}</th>{head}</tr>"
-        return f"<h3>Satisfaction by {group}</h3><table>{head_row}{body or none}</table>"
-
-    tables = "".join(table(g, rows) for g, rows in sat["groups"].items())
-    return (
-        '<h2 id="satisfaction">Citizen satisfaction</h2>'
-        "<p>Satisfaction-survey callbacks completed in the period: satisfaction rate = "
-        "(satisfied + basically satisfied) / surveyed; satisfied share = satisfied / "
-        f'surveyed.</p><div class="kpis">{kpis}</div>{tables}'
-    )

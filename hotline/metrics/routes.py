@@ -11,7 +11,8 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 
 from hotline.core.errors import Invalid
-from hotline.metrics.render import bounds, to_csv, to_html
+from hotline.metrics.labels import DEFAULT_LANG
+from hotline.metrics.render import ReportRenderer, bounds, to_csv
 from hotline.metrics.schemas import MetricsOut
 from hotline.metrics.service import MetricsService
 from hotline.tickets.routes import Tickets
@@ -19,6 +20,7 @@ from hotline.web.deps import Local, Supervisor, provided
 
 router = APIRouter(prefix="/api")
 Metrics = Annotated[MetricsService, Depends(provided(MetricsService))]
+Renderer = Annotated[ReportRenderer, Depends(provided(ReportRenderer))]
 
 
 @router.get("/metrics")
@@ -46,11 +48,15 @@ async def report(
     service: Metrics,
     local: Local,
     tickets: Tickets,
+    renderer: Renderer,
     day: date | None = None,
     format: str = "html",
+    lang: str = DEFAULT_LANG,
 ) -> Response:
-    """The daily, weekly or monthly report containing ``day`` (default today), HTML or CSV."""
+    """The daily, weekly or monthly report containing ``day`` (default today), HTML or CSV;
+    ``lang``: the page's language, zh or en (the CSV has no words to translate)."""
     tz = local.tz
+    renderer.labels(lang)  # 422 before any work
     # "Now" is the ticket service's clock, as everywhere in the API (tests inject one).
     since, until = bounds(period, day or tickets.now().astimezone(tz).date(), tz)
     data = await asyncio.to_thread(service.report, since, until)
@@ -58,4 +64,6 @@ async def report(
         return Response(to_csv(data), media_type="text/csv; charset=utf-8")
     if format != "html":
         raise Invalid("report.bad_format", "format must be html or csv")
-    return HTMLResponse(to_html(period, data, tz))
+    # Drawing the charts takes CPU time: not on the event loop.
+    page = await asyncio.to_thread(renderer.html, period, data, tz, lang)
+    return HTMLResponse(page)

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from hotline.agents.desk import WRAP_UP, AgentDesk
 from hotline.callers.history import CallerHistory
 from hotline.core.errors import Conflict
+from hotline.core.logs import bind, log_context
 from hotline.screenpop.schemas import (
     AGENT_MESSAGE,
     AgentConfigOut,
@@ -59,6 +60,7 @@ async def agent_ws(ws: WebSocket, pops: Pops, live: Live, signer: Signer) -> Non
     who = await ws_principal(ws, signer)
     if who is None:
         return
+    bind(agent_id=who.agent_id)  # this socket's own task: its lines name the agent
     # One sender; the sources wait for it, so a stalled page backs up into their own bounded
     # queues (which drop the oldest), never into this one.
     out: asyncio.Queue[AgentMessage] = asyncio.Queue(maxsize=1)
@@ -122,34 +124,35 @@ async def file_ticket(
 ) -> TicketDetailOut:
     """Save the draft of the call on the agent's screen as a ticket linked to the call, and
     end the agent's wrap-up: the next call can come."""
-    pop = pops.current(who.agent_id)
-    if pop is None or pop.call_id != call_id:
-        raise Conflict("pop.not_current", f"call {call_id} is not the call on your screen")
-    draft = pop.draft
-    number = draft.caller_number
-    # Repeat or not is decided again with the category the agent chose.
-    view = await asyncio.to_thread(
-        history.look_up, number, kind=body.kind, category=body.category, exclude_call=call_id
-    )
-    values: dict[str, Any] = {
-        "kind": body.kind,
-        "category": body.category,
-        "location": body.location,
-        "description": body.description,
-        "caller_number": number,
-        "repeat_of": view.repeat.of,
-    }
-    if draft.transcript_json:  # transcribed before the agent filed: keep it
-        values["transcript"] = draft.transcript_json
-    if draft.caller_language in languages.codes:
-        values["caller_language"] = draft.caller_language
-    detail = await tickets.create(who, values, status=body.status, call_id=call_id)
-    pops.done(who.agent_id, call_id)
-    agent = await desk.get(who.agent_id)
-    if agent.paused and agent.pause_reason == WRAP_UP:
-        await desk.unpause(who.agent_id)
-        live.changed()
-    return detail_out(local, detail, tickets.now())
+    with log_context(call_id=call_id, agent_id=who.agent_id):
+        pop = pops.current(who.agent_id)
+        if pop is None or pop.call_id != call_id:
+            raise Conflict("pop.not_current", f"call {call_id} is not the call on your screen")
+        draft = pop.draft
+        number = draft.caller_number
+        # Repeat or not is decided again with the category the agent chose.
+        view = await asyncio.to_thread(
+            history.look_up, number, kind=body.kind, category=body.category, exclude_call=call_id
+        )
+        values: dict[str, Any] = {
+            "kind": body.kind,
+            "category": body.category,
+            "location": body.location,
+            "description": body.description,
+            "caller_number": number,
+            "repeat_of": view.repeat.of,
+        }
+        if draft.transcript_json:  # transcribed before the agent filed: keep it
+            values["transcript"] = draft.transcript_json
+        if draft.caller_language in languages.codes:
+            values["caller_language"] = draft.caller_language
+        detail = await tickets.create(who, values, status=body.status, call_id=call_id)
+        pops.done(who.agent_id, call_id)
+        agent = await desk.get(who.agent_id)
+        if agent.paused and agent.pause_reason == WRAP_UP:
+            await desk.unpause(who.agent_id)
+            live.changed()
+        return detail_out(local, detail, tickets.now())
 
 
 @pages.get("/agent", response_class=HTMLResponse)

@@ -24,6 +24,7 @@ from typing import Any
 from hotline.agents.store import Agent
 from hotline.callers.history import CallerHistory, CallerView, PastTicket
 from hotline.callers.schemas import RepeatOut
+from hotline.core.logs import bind
 from hotline.screenpop.schemas import (
     CallDraft,
     DoneMessage,
@@ -33,6 +34,7 @@ from hotline.screenpop.schemas import (
     PopMessage,
     Suggestion,
 )
+from hotline.telemetry.metrics import UNOBSERVED, Observer
 from telephony.ami.events import AmiEvent
 from telephony.tracker import CallRecord, CallUpdate, UpdateKind
 
@@ -52,6 +54,8 @@ class ScreenPop:
     # (extension "2001", PBX name) → the agent logged in there (from memory: no I/O)
     agent_at: Callable[[str, str | None], Agent | None]
     suggest: Suggest | None = None
+    # Told each pop's seconds from the AgentConnect reaching the service to the pop sent.
+    latency: Observer = field(default=UNOBSERVED, kw_only=True)
     _current: dict[str, Pop] = field(default_factory=dict)  # agent id → its current pop
     _pages: dict[str, set[asyncio.Queue[PageMessage]]] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -72,6 +76,7 @@ class ScreenPop:
         agent = self.agent_at(rec.agent, rec.pbx or None) if rec.agent else None
         if agent is None:
             return  # a static member or an unmanaged phone: nobody's page to pop
+        bind(agent_id=agent.agent_id)  # the pop's own task (its call and extension are set)
         number = rec.caller_number
         kind = rec.request_kind
         language = rec.language
@@ -130,6 +135,8 @@ class ScreenPop:
         self._current[agent.agent_id] = pop
         self.popped += 1
         self._send(agent.agent_id, pop)
+        if received_at > 0:  # 0: an event made without an arrival time (not from a PBX)
+            self.latency.observe(max(0.0, pop.sent_at - received_at))
 
     # -- pages ------------------------------------------------------------------------------
     def subscribe(self, agent_id: str) -> asyncio.Queue[PageMessage]:

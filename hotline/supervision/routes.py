@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, WebSocket, WebSocketDisconnect
-from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, Response
 
 from hotline.supervision.live import LiveView
+from hotline.supervision.prometheus import Exposition
 from hotline.supervision.schemas import LiveMessage, LiveSnapshot
 from hotline.web.deps import Signer, Supervisor, provided, ws_principal
 
@@ -24,10 +24,10 @@ STATIC = Path(__file__).parent / "static"
 
 @dataclass(frozen=True)
 class Scrape:
-    """The Prometheus text, built on request; ``token``: when set, ``/metrics`` wants
+    """The Prometheus exposition, built on request; ``token``: when set, ``/metrics`` wants
     "Authorization: Bearer <token>" (for a scraper on another host)."""
 
-    text: Callable[[], Awaitable[str]]
+    exposition: Exposition
     token: str = ""
 
 
@@ -63,15 +63,17 @@ async def live_ws(ws: WebSocket, view: Live, signer: Signer) -> None:
             await ws.close()
 
 
-@pages.get("/metrics", response_class=PlainTextResponse)
+@pages.get("/metrics", response_class=Response)
 async def prometheus(
-    scrape: Scraper, authorization: Annotated[str | None, Header()] = None
-) -> PlainTextResponse:
+    scrape: Scraper,
+    authorization: Annotated[str | None, Header()] = None,
+    accept: Annotated[str, Header()] = "",
+) -> Response:
+    """Prometheus text (version 0.0.4), or OpenMetrics when the scraper's Accept asks."""
     if scrape.token and not hmac.compare_digest(authorization or "", f"Bearer {scrape.token}"):
         raise HTTPException(401, "metrics token required")
-    return PlainTextResponse(
-        await scrape.text(), media_type="text/plain; version=0.0.4; charset=utf-8"
-    )
+    body, content_type = await scrape.exposition.render(accept)
+    return Response(body, media_type=content_type)
 
 
 @pages.get("/wallboard", response_class=HTMLResponse)

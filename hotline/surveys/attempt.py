@@ -22,6 +22,15 @@ class AttemptResult:
     detail: str = ""
 
 
+def job_outcome(result: AttemptResult) -> str:
+    """The survey call as a worker job, for the jobs counter: ``done`` (the call was placed
+    and ran its course, whatever the citizen did), ``failed`` (our side, the route or the
+    trunk), ``interrupted`` (its dialler stopped mid-call) or ``skipped`` (not dialled)."""
+    if result.outcome in ("failed", "interrupted", "skipped"):
+        return result.outcome
+    return "done"
+
+
 class Dialer(Protocol):
     async def call(self, claim: Claim) -> AttemptResult:
         """Place survey ``claim`` and run it to the end (the call is over on return).

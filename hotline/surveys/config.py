@@ -79,8 +79,8 @@ class SurveySettings(Strict):
     call_kinds: list[str] = []
     delay_minutes: float = Field(30.0, ge=0, le=10080)
     # Local-time calling window per weekday ("09:00-20:00"; absent or null: no calls that day).
-    # Public holidays come from tickets.calendar and use holiday_window (null: no calls);
-    # make-up working days use the Monday window.
+    # Holidays (statutory and the city's own) come from tickets.calendar and use
+    # holiday_window (null: no calls); weekend days worked instead (调休) use the Monday window.
     window: dict[str, str | None] = {
         **{d: "09:00-20:00" for d in WINDOW_DAYS[:5]},
         "sat": "10:00-18:00",

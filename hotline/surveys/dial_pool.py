@@ -11,13 +11,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from pathlib import Path
 from typing import Any
 
-from hotline.surveys.attempt import AttemptResult
+from hotline.core.logs import LEVELS, LogSettings
+from hotline.surveys.attempt import AttemptResult, job_outcome
 from hotline.surveys.config import SurveySettings
 from hotline.surveys.dialer import DialJob, SurveyPrompts
 from hotline.surveys.store import Claim
+from hotline.telemetry.metrics import WorkerMetrics
 from telephony.sip.errors import SipStackError
 from telephony.sip.worker_client import WorkerProcess
 
@@ -87,8 +90,16 @@ class DialerPool:
         registrar: str,
         prompts: SurveyPrompts,
         recordings_dir: Path,
+        log: LogSettings | None = None,
+        metrics: WorkerMetrics | None = None,
     ) -> None:
+        """``log``: the service's logging settings in force; the dialling processes write in
+        its format, warnings and errors only (as they always have) unless it debugs.
+        ``metrics``: each call counted by outcome and timed. The dialling processes speak JSON
+        lines to this pool, which sees every call begin and end, so it keeps their job metrics
+        on the service's registry (one scrape) rather than each serving its own."""
         self._settings = settings
+        self._metrics = metrics
         self._setup = {
             "op": "setup",
             "user": user,
@@ -103,6 +114,9 @@ class DialerPool:
             "default_language": prompts.default_language,
             "recordings_dir": str(recordings_dir),
         }
+        if log is not None:
+            level = "DEBUG" if log.level == "DEBUG" else max(log.level, "WARNING", key=LEVELS.index)
+            self._setup["log"] = log.model_copy(update={"level": level}).model_dump()
         self.size = math.ceil(settings.max_concurrent / CALLS_PER_PROCESS)
         self._procs: list[_Proc] = []
         self._lock = asyncio.Lock()
@@ -131,6 +145,13 @@ class DialerPool:
             return proc
 
     async def call(self, claim: Claim) -> AttemptResult:
+        started = time.monotonic()
+        result = await self._call(claim)
+        if self._metrics is not None:
+            self._metrics.job(job_outcome(result), time.monotonic() - started)
+        return result
+
+    async def _call(self, claim: Claim) -> AttemptResult:
         job = DialJob.of(claim)
         try:
             proc = await self._proc()

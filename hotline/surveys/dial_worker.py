@@ -25,11 +25,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import sys
 from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
+from hotline.core.logs import LogSettings, bind, configure_logging
 from hotline.surveys.config import SurveySettings
 from hotline.surveys.dialer import DialJob, SipDialer, SurveyPrompts
 from telephony.sip import Phone, PhoneConfig, SipStack, allocate_ports
@@ -46,6 +46,8 @@ class DialWorker:
         self._calls: dict[str, asyncio.Task[None]] = {}
 
     async def setup(self, cmd: dict[str, Any]) -> None:
+        if cmd.get("log") is not None:  # the service's format (and level) from now on
+            configure_logging(LogSettings.model_validate(cmd["log"]))
         ports = allocate_ports(1, low=21000, high=30000)[0]
         registrar = str(cmd["registrar"])
         self._phone = await self._stack.add_phone(
@@ -102,6 +104,7 @@ class DialWorker:
         self._calls[ident] = task
 
     async def _run(self, ident: str, job: DialJob) -> None:
+        bind(survey=job.survey_id)  # this call's own task
         try:
             if self._dialer is None:
                 raise RuntimeError("call before setup")
@@ -129,7 +132,8 @@ class DialWorker:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    # Until the set-up line brings the service's settings: warnings, in the environment's format.
+    configure_logging(LogSettings(level="WARNING"))
     asyncio.run(serve_commands(DialWorker))
 
 

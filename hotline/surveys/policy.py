@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from hotline.core.calendar import WorkCalendar
 from hotline.surveys.config import WINDOW_DAYS, SurveySettings, parse_window
-from hotline.tickets.calendar import WorkCalendar
 
 # Survey statuses. Final ones are never dialled again by the scheduler.
 SCHEDULED, CALLING, PAUSED = "scheduled", "calling", "paused"
@@ -36,9 +36,10 @@ class CallWindow:
         return cls(days, holiday, calendar)
 
     def hours(self, d: date) -> tuple[time, time] | None:
-        if d in self.calendar.makeup:
+        kind = self.calendar.kind(d)
+        if kind == "makeup":  # a weekend day worked (调休): called like a Monday
             return self.days[0]
-        if d in self.calendar.holidays:
+        if kind == "holiday":  # statutory or the city's own
             return self.holiday
         return self.days[d.weekday()]
 

@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import DBAPIError
 
+from hotline.core.logs import bind
 from hotline.jobs.broker import QueueUnavailable
 from hotline.surveys.attempt import AttemptResult, Dialer
 from hotline.surveys.config import SurveySettings
@@ -304,6 +305,8 @@ class SurveyScheduler:
         return blocked(self.settings, self.store, number)
 
     async def _attempt(self, claim: Claim) -> None:
+        # The survey's own task: its lines, and its lease's, name it and the call it follows.
+        bind(survey=claim.survey.id, call_id=claim.survey.call_id)
         lease = asyncio.create_task(self._keep_lease(claim.survey.id))
         try:
             await self._dial_and_record(claim)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from hotline.core.alerts import SupervisorAlerts
+from hotline.core.logs import LogSettings
 from hotline.jobs.store import Job, JobStore
 from hotline.surveys.config import SurveySettings
 from hotline.surveys.dial_pool import DialerPool
@@ -24,6 +25,7 @@ from hotline.surveys.prompts import build_prompts
 from hotline.surveys.results import JOB_PREFIX, ResultApplier
 from hotline.surveys.scheduler import SurveyScheduler
 from hotline.surveys.store import Claim, SurveyStore
+from hotline.telemetry.metrics import WorkerMetrics
 from hotline.tickets.service import TicketService
 from hotline.transcription.service import transcript_text
 from ivr.menu import IvrSettings
@@ -52,6 +54,10 @@ class Surveys:
     # ``jobs.engine: redis``: the queue calls are handed to ``hotline worker survey`` through.
     queue: QueueConfig | None = None
     scheduler: SurveyScheduler | None = None
+    # The service's logging settings in force, for its dialling processes.
+    log: LogSettings | None = None
+    # The calls this instance's dialling processes place (None: not kept).
+    dial_metrics: WorkerMetrics | None = None
 
     @classmethod
     def build(
@@ -67,9 +73,12 @@ class Surveys:
         password: str,
         queue: QueueConfig | None,
         comment_languages: Collection[str] = (),
+        log: LogSettings | None = None,
+        dial_metrics: WorkerMetrics | None = None,
     ) -> Surveys:
         """``jobs`` (None: transcription is off): spoken comments in ``comment_languages``
-        (those with a speech model) are transcribed."""
+        (those with a speech model) are transcribed. ``dial_metrics``: the calls placed by this
+        instance's dialling processes, counted and timed."""
         window = CallWindow.from_settings(config, tickets.calendar)
         applier = ResultApplier(tickets, alerts, jobs, comment_languages if jobs else ())
         store = SurveyStore(engine)
@@ -85,6 +94,8 @@ class Surveys:
             registrar=registrar,
             password=password,
             queue=queue,
+            log=log,
+            dial_metrics=dial_metrics,
         )
 
     async def run(self) -> None:
@@ -110,6 +121,8 @@ class Surveys:
             registrar=self.registrar,
             prompts=prompts,
             recordings_dir=self.recordings_dir,
+            log=self.log,
+            metrics=self.dial_metrics,
         )
         self.scheduler = SurveyScheduler(
             s, self.store, self.window, dialer, self.applier, self.clock

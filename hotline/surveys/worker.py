@@ -26,6 +26,7 @@ import asyncio
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,10 +37,12 @@ from zoneinfo import ZoneInfo
 
 from dramatiq import Actor, Worker
 
+from hotline.core.calendar import CalendarSettings, WorkCalendar
+from hotline.core.logs import LogSettings, bind, configure_logging, log_context
 from hotline.db.engine import make_engine
 from hotline.jobs.broker import SURVEY, QueueConfig, make_broker
 from hotline.jobs.patience import Patience, StoreUnavailable
-from hotline.surveys.attempt import AttemptResult
+from hotline.surveys.attempt import AttemptResult, job_outcome
 from hotline.surveys.config import SurveySettings
 from hotline.surveys.dial_pool import CALLS_PER_PROCESS
 from hotline.surveys.dialer import DialJob, SipDialer
@@ -47,8 +50,8 @@ from hotline.surveys.policy import CALLING, CallWindow
 from hotline.surveys.prompts import build_prompts
 from hotline.surveys.scheduler import blocked, record_attempt
 from hotline.surveys.store import Claim, SurveyStore
-from hotline.tickets.calendar import WorkCalendar
-from hotline.tickets.config import CalendarSettings
+from hotline.telemetry.endpoint import MetricsEndpoint, worker_metrics
+from hotline.telemetry.metrics import WorkerMetrics
 from hotline.transcription.serve import worker_id
 from ivr.menu import IvrSettings
 from telephony.sip import PhoneConfig, SipStack, allocate_ports
@@ -68,6 +71,7 @@ class SurveyWorkerConfig:
     tz: ZoneInfo
     database_url: str = field(repr=False)  # a PostgreSQL URL may carry a password
     registrar: str  # the PBX's SIP address (``hotline.surveys.service.registrar_of``)
+    log: LogSettings = field(default_factory=LogSettings)  # the service's, in force
 
 
 @dataclass
@@ -81,6 +85,7 @@ class SurveyHandler:
     loop: asyncio.AbstractEventLoop
     patience: Patience
     dialler: str
+    metrics: WorkerMetrics  # each call placed: counted by outcome and timed
 
     def __post_init__(self) -> None:
         self._live: dict[int, asyncio.Task[str]] = {}
@@ -88,11 +93,13 @@ class SurveyHandler:
     def __call__(self, survey_id: int, n: int) -> None:
         future = asyncio.run_coroutine_threadsafe(self._run(survey_id, n), self.loop)
         outcome = future.result()
-        log.info("survey %d attempt %d: %s", survey_id, n, outcome)
+        with log_context(survey=survey_id):
+            log.info("survey %d attempt %d: %s", survey_id, n, outcome)
 
     async def _run(self, survey_id: int, n: int) -> str:
         task = asyncio.current_task()
         assert task is not None
+        bind(survey=survey_id)  # this call's own task: its lines (and the lease's) carry it
         self._live[survey_id] = task
         try:
             return await self.handle(survey_id, n)
@@ -117,16 +124,20 @@ class SurveyHandler:
         )
         if claim is None:
             return await self._not_started(survey_id, n)
+        bind(call_id=claim.survey.call_id)  # the call it follows, when call-triggered
         keep = asyncio.create_task(self._keep_lease(survey_id))
+        started = time.monotonic()
         try:
             result = await self._dial(claim)
         except asyncio.CancelledError:
             # Stopping: hung up. Final, so a redelivered message never rings again.
+            self.metrics.job("interrupted", time.monotonic() - started)
             why = "its survey worker stopped during the call; not dialled again"
             await self._db(self.store.interrupt, survey_id, n, why)
             raise
         finally:
             keep.cancel()
+        self.metrics.job(job_outcome(result), time.monotonic() - started)
         stored = await self._db(
             record_attempt, s, self.window, self.store, claim, result, datetime.now(UTC)
         )
@@ -180,17 +191,22 @@ class SurveyHandler:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def serve(cfg: SurveyWorkerConfig, password: str, queue: QueueConfig) -> None:
-    """A survey worker process's main: dial until SIGTERM, then stop cleanly."""
+def serve(
+    cfg: SurveyWorkerConfig,
+    password: str,
+    queue: QueueConfig,
+    metrics: MetricsEndpoint | None = None,
+) -> None:
+    """A survey worker process's main: dial until SIGTERM, then stop cleanly. ``metrics``:
+    this process's Prometheus endpoint (None: none)."""
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent turns Ctrl-C into SIGTERM
     me = worker_id()
-    logging.basicConfig(
-        level=logging.INFO, format=f"%(asctime)s {me} %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(cfg.log, process=me)
     recordings = Path(cfg.surveys.recordings_dir).resolve()
-    asyncio.run(_serve(cfg, password, queue, stopping, me, recordings))
+    with worker_metrics("survey", metrics) as observed:
+        asyncio.run(_serve(cfg, password, queue, stopping, me, recordings, observed))
 
 
 async def _serve(
@@ -200,6 +216,7 @@ async def _serve(
     stopping: threading.Event,
     me: str,
     recordings: Path,
+    metrics: WorkerMetrics,
 ) -> None:
     s = cfg.surveys
     stop = asyncio.Event()
@@ -235,7 +252,7 @@ async def _serve(
             )
             await phone.wait_registered(15)
             dialer = SipDialer(phone, registrar, s, prompts, recordings)
-            handler = SurveyHandler(s, store, window, dialer, loop, Patience(stopping), me)
+            handler = SurveyHandler(s, store, window, dialer, loop, Patience(stopping), me, metrics)
             Actor(
                 handler, broker=broker, actor_name=SURVEY, queue_name=SURVEY, priority=0, options={}
             )

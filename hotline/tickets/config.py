@@ -2,21 +2,21 @@
 
 Kinds, channels and statuses are fixed by the domain (see ``lifecycle.py``); the taxonomy a
 centre uses (which categories, which department handles them, in how many working days) and
-its calendar are data.
+its calendar are data. The calendar's settings live with the calendar (``hotline.core.calendar``:
+surveys use it too); the section keeps its key, ``tickets.calendar``.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date, time
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from hotline.core.calendar import CalendarSettings
 from telephony.settings import Strict
 
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = date.weekday()
 
 
 def _check_id(v: str) -> str:
@@ -46,62 +46,6 @@ class Category(Strict):
     deadline_days: int = Field(ge=1, le=60)
 
     _id = field_validator("id")(_check_id)
-
-
-class Holiday(Strict):
-    """Public holiday days, ``start`` to ``end`` inclusive (weekend days inside may be listed)."""
-
-    name: str = ""
-    start: date
-    end: date
-
-    @model_validator(mode="after")
-    def _order(self) -> Holiday:
-        if self.end < self.start:
-            raise ValueError("end is before start")
-        return self
-
-    def days(self) -> list[date]:
-        first, last = self.start.toordinal(), self.end.toordinal()
-        return [date.fromordinal(o) for o in range(first, last + 1)]
-
-
-class CalendarSettings(Strict):
-    """Which days count as working days for deadlines."""
-
-    weekdays: list[str] = ["mon", "tue", "wed", "thu", "fri"]
-    holidays: list[Holiday] = []
-    # 调休: a weekend day declared a working day (the make-up for a long holiday).
-    makeup_workdays: list[date] = []
-    # A deadline falls due at this local time of its last working day ("HH:MM", quoted in
-    # YAML: an unquoted 18:00 is read as the number 1080).
-    day_end: str = Field("18:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
-
-    @field_validator("weekdays")
-    @classmethod
-    def _weekdays(cls, v: list[str]) -> list[str]:
-        bad = [d for d in v if d not in WEEKDAYS]
-        if bad:
-            raise ValueError(f"unknown weekday(s) {bad}; use {', '.join(WEEKDAYS)}")
-        if not v:
-            raise ValueError("at least one weekday must be a working day")
-        if len(set(v)) != len(v):
-            raise ValueError("a weekday is listed twice")
-        return v
-
-    @model_validator(mode="after")
-    def _makeup(self) -> CalendarSettings:
-        off = {d for h in self.holidays for d in h.days()}
-        for i, d in enumerate(self.makeup_workdays):
-            if d in off:
-                raise ValueError(f"makeup_workdays[{i}]: {d} is also a holiday")
-            if WEEKDAYS[d.weekday()] in self.weekdays:
-                raise ValueError(f"makeup_workdays[{i}]: {d} is a working weekday already")
-        return self
-
-    @property
-    def end_of_day(self) -> time:
-        return time.fromisoformat(self.day_end)
 
 
 class TicketSettings(Strict):

@@ -21,9 +21,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hotline.core.auth import Principal
+from hotline.core.calendar import WorkCalendar
 from hotline.core.errors import Conflict, Forbidden, Invalid, NotFound
 from hotline.tickets import lifecycle
-from hotline.tickets.calendar import WorkCalendar
 from hotline.tickets.config import Category, TicketSettings
 from hotline.tickets.store import (
     Change,

@@ -6,18 +6,25 @@
   the fields the analysis suggests (the agent sees them at once, if the pop still shows the
   call), and every ticket linked to the call keeps the transcript. A ticket that refuses it
   (closed meanwhile, say) is logged and skipped: the job keeps the transcript.
+
+How long after the hang-up each arrives is timed from the job's creation: the job is created as
+the call's end is stored, within a fraction of a second of the hang-up (the AMI event → stored
+histogram tells how long), on the service's own clock as the delivery is.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from hotline.core.auth import Principal
 from hotline.core.errors import DomainError
 from hotline.jobs.store import Job
+from hotline.telemetry.metrics import UNOBSERVED, Observer
 from hotline.tickets.service import SYSTEM
 from hotline.transcription.service import transcript_text
 
@@ -56,6 +63,14 @@ class TranscriptDelivery:
     calls: CallTickets
     tickets: TicketUpdates
     comments: Comments | None = None  # None: surveys are off
+    # Told the seconds from the hang-up (the job's creation) to the transcript on the call's
+    # tickets, and to the draft on the agent's pop (only when a pop still shows the call).
+    to_transcript: Observer = field(default=UNOBSERVED, kw_only=True)
+    to_draft: Observer = field(default=UNOBSERVED, kw_only=True)
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), kw_only=True)
+
+    def _since_hangup(self, job: Job) -> float:
+        return max(0.0, (self.now() - job.created_at).total_seconds())
 
     async def __call__(self, job: Job) -> None:
         if self.comments is not None and self.comments.owns(job):  # a survey's spoken comment
@@ -64,7 +79,7 @@ class TranscriptDelivery:
         # The agent sees the transcript and the system's suggestions in the draft at once;
         # the call's tickets keep the transcript.
         fields = (job.draft or {}).get("ticket_fields") or {}
-        self.pops.update(
+        shown = self.pops.update(
             job.call_id,
             {
                 "transcript": transcript_text(job.transcript),
@@ -73,6 +88,8 @@ class TranscriptDelivery:
                 "analysis": job.draft,
             },
         )
+        if shown:
+            self.to_draft.observe(self._since_hangup(job))
         for ticket_id in await asyncio.to_thread(self.calls.tickets_of_call, job.call_id):
             try:
                 await self.tickets.update(SYSTEM, ticket_id, {"transcript": job.transcript})
@@ -80,3 +97,4 @@ class TranscriptDelivery:
                 log.warning(
                     "transcript of %s not put on ticket %s: %s", job.call_id, ticket_id, exc.message
                 )
+        self.to_transcript.observe(self._since_hangup(job))

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 
 from dramatiq import Actor, Worker
 
+from hotline.core.logs import configure_logging, log_context
 from hotline.db.engine import make_engine
 from hotline.jobs.broker import (
     TRANSCRIBE,
@@ -35,7 +36,9 @@ from hotline.jobs.broker import (
 )
 from hotline.jobs.patience import Patience, PatientJobStore, StoreUnavailable
 from hotline.jobs.store import QUEUED, RUNNING, Job
-from hotline.transcription.worker import JobRunner, WorkerConfig, process
+from hotline.telemetry.endpoint import MetricsEndpoint, worker_metrics
+from hotline.telemetry.metrics import WorkerMetrics
+from hotline.transcription.worker import JobRunner, WorkerConfig, observe, process
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +58,12 @@ class TranscribeHandler:
         jobs: PatientJobStore,
         runner: JobRunner,
         publisher: Publisher,
+        metrics: WorkerMetrics,
     ) -> None:
         self.jobs = jobs
         self.runner = runner
         self.publisher = publisher
+        self.metrics = metrics
         self.current: Job | None = None  # the job being transcribed (the stop path reads it)
 
     @property
@@ -66,6 +71,10 @@ class TranscribeHandler:
         return self.runner.config
 
     def __call__(self, job_id: int, call_id: str) -> None:
+        with log_context(call_id=call_id):
+            self._job(job_id, call_id)
+
+    def _job(self, job_id: int, call_id: str) -> None:
         started = time.monotonic()
         try:
             outcome = self.handle(job_id, call_id)
@@ -87,12 +96,15 @@ class TranscribeHandler:
         if seen.finished:
             return f"already {seen.status}, nothing stored"
         if jobs.give_up(cfg.max_attempts, job_id):
+            self.metrics.count("failed")
             return f"failed: gave up after {cfg.max_attempts} attempts"
         job = jobs.claim_job(job_id, cfg.worker_id, cfg.lease, cfg.max_attempts)
         if job is None:
             return self._not_claimed(job_id)
         self.current = job
+        started = time.monotonic()
         outcome = process(jobs, self.runner, job)
+        observe(self.metrics, outcome, time.monotonic() - started)
         if outcome == "waiting":  # released to the store, due again in a moment
             self.republish(job, RECORDING_WAIT)
             return outcome
@@ -129,41 +141,50 @@ class TranscribeHandler:
         if job is None:
             return
         due = datetime.now(UTC)
-        if self.jobs.release(job.id, self.cfg.worker_id, due, "given back: its worker stopped"):
-            log.warning("job %s (call %s): not finished in time, given back", job.id, job.call_id)
-            self.republish(job, 0.0)
+        with log_context(call_id=job.call_id):
+            if self.jobs.release(job.id, self.cfg.worker_id, due, "given back: its worker stopped"):
+                log.warning(
+                    "job %s (call %s): not finished in time, given back", job.id, job.call_id
+                )
+                self.republish(job, 0.0)
 
 
-def serve(cfg: WorkerConfig, queue: QueueConfig) -> None:
-    """A transcription worker process's main: consume until SIGTERM, then stop cleanly."""
+def serve(cfg: WorkerConfig, queue: QueueConfig, metrics: MetricsEndpoint | None = None) -> None:
+    """A transcription worker process's main: consume until SIGTERM, then stop cleanly.
+    ``metrics``: this process's Prometheus endpoint (None: none)."""
     stopping = _stop_on_sigterm()
-    cfg = replace(cfg, worker_id=worker_id())
-    fmt = f"%(asctime)s {cfg.worker_id} %(levelname)s %(name)s: %(message)s"
-    logging.basicConfig(level=logging.INFO, format=fmt)
+    cfg = replace(cfg, worker_id=worker_id(), metrics=metrics)
+    configure_logging(cfg.log, process=cfg.worker_id)
     db = make_engine(cfg.database_url)
     jobs = PatientJobStore(db, Patience(stopping))
     runner = JobRunner(cfg)
     runner.preload()
     broker = make_broker(queue)
-    handler = TranscribeHandler(jobs, runner, Publisher(broker))
-    Actor(
-        handler, broker=broker, actor_name=TRANSCRIBE, queue_name=TRANSCRIBE, priority=0, options={}
-    )
-    worker = Worker(broker, queues={TRANSCRIBE}, worker_threads=1)
-    # One message at a time; delayed ones (recordings being closed) are held until due.
-    worker.queue_prefetch, worker.delay_prefetch = 1, 100
-    worker.start()
-    log.info(
-        "transcription worker ready: models %s, queue %r in Redis",
-        ", ".join(sorted(cfg.models)) or "none",
-        TRANSCRIBE,
-    )
     try:
-        while not stopping.wait(1.0):
-            pass
-        log.info("stopping: finishing the current job (up to %.0f s)", queue.stop_timeout)
-        worker.stop(timeout=int(queue.stop_timeout * 1000))
-        handler.give_back()
+        with worker_metrics("transcribe", cfg.metrics) as observed:
+            handler = TranscribeHandler(jobs, runner, Publisher(broker), observed)
+            Actor(
+                handler,
+                broker=broker,
+                actor_name=TRANSCRIBE,
+                queue_name=TRANSCRIBE,
+                priority=0,
+                options={},
+            )
+            worker = Worker(broker, queues={TRANSCRIBE}, worker_threads=1)
+            # One message at a time; delayed ones (recordings being closed) are held until due.
+            worker.queue_prefetch, worker.delay_prefetch = 1, 100
+            worker.start()
+            log.info(
+                "transcription worker ready: models %s, queue %r in Redis",
+                ", ".join(sorted(cfg.models)) or "none",
+                TRANSCRIBE,
+            )
+            while not stopping.wait(1.0):
+                pass
+            log.info("stopping: finishing the current job (up to %.0f s)", queue.stop_timeout)
+            worker.stop(timeout=int(queue.stop_timeout * 1000))
+            handler.give_back()
     finally:
         broker.client.close()
         db.dispose()
@@ -179,10 +200,10 @@ def _stop_on_sigterm() -> threading.Event:
     return stopping
 
 
-def serve_database(cfg: WorkerConfig) -> None:
+def serve_database(cfg: WorkerConfig, metrics: MetricsEndpoint | None = None) -> None:
     """The database engine's worker loop (claims from the store), as a ``hotline worker``
     process: the same stop on SIGTERM."""
     from hotline.transcription.worker import run_worker
 
     stopping = _stop_on_sigterm()
-    run_worker(replace(cfg, worker_id=worker_id()), stopping)
+    run_worker(replace(cfg, worker_id=worker_id(), metrics=metrics), stopping)

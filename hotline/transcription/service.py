@@ -20,12 +20,14 @@ import multiprocessing.context
 import multiprocessing.synchronize
 import os
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hotline.core.logs import log_context
 from hotline.jobs.broker import Publisher, QueueUnavailable
 from hotline.jobs.store import DONE, SKIPPED, Job, JobStore
+from hotline.telemetry.endpoint import MetricsEndpoint
 from hotline.transcription.worker import WorkerConfig, run_worker
 from telephony.tracker import CallUpdate, Disposition, UpdateKind
 
@@ -49,6 +51,8 @@ class Transcription:
     redelivery_after: float = 900.0
     max_attempts: int = 3
     queue_reachable: bool = True  # Redis took the last messages (or none were sent yet)
+    # The local workers' own Prometheus endpoints: worker n at port + n (None: none).
+    metrics: MetricsEndpoint | None = None
     published: int = 0
     _procs: dict[str, multiprocessing.process.BaseProcess] = field(default_factory=dict)
     _stop: multiprocessing.synchronize.Event | None = None
@@ -158,9 +162,12 @@ class Transcription:
                     proc.exitcode,
                 )
             assert self._stop is not None
+            cfg = self.worker_config(worker_id)
+            if self.metrics is not None:
+                cfg = replace(cfg, metrics=self.metrics.for_slot(n))
             proc = ctx.Process(
                 target=run_worker,
-                args=(self.worker_config(worker_id), self._stop),
+                args=(cfg, self._stop),
                 name=worker_id,
                 daemon=True,
             )
@@ -181,7 +188,8 @@ class Transcription:
         jobs = await asyncio.to_thread(self.jobs.finished_undelivered)
         for job in jobs:
             if job.status == DONE:
-                await self.deliver(job)
+                with log_context(call_id=job.call_id):
+                    await self.deliver(job)
             self.delivered += 1
         await asyncio.to_thread(self.jobs.mark_delivered, [j.id for j in jobs])
         return len(jobs)

@@ -10,6 +10,7 @@ job with the reason; a language without a model is skipped, visibly.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -20,8 +21,11 @@ from typing import Any
 
 from asr.errors import AsrError, AudioError
 from asr.wavcheck import recording_state
+from hotline.core.logs import LogSettings, configure_logging, log_context
 from hotline.db.engine import make_engine
 from hotline.jobs.store import SKIPPED, Job, JobStore
+from hotline.telemetry.endpoint import MetricsEndpoint, worker_metrics
+from hotline.telemetry.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +43,8 @@ class WorkerConfig:
     ready_timeout: float = 60.0  # how long after queueing a recording may still be closing
     poll: float = 0.5  # seconds between looks at an empty queue
     options: dict[str, Any] = field(default_factory=dict)  # asr RecognizerOptions fields
+    log: LogSettings = field(default_factory=LogSettings)  # the service's, in force
+    metrics: MetricsEndpoint | None = None  # this process's Prometheus endpoint (None: off)
 
 
 class JobRunner:
@@ -98,7 +104,12 @@ def process(jobs: JobStore, engine: JobRunner, job: Job) -> str:
             jobs.release(job.id, cfg.worker_id, due, f"{Path(path).name}: {state}, waiting")
             return "waiting"
     stop = threading.Event()
-    renewer = threading.Thread(target=_renew, args=(jobs, job, cfg, stop), daemon=True)
+    # In a copy of this context: its lines name the job's call too.
+    renewer = threading.Thread(
+        target=contextvars.copy_context().run,
+        args=(_renew, jobs, job, cfg, stop),
+        daemon=True,
+    )
     renewer.start()
     try:
         transcript, draft, seconds = engine.run(job)
@@ -117,6 +128,13 @@ def process(jobs: JobStore, engine: JobRunner, job: Job) -> str:
     return "done" if stored else "lost"  # lost: another worker took over meanwhile
 
 
+def observe(metrics: WorkerMetrics, outcome: str, seconds: float) -> None:
+    """A job ``process`` ran: counted and timed by its outcome, unless it only went back to the
+    queue to wait for its recording (it is not finished)."""
+    if outcome != "waiting":
+        metrics.job(outcome, seconds)
+
+
 def _renew(jobs: JobStore, job: Job, cfg: WorkerConfig, stop: threading.Event) -> None:
     while not stop.wait(cfg.lease / 3):
         if not jobs.renew(job.id, cfg.worker_id, cfg.lease):
@@ -126,25 +144,25 @@ def _renew(jobs: JobStore, job: Job, cfg: WorkerConfig, stop: threading.Event) -
 
 def run_worker(cfg: WorkerConfig, stop: Any) -> None:
     """A worker process's main loop, until ``stop`` (a multiprocessing Event) is set."""
-    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {cfg.worker_id} %(message)s")
+    configure_logging(cfg.log, process=cfg.worker_id)
     db = make_engine(cfg.database_url)
     jobs = JobStore(db)
     engine = JobRunner(cfg)
     try:
-        while not stop.is_set():
-            jobs.give_up(cfg.max_attempts)
-            job = jobs.claim(cfg.worker_id, cfg.lease, cfg.max_attempts)
-            if job is None:
-                stop.wait(cfg.poll)
-                continue
-            started = time.monotonic()
-            outcome = process(jobs, engine, job)
-            log.info(
-                "job %s (call %s): %s in %.1f s",
-                job.id,
-                job.call_id,
-                outcome,
-                time.monotonic() - started,
-            )
+        with worker_metrics("transcribe", cfg.metrics) as metrics:
+            while not stop.is_set():
+                metrics.count("failed", jobs.give_up(cfg.max_attempts))
+                job = jobs.claim(cfg.worker_id, cfg.lease, cfg.max_attempts)
+                if job is None:
+                    stop.wait(cfg.poll)
+                    continue
+                started = time.monotonic()
+                with log_context(call_id=job.call_id):
+                    outcome = process(jobs, engine, job)
+                    seconds = time.monotonic() - started
+                    observe(metrics, outcome, seconds)
+                    log.info(
+                        "job %s (call %s): %s in %.1f s", job.id, job.call_id, outcome, seconds
+                    )
     finally:
         db.dispose()

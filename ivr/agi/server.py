@@ -47,10 +47,15 @@ class AgiStats:
     # loop, so under load they include the service's own scheduling delay.
     round_trips: dict[str, deque[float]] = field(default_factory=dict)
     timed: dict[str, int] = field(default_factory=dict)
+    # Told each round trip as it is timed (verb, seconds): how the application keeps its own
+    # figures (a histogram) without this package knowing of it.
+    on_round_trip: Callable[[str, float], None] | None = None
 
     def add_round_trip(self, verb: str, seconds: float) -> None:
         self.round_trips.setdefault(verb, deque(maxlen=ROUND_TRIP_WINDOW)).append(seconds)
         self.timed[verb] = self.timed.get(verb, 0) + 1
+        if self.on_round_trip is not None:
+            self.on_round_trip(verb, seconds)
 
     def since(self, marks: dict[str, int]) -> dict[str, list[float]]:
         """Round trips timed after ``marks`` (a copy of ``timed``), as far as the window holds."""
@@ -163,7 +168,9 @@ class AgiServer:
         header_timeout: float = 5.0,
         command_timeout: float = 120.0,
         max_sessions: int = 1000,
+        on_round_trip: Callable[[str, float], None] | None = None,
     ) -> None:
+        """``on_round_trip``: told every command round trip timed (``AgiStats``)."""
         self.host = host
         self.port = port
         self._handler = handler
@@ -172,7 +179,7 @@ class AgiServer:
         self._max_sessions = max_sessions
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self.stats = AgiStats()
+        self.stats = AgiStats(on_round_trip=on_round_trip)
         self.listening = asyncio.Event()
 
     @property

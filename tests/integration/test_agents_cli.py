@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from testkit.support import NewDbUrl, shipped_config_with
+from hotline.agents.store import AgentStore
+from hotline.core.auth import needs_rehash, verify_password
+from hotline.db.engine import make_engine, migrate
+from testkit.support import NewDbUrl, legacy_scrypt_hash, shipped_config_with
 from tests.integration.test_config import ROOT, run_cli
 
 
@@ -49,3 +52,32 @@ def test_bad_rows_are_named_and_nothing_is_imported(tmp_path: Path, db_url: NewD
     assert "agent 2: skills: skill levels must be 1..5" in r.stderr
     assert "agent 3: roles: unknown role(s) ['boss']" in r.stderr
     assert "ok1" not in run_cli("-c", cfg, "agents", "list").stdout
+
+
+def test_passwd_stores_an_argon2id_hash(tmp_path: Path, db_url: NewDbUrl) -> None:
+    """`hotline agents passwd` replaces a legacy scrypt hash with an argon2id one."""
+    url = db_url()
+    cfg = str(config_for(tmp_path, url))
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        agents = AgentStore(engine)
+        agents.upsert(
+            "old1",
+            name="Old",
+            extension=None,
+            roles=["agent"],
+            skills={},
+            password_hash=legacy_scrypt_hash("old-password-1"),
+        )
+        short = run_cli("-c", cfg, "agents", "passwd", "old1", stdin="short\n")
+        assert short.returncode == 2 and "at least 8 characters" in short.stderr
+        r = run_cli("-c", cfg, "agents", "passwd", "old1", stdin="new-password-1\n")
+        assert r.returncode == 0, r.stderr
+        assert "password of old1 set" in r.stdout and "new-password-1" not in r.stdout + r.stderr
+        stored = agents.password_hash("old1")
+        assert stored is not None and stored.startswith("$argon2id$")
+        assert verify_password("new-password-1", stored) and not needs_rehash(stored)
+        assert not verify_password("old-password-1", stored)
+    finally:
+        engine.dispose()

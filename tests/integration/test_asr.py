@@ -80,7 +80,7 @@ def test_sentence_at_8khz(recognizer: Recognizer, speech: dict[str, Path]) -> No
     leg = recognizer.transcribe(speech["caller"], "caller", "en")
     result = word_errors(SENTENCE, leg.text)
     print(f"\ncaller leg: {leg.text!r}: {result}")
-    assert result.wer <= CALLER_WER_BOUND
+    assert result.rate <= CALLER_WER_BOUND
     assert leg.model == VOSK_MODEL.name and leg.language == "en"
     assert leg.words and all(0 <= w.start <= w.end <= leg.duration + 0.05 for w in leg.words)
     assert all(0 < w.conf <= 1 for w in leg.words)
@@ -100,7 +100,7 @@ def test_two_legs_merged_in_order(
     agent = recognizer.transcribe(agent_wav, "agent", "en")
     agent_result = word_errors(REPLY, agent.text)
     print(f"\nagent leg: {agent.text!r}: {agent_result}")
-    assert agent_result.wer <= AGENT_WER_BOUND
+    assert agent_result.rate <= AGENT_WER_BOUND
     turns = merge(caller, agent)
     print("\n".join(f"{t.speaker} {t.start}-{t.end} {t.text}" for t in turns))
     assert [t.speaker for t in turns] == ["caller", "agent", "caller"]
@@ -164,7 +164,7 @@ def test_failure_mid_leg_drops_the_recognizer(
     monkeypatch.setattr(Recognizer, "_speech", real_speech)
     leg = rec.transcribe(agent_wav, "agent", "en")
     assert abs(_reply_start(leg) - agent_start) < 0.5
-    assert word_errors(REPLY, leg.text).wer <= AGENT_WER_BOUND  # no caller words in it
+    assert word_errors(REPLY, leg.text).rate <= AGENT_WER_BOUND  # no caller words in it
 
 
 def test_merge_orders_by_time() -> None:
@@ -181,13 +181,6 @@ def test_merge_orders_by_time() -> None:
         ("caller", "yes"),
     ]
     assert (turns[1].start, turns[1].end) == (1.0, 1.7)
-
-
-def test_wer() -> None:
-    assert word_errors("The street, light!", "the street light").wer == 0
-    r = word_errors("a b c d", "a x c")  # one substitution, one deletion
-    assert (r.errors, r.reference_words) == (2, 4)
-    assert word_errors("a b", "a b c d").errors == 2
 
 
 # -- broken recordings ----------------------------------------------------------------------------

@@ -22,7 +22,9 @@ from testkit.support import NewDbUrl
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "hotline.app.cli", *args],
         cwd=ROOT,
@@ -30,6 +32,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         text=True,
         timeout=60,
         env={"PATH": "/usr/bin:/bin", **(env or {})},
+        input=stdin,
     )
 
 
@@ -40,6 +43,10 @@ def test_shipped_config_is_valid() -> None:
     result = run_cli("-c", "config/hotline.yaml", "config", "check")
     assert result.returncode == 0, result.stderr
     assert "valid" in result.stdout
+    # The calendar's statutory source and the years it covers (the pinned package's).
+    assert "calendar: source china: statutory holidays and adjusted working days 2004-" in (
+        result.stdout
+    )
 
 
 BAD = {
@@ -97,6 +104,14 @@ BAD = {
         "    makeup_workdays: [2026-10-03]\n",
         "tickets.calendar: makeup_workdays[0]: 2026-10-03 is also a holiday",
     ),
+    "unknown calendar source": (
+        "tickets:\n  calendar:\n    source: gregorian\n",
+        "tickets.calendar.source: Input should be 'china' or 'none'",
+    ),
+    "make-up day already worked": (
+        "tickets:\n  calendar:\n    makeup_workdays: [2026-03-03]\n",
+        "tickets.calendar: makeup_workdays[0]: 2026-03-03 is a working weekday already",
+    ),
     "unknown category in draft phrases": (
         "draft:\n  categories:\n    street_lights: {en: [street light], zh: [路灯]}\n",
         "draft.categories.street_lights: unknown category (not an id of tickets.categories)",
@@ -133,6 +148,59 @@ def test_missing_secret_for_external_pbx(tmp_path: Path) -> None:
     ok = run_cli("-c", str(path), "config", "check", env=env)
     assert ok.returncode == 0, ok.stderr
     assert "s3cret-value" not in ok.stdout + ok.stderr
+
+
+def test_api_keys_from_the_environment(tmp_path: Path) -> None:
+    """HOTLINE_API_SECRET is one key (id "default"); HOTLINE_API_KEYS several ("kid:key,...",
+    the first signs); not both. Problems name the variable, never a key."""
+    external = parse_settings({"pbx": {"mode": "external", "ami": {"host": "127.0.0.1"}}}, "x")
+    ami = {"HOTLINE_AMI_SECRET": "s3cret-value"}
+    key1, key2 = "k1-secret-".ljust(40, "1"), "k2-secret-".ljust(40, "2")
+    single = resolve_secrets(external, env={**ami, "HOTLINE_API_SECRET": "api-s3cret-value"})
+    assert [(k.kid, k.secret) for k in single.api_keys] == [("default", b"api-s3cret-value")]
+    listed = resolve_secrets(external, env={**ami, "HOTLINE_API_KEYS": f"k2:{key2},k1:{key1}"})
+    assert [(k.kid, k.secret) for k in listed.api_keys] == [
+        ("k2", key2.encode()),
+        ("k1", key1.encode()),
+    ]
+    assert key1 not in repr(listed) + repr(listed.api_keys)
+    bad = [
+        (
+            {"HOTLINE_API_KEYS": f"k2:{key2}", "HOTLINE_API_SECRET": key1},
+            "api_keys_env: set HOTLINE_API_KEYS or HOTLINE_API_SECRET "
+            "(default:<key> in HOTLINE_API_KEYS), not both",
+        ),
+        (
+            {"HOTLINE_API_KEYS": f"k2:{key2},k1:{key1[:20]}"},
+            "api_keys_env: environment variable HOTLINE_API_KEYS: key 'k1' is shorter than "
+            "32 bytes",
+        ),
+        (
+            {"HOTLINE_API_KEYS": key1},
+            "api_keys_env: environment variable HOTLINE_API_KEYS: entry 1 is not kid:key",
+        ),
+    ]
+    for env, problem in bad:
+        with pytest.raises(ConfigError) as caught:
+            resolve_secrets(external, env={**ami, **env})
+        assert problem in str(caught.value)
+        assert key1[:20] not in str(caught.value) and key2 not in str(caught.value)
+    # The embedded PBX invents one per run when neither is set.
+    embedded = parse_settings({})
+    one, two = (resolve_secrets(embedded, env={}).api_keys for _ in range(2))
+    assert [k.kid for k in one] == ["default"] and one[0].secret != two[0].secret
+    assert len(one[0].secret) >= 32
+    # The command line says the same and exits 2.
+    path = tmp_path / "ext.yaml"
+    path.write_text("pbx:\n  mode: external\n  ami:\n    host: 127.0.0.1\n")
+    env = {**ami, "HOTLINE_API_KEYS": f"k2:{key2},k2:{key1}"}
+    result = run_cli("-c", str(path), "config", "check", env=env)
+    assert result.returncode == 2
+    assert "HOTLINE_API_KEYS: key id 'k2' appears twice" in result.stderr
+    assert key1 not in result.stdout + result.stderr and key2 not in result.stderr
+    env = {**ami, "HOTLINE_API_KEYS": f"k2:{key2},k1:{key1}"}
+    ok = run_cli("-c", str(path), "config", "check", env=env)
+    assert ok.returncode == 0, ok.stderr
 
 
 def test_missing_file(tmp_path: Path) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import sys
+import time
 from pathlib import Path
 
 from sqlalchemy import inspect
@@ -75,17 +77,28 @@ async def test_demo_prints_live_summary_and_ctrl_c_leaves_nothing_running(
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert proc.stdout is not None
+    out = proc.stdout
     lines: list[str] = []
 
-    async def read_until(marker: str) -> str:
-        async def probe() -> str | None:
-            line = (await proc.stdout.readline()).decode()  # type: ignore[union-attr]
+    async def read_until(marker: str, timeout: float = 60) -> str:
+        # Each read is bounded too: a demo that hangs silently fails here with what it printed
+        # instead of blocking the test until pytest's own timeout.
+        deadline = time.monotonic() + timeout  # real time: a bound on a real process
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                raw = await asyncio.wait_for(out.readline(), max(left, 0.1))
+            except TimeoutError:
+                raise AssertionError(
+                    f"no {marker!r} from the demo within {timeout} s; it printed:\n"
+                    + "".join(lines)
+                ) from None
+            line = raw.decode()
             if not line:
                 raise AssertionError("demo exited early:\n" + "".join(lines))
             lines.append(line)
-            return line if marker in line else None
-
-        return await wait_for(probe, 60, f"{marker!r} from the demo", interval=0)
+            if marker in line:
+                return line
 
     try:
         await read_until("agent(s) registered")
@@ -98,6 +111,11 @@ async def test_demo_prints_live_summary_and_ctrl_c_leaves_nothing_running(
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+            # A killed demo cannot stop its PBX and SIP workers: stop them so that a failure
+            # here leaves nothing holding ports for the tests after it.
+            for entry in _processes_in(tmp_path):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(entry.split(":", 1)[0]), signal.SIGKILL)
     rest = (await proc.stdout.read()).decode()
     assert code == 130, "".join(lines) + rest
     assert "Traceback" not in rest

@@ -47,7 +47,7 @@ ASTERISK = Path("/usr/sbin/asterisk")
 # Long-running services (restart: unless-stopped) and the one-shot init step.
 SERVICES = {"postgres", "redis", "asterisk", "init", "service-a", "service-b", "transcriber"}
 HOTLINE_IMAGE_SERVICES = {"init", "service-a", "service-b", "transcriber"}
-SECRET_WORDS = ("SECRET", "PASSWORD", "TOKEN", "AUTH", "_URL")
+SECRET_WORDS = ("SECRET", "PASSWORD", "TOKEN", "AUTH", "_URL", "KEYS")
 # Sections of docker/hotline.yaml that are the deployment's own; the rest must equal
 # config/hotline.yaml (kept in step when either changes).
 DEPLOYMENT_KEYS = [
@@ -122,6 +122,7 @@ def deployment_env(**overrides: str) -> dict[str, str]:
     """What docker/compose.sh gives compose: the versions, then docker/.env with a value for
     every required name and the optional ones left empty (their defaults apply)."""
     optional = {
+        "HOTLINE_API_KEYS",  # HOTLINE_API_SECRET set instead
         "HOTLINE_ADMIN_PASSWORD",
         "HOTLINE_METRICS_TOKEN",
         "HOTLINE_PUBLISH_ADDRESS",

@@ -233,6 +233,12 @@ async def test_caller_hanging_up_mid_menu_leaves_ivr_hangup_with_path(
     assert rec.queue is None and rec.queue_joined_at is None
     await wait_for(lambda: service.ivr.app.find(number) is None, 10, "the walk to end")
     assert service.ivr.server.stats.hangups >= 1
+    # The menu's SET VARIABLE round trips reached the service's histogram (ivr/'s hook).
+    timed = service.ivr.server.stats.timed["SET VARIABLE"]
+    count = service.registry.get_sample_value(
+        "hotline_agi_round_trip_seconds_count", {"command": "SET VARIABLE"}
+    )
+    assert count == timed >= 1
 
 
 async def _wait_queued_then_hang_up(service: Service, call: CallHandle, number: str) -> CallRow:

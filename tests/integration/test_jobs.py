@@ -9,7 +9,7 @@ from functools import partial
 
 from sqlalchemy import Engine
 
-from hotline.jobs.store import DONE, FAILED, QUEUED, RUNNING, JobStore
+from hotline.jobs.store import DONE, FAILED, QUEUED, RUNNING, Backlog, JobStore
 from testkit.support import poll
 
 
@@ -127,3 +127,22 @@ def test_release_fail_and_delivery(engine: Engine) -> None:
     assert jobs.finished_undelivered() == [] and jobs.counts() == {FAILED: 1, DONE: 1}
     assert jobs.claim("w", lease=30, max_attempts=3) is None
     assert QUEUED not in jobs.counts()
+
+
+def test_the_backlog_counts_the_unfinished_jobs_and_names_the_oldest(engine: Engine) -> None:
+    jobs = JobStore(engine)
+    assert jobs.backlog() == Backlog(queued=0, running=0, oldest=None)
+    _queue(jobs, 3)
+    first = jobs.claim("w1", lease=30, max_attempts=3)
+    assert first is not None and first.call_id == "c0"
+    oldest = first.created_at
+    assert jobs.backlog() == Backlog(queued=2, running=1, oldest=oldest)
+    assert jobs.complete(first.id, "w1", transcript={}, draft={}, audio_seconds=1.0)
+    second = jobs.get("c1")
+    assert second is not None
+    assert jobs.backlog() == Backlog(queued=2, running=0, oldest=second.created_at)
+    for call_id in ("c1", "c2"):
+        job = jobs.claim("w1", lease=30, max_attempts=3)
+        assert job is not None and job.call_id == call_id
+        assert jobs.fail(job.id, "w1", "bad recording")
+    assert jobs.backlog() == Backlog(queued=0, running=0, oldest=None)

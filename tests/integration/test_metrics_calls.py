@@ -1,5 +1,7 @@
 """Metrics from real calls with known timings (measured on the phones' own clocks) match the
-hand-computed values within 1 s per call."""
+hand-computed values within 1 s per call; ``/metrics`` (read with prometheus_client's parser)
+follows a waiting caller, counts the abandon, and times the calls' screen-pops and stored
+records in its histograms."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client import Metric
+from prometheus_client.parser import text_string_to_metric_families
 
 from hotline.app.service import Service
 from hotline.app.settings import Secrets, Settings
@@ -23,6 +27,31 @@ from tests.integration.test_call_records import (
     dial_uri,
     ended_record,
 )
+
+
+def base_url(settings: Settings) -> str:
+    return f"http://{settings.listen.api_host}:{settings.listen.api_port}"
+
+
+async def scrape(http: httpx.AsyncClient) -> dict[str, Metric]:
+    """``/metrics`` parsed by prometheus_client's parser: family name → family."""
+    r = await http.get("/metrics")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    return {f.name: f for f in text_string_to_metric_families(r.text)}
+
+
+def sample(families: dict[str, Metric], name: str, **labels: str) -> float:
+    """The value of sample ``name`` with exactly ``labels`` (0 when there is none yet)."""
+    return next(
+        (
+            s.value
+            for f in families.values()
+            for s in f.samples
+            if s.name == name and s.labels == labels
+        ),
+        0.0,
+    )
 
 
 async def test_metrics_match_hand_computed_values(
@@ -48,6 +77,8 @@ async def test_metrics_match_hand_computed_values(
         )
     phone = {a: await add_agent(sip, settings, secrets, ext) for a, ext in agents.items()}
     phones += phone.values()
+    async with httpx.AsyncClient(base_url=base_url(settings), timeout=10) as http:
+        pops_before = sample(await scrape(http), "hotline_screenpop_latency_seconds_count")
     for agent_id, ext in agents.items():
         await service.desk.login(agent_id, ext)
     # m2 sits this one out, so the first call goes to m1.
@@ -95,6 +126,14 @@ async def test_metrics_match_hand_computed_values(
         await service.desk.logout(agent_id)
     for number in (a[0], b[0], c[0], d[0]):
         await ended_record(service, number)
+    await service.screenpop.idle()
+    # Both answered calls popped on their agent's (desk-managed) seat, each pop timed.
+    async with httpx.AsyncClient(base_url=base_url(settings), timeout=10) as http:
+        families = await scrape(http)
+    assert families["hotline_screenpop_latency_seconds"].type == "histogram"
+    pops = sample(families, "hotline_screenpop_latency_seconds_count")
+    assert pops >= pops_before + 2
+    assert sample(families, "hotline_screenpop_latency_seconds_bucket", le="+Inf") == pops
 
     until = datetime.now(UTC) + timedelta(seconds=1)
     # Through the API, as a supervisor would ask.
@@ -133,28 +172,38 @@ async def test_metrics_match_hand_computed_values(
         assert 0 < o["occupancy"] <= 1
 
 
-async def test_prometheus_endpoint_reports_live_gauges_and_counters(
+async def test_prometheus_endpoint_reports_live_gauges_counters_and_histograms(
     service: Service, settings: Settings, sip: SipStack, phones: list[Phone]
 ) -> None:
-    number = caller_number()
-    caller = await add_caller(sip, number)
-    phones.append(caller)
-    call = await caller.dial(dial_uri(settings, "12346"))  # q_empty: waits
-    await call.wait_answered(10)
-    base = f"http://{settings.listen.api_host}:{settings.listen.api_port}"
-    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+    stored = "hotline_ami_event_to_stored_seconds_count"
+    async with httpx.AsyncClient(base_url=base_url(settings), timeout=10) as http:
+        before = await scrape(http)
+        number = caller_number()
+        caller = await add_caller(sip, number)
+        phones.append(caller)
+        call = await caller.dial(dial_uri(settings, "12346"))  # q_empty: waits
+        await call.wait_answered(10)
 
-        async def waiting() -> str | None:
-            text = (await http.get("/metrics")).text
-            return text if 'hotline_callers_waiting{queue="q_empty"} 1' in text else None
+        async def waiting() -> dict[str, Metric] | None:
+            got = await scrape(http)
+            return got if sample(got, "hotline_callers_waiting", queue="q_empty") == 1 else None
 
-        text = await wait_for(waiting, 10, "the waiting caller in /metrics")
-        assert "# TYPE hotline_calls_total counter" in text
-        assert 'hotline_agents{state="available"}' in text
-        before = service.calls.ended["abandoned"]
+        families = await wait_for(waiting, 10, "the waiting caller in /metrics")
+        assert families["hotline_calls"].type == "counter"  # hotline_calls_total
+        assert families["hotline_agents"].type == "gauge"
+        assert {s.labels["state"] for s in families["hotline_agents"].samples} >= {"available"}
+        abandoned = sample(families, "hotline_calls_total", disposition="abandoned")
+        assert abandoned == service.calls.ended["abandoned"]
         await call.hangup()
         await call.wait_ended(10)
         await ended_record(service, number)
-        text = (await http.get("/metrics")).text
-    assert 'hotline_callers_waiting{queue="q_empty"} 0' in text
-    assert f'hotline_calls_total{{disposition="abandoned"}} {before + 1}' in text
+        await service.calls.recorder.drain()  # every update stored is timed by now
+        after = await scrape(http)
+    assert sample(after, "hotline_callers_waiting", queue="q_empty") == 0
+    assert sample(after, "hotline_calls_total", disposition="abandoned") == abandoned + 1
+    # The call's updates (started, queued, abandoned, ended) were timed to the database.
+    assert after["hotline_ami_event_to_stored_seconds"].type == "histogram"
+    assert sample(after, stored) >= sample(before, stored) + 3 > 0
+    # The process and runtime collectors of the service's registry.
+    assert sample(after, "process_resident_memory_bytes") > 0
+    assert "python_info" in after and "python_gc_collections" in after

@@ -427,7 +427,8 @@ def test_migration_fills_agent_time_from_existing_history(blank_url: str) -> Non
         }
         conn.execute(
             text(
-                "INSERT INTO calls (call_id, caller_number, caller_name, dialled_number, "
+                # Schema 0004: the id column is still called linkedid (0013 renames it).
+                "INSERT INTO calls (linkedid, caller_number, caller_name, dialled_number, "
                 "started_at, ended_at, queue, queue_joined_at, agent, queue_wait, talk_time, "
                 "disposition, recordings, ivr_path, variables, resynced, updated_at) VALUES "
                 "(:call_id, '139', '', '12345', :started, :ended, 'operator', :joined, "

@@ -6,21 +6,26 @@ Shown: with two worker processes, one SIGKILLed mid-transcription, every recordi
 is transcribed exactly once (its message comes back to a live worker once the dead one's
 heartbeat has timed out; the killed attempt stores nothing); a job published again after it
 was done stores nothing new; with Redis down the service keeps its jobs in the store and
-publishes them when Redis is back, and workers started during the outage wait for it; bad
+publishes them when Redis is back, and workers started during the outage wait for it; each
+worker process counts its jobs on its own metrics endpoint (``--metrics-port``); bad
 configuration is explained.
+
+One module on purpose: the scenarios share one private redis-server and one set of recordings
+(module fixtures) and the worker CLI helper.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -49,7 +54,7 @@ from hotline.transcription.worker import WorkerConfig
 from telephony.audio import synthesize
 from telephony.tracker import CallRecord, CallUpdate, Disposition, UpdateKind
 from testkit.redis_server import PrivateRedis, private_redis
-from testkit.support import TcpProxy, free_port, poll, wait_for
+from testkit.support import TcpProxy, free_port, labels, poll, scrape_metrics, wait_for
 from tests.integration.conftest import ROOT, VOSK_MODEL, Databases
 
 # Each recording's caller says one sentence several times; the word is what Vosk must hear.
@@ -123,6 +128,7 @@ class WorkerCli:
         log: Path,
         kind: str = "transcribe",
         env: dict[str, str] | None = None,
+        options: Sequence[str] = (),
     ) -> None:
         self.log = log
         environ = {**os.environ, "HOTLINE_REDIS_URL": redis_url, **(env or {})}
@@ -138,6 +144,7 @@ class WorkerCli:
                 kind,
                 "--processes",
                 str(processes),
+                *options,
             ],
             cwd=ROOT,
             env=environ,
@@ -200,7 +207,10 @@ def test_two_workers_one_killed_mid_batch_every_recording_transcribed_once(
             not_before=datetime.now(UTC),
         )
     config = _config(tmp_path / "hotline.yaml", pg_url, "kill")
-    workers = WorkerCli(config, 2, redis_server.url, tmp_path / "workers.log")
+    port = free_port()  # process n's metrics on port + n
+    workers = WorkerCli(
+        config, 2, redis_server.url, tmp_path / "workers.log", options=["--metrics-port", str(port)]
+    )
     publisher = Publisher.connect(_queue_config(redis_server, "kill"))
     outbox = _outbox(jobs, publisher)
     try:
@@ -231,6 +241,17 @@ def test_two_workers_one_killed_mid_batch_every_recording_transcribed_once(
             "the duplicates acknowledged",
         )
         assert {j.id: j for j in _jobs(jobs, recordings)} == before
+
+        # Each process's own endpoint: the jobs it did since it started (the killed one's
+        # replacement starts from 0, as Prometheus expects of a restarted process), so the
+        # live processes' "done" lines are what their endpoints count.
+        def counted() -> tuple[list[float], list[str]] | None:
+            done = [_worker_jobs(port + n, "done") for n in range(2)]
+            lines = _done_lines(workers.text(), but=_pid(victim.worker))
+            return (done, lines) if sum(done) == len(lines) else None
+
+        done, by_live = poll(counted, 30, "the endpoints counting the live workers' jobs")
+        failed = [_worker_jobs(port + n, "failed") for n in range(2)]
     finally:
         status = workers.stop()
         publisher.close()
@@ -248,6 +269,22 @@ def test_two_workers_one_killed_mid_batch_every_recording_transcribed_once(
     assert all(j.attempts == 1 for j in _jobs(jobs, recordings) if j.id != victim.id)
     assert re.search(rf"worker process {_pid(victim.worker)} exited \(code -9\)", log), log
     assert redis_server.password not in log  # the URL is a secret
+    assert len(by_live) >= 1 and failed == [0, 0], (done, by_live, failed)
+
+
+def _done_lines(log: str, but: int) -> list[str]:
+    """The workers' "job N (call X): done" lines, except process ``but``'s."""
+    return [
+        line
+        for line in log.splitlines()
+        if re.search(r"job \d+ \(call [^)]+\): done", line) and f"-{but} " not in line
+    ]
+
+
+def _worker_jobs(port: int, outcome: str) -> float:
+    """``hotline_worker_jobs_total`` of one outcome at a worker process's endpoint."""
+    got = scrape_metrics(f"http://127.0.0.1:{port}/metrics")
+    return got[("hotline_worker_jobs_total", labels(queue="transcribe", outcome=outcome))]
 
 
 def _jobs(jobs: JobStore, recordings: list[Recording]) -> list[Job]:
@@ -435,6 +472,19 @@ def test_bad_job_settings_are_explained(tmp_path: Path, pg_url: str) -> None:
         env={"HOTLINE_REDIS_URL": "redis://x"},
     )
     assert out.returncode == 2 and "--processes: must be between 1 and 64" in out.stderr
+    for port in ("0", "65535"):  # 65535 + 1 for the second process is past the last port
+        out = _cli(
+            "-c",
+            str(good),
+            "worker",
+            "transcribe",
+            "--processes",
+            "2",
+            "--metrics-port",
+            port,
+            env={"HOTLINE_REDIS_URL": "redis://x"},
+        )
+        assert out.returncode == 2 and "--metrics-port: " in out.stderr, out.stderr
     plain = tmp_path / "plain.yaml"
     plain.write_text(yaml.safe_dump({"database": {"url": pg_url}}))
     out = _cli("-c", str(plain), "worker", "survey")
@@ -478,8 +528,9 @@ def test_a_worker_stopped_mid_job_gives_it_back_and_another_finishes_it(
         back = _jobs(jobs, [rec])[0]
         assert back.status == "queued" and back.attempts == 0, back  # the attempt not counted
         assert "given back" in back.error
-        # Published again by the stopping worker: the next one finishes it.
-        second = WorkerCli(config, 1, redis_server.url, tmp_path / "second.log")
+        # Published again by the stopping worker: the next one (JSON logs by its env) finishes it.
+        json_env = {"HOTLINE_LOG_FORMAT": "json"}
+        second = WorkerCli(config, 1, redis_server.url, tmp_path / "second.log", env=json_env)
         poll(lambda: _jobs(jobs, [rec])[0].status == DONE, 180, "the job done", interval=0.2)
     finally:
         first.stop()
@@ -490,3 +541,9 @@ def test_a_worker_stopped_mid_job_gives_it_back_and_another_finishes_it(
     done = _jobs(jobs, [rec])[0]
     assert done.attempts == 1 and rec.word in str(done.transcript).lower()
     assert "not finished in time, given back" in first.text()
+    # Vosk writes its own lines to stderr; every line of ours is one JSON object.
+    assert second is not None and " INFO hotline" not in second.text()  # no text line
+    ours = [json.loads(x) for x in second.text().splitlines() if x.startswith("{")]
+    (end,) = [x for x in ours if f"(call {rec.call_id}): done (attempt 1) in " in x["message"]]
+    assert end["call_id"] == rec.call_id and end["worker"]
+    assert end["logger"] == "hotline.transcription.serve" and end["level"] == "INFO"

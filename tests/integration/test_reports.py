@@ -1,10 +1,13 @@
 """Reports: the CLI on records with known values (figures checked in the CSV), and the API's
-HTML page rendered in headless Chromium (screenshot kept in test-results/)."""
+HTML page rendered in headless Chromium (screenshot kept in test-results/) and printed by it
+to PDF, in English and in Chinese."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import csv
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.print_page_options import PrintOptions
 from sqlalchemy import Engine
 
 from hotline.app.service import Service
@@ -92,6 +96,14 @@ def test_daily_report_from_known_records(tmp_path: Path, engine: Engine) -> None
     page = (out / "daily-2026-11-20.html").read_text()
     assert "Top ticket categories" in page and "Repeat callers" in page
     assert page.count("<svg") == 5 and "Talk hours per agent" in page
+    # In Chinese: the same figures, the words and the taxonomy's category names translated.
+    zh = run_cli(
+        "-c", str(cfg), "report", "daily", "--date", "2026-11-20", "--out", str(out), "--lang", "zh"
+    )
+    assert zh.returncode == 0, zh.stderr
+    page = (out / "daily-2026-11-20.html").read_text()
+    assert '<html lang="zh-CN">' in page and "<h2>按队列统计</h2>" in page
+    assert "<td>路灯照明</td><td>2</td>" in page and "Top ticket categories" not in page
     bad = run_cli("-c", str(cfg), "report", "daily", "--date", "20/11/2026")
     assert bad.returncode == 2 and "not a date" in bad.stderr
 
@@ -124,6 +136,10 @@ async def test_report_page_renders_in_chromium(
         as_csv = await http.get("/api/reports/weekly", params={"format": "csv"}, headers=headers)
         assert as_csv.text.startswith("group,key,offered")
         assert (await http.get("/api/reports/yearly", headers=headers)).status_code == 422
+        zh = await http.get("/api/reports/weekly", params={"lang": "zh"}, headers=headers)
+        assert zh.status_code == 200 and "<h1>12345 热线 — 周报</h1>" in zh.text
+        bad = await http.get("/api/reports/weekly", params={"lang": "fr"}, headers=headers)
+        assert bad.status_code == 422 and "report.bad_lang" in bad.text
     await asyncio.to_thread(RESULTS.mkdir, exist_ok=True)
     html_file = RESULTS / "report-weekly.html"
     await asyncio.to_thread(html_file.write_text, page.text, encoding="utf-8")
@@ -135,3 +151,20 @@ async def test_report_page_renders_in_chromium(
         return len(charts)
 
     assert await asyncio.to_thread(render) == 5
+
+    # Printed to PDF by the same Chromium (A4 from the page's @page rule), in Chinese too.
+    zh_file = RESULTS / "report-weekly-zh.html"
+    await asyncio.to_thread(zh_file.write_text, zh.text, encoding="utf-8")
+
+    def print_pdf(path: Path) -> bytes:
+        browser.get(path.as_uri())
+        options = PrintOptions()
+        options.background = True
+        return base64.b64decode(browser.print_page(options))
+
+    for path in (html_file, zh_file):
+        pdf = await asyncio.to_thread(print_pdf, path)
+        await asyncio.to_thread(path.with_suffix(".pdf").write_bytes, pdf)
+        assert pdf.startswith(b"%PDF-") and len(pdf) > 10_000
+        pages = re.findall(rb"/Type\s*/Page\b", pdf)
+        assert len(pages) >= 1

@@ -39,7 +39,7 @@ from hotline.app.settings import Settings
 from hotline.app.web import create_app
 from hotline.calls.store import CallStore
 from hotline.core.alerts import Alert, SupervisorAlerts
-from hotline.core.auth import Principal, TokenSigner, hash_password
+from hotline.core.auth import Principal, SigningKey, TokenSigner, hash_password
 from hotline.db.engine import make_engine, migrate
 from hotline.metrics.render import to_csv, to_html
 from hotline.metrics.service import MetricsService
@@ -63,7 +63,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")  # the settings' timezone
 DAY = datetime(2026, 11, 20, tzinfo=SHANGHAI)
 LATER = datetime(2030, 1, 2, 1, 30, tzinfo=UTC)  # due far ahead: never claimed by accident
 DIGIT = {"satisfied": "1", "basically_satisfied": "2", "dissatisfied": "3"}
-SIGNER = TokenSigner(b"survey-api-test-secret")
+SIGNER = TokenSigner([SigningKey("test", b"survey-api-test-signing-key-0123456789")])
 SUP = {"Authorization": f"Bearer {SIGNER.issue(Principal('sup1', ('supervisor',)))}"}
 AGENT = {"Authorization": f"Bearer {SIGNER.issue(Principal('ag1', ('agent',)))}"}
 _ids = itertools.count(1000)

@@ -26,6 +26,7 @@ import pytest
 
 from hotline.app.service import Service
 from hotline.app.settings import Secrets, Settings
+from hotline.core.calendar import WorkCalendar
 from hotline.jobs.store import JobStore
 from hotline.surveys.config import WINDOW_DAYS
 from hotline.surveys.dialer import SipDialer, SurveyPrompts
@@ -34,7 +35,6 @@ from hotline.surveys.prompts import build_prompts
 from hotline.surveys.results import ResultApplier
 from hotline.surveys.scheduler import LOOKBACK, SurveyScheduler
 from hotline.surveys.store import Survey, SurveyStore
-from hotline.tickets.calendar import WorkCalendar
 from hotline.tickets.service import SYSTEM, TicketService
 from telephony.audio import synthesize
 from telephony.sip import CallHandle, Phone, PhoneConfig, SipStack, allocate_ports
@@ -345,7 +345,10 @@ async def test_nothing_dialled_outside_the_window_or_to_blocked_numbers(
     day = clock().astimezone(settings.tz).date() + timedelta(days=4)
     assert service.surveys is not None
     plain = dataclasses.replace(
-        service.surveys.window.calendar, holidays=frozenset(), makeup=frozenset()
+        service.surveys.window.calendar,
+        days_off=frozenset(),
+        extra_workdays=frozenset(),
+        statutory=None,
     )
     sched = make_scheduler(
         service,
@@ -544,8 +547,13 @@ async def test_dialling_process_killed_mid_call_ends_the_survey_interrupted(
 ) -> None:
     """The service's own dialer: survey calls in dialling processes. One is SIGKILLed while
     its call rings: the attempt ends ``interrupted`` (final), the next survey gets a new
-    process and goes through."""
+    process and goes through. The pool counts and times both calls as survey jobs."""
+    from prometheus_client import CollectorRegistry
+
     from hotline.surveys.dial_pool import DialerPool
+    from hotline.telemetry.metrics import WorkerMetrics
+
+    registry = CollectorRegistry()
 
     surveys = service.surveys
     assert surveys is not None
@@ -561,6 +569,7 @@ async def test_dialling_process_killed_mid_call_ends_the_survey_interrupted(
         registrar=surveys.registrar,
         prompts=prompts,
         recordings_dir=surveys.recordings_dir,
+        metrics=WorkerMetrics.on(registry, "survey"),
     )
     window = CallWindow.from_settings(s, surveys.window.calendar)
     sched = SurveyScheduler(s, surveys.store, window, pool, applier_at(service, clock), clock)
@@ -590,6 +599,12 @@ async def test_dialling_process_killed_mid_call_ends_the_survey_interrupted(
         assert (await survey_of(service, t_ring)).status == "interrupted"
     finally:
         await pool.close()
+    for outcome in ("interrupted", "done"):
+        labels = {"queue": "survey", "outcome": outcome}
+        assert registry.get_sample_value("hotline_worker_jobs_total", labels) == 1
+        assert registry.get_sample_value("hotline_worker_job_duration_seconds_count", labels) == 1
+    failed = {"queue": "survey", "outcome": "failed"}
+    assert registry.get_sample_value("hotline_worker_jobs_total", failed) == 0
 
 
 async def test_answer_kept_when_the_citizen_hangs_up_during_the_comment_prompt(

@@ -18,12 +18,12 @@ import pytest
 from sqlalchemy import Engine
 
 from hotline.app.settings import ConfigError, parse_settings
+from hotline.core.calendar import WorkCalendar
 from hotline.surveys.attempt import AttemptResult
 from hotline.surveys.config import WINDOW_DAYS, SurveySettings
 from hotline.surveys.policy import CallWindow, Next, after_attempt, outcome_of_status
 from hotline.surveys.scheduler import LOOKBACK, SurveyScheduler
 from hotline.surveys.store import Candidate, Claim, Survey, SurveyStore
-from hotline.tickets.calendar import WorkCalendar
 from hotline.tickets.service import SYSTEM, TicketService
 from hotline.tickets.store import TicketStore
 from testkit.clock import Clock
@@ -298,7 +298,9 @@ async def test_scheduler_surveys_recent_tickets_and_dials_inside_the_window_only
 
     # 10:00-11:00 four days ahead (local), on a calendar without holidays: closed now.
     day = frozen_now.astimezone(TZ).date() + timedelta(days=4)
-    plain = dataclasses.replace(CALENDAR, holidays=frozenset(), makeup=frozenset())
+    plain = dataclasses.replace(
+        CALENDAR, days_off=frozenset(), extra_workdays=frozenset(), statutory=None
+    )
     s = SurveySettings(
         window={WINDOW_DAYS[day.weekday()]: "10:00-11:00"}, holiday_window=None, delay_minutes=1
     )

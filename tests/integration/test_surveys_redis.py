@@ -41,7 +41,7 @@ from telephony.asterisk.process import PrivateAsterisk
 from telephony.sip import Phone, SipStack
 from testkit.clock import Clock
 from testkit.redis_server import PrivateRedis, private_redis
-from testkit.support import NewDbUrl, wait_for
+from testkit.support import NewDbUrl, free_port, labels, scrape_metrics, wait_for
 from tests.integration.conftest import CITIZENS
 from tests.integration.test_redis_workers import WorkerCli
 from tests.integration.test_surveys_calls import (
@@ -175,6 +175,7 @@ async def test_survey_calls_through_a_redis_worker_ring_each_citizen_once_per_at
     data["jobs"] = {"engine": "redis", "namespace": "surveys", **FAST}
     config = tmp_path / "worker.yaml"
     config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    metrics_port = free_port()
     workers = WorkerCli(
         config,
         1,
@@ -182,6 +183,7 @@ async def test_survey_calls_through_a_redis_worker_ring_each_citizen_once_per_at
         tmp_path / "workers.log",
         kind="survey",
         env={"HOTLINE_SURVEY_SIP_SECRET": secrets.survey_password},
+        options=["--metrics-port", str(metrics_port)],
     )
     publisher = _publisher(redis_server, "surveys")
     clock = Clock(datetime.now(UTC))
@@ -192,6 +194,9 @@ async def test_survey_calls_through_a_redis_worker_ring_each_citizen_once_per_at
     sched = scheduler(world, clock, publish=publish, dialler="service-a")
     try:
         await wait_for(lambda: workers.count("survey worker ready") == 1, 120, "worker ready")
+        # The tickets are resolved on the real clock: the test's clock starts from now, not
+        # from before the worker's start (a slow start would leave the survey never due).
+        clock.at = datetime.now(UTC)
         # 1. Dialled by the worker; a duplicate while it is live, and one after, ring nobody.
         ticket = await resolved(world, happy_no)
         survey = await due_survey(world, sched, clock, ticket)
@@ -220,6 +225,12 @@ async def test_survey_calls_through_a_redis_worker_ring_each_citizen_once_per_at
         )
         with pytest.raises(TimeoutError):
             await happy.next_incoming(2)  # rung once
+        # The worker process's own endpoint: one call placed (the duplicate and the late
+        # message placed none), counted and timed.
+        got = await asyncio.to_thread(scrape_metrics, f"http://127.0.0.1:{metrics_port}/metrics")
+        placed = labels(queue="survey", outcome="done")
+        assert got[("hotline_worker_jobs_total", placed)] == 1
+        assert got[("hotline_worker_job_duration_seconds_count", placed)] == 1
         await sched.tick()  # the service applies the result to the ticket, once
         assert (await world.tickets.get(ticket)).ticket.status == "closed"
         assert (await asyncio.to_thread(world.store.get, survey.id)).applied  # type: ignore[union-attr]

@@ -25,10 +25,10 @@ from hotline.app.service import Service
 from hotline.app.settings import Settings
 from hotline.calls.store import CallStore
 from hotline.core.auth import Principal, hash_password
+from hotline.core.calendar import WorkCalendar
 from hotline.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from hotline.db.engine import make_engine, migrate
 from hotline.tickets import lifecycle
-from hotline.tickets.calendar import WorkCalendar
 from hotline.tickets.service import SYSTEM, TicketService
 from hotline.tickets.store import TicketDetail, TicketStore
 from telephony.tracker import CallRecord, Disposition

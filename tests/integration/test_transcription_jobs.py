@@ -1,7 +1,8 @@
 """Transcription workers and their failures, with the real Vosk model, on SQLite and
 PostgreSQL: bad recordings fail their job with the reason, a model that fails to load too, a
 language without a model is skipped, a worker killed mid-job is replaced and the job is
-finished once; the call record is never touched."""
+finished once; the call record is never touched. A worker process serves its own metrics (jobs
+by outcome, their durations) on its loopback endpoint."""
 
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ from sqlalchemy import Engine
 
 from hotline.calls.store import CallStore
 from hotline.jobs.store import DONE, FAILED, RUNNING, SKIPPED, Job, JobStore
+from hotline.telemetry.endpoint import MetricsEndpoint
 from hotline.transcription.worker import JobRunner, WorkerConfig, process, run_worker
 from telephony.audio import synthesize
 from telephony.tracker import CallRecord, Disposition
-from testkit.support import poll
+from testkit.support import Samples, free_port, labels, poll, scrape_metrics
 from tests.integration.conftest import VOSK_MODEL
 
 SENTENCE = "The street light on Heping Road has been broken for a week."
@@ -153,3 +155,41 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_finished_once(
 def _in(jobs: JobStore, call_id: str, status: str) -> Job | None:
     job = jobs.get(call_id)
     return job if job is not None and job.status == status else None
+
+
+def test_a_worker_process_serves_its_jobs_metrics(engine: Engine, tmp_path: Path) -> None:
+    good = synthesize(SENTENCE, tmp_path / "good.wav")
+    jobs = JobStore(engine)
+    _queue(jobs, "ok-1", {"caller": str(good)})
+    _queue(jobs, "bad-1", {"caller": str(tmp_path / "gone.wav")})  # fails: not found
+    endpoint = MetricsEndpoint("127.0.0.1", free_port())
+    ctx = multiprocessing.get_context("spawn")
+    stop = ctx.Event()
+    proc = ctx.Process(target=run_worker, args=(_config(engine, "metered", metrics=endpoint), stop))
+    proc.start()
+    try:
+        poll(lambda: _in(jobs, "ok-1", DONE), 120, "the good job done", interval=0.1)
+        poll(lambda: _in(jobs, "bad-1", FAILED), 30, "the bad job failed", interval=0.1)
+
+        done = labels(outcome="done", queue="transcribe")
+        failed = labels(outcome="failed", queue="transcribe")
+
+        def scraped() -> Samples | None:
+            # The counters move right after the store's write: read until both are there.
+            try:
+                got = scrape_metrics(endpoint.url)
+            except OSError:  # not listening yet
+                return None
+            jobs_total = "hotline_worker_jobs_total"
+            ready = got.get((jobs_total, done)) == 1 and got.get((jobs_total, failed)) == 1
+            return got if ready else None
+
+        got = poll(scraped, 30, "the worker's jobs in its metrics", interval=0.1)
+    finally:
+        stop.set()
+        proc.join(30)
+    assert proc.exitcode == 0
+    assert got[("hotline_worker_job_duration_seconds_count", done)] == 1
+    assert got[("hotline_worker_job_duration_seconds_count", failed)] == 1
+    assert got[("hotline_worker_job_duration_seconds_sum", done)] > 0
+    assert got[("process_resident_memory_bytes", ())] > 0  # the worker process's own

@@ -24,9 +24,18 @@ async def _greet(channel: AgiChannel) -> None:
 async def server() -> AsyncIterator[Start]:
     made: list[AgiServer] = []
 
-    async def start(handler: Handler, max_sessions: int = 100) -> AgiServer:
+    async def start(
+        handler: Handler,
+        max_sessions: int = 100,
+        on_round_trip: Callable[[str, float], None] | None = None,
+    ) -> AgiServer:
         srv = AgiServer(
-            "127.0.0.1", free_port(), handler, header_timeout=0.5, max_sessions=max_sessions
+            "127.0.0.1",
+            free_port(),
+            handler,
+            header_timeout=0.5,
+            max_sessions=max_sessions,
+            on_round_trip=on_round_trip,
         )
         await srv.start()
         made.append(srv)
@@ -55,11 +64,13 @@ async def asterisk_like(port: int, replies: list[bytes]) -> list[bytes]:
 
 
 async def test_a_session_runs_its_handler_and_closes(server: Start) -> None:
-    srv = await server(_greet)
+    told: list[tuple[str, float]] = []  # the application's hook (a histogram in the service)
+    srv = await server(_greet, on_round_trip=lambda verb, s: told.append((verb, s)))
     commands = await asterisk_like(srv.port, [b"200 result=1\n"])
     assert commands == [b"SET VARIABLE HOTLINE_IVR done\n"]
     assert (srv.stats.sessions, srv.stats.completed, srv.stats.failed) == (1, 1, 0)
     assert len(srv.stats.round_trips["SET VARIABLE"]) == 1
+    assert told == [("SET VARIABLE", srv.stats.round_trips["SET VARIABLE"][0])]
 
 
 async def test_a_failing_handler_is_logged_and_the_server_stays_up(

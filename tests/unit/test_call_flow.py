@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from hotline.app.flow import DESK_EVENTS, wire_call_flow
 from hotline.callers.config import CallerSettings
@@ -19,6 +20,7 @@ from hotline.calls.feed import CallFeed
 from hotline.calls.writer import CallWriter
 from hotline.screenpop.schemas import PopMessage
 from hotline.screenpop.service import ScreenPop
+from hotline.telemetry.metrics import ServiceMetrics
 from telephony.ami.events import AmiEvent
 from telephony.tracker import CallRecord, CallTracker, CallUpdate, UpdateKind, scoped
 
@@ -178,7 +180,9 @@ async def test_the_pop_comes_from_the_connected_update() -> None:
     def suggest(kind: str | None, category: str | None, language: str | None) -> list[Any]:
         return [{"id": f"{kind}-{language}", "title": "t", "snippet": "s", "category": category}]
 
-    pop = ScreenPop(CallerHistory(CallerSettings(), NoHistory()), seats, suggest)
+    registry = CollectorRegistry()
+    latency = ServiceMetrics.on(registry).pop_latency
+    pop = ScreenPop(CallerHistory(CallerSettings(), NoHistory()), seats, suggest, latency=latency)
     fanout = CallFanout()
     fanout.register("screenpop", on_update=pop.on_update, kinds={UpdateKind.AGENT_CONNECTED})
     feed = CallFeed(CallTracker("pbx1"), NullRecorder(), scope=scoped("pbx1"), fanout=fanout)
@@ -204,6 +208,8 @@ async def test_the_pop_comes_from_the_connected_update() -> None:
     await pop.idle()  # the other agent's look-up has run its course
     assert page.empty() and pop.popped == 1
     assert seats.asked == [("1001", "pbx1"), ("1002", "pbx1")]
+    # The one pop sent was timed (AgentConnect's arrival → sent); nobody's pop, none.
+    assert registry.get_sample_value("hotline_screenpop_latency_seconds_count") == 1
     pop.close()
 
 

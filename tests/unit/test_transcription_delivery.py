@@ -1,18 +1,21 @@
 """Where a finished transcription goes (``hotline.transcription.delivery``), with in-memory fakes:
 a call's transcript reaches the agent's pop and every ticket of the call (a ticket that refuses
-it is skipped); a survey's spoken comment goes to its survey only."""
+it is skipped); a survey's spoken comment goes to its survey only; how long after the hang-up
+the transcript and the draft arrived is timed."""
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from hotline.core.auth import Principal
 from hotline.core.errors import Conflict
 from hotline.jobs.store import DONE, Job
+from hotline.telemetry.metrics import ServiceMetrics
 from hotline.tickets.service import SYSTEM
 from hotline.transcription.delivery import TranscriptDelivery
 
@@ -42,12 +45,15 @@ def job(call_id: str, transcript: Any = TRANSCRIPT, draft: Any = DRAFT) -> Job:
 
 
 class Pops:
-    def __init__(self) -> None:
+    """``shown``: whether a pop still shows the call (False: the agent filed it already)."""
+
+    def __init__(self, shown: bool = True) -> None:
         self.updates: list[tuple[str, dict[str, Any]]] = []
+        self.shown = shown
 
     def update(self, call_id: str, draft: dict[str, Any]) -> bool:
         self.updates.append((call_id, draft))
-        return True
+        return self.shown
 
 
 class Calls:
@@ -124,3 +130,31 @@ async def test_a_survey_comment_goes_to_its_survey_only() -> None:
     # Surveys off: nothing owns the job, it is treated as a call's.
     await TranscriptDelivery(pops, Calls({"survey-7": [5]}), tickets)(job("survey-7"))
     assert [t[1] for t in tickets.updates] == [5]
+
+
+async def test_the_time_from_hang_up_to_transcript_and_draft_is_observed() -> None:
+    registry = CollectorRegistry()
+    metrics = ServiceMetrics.on(registry)
+    late = [AT + timedelta(seconds=42), AT + timedelta(seconds=50), AT + timedelta(seconds=70)]
+
+    def deliver(pops: Pops, comments: Comments | None = None) -> TranscriptDelivery:
+        return TranscriptDelivery(
+            pops,
+            Calls({}),
+            Tickets(),
+            comments,
+            to_transcript=metrics.hangup_to_transcript,
+            to_draft=metrics.hangup_to_draft,
+            now=lambda: late[0],
+        )
+
+    await deliver(Pops())(job("pbx1-3.1"))  # a pop shows the call: both timed
+    late.pop(0)
+    await deliver(Pops(shown=False))(job("pbx1-4.1"))  # no pop any more: the transcript only
+    late.pop(0)
+    await deliver(Pops(), Comments())(job("survey-8"))  # a survey's comment: neither
+    got = registry.get_sample_value
+    assert got("hotline_hangup_to_draft_seconds_count") == 1
+    assert got("hotline_hangup_to_draft_seconds_sum") == 42
+    assert got("hotline_hangup_to_transcript_seconds_count") == 2
+    assert got("hotline_hangup_to_transcript_seconds_sum") == 42 + 50
