@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from asr.engine import EngineSpec
+from asr.engine import EngineSpec, specs_of
 from asr.errors import AsrError, AudioError
 from asr.types import Detection
 from asr.wavcheck import recording_state
@@ -59,8 +59,6 @@ class WorkerConfig:
     @property
     def specs(self) -> dict[str, EngineSpec]:
         """Every language's engine: ``models`` (Vosk) and ``engines``."""
-        from asr.engine import specs_of
-
         return {**specs_of(self.models), **self.engines}
 
 

@@ -6,6 +6,7 @@ that did not say found from the caller's speech, and a Mandarin survey comment t
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import re
 import subprocess
@@ -201,7 +202,7 @@ def test_the_language_of_a_call_that_did_not_say_is_found_from_the_caller(
     assert transcript["language_detected"] is False and "language_probability" not in transcript
 
 
-def test_a_mandarin_survey_comment_is_queued_and_transcribed_by_the_mandarin_engine(
+async def test_a_mandarin_survey_comment_is_queued_and_transcribed_by_the_mandarin_engine(
     engine: Engine, shipped: Settings, tmp_path: Path
 ) -> None:
     jobs = JobStore(engine)
@@ -234,20 +235,20 @@ def test_a_mandarin_survey_comment_is_queued_and_transcribed_by_the_mandarin_eng
         updated_at=AT,
         finished_at=None,
     )
-    applier._queue_comment(survey)
+    await applier(survey)  # no ticket, no answer: only the spoken comment to queue
     job = jobs.get(comment_job(7))
     assert job is not None and job.status == QUEUED and job.language == "zh"
     claimed = jobs.claim("w-zh", 60.0, 3)
     assert claimed is not None and claimed.id == job.id
     cfg = replace(worker_config(shipped, "w-zh"), engines=MODELS)
-    assert process(jobs, JobRunner(cfg), claimed) == "done"
+    assert await asyncio.to_thread(process, jobs, JobRunner(cfg), claimed) == "done"
     done = jobs.get(comment_job(7))
     assert done is not None and done.status == DONE
     text = done.transcript["turns"][0]["text"]
     assert done.transcript["language"] == "zh" and "风" in text and text.endswith("？")
     # Without a Mandarin engine the comment is skipped, visibly (as before this change).
     without = ResultApplier(cast(TicketService, None), cast(SupervisorAlerts, None), jobs, ["en"])
-    without._queue_comment(replace(survey, id=8))
+    await without(replace(survey, id=8))
     skipped = jobs.get(comment_job(8))
     assert skipped is not None and skipped.status == SKIPPED
     assert skipped.error == "no speech model for zh"
