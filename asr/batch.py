@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from asr.engine import Engines, EngineSpec, specs_of
 from asr.errors import AsrError
-from asr.recognize import Recognizer, RecognizerOptions
+from asr.recognize import RecognizerOptions
 from asr.transcript import Format, build, render
-from asr.types import Speaker
+from asr.types import Detection, Speaker
+from asr.whisper import WhisperOptions
 
 
 @dataclass(frozen=True)
@@ -68,24 +70,34 @@ def collect(paths: Iterable[Path]) -> list[Item]:
     return sorted(items, key=lambda i: i.name)
 
 
-# Each worker process keeps its one Recognizer here, set by the pool's initializer: the model
-# is loaded once per process (not per file), and a process-pool task cannot carry it.
-_recognizer: Recognizer | None = None
+# Each worker process keeps its engines here, set by the pool's initializer: a model is loaded
+# once per process (not per file), and a process-pool task cannot carry it.
+_engines: Engines | None = None
 
 
-def _init_worker(models: Mapping[str, Path], options: RecognizerOptions) -> None:
-    global _recognizer
-    _recognizer = Recognizer(models, options)
+def _init_worker(
+    specs: Mapping[str, EngineSpec], options: RecognizerOptions, whisper: WhisperOptions
+) -> None:
+    global _engines
+    _engines = Engines(specs, options, whisper)
 
 
-def transcribe_item(item: Item, language: str, fmt: Format) -> Outcome:
-    """In a worker process: every leg of ``item``, merged and rendered."""
-    assert _recognizer is not None, "worker not initialised"
+def transcribe_item(item: Item, language: str | None, fmt: Format) -> Outcome:
+    """In a worker process: every leg of ``item``, merged and rendered. ``language`` None:
+    found from the first leg's speech among the configured languages."""
+    assert _engines is not None, "worker not initialised"
     seconds = 0.0
     try:
-        legs = [_recognizer.transcribe(path, speaker, language) for speaker, path in item.legs]
+        detected: Detection | None = None
+        if language is None:
+            detected = _engines.detect(item.legs[0][1])
+            if detected is None:
+                raise AsrError("no language found (no speech, or no Whisper model to tell)")
+        lang = detected.language if detected is not None else language
+        assert lang is not None
+        legs = [_engines.transcribe(path, speaker, lang) for speaker, path in item.legs]
         seconds = sum(leg.duration for leg in legs)
-        transcript = build(legs, language, files=[str(p) for _, p in item.legs])
+        transcript = build(legs, lang, detected, files=[str(p) for _, p in item.legs])
         return Outcome(item, render(transcript, fmt), None, seconds, os.getpid())
     except AsrError as exc:
         return Outcome(item, None, str(exc), seconds, os.getpid())
@@ -128,22 +140,28 @@ class Progress:
 def run_batch(
     items: Sequence[Item],
     *,
-    models: Mapping[str, Path],
-    language: str,
+    models: Mapping[str, Path] | None = None,
+    engines: Mapping[str, EngineSpec] | None = None,
+    language: str | None,
     fmt: Format,
     out_dir: Path,
     workers: int,
     options: RecognizerOptions | None = None,
+    whisper: WhisperOptions | None = None,
     progress: TextIO | None = sys.stderr,
     errors: TextIO = sys.stderr,
 ) -> BatchResult:
-    """Transcribe ``items`` with ``workers`` processes, writing ``out_dir/<name>.<fmt>``."""
+    """Transcribe ``items`` with ``workers`` processes, writing ``out_dir/<name>.<fmt>``.
+    ``models``: Vosk folders per language; ``engines``: any engine per language; ``language``
+    None: each item's found from its speech."""
+    specs = {**specs_of(models or {}), **(engines or {})}
     out_dir.mkdir(parents=True, exist_ok=True)
     bar = Progress(len(items), progress) if progress is not None else None
     done = failed = 0
     audio = 0.0
     started = time.monotonic()
-    for outcome in _outcomes(items, models, language, fmt, workers, options or RecognizerOptions()):
+    setup = (specs, options or RecognizerOptions(), whisper or WhisperOptions())
+    for outcome in _outcomes(items, setup, language, fmt, workers):
         audio += outcome.audio_seconds
         if outcome.text is None:
             failed += 1
@@ -163,11 +181,10 @@ def _size(item: Item) -> int:
 
 def _outcomes(
     items: Sequence[Item],
-    models: Mapping[str, Path],
-    language: str,
+    setup: tuple[dict[str, EngineSpec], RecognizerOptions, WhisperOptions],
+    language: str | None,
     fmt: Format,
     workers: int,
-    options: RecognizerOptions,
 ) -> Iterator[Outcome]:
     # spawn, not fork: a worker starts clean (no copy of the parent's threads or sockets).
     ctx = multiprocessing.get_context("spawn")
@@ -175,7 +192,7 @@ def _outcomes(
         max_workers=max(1, min(workers, len(items))),
         mp_context=ctx,
         initializer=_init_worker,
-        initargs=(dict(models), options),
+        initargs=setup,
     ) as pool:
         # Longest first: the last call to finish is then a short one, not a long one started
         # late while the other workers sit idle.

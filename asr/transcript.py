@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from asr.turns import merge
-from asr.types import LegTranscript, Speaker, Transcript, Turn, Word
+from asr.types import Detection, LegTranscript, Speaker, Transcript, Turn, Word
 
 Format = Literal["txt", "json", "srt"]
 FORMATS: tuple[Format, ...] = ("txt", "json", "srt")
@@ -15,10 +15,15 @@ FORMATS: tuple[Format, ...] = ("txt", "json", "srt")
 PAUSE_SECONDS = 1.0
 
 
-def build(legs: Sequence[LegTranscript], language: str | None = None, **extra: Any) -> Transcript:
+def build(
+    legs: Sequence[LegTranscript],
+    language: str | None = None,
+    detected: Detection | None = None,
+    **extra: Any,
+) -> Transcript:
     """One call: a caller and an agent leg are merged into turns; a lone leg is split at
-    pauses. ``language`` defaults to the legs'; ``extra`` (e.g. the source files) is kept in
-    ``Transcript.extra``."""
+    pauses. ``language`` defaults to the legs'; ``detected``: how it was found when the call
+    did not say; ``extra`` (e.g. the source files) is kept in ``Transcript.extra``."""
     if not legs:
         raise ValueError("a transcript needs at least one leg")
     by = {leg.speaker: leg for leg in legs}
@@ -28,7 +33,7 @@ def build(legs: Sequence[LegTranscript], language: str | None = None, **extra: A
         turns = _split(legs[0])
     else:
         raise ValueError("legs must be one leg, or one caller and one agent leg")
-    return Transcript(turns, tuple(legs), language or legs[0].language, dict(extra))
+    return Transcript(turns, tuple(legs), language or legs[0].language, dict(extra), detected)
 
 
 def _split(leg: LegTranscript) -> tuple[Turn, ...]:
@@ -77,6 +82,14 @@ def _word(w: Word) -> dict[str, Any]:
 def to_dict(t: Transcript) -> dict[str, Any]:
     return {
         "language": t.language,
+        # True: the call did not say (the caller left the IVR first); found from the audio.
+        "language_detected": t.detected is not None,
+        **(
+            {"language_probability": round(t.detected.probability, 3)}
+            if t.detected is not None
+            else {}
+        ),
+        "unclear": t.unclear,
         "duration": round(duration(t), 3),
         "turns": [
             {
@@ -94,6 +107,7 @@ def to_dict(t: Transcript) -> dict[str, Any]:
                 "model": leg.model,
                 "duration": round(leg.duration, 3),
                 "text": leg.text,
+                "unclear": list(leg.unclear),
             }
             for leg in t.legs
         ],
@@ -119,10 +133,14 @@ def from_dict(data: dict[str, Any]) -> Transcript:
             float(leg["duration"]),
             data["language"],
             leg["model"],
+            tuple(str(u) for u in leg.get("unclear", ())),
         )
         for leg in data["legs"]
     )
-    return Transcript(turns, legs, data["language"], dict(data.get("extra", {})))
+    detected = None
+    if data.get("language_detected"):
+        detected = Detection(data["language"], float(data.get("language_probability", 0.0)))
+    return Transcript(turns, legs, data["language"], dict(data.get("extra", {})), detected)
 
 
 def _speaker(value: str) -> Speaker:

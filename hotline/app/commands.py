@@ -303,27 +303,39 @@ def cmd_calls(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_transcribe(args: argparse.Namespace, settings: Settings) -> int:
     from asr.batch import collect, run_batch
+    from asr.engine import check_model
     from asr.errors import ModelError
-    from asr.model import check_model_dir
+    from hotline.app.workers import hot_words
 
-    path = settings.asr.models.get(args.language)
-    if path is None:
-        print(f"hotline: no speech model for {args.language} (asr.models)", file=sys.stderr)
+    specs = settings.asr.by_language
+    language: str | None = args.language
+    if language == "auto":  # each recording's own, found from its speech
+        language = None
+        wanted = list(specs.values())
+        if not any(s.engine == "whisper" for s in wanted):
+            print("hotline: --language auto needs a Whisper model (asr.engines)", file=sys.stderr)
+            return 1
+    elif language not in specs:
+        print(f"hotline: no speech model for {language} (asr.engines)", file=sys.stderr)
         return 1
+    else:
+        wanted = [specs[language]]
     try:
-        check_model_dir(path)  # once here, not as a failure of every file
+        for spec in wanted:
+            check_model(spec)  # once here, not as a failure of every file
     except ModelError as exc:
         print(f"hotline: {exc}", file=sys.stderr)
         return 1
     items = collect(args.paths)
     result = run_batch(
         items,
-        models={args.language: path},
-        language=args.language,
+        engines=specs,
+        language=language,
         fmt=args.fmt,
         out_dir=args.out,
         workers=args.workers or settings.asr.workers,
         options=settings.asr.options,
+        whisper=settings.asr.whisper.options(hot_words(settings)),
     )
     print(
         f"{result.done} transcript(s) in {args.out}, {result.failed} failed; "

@@ -360,7 +360,7 @@ def _surveys(
         registrar=registrar_of(settings.surveys, settings.pbx),
         password=secrets.survey_password,
         queue=queue,
-        comment_languages=settings.asr.models,
+        comment_languages=settings.asr.languages,
         log=settings.logging,
         dial_metrics=dial_metrics,
     )
@@ -374,7 +374,7 @@ def _transcription(
     asr = settings.asr
     for missing in asr.without_model(settings.ivr.languages):
         log.warning("%s: those calls are not transcribed", missing)
-    models = {lang: str(path) for lang, path in asr.models.items()}
+    models = {lang: str(spec.model) for lang, spec in asr.by_language.items()}
     configure = partial(worker_config, settings)
     queue = settings.jobs
     if queue.engine == "redis":  # no local workers: `hotline worker transcribe` processes

@@ -20,6 +20,17 @@ from hotline.transcription.worker import WorkerConfig
 log = logging.getLogger(__name__)
 
 
+def hot_words(settings: Settings) -> dict[str, tuple[str, ...]]:
+    """Per language, the names the speech engine is told to expect (Whisper's hot words): the
+    gazetteer's places, then the departments (the engine keeps as many as its prompt holds)."""
+    places = settings.draft.places
+    departments = settings.tickets.departments
+    return {
+        "zh": tuple(p.zh for p in places if p.zh) + tuple(d.zh for d in departments),
+        "en": tuple(p.name for p in places) + tuple(d.en for d in departments),
+    }
+
+
 def worker_config(settings: Settings, worker_id: str = "") -> WorkerConfig:
     """A transcription worker's configuration from the settings (the service's local workers
     and ``hotline worker transcribe`` alike)."""
@@ -27,7 +38,11 @@ def worker_config(settings: Settings, worker_id: str = "") -> WorkerConfig:
     return WorkerConfig(
         settings.database.url,
         worker_id,
-        {lang: str(path) for lang, path in asr.models.items()},
+        {},
+        engines=asr.by_language,
+        whisper=asr.whisper.options(hot_words(settings)),
+        detect_language=asr.detect_language,
+        fallback_language=asr.fallback_language,
         draft=settings.draft.model_dump(mode="json"),
         lease=settings.jobs.lease,
         max_attempts=settings.jobs.max_attempts,

@@ -1,6 +1,6 @@
 """A transcription worker process on Redis: dramatiq's ``Worker`` with one thread and a
 prefetch of one (one message at a time: a second one would wait behind a long transcription
-while another process sits idle), the Vosk models loaded once, the job itself done by the same
+while another process sits idle), the speech models loaded once, the job itself done by the same
 ``process`` as the database engine's workers.
 
 Per message (a job id): the job is read from the store; one already finished, unknown or being
@@ -177,7 +177,7 @@ def serve(cfg: WorkerConfig, queue: QueueConfig, metrics: MetricsEndpoint | None
             worker.start()
             log.info(
                 "transcription worker ready: models %s, queue %r in Redis",
-                ", ".join(sorted(cfg.models)) or "none",
+                ", ".join(sorted(cfg.specs)) or "none",
                 TRANSCRIBE,
             )
             while not stopping.wait(1.0):

@@ -1,11 +1,14 @@
 """A transcription worker: a process of its own that claims jobs from the store, transcribes
-each leg with Vosk, merges the legs into speaker turns, drafts the ticket fields and stores the
-result. Blocking by design (Vosk is); never runs on the service's event loop.
+each leg with the engine of the job's language (Vosk, or Whisper for Mandarin: ``asr.engines``),
+merges the legs into speaker turns, drafts the ticket fields and stores the result. Blocking by
+design (the engines are); never runs on the service's event loop.
 
-Each worker loads a language's model once. While it transcribes, a thread renews its lease, so
-only a worker that died (or hung) loses its job to another. A recording the PBX is still
-closing is waited for (the job goes back to the queue for a moment); a bad recording fails the
-job with the reason; a language without a model is skipped, visibly.
+A job without a language (the caller left the IVR before choosing one) gets the language found
+in the caller's speech among the configured ones (``asr.detect_language``), recorded in the
+transcript. Each worker loads a language's model once. While it transcribes, a thread renews
+its lease, so only a worker that died (or hung) loses its job to another. A recording the PBX
+is still closing is waited for (the job goes back to the queue for a moment); a bad recording
+fails the job with the reason; a language without a model is skipped, visibly.
 """
 
 from __future__ import annotations
@@ -19,8 +22,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from asr.engine import EngineSpec, specs_of
 from asr.errors import AsrError, AudioError
+from asr.types import Detection
 from asr.wavcheck import recording_state
+from asr.whisper import WhisperOptions
 from hotline.core.logs import LogSettings, configure_logging, log_context
 from hotline.db.engine import make_engine
 from hotline.jobs.store import SKIPPED, Job, JobStore
@@ -36,51 +42,90 @@ class WorkerConfig:
 
     database_url: str
     worker_id: str
-    models: dict[str, str]  # language → model folder
+    models: dict[str, str]  # language → Vosk model folder (asr.models' short form)
+    engines: dict[str, EngineSpec] = field(default_factory=dict)  # language → engine, model
+    whisper: WhisperOptions = field(default_factory=WhisperOptions)  # with the hot words
+    detect_language: bool = True  # a job without a language: found from the caller's leg
+    fallback_language: str = "en"  # ... or this, when it cannot be
     draft: dict[str, Any] | None = None  # the draft taxonomy (settings, as plain data)
     lease: float = 60.0  # seconds; renewed every third of it while transcribing
     max_attempts: int = 3
     ready_timeout: float = 60.0  # how long after queueing a recording may still be closing
     poll: float = 0.5  # seconds between looks at an empty queue
-    options: dict[str, Any] = field(default_factory=dict)  # asr RecognizerOptions fields
+    options: dict[str, Any] = field(default_factory=dict)  # asr RecognizerOptions fields (Vosk)
     log: LogSettings = field(default_factory=LogSettings)  # the service's, in force
     metrics: MetricsEndpoint | None = None  # this process's Prometheus endpoint (None: off)
 
+    @property
+    def specs(self) -> dict[str, EngineSpec]:
+        """Every language's engine: ``models`` (Vosk) and ``engines``."""
+        return {**specs_of(self.models), **self.engines}
+
 
 class JobRunner:
-    """The transcription itself, per job: the recogniser keeps each language's model loaded,
-    the draft taxonomy is read once."""
+    """The transcription itself, per job: the engines keep each language's model loaded, the
+    draft taxonomy is read once."""
 
     def __init__(self, config: WorkerConfig) -> None:
-        from asr.recognize import Recognizer, RecognizerOptions
+        from asr.engine import Engines
+        from asr.recognize import RecognizerOptions
         from drafting import DraftTaxonomy
 
         self.config = config
         options = RecognizerOptions(**config.options) if config.options else None
-        self._recognizer = Recognizer({k: Path(v) for k, v in config.models.items()}, options)
+        self._engines = Engines(config.specs, options, config.whisper)
         self._taxonomy = DraftTaxonomy.model_validate(config.draft or {})
 
     def preload(self) -> None:
         """Load every configured model now (once per process), not on the first job; a model
         that does not load is logged here and fails its jobs with the reason."""
-        for language in sorted(self.config.models):
+        for language in self._engines.languages:
             try:
-                self._recognizer.model(language)
+                self._engines.load(language)
             except AsrError as exc:
                 log.error("speech model for %s: %s", language, exc)
+
+    def language_of(self, job: Job) -> tuple[str, Detection | None]:
+        """The job's language, and how it was found when the call did not say."""
+        if job.language is not None:
+            return job.language, None
+        cfg = self.config
+        caller = job.files.get("caller")
+        found = None
+        if cfg.detect_language and caller is not None and self._engines.can_detect():
+            found = self._engines.detect(Path(caller))
+        if found is None:
+            return cfg.fallback_language, None
+        log.info(
+            "job %s (call %s): no language from the call; %s found (p=%.2f)",
+            job.id,
+            job.call_id,
+            found.language,
+            found.probability,
+        )
+        return found.language, found
 
     def run(self, job: Job) -> tuple[Any, Any, float]:
         """(transcript, draft, audio seconds) of the job's recordings, as JSON-ready data."""
         from asr.transcript import build, to_dict
         from drafting import extract
 
-        language = job.language or "en"
+        language, detected = self.language_of(job)
         legs = [
-            self._recognizer.transcribe(Path(job.files[speaker]), speaker, language)
+            self._engines.transcribe(Path(job.files[speaker]), speaker, language)
             for speaker in ("caller", "agent")
             if speaker in job.files
         ]
-        transcript = build(legs, language)
+        transcript = build(legs, language, detected)
+        for leg in legs:
+            if leg.unclear:
+                log.warning(
+                    "job %s (call %s): %s leg unclear: %s",
+                    job.id,
+                    job.call_id,
+                    leg.speaker,
+                    "; ".join(leg.unclear),
+                )
         # Relative dates ("yesterday") are the caller's, so they count from the call.
         draft = extract(
             transcript, taxonomy=self._taxonomy, ivr_kind=job.ivr_kind, now=job.created_at
@@ -92,7 +137,7 @@ class JobRunner:
 def process(jobs: JobStore, engine: JobRunner, job: Job) -> str:
     """Run one claimed job to its end; returns what happened (for logs and tests)."""
     cfg = engine.config
-    if job.language is not None and job.language not in cfg.models:
+    if job.language is not None and job.language not in cfg.specs:
         jobs.fail(job.id, cfg.worker_id, f"no speech model for {job.language}", status=SKIPPED)
         return "skipped"
     age = (datetime.now(UTC) - job.created_at).total_seconds()

@@ -38,6 +38,8 @@ ASTERISK = Path("/usr/sbin/asterisk")
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 # The Vosk model scripts/setup-model.sh installs; its marker is written last, once complete.
 VOSK_MODEL = Path(__file__).resolve().parents[2] / "var/models/vosk-model-en-us-0.3.45"
+# The Mandarin Whisper model scripts/setup-whisper.sh installs (marker written last too).
+WHISPER_MODEL = Path(__file__).resolve().parents[2] / "var/models/whisper-base"
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -132,6 +134,8 @@ def real_parts() -> None:
     ]
     if not (VOSK_MODEL / ".hotline-model").is_file():
         missing.append(f"the Vosk model {VOSK_MODEL}")
+    if not (WHISPER_MODEL / ".hotline-model").is_file():
+        missing.append(f"the Whisper model {WHISPER_MODEL}")
     try:
         importlib.import_module("pjsua2")
     except ImportError as exc:

@@ -365,7 +365,18 @@ def test_asr_config_errors_and_check(tmp_path: Path) -> None:
         timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "transcription: no speech model for zh: zh calls are not transcribed" in proc.stdout
+    # The shipped configuration transcribes Mandarin with Whisper (scripts/setup-whisper.sh).
+    assert "transcription: zh: whisper var/models/whisper-base" in proc.stdout
+    assert "transcription: en: vosk var/models/vosk-model-en-us-0.3.45" in proc.stdout
+    assert "no speech model" not in proc.stdout
+    # A missing Whisper folder is named as such.
+    settings = parse_settings(
+        {"asr": {"engines": {"zh": {"engine": "whisper", "model": str(tmp_path / "none")}}}}
+    )
+    assert settings.asr.coverage({"en", "zh"}) == [
+        f"asr.engines: model folder {tmp_path / 'none'} does not exist "
+        "(scripts/setup-whisper.sh installs the base model)"
+    ]
 
 
 def test_decoder_settings_come_from_the_config_without_touching_the_model() -> None:

@@ -62,7 +62,7 @@ DEPLOYMENT_KEYS = [
     "ha",
     "jobs",
     "kb.seed_file",
-    "asr.models",
+    "asr.engines",
     "asr.workers",
     "surveys.recordings_dir",
     "surveys.sip",
@@ -320,6 +320,12 @@ def test_versions_come_from_the_one_file() -> None:
         "POSTGRES_MAJOR",
         "REDIS_MAJOR",
         "VOSK_MODEL_VERSION",
+        "WHISPER_MODEL",
+        "WHISPER_PART1",
+        "WHISPER_PART1_SHA256",
+        "WHISPER_PART2",
+        "WHISPER_PART2_SHA256",
+        "WHISPER_MODEL_SHA256",
     }
     # The set-up scripts read the file and hard-code none of it.
     system = (ROOT / "scripts" / "setup-system.sh").read_text(encoding="utf-8")
@@ -331,6 +337,14 @@ def test_versions_come_from_the_one_file() -> None:
     code = [ln for ln in model.splitlines() if not ln.lstrip().startswith("#")]
     assert "source scripts/versions.env" in code
     assert not [ln for ln in code if v["VOSK_MODEL_VERSION"] in ln]
+    whisper = (ROOT / "scripts" / "setup-whisper.sh").read_text(encoding="utf-8")
+    code = [ln for ln in whisper.splitlines() if not ln.lstrip().startswith("#")]
+    assert "source scripts/versions.env" in code
+    pinned = [k for k in v if k.startswith("WHISPER_") and k != "WHISPER_MODEL"]
+    assert not [ln for ln in code for k in pinned if v[k] in ln]
+    # The set-up installs both models: a missing Mandarin model fails it, never a test.
+    setup = (ROOT / "scripts" / "setup.sh").read_text(encoding="utf-8")
+    assert "bash scripts/setup-model.sh" in setup and "bash scripts/setup-whisper.sh" in setup
     # Dockerfiles: the versions only as build args, without defaults of their own.
     for name in ("Dockerfile", "Dockerfile.asterisk"):
         text = (DOCKER / name).read_text(encoding="utf-8")
@@ -338,11 +352,16 @@ def test_versions_come_from_the_one_file() -> None:
             assert not re.search(rf"ARG {key}=", text), (name, key)
             if key in ("ASTERISK_MAJOR", "POSTGRES_MAJOR", "REDIS_MAJOR"):
                 continue  # short numbers: the references are checked below
+            if key == "WHISPER_MODEL":  # a common word ("base"): the folder name is checked
+                assert f"whisper-{value}" not in text, (name, key, value)
+                continue
             assert value not in text, (name, key, value)
     dockerfile = (DOCKER / "Dockerfile").read_text(encoding="utf-8")
-    assert dockerfile.count("FROM python:${PYTHON_VERSION}-slim-${DEBIAN_RELEASE}") == 3
+    assert dockerfile.count("FROM python:${PYTHON_VERSION}-slim-${DEBIAN_RELEASE}") == 4
     assert "COPY scripts/versions.env scripts/setup-model.sh scripts/" in dockerfile
     assert "RUN bash scripts/setup-model.sh" in dockerfile
+    assert "COPY scripts/versions.env scripts/setup-whisper.sh scripts/" in dockerfile
+    assert "&& bash scripts/setup-whisper.sh" in dockerfile
     asterisk = (DOCKER / "Dockerfile.asterisk").read_text(encoding="utf-8")
     assert "FROM debian:${DEBIAN_RELEASE}-slim" in asterisk
     assert '"asterisk=1:${ASTERISK_MAJOR}.*"' in asterisk
@@ -367,8 +386,11 @@ def test_versions_come_from_the_one_file() -> None:
     assert built["redis"]["image"] == f"redis:{v['REDIS_MAJOR']}-{v['DEBIAN_RELEASE']}"
     # Other mentions of a version: the shipped config and code defaults.
     shipped = load_settings(ROOT / "config" / "hotline.yaml", env={})
-    assert shipped.asr.models["en"].name == f"vosk-model-en-us-{v['VOSK_MODEL_VERSION']}"
-    assert parse_settings({}).asr.models["en"].name == shipped.asr.models["en"].name
+    en = shipped.asr.by_language["en"]
+    assert en.engine == "vosk" and en.model.name == f"vosk-model-en-us-{v['VOSK_MODEL_VERSION']}"
+    assert parse_settings({}).asr.by_language["en"].model.name == en.model.name
+    zh = shipped.asr.by_language["zh"]
+    assert zh.engine == "whisper" and zh.model.name == f"whisper-{v['WHISPER_MODEL']}"
     pg = (ROOT / "testkit" / "postgres_server.py").read_text(encoding="utf-8")
     assert f'"/usr/lib/postgresql/{v["POSTGRES_MAJOR"]}/bin"' in pg
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
@@ -388,6 +410,7 @@ def test_this_machine_runs_the_versions_the_images_are_built_with() -> None:
     assert re.search(rf"\bv={v['REDIS_MAJOR']}\.", redis.stdout), redis.stdout
     marker = ROOT / "var" / "models" / f"vosk-model-en-us-{v['VOSK_MODEL_VERSION']}"
     assert (marker / ".hotline-model").is_file()
+    assert (ROOT / "var" / "models" / f"whisper-{v['WHISPER_MODEL']}" / ".hotline-model").is_file()
 
 
 # -- the deployment's configuration -------------------------------------------------------------
@@ -492,8 +515,11 @@ def test_docker_config_and_compose_agree() -> None:
         got = mounts(services[name])
         assert {k: got.get(k) for k in expected} == expected, name
     assert Path(s.surveys.recordings_dir).is_relative_to(s.pbx.recordings_dir)
-    # The speech model is the one the image carries.
-    assert f"COPY --from=model /model {s.asr.models['en']}" in dockerfile
+    # The speech models are the ones the image carries.
+    specs = s.asr.by_language
+    assert specs["en"].engine == "vosk" and specs["zh"].engine == "whisper"
+    assert f"COPY --from=model /model {specs['en'].model}" in dockerfile
+    assert f"COPY --from=whisper /model {specs['zh'].model}" in dockerfile
     # Every agent's and phone's SIP secret goes to the init step, which renders them.
     wanted = {a.secret_env for a in s.pbx.agents} | {p.secret_env for p in s.pbx.phones}
     init_env = services["init"]["environment"]

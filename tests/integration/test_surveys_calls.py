@@ -99,7 +99,7 @@ def applier_at(service: Service, clock: Clock) -> ResultApplier:
     s = service.settings
     jobs = JobStore(service.engine) if s.asr.enabled else None
     return ResultApplier(
-        tickets_at(service, clock), service.alerts, jobs, s.asr.models if jobs else (), clock
+        tickets_at(service, clock), service.alerts, jobs, s.asr.languages if jobs else (), clock
     )
 
 

@@ -1,0 +1,111 @@
+"""The loop guard's pure parts: a repeated-phrase detector and a prompt-echo check.
+
+Whisper models, decoding at temperature 0 only (for repeatable text), sometimes get stuck on a
+phrase and repeat it until the window ends ("请问问问问…", "试试试试…"), or write out their
+prompt ("以下是普通话的句子。") over audio they cannot make out. Whisper's own guard re-decodes
+such a window with sampling at a higher temperature, which makes the text differ from run to
+run; these checks take its place: a run of one phrase repeated past what people say
+("对对对" is speech, "对对对对对" already a loop) is cut to its first occurrence, and the
+unsure words leading into it go with it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from asr.types import Word
+
+MAX_UNIT = 16  # the longest repeated phrase looked for, in words (Chinese: ~characters)
+MIN_REPEATS = 3  # a phrase said three times in a row may be speech ...
+MIN_RUN_CHARS = 5  # ... unless the run is short: "对对对对" is speech, "对对对对对" a loop
+UNSURE = 0.5  # words leading into a loop below this confidence are the loop's own start
+ECHO_SIMILAR = 0.75  # a segment this close to the prompt sentence is the prompt written out
+HOTWORD_SHARE = 0.8  # a segment this much made of hot words (two or more) is the list echoed
+
+
+def norm(text: str) -> str:
+    """Letters, digits and ideographs only, case folded: what is compared."""
+    return "".join(c for c in unicodedata.normalize("NFKC", text).casefold() if c.isalnum())
+
+
+@dataclass(frozen=True)
+class Loop:
+    """``repeats`` copies of the ``unit`` words starting at word ``start``."""
+
+    start: int
+    unit: int
+    repeats: int
+
+    @property
+    def end(self) -> int:
+        return self.start + self.unit * self.repeats
+
+
+def find_loops(texts: Sequence[str]) -> list[Loop]:
+    """The repeated-phrase runs in ``texts`` (words), left to right, not overlapping."""
+    keys = [norm(t) for t in texts]
+    loops: list[Loop] = []
+    i = 0
+    while i < len(keys):
+        best: Loop | None = None
+        for unit in range(1, min(MAX_UNIT, (len(keys) - i) // MIN_REPEATS) + 1):
+            phrase = keys[i : i + unit]
+            chars = sum(len(k) for k in phrase)
+            if chars == 0:
+                continue
+            repeats = 1
+            while keys[i + repeats * unit : i + (repeats + 1) * unit] == phrase:
+                repeats += 1
+            if repeats >= max(MIN_REPEATS, math.ceil(MIN_RUN_CHARS / chars)):
+                found = Loop(i, unit, repeats)
+                if best is None or found.end > best.end:
+                    best = found
+        if best is None:
+            i += 1
+        else:
+            loops.append(best)
+            i = best.end
+    return loops
+
+
+def cut_loops(words: Sequence[Word]) -> tuple[list[Word], int]:
+    """``words`` with each loop cut to its first occurrence, and the unsure words that lead
+    into it (and that first occurrence itself, when unsure) dropped; and how many loops."""
+    loops = find_loops([w.text for w in words])
+    if not loops:
+        return list(words), 0
+    out: list[Word] = []
+    pos = 0
+    for loop in loops:
+        out += words[pos : loop.start + loop.unit]
+        while out and out[-1].conf < UNSURE:
+            out.pop()
+        pos = loop.end
+    out += words[pos:]
+    return out, len(loops)
+
+
+def is_echo(text: str, prompt: str, hotwords: Sequence[str] = ()) -> bool:
+    """Whether ``text`` (a segment) only repeats what the decoder was given: close to the
+    prompt's sentence, or a list of hot words (two or more of them making up nearly all of
+    it; a caller who names one place, or a place and a street number, is heard)."""
+    said = norm(text)
+    if not said:
+        return False
+    if prompt and difflib.SequenceMatcher(None, said, norm(prompt)).ratio() >= ECHO_SIMILAR:
+        return True
+    names = sorted({n for n in (norm(h) for h in hotwords) if n}, key=len, reverse=True)
+    covered = [False] * len(said)
+    found = 0
+    for name in names:
+        start = said.find(name)
+        while start >= 0:
+            if not any(covered[start : start + len(name)]):
+                covered[start : start + len(name)] = [True] * len(name)
+                found += 1
+            start = said.find(name, start + 1)
+    return found >= 2 and sum(covered) >= HOTWORD_SHARE * len(said)
