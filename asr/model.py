@@ -43,52 +43,85 @@ def check_model_dir(path: Path) -> None:
 
 @dataclass(frozen=True)
 class Decoder:
-    """Decoder settings to use instead of the model's own ``conf/model.conf`` (None: keep)."""
+    """Settings to use instead of the model's own (None: keep what the model says).
+
+    ``dither``: Kaldi adds that much random noise to every sample before computing features,
+    drawing on the C library's ``rand()``, whose state runs on from leg to leg in a worker: the
+    same recording then gives a different text depending on what the worker decoded before
+    (seen on a real 8 kHz clip: "sorrow of his life" one run, "sorrows his life" the next).
+    The recognizer adds its own seeded dither instead (``RecognizerOptions.dither``), so
+    Kaldi's is turned off."""
 
     beam: float | None = None
     max_active: int | None = None
+    dither: float | None = 0.0
 
-    def applied(self, conf: str) -> str:
-        lines = []
-        for line in conf.splitlines():
-            if self.beam is not None and line.startswith("--beam="):
-                line = f"--beam={self.beam}"
-            elif self.max_active is not None and line.startswith("--max-active="):
-                line = f"--max-active={self.max_active}"
-            lines.append(line)
-        return "\n".join(lines) + "\n"
+    def changes(self) -> dict[str, dict[str, str]]:
+        """The options to set, per configuration file of the model's ``conf/`` folder."""
+        model: dict[str, str] = {}
+        if self.beam is not None:
+            model["--beam"] = str(self.beam)
+        if self.max_active is not None:
+            model["--max-active"] = str(self.max_active)
+        mfcc = {} if self.dither is None else {"--dither": str(self.dither)}
+        return {"model.conf": model, "mfcc.conf": mfcc}
+
+
+def _applied(conf: str, options: dict[str, str]) -> str:
+    """``conf`` with each of ``options`` set: its line replaced, or added when it has none."""
+    lines, todo = [], dict(options)
+    for line in conf.splitlines():
+        name = line.split("=", 1)[0].strip()
+        if name in todo:
+            line = f"{name}={todo.pop(name)}"
+        lines.append(line)
+    lines += [f"{name}={value}" for name, value in todo.items()]
+    return "\n".join(lines) + "\n"
 
 
 def tuned(path: Path, decoder: Decoder) -> Path:
-    """A folder that is ``path`` with the decoder settings changed: links to its files and a
-    rewritten ``conf/model.conf``, made once in the temporary directory (Vosk reads its
-    decoder settings only from that file; the installed model stays as delivered)."""
-    conf = (path / "conf" / "model.conf").read_text(encoding="utf-8")
-    wanted = decoder.applied(conf)
-    if wanted == conf:
+    """A folder that is ``path`` with the decoder's settings changed: links to its files and
+    rewritten ``conf/*.conf``, made once in the temporary directory (Vosk reads these settings
+    only from those files; the installed model stays as delivered)."""
+    wanted: dict[str, str] = {}
+    for name, options in decoder.changes().items():
+        conf_path = path / "conf" / name
+        if options and conf_path.is_file():
+            conf = conf_path.read_text(encoding="utf-8")
+            if _applied(conf, options) != conf:
+                wanted[name] = _applied(conf, options)
+    if not wanted:
         return path
-    # hashlib, not hash(): str hashes differ per process, and every worker must find one folder.
-    where = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
-    key = f"{path.name}-b{decoder.beam}-m{decoder.max_active}-{where}"
+    # hashlib, not hash(): str hashes differ per process, and every worker must find one
+    # folder; the rewritten texts are in the key, so a folder's name says what it holds.
+    digest = hashlib.sha1(str(path.resolve()).encode())
+    for name, text in sorted(wanted.items()):
+        digest.update(f"\0{name}\0{text}".encode())
+    key = f"{path.name}-{digest.hexdigest()[:16]}"
     target = Path(tempfile.gettempdir()) / "hotline-models" / key
-    if (target / "conf" / "model.conf").is_file():
-        if (target / "conf" / "model.conf").read_text(encoding="utf-8") == wanted:
-            return target
+    if all(_holds(target / "conf" / name, text) for name, text in wanted.items()):
+        return target
     target.parent.mkdir(parents=True, exist_ok=True)
     build = Path(tempfile.mkdtemp(prefix=key + ".", dir=target.parent))
+    rewritten = {build / "conf" / name for name in wanted}
     for src in path.resolve().rglob("*"):
         dst = build / src.relative_to(path.resolve())
         if src.is_dir():
             dst.mkdir(parents=True, exist_ok=True)
-        elif dst != build / "conf" / "model.conf":
+        elif dst not in rewritten:
             dst.parent.mkdir(parents=True, exist_ok=True)
             dst.symlink_to(src)
-    (build / "conf" / "model.conf").write_text(wanted, encoding="utf-8")
+    for name, text in wanted.items():
+        (build / "conf" / name).write_text(text, encoding="utf-8")
     try:
         build.rename(target)  # atomic; another worker may have made it first
     except OSError:
         shutil.rmtree(build, ignore_errors=True)
     return target
+
+
+def _holds(path: Path, text: str) -> bool:
+    return path.is_file() and path.read_text(encoding="utf-8") == text
 
 
 def load_model(path: Path, language: str, decoder: Decoder | None = None) -> LoadedModel:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from asr.audio import read_wav
 from asr.chinese import Converter, punctuated, simplified, t2s_converter
 from asr.errors import ModelError
-from asr.loops import MIN_RUN_CHARS, cut_loops, is_echo, norm
+from asr.loops import MIN_RUN_CHARS, cut_loops, is_echo, listed_tail, norm
 from asr.types import Detection, LegTranscript, Speaker, Word
 
 if TYPE_CHECKING:
@@ -154,6 +154,8 @@ def clean(
         words, _ = cut_loops(heard)
         before, after = _chars(heard), _chars(words)
         looped += before - after
+        words = words[: listed_tail(words, hotwords)]  # the list it was given, copied out
+        after = _chars(words)
         if not words or is_echo("".join(w.text for w in words), prompt, hotwords):
             dropped += length
             continue

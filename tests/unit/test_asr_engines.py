@@ -13,7 +13,7 @@ import pytest
 from asr.chinese import punctuated, simplified, t2s_converter
 from asr.engine import Engines, EngineSpec
 from asr.errors import NoModel
-from asr.loops import cut_loops, find_loops, is_echo
+from asr.loops import cut_loops, find_loops, is_echo, listed_tail
 from asr.recognize import Recognizer
 from asr.settings import AsrSettings
 from asr.transcript import build, from_dict, to_dict
@@ -115,6 +115,28 @@ def test_a_segment_that_only_repeats_the_prompt_is_an_echo() -> None:
     assert not is_echo("人民路街道办事处", PROMPT, places)
     assert not is_echo("我在和平路和经十路的路口", PROMPT, places)
     assert not is_echo("路灯坏了一个星期", PROMPT, places)
+
+
+def test_the_hot_word_list_copied_out_after_speech_is_cut_off() -> None:
+    # Seen on a real clip: the model went on from the caller's last sentence into its list.
+    places = ("和平路", "纬一路", "一环东路", "经十路")
+    said = words("凑合。") + [
+        Word(t, 3.0, 3.2, 0.5) for t in ("和平路、", "纬一路、", "一环东路、")
+    ]
+    assert listed_tail(said, places) == 3
+    cut_short = [*said, Word("经", 3.4, 3.5, 0.3)]  # the next entry begun: still the list
+    assert listed_tail(cut_short, places) == 3
+    # A caller naming places is heard: two of them, out of the list's order, or with words
+    # between them.
+    for text in ("在和平路和纬一路", "一环东路、和平路、纬一路", "纬一路和平路一环东路"):
+        assert listed_tail(words(text), places) == len(text)
+    got = clean(
+        [Segment(0.5, 3.6, tuple(said), 1.2, -0.4, 0.1)],
+        language="zh",
+        duration=4.0,
+        options=WhisperOptions(hotwords={"zh": places}),
+    )
+    assert join_words(w.text for w in got.words) == "凑合。"
 
 
 def segment(
