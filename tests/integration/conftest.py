@@ -61,6 +61,7 @@ AGENTS = {
     "2018": "Seat 18",
     "2019": "Seat 19",
     "2020": "Seat 20",
+    "2021": "Seat 21",
 }
 QUEUES = {
     "q_answer": (["2001"], "zh"),
@@ -223,8 +224,16 @@ def settings(runtime_dir: Path, carrier_port: int, databases: Databases) -> Sett
         "tickets": shipped_section("tickets"),
         "callers": shipped_section("callers"),
         "kb": {"seed_file": str(ROOT / "config" / "kb.yaml")},
-        # One local worker: the suite's answered calls are transcribed alongside the tests.
-        "asr": {"models": {"en": str(VOSK_MODEL)}, "workers": 1},
+        # As shipped: English with Vosk, Mandarin with Whisper base. One local worker: the
+        # suite's answered calls are transcribed alongside the tests (it loads Whisper, ~400 MB,
+        # on its first Mandarin job).
+        "asr": {
+            "engines": {
+                "en": {"engine": "vosk", "model": str(VOSK_MODEL)},
+                "zh": {"engine": "whisper", "model": str(WHISPER_MODEL)},
+            },
+            "workers": 1,
+        },
         "draft": shipped_section("draft"),
         # The session service does not dial: survey tests run their own scheduler with an
         # injected clock. Short timings keep those calls short.
@@ -374,6 +383,7 @@ POSTGRESQL_PASS = {
     "test_service_restart.py",
     "test_tickets.py",
     "test_transcription_calls.py",
+    "test_transcription_calls_zh.py",
 }
 RUN_DATABASE = {"service", "settings", "db_url"}  # fixtures that lead to the run's database
 
