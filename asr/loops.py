@@ -113,37 +113,30 @@ def is_echo(text: str, prompt: str, hotwords: Sequence[str] = ()) -> bool:
 
 def listed_tail(words: Sequence[Word], hotwords: Sequence[str], min_names: int = 3) -> int:
     """Where a segment's trailing copy of the hot-word list starts (``len(words)`` if it has
-    none). Whisper sometimes goes on from real speech into the list it was given, in the
-    list's own order ("…凑合。和平路、纬一路、一环东路、"); ``min_names`` consecutive entries
-    of the list (the last may be cut short) count as that copy: a caller who names a place or
-    two is heard, and one who reads out three places in the list's own order is not likely."""
-    names = [n for n in (norm(h) for h in hotwords) if n]
-    if len(names) < min_names:
+    none). Whisper sometimes goes on from real speech into the names it was given
+    ("…凑合。和平路、纬一路、一环东路、", seen on a real clip); ``min_names`` or more names
+    and nothing else (the last may be cut short) count as that copy: a caller who names a
+    place or two is heard, and one who reads out three places in a row with no word between
+    them is not likely."""
+    names = sorted({n for n in (norm(h) for h in hotwords) if n}, key=len, reverse=True)
+    if not names:
         return len(words)
     for start in range(len(words)):
         if not norm(words[start].text):  # punctuation ends the speech before it
             continue
-        if _runs_through_list(norm("".join(w.text for w in words[start:])), names, min_names):
+        if _only_names(norm("".join(w.text for w in words[start:])), names, min_names):
             return start
     return len(words)
 
 
-def _runs_through_list(text: str, names: Sequence[str], min_names: int) -> bool:
-    """Whether ``text`` is ``names[i], names[i+1], ...`` (at least ``min_names`` of them,
-    the last possibly cut short) for some ``i``."""
-    for first, name in enumerate(names):
-        if not text.startswith(name):
-            continue
-        pos, count = 0, 0
-        for following in names[first:]:
-            if text.startswith(following, pos):
-                pos, count = pos + len(following), count + 1
-            else:
-                break
-        rest = text[pos:]
-        cut_short = (
-            bool(rest) and first + count < len(names) and names[first + count].startswith(rest)
-        )
-        if count >= min_names and (not rest or cut_short):
-            return True
-    return False
+def _only_names(text: str, names: Sequence[str], min_names: int) -> bool:
+    """Whether ``text`` is ``min_names`` or more of ``names`` one after another (longest
+    first), the last possibly cut short."""
+    pos = count = 0
+    while pos < len(text):
+        name = next((n for n in names if text.startswith(n, pos)), None)
+        if name is None:
+            rest = text[pos:]
+            return count >= min_names and any(n.startswith(rest) for n in names)
+        pos, count = pos + len(name), count + 1
+    return count >= min_names

@@ -126,9 +126,11 @@ def test_the_hot_word_list_copied_out_after_speech_is_cut_off() -> None:
     assert listed_tail(said, places) == 3
     cut_short = [*said, Word("经", 3.4, 3.5, 0.3)]  # the next entry begun: still the list
     assert listed_tail(cut_short, places) == 3
-    # A caller naming places is heard: two of them, out of the list's order, or with words
-    # between them.
-    for text in ("在和平路和纬一路", "一环东路、和平路、纬一路", "纬一路和平路一环东路"):
+    # In any order (seen so: the list's 1st, 10th and 11th names).
+    reordered = [*words("凑合。"), *(Word(t, 3.0, 3.2, 0.5) for t in ("一环东路、", "和平路、"))]
+    assert listed_tail([*reordered, Word("经十路", 3.3, 3.4, 0.4)], places) == 3
+    # A caller naming places is heard: one or two of them, or with words between them.
+    for text in ("在和平路和纬一路", "和平路、纬一路", "和平路和纬一路和一环东路", "我在经十路"):
         assert listed_tail(words(text), places) == len(text)
     got = clean(
         [Segment(0.5, 3.6, tuple(said), 1.2, -0.4, 0.1)],
