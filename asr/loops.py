@@ -131,12 +131,20 @@ def listed_tail(words: Sequence[Word], hotwords: Sequence[str], min_names: int =
 
 def _only_names(text: str, names: Sequence[str], min_names: int) -> bool:
     """Whether ``text`` is ``min_names`` or more of ``names`` one after another (longest
-    first), the last possibly cut short."""
+    first; one character may be wrong in a name of three or more), the last possibly cut
+    short."""
     pos = count = 0
     while pos < len(text):
         name = next((n for n in names if text.startswith(n, pos)), None)
+        if name is None:  # copied with one character wrong ("一环东路" for "二环东路")
+            name = next((n for n in names if len(n) >= 3 and _near(text[pos:], n)), None)
         if name is None:
             rest = text[pos:]
             return count >= min_names and any(n.startswith(rest) for n in names)
         pos, count = pos + len(name), count + 1
     return count >= min_names
+
+
+def _near(text: str, name: str) -> bool:
+    """Whether ``text`` starts with ``name`` but for one character."""
+    return len(text) >= len(name) and sum(a != b for a, b in zip(text, name, strict=False)) <= 1

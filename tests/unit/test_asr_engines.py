@@ -119,7 +119,7 @@ def test_a_segment_that_only_repeats_the_prompt_is_an_echo() -> None:
 
 def test_the_hot_word_list_copied_out_after_speech_is_cut_off() -> None:
     # Seen on a real clip: the model went on from the caller's last sentence into its list.
-    places = ("和平路", "纬一路", "一环东路", "经十路")
+    places = ("和平路", "纬一路", "一环东路", "经十路", "二环西路")
     said = words("凑合。") + [
         Word(t, 3.0, 3.2, 0.5) for t in ("和平路、", "纬一路、", "一环东路、")
     ]
@@ -129,6 +129,8 @@ def test_the_hot_word_list_copied_out_after_speech_is_cut_off() -> None:
     # In any order (seen so: the list's 1st, 10th and 11th names).
     reordered = [*words("凑合。"), *(Word(t, 3.0, 3.2, 0.5) for t in ("一环东路、", "和平路、"))]
     assert listed_tail([*reordered, Word("经十路", 3.3, 3.4, 0.4)], places) == 3
+    # And with a name miscopied by a character ("二环东路" is not on the list).
+    assert listed_tail([*reordered, Word("二环东路、", 3.3, 3.4, 0.4)], places) == 3
     # A caller naming places is heard: one or two of them, or with words between them.
     for text in ("在和平路和纬一路", "和平路、纬一路", "和平路和纬一路和一环东路", "我在经十路"):
         assert listed_tail(words(text), places) == len(text)
