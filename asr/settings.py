@@ -129,7 +129,13 @@ class AsrSettings(BaseModel):
 
     @model_validator(mode="after")
     def _one_engine_per_language(self) -> AsrSettings:
-        if "models" in self.model_fields_set:
+        if "models" not in self.model_fields_set:
+            # The default (English on Vosk) gives way to ``engines``; dropped from the value
+            # too, so that a dump of these settings parses back to the same settings.
+            self.__dict__["models"] = {
+                k: v for k, v in self.models.items() if k not in self.engines
+            }
+        else:
             both = sorted(set(self.models) & set(self.engines))
             if both:
                 raise ValueError(
