@@ -113,7 +113,8 @@ _ZH_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r"(?P<part>早上|上午|中午|下午|傍晚|晚上|夜里|半夜|深夜|凌晨)?"
             r"(?P<h>[零一二两三四五六七八九十]+|\d{1,2})点(?P<zhong>钟)?"
-            r"(?P<m>半|[零一二三四五六七八九十]+分?|\d{1,2}分?)?"
+            # Minutes, unless the number is another measure: 十点三月 is 22:00 in March.
+            r"(?P<m>半|(?:[零一二三四五六七八九十]+|\d{1,2})(?:分|(?![零一二三四五六七八九十\d月日号天年周个次多])))?"
         ),
     ),
     ("night", re.compile(r"半夜|深夜|凌晨|夜里")),

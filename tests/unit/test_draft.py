@@ -349,6 +349,12 @@ def test_dates_resolved_against_now(taxonomy: DraftTaxonomy) -> None:
     assert got["晚上十点"].time == "22:00"
     assert got["从上周三开始"].start == date(2026, 11, 18)
     assert (got["好几天"].kind, got["好几天"].approximate) == ("duration", True)
+    # A number after 点 is minutes only when no other measure follows: 十点三月 is 22:00 in
+    # March, not 22:03 (it was); 十点十五 is 22:15.
+    later = draft(
+        taxonomy, turn("caller", "晚上 十 点 三月 份 开始 的 晚上 十 点 十五 又 响"), language="zh"
+    )
+    assert [x.time for x in later.dates if x.time] == ["22:00", "22:15"]
 
     # Without the time of the call the phrases are kept, not resolved.
     unresolved = extract(
