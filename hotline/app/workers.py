@@ -46,6 +46,7 @@ def worker_config(settings: Settings, worker_id: str = "") -> WorkerConfig:
         draft=settings.draft.model_dump(mode="json"),
         lease=settings.jobs.lease,
         max_attempts=settings.jobs.max_attempts,
+        timezone=settings.timezone,
         options=dataclasses.asdict(asr.options),
         log=settings.logging,
     )

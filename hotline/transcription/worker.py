@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from asr.engine import EngineSpec, specs_of
 from asr.errors import AsrError, AudioError
@@ -50,6 +51,7 @@ class WorkerConfig:
     draft: dict[str, Any] | None = None  # the draft taxonomy (settings, as plain data)
     lease: float = 60.0  # seconds; renewed every third of it while transcribing
     max_attempts: int = 3
+    timezone: str = "UTC"  # the centre's (settings.timezone): the day relative dates count from
     ready_timeout: float = 60.0  # how long after queueing a recording may still be closing
     poll: float = 0.5  # seconds between looks at an empty queue
     options: dict[str, Any] = field(default_factory=dict)  # asr RecognizerOptions fields (Vosk)
@@ -105,6 +107,12 @@ class JobRunner:
         )
         return found.language, found
 
+    def call_time(self, job: Job) -> datetime:
+        """When the call was, on the centre's clock: relative dates ("yesterday") are the
+        caller's, so they count from the caller's own day (in UTC, a call at 07:00 in Shanghai
+        would still be on the day before)."""
+        return job.created_at.astimezone(ZoneInfo(self.config.timezone))
+
     def run(self, job: Job) -> tuple[Any, Any, float]:
         """(transcript, draft, audio seconds) of the job's recordings, as JSON-ready data."""
         from asr.transcript import build, to_dict
@@ -126,9 +134,8 @@ class JobRunner:
                     leg.speaker,
                     "; ".join(leg.unclear),
                 )
-        # Relative dates ("yesterday") are the caller's, so they count from the call.
         draft = extract(
-            transcript, taxonomy=self._taxonomy, ivr_kind=job.ivr_kind, now=job.created_at
+            transcript, taxonomy=self._taxonomy, ivr_kind=job.ivr_kind, now=self.call_time(job)
         )
         seconds = max((leg.duration for leg in legs), default=0.0)
         return to_dict(transcript), draft.as_dict(), seconds

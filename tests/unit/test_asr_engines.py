@@ -333,3 +333,18 @@ def test_the_shipped_config_transcribes_mandarin_with_whisper_and_its_hot_words(
     assert cfg.specs == specs and cfg.whisper.hotwords["zh"] == hot["zh"]
     assert cfg.whisper.prompts["zh"] == PROMPT and cfg.whisper.threads == 1
     assert cfg.detect_language and cfg.fallback_language == "en"
+
+
+def test_relative_dates_count_from_the_callers_day_not_utcs() -> None:
+    from datetime import UTC, datetime
+
+    from hotline.jobs.store import Job
+    from hotline.transcription.worker import JobRunner
+
+    settings = load_settings(ROOT / "config" / "hotline.yaml", env={})
+    runner = JobRunner(worker_config(settings, "w1"))  # models load on first use, not here
+    # 07:30 on 3 December in Shanghai is still 2 December in UTC.
+    job = Job(1, "c1", "zh", None, {}, "queued", 0, datetime(2026, 12, 2, 23, 30, tzinfo=UTC))
+    when = runner.call_time(job)
+    assert when.date().isoformat() == "2026-12-03" and when.utcoffset() is not None
+    assert when == job.created_at
