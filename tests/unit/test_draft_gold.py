@@ -1,0 +1,97 @@
+"""The drafts' gold set (tests/data/drafts) stays valid as the configuration changes, and the
+field benchmark's scoring (bench/draft_bench.py) is right. No benchmark figures asserted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.draft_bench import (
+    LANGUAGES,
+    Counts,
+    GoldCall,
+    label_counts,
+    load_gold,
+    match_counts,
+    score_call,
+    set_counts,
+    texts_match,
+)
+from drafting import DraftTaxonomy, extract
+from drafting.settings import Phrases
+from drafting.text_input import parse_turns
+from hotline.app.settings import load_settings
+from hotline.tickets.lifecycle import KINDS
+
+ROOT = Path(__file__).resolve().parents[2]
+GOLD = ROOT / "tests" / "data" / "drafts"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_gold_set_loads_and_names_configured_ids(language: str) -> None:
+    settings = load_settings(ROOT / "config" / "hotline.yaml", env={})
+    categories = {c.id for c in settings.tickets.categories}
+    calls = load_gold(GOLD, language)
+    assert len(calls) >= (60 if language == "zh" else 20)
+    for call in calls:
+        assert call.kind in KINDS, call.id
+        assert call.kind in settings.draft.kinds, call.id
+        assert call.category in categories, call.id
+        assert all(p.isdigit() and len(p) >= 11 for p in call.phones), call.id
+        t = parse_turns(call.transcript, language=language)  # every line has its speaker
+        assert {turn.speaker for turn in t.turns} == {"agent", "caller"}, call.id
+    assert {c.kind for c in calls} == set(settings.draft.kinds)  # every kind covered
+
+
+def test_counts_precision_recall_f1() -> None:
+    c = Counts(predicted_ok=3, predicted=4, gold_ok=3, gold=6)
+    assert (c.precision, c.recall) == (0.75, 0.5)
+    assert c.f1 == pytest.approx(0.6)
+    assert Counts().f1 is None
+    assert Counts(0, 2, 0, 2).f1 == 0.0
+    assert Counts(1, 1, 1, 2) + Counts(0, 1, 0, 0) == Counts(1, 2, 1, 2)
+
+
+def test_label_counts() -> None:
+    assert label_counts("noise", "noise") == Counts(1, 1, 1, 1)
+    assert label_counts("noise", "sanitation") == Counts(0, 1, 0, 1)
+    assert label_counts("noise", None) == Counts(0, 0, 0, 1)  # nothing proposed: recall only
+    assert label_counts(None, "high") == Counts(0, 1, 0, 0)
+
+
+def test_place_and_phone_matching() -> None:
+    assert texts_match("阳光小区", "阳光小区")
+    assert texts_match("王舍人街道", "王舍人街")  # containment either way
+    assert texts_match("Heping Road", "heping road")
+    assert not texts_match("和平路", "人民路")
+    assert not texts_match("路", "和平路")  # one character is no name
+    # Two gold places; three predicted (one by its English name), one wrong.
+    c = match_counts(
+        ["经十路", "山大路"], [("经十路", "Jingshi Road"), ("Shanda Road", "山大路"), ("大坑路",)]
+    )
+    assert c == Counts(predicted_ok=2, predicted=3, gold_ok=2, gold=2)
+    assert set_counts(["13905316728"], ["13905316728", "13905316729"]) == Counts(1, 2, 1, 1)
+
+
+def test_score_call_on_a_draft() -> None:
+    taxonomy = DraftTaxonomy(
+        kinds={"complaint": Phrases(zh=["投诉"])},
+        categories={"noise": Phrases(zh=["噪音"]), "street_lighting": Phrases(zh=["路灯"])},
+    )
+    call = GoldCall(
+        id="t1",
+        kind="complaint",
+        category="noise",
+        places=("和平路",),
+        phones=("13905316728",),
+        urgency="medium",
+        transcript="市民：我投诉和平路噪音。电话幺三九零五三幺六七二八。",
+    )
+    d = extract(parse_turns(call.transcript), taxonomy=taxonomy)
+    s = score_call(call, d, {"noise": "renmin_road_street", "street_lighting": "urban"})
+    assert s["kind"] == s["category"] == s["department"] == Counts(1, 1, 1, 1)
+    assert s["places"] == Counts(1, 1, 1, 1)
+    assert s["phones"] == Counts(1, 1, 1, 1)
+    assert s["urgency"] == Counts(0, 0, 0, 1)  # no urgency words in this taxonomy: missed
+    assert s["when"] == Counts()  # no gold date: not scored
