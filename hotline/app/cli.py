@@ -30,6 +30,7 @@ from hotline.app.commands import (
     cmd_agents_passwd,
     cmd_calls,
     cmd_db_upgrade,
+    cmd_draft,
     cmd_kb_import,
     cmd_kb_search,
     cmd_report,
@@ -194,7 +195,40 @@ def _parser() -> argparse.ArgumentParser:
     )
     tr.add_argument("--out", type=Path, default=Path("transcripts"), help="default transcripts/")
     tr.set_defaults(func=cmd_transcribe)
+
+    dr = sub.add_parser(
+        "draft",
+        help="print the ticket draft of transcripts (typed text or transcription JSON), e.g. "
+        "to re-draft old calls or check the extractor",
+        description="A text file has one speaker turn per line (坐席：/市民： or agent:/caller:); "
+        "a .json file is a transcription (hotline transcribe --format json). Reads the "
+        "configuration's taxonomy, touches no database. Bad files are reported with the reason "
+        "and the rest go on (exit status 1 if any failed).",
+    )
+    dr.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    dr.add_argument(
+        "--language",
+        choices=["zh", "en"],
+        default=None,
+        help="the draft's language (default: the JSON's, or zh for text with Chinese characters)",
+    )
+    dr.add_argument("--format", choices=["txt", "json"], default="txt", dest="fmt")
+    dr.add_argument(
+        "--now",
+        type=_iso_time,
+        default=None,
+        help="the call's time, ISO (resolves 'yesterday'; default: the JSON's started_at, "
+        "else the file's modification time)",
+    )
+    dr.set_defaults(func=cmd_draft)
     return p
+
+
+def _iso_time(value: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO time: {value!r}") from None
 
 
 def _surveys_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

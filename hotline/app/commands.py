@@ -1,6 +1,7 @@
 """The ``hotline`` commands that read and change the store: agents, the knowledge base, surveys,
-call records, reports, the schema (``db upgrade``), and batch transcription. ``cli.py`` parses
-the command line and calls these.
+call records, reports, the schema (``db upgrade``), batch transcription, and the drafts of
+transcripts (``draft``: reads only the configuration). ``cli.py`` parses the command line and
+calls these.
 
 Only ``db upgrade`` and the commands that set things up (``agents import``, ``agents passwd``,
 ``kb import``, the ``surveys`` actions) migrate the database; the ones that only read
@@ -342,3 +343,32 @@ def cmd_transcribe(args: argparse.Namespace, settings: Settings) -> int:
         f"{result.audio_seconds / 60:.1f} min of audio in {result.wall_seconds:.1f} s"
     )
     return 1 if result.failed else 0
+
+
+def cmd_draft(args: argparse.Namespace, settings: Settings) -> int:
+    """The draft of each transcript file on stdout; a file that fails is named on stderr with
+    the reason and the rest go on (exit 1 if any failed). Reads only the configuration."""
+    from hotline.app.drafts import DraftInputError, FileDraft, draft_file, to_json, to_txt
+
+    done: list[FileDraft] = []
+    failed = 0
+    for path in args.files:
+        try:
+            d = draft_file(
+                path,
+                taxonomy=settings.draft,
+                tickets=settings.tickets,
+                language=args.language,
+                now=args.now,
+                zone=settings.tz,
+            )
+        except DraftInputError as exc:
+            print(f"hotline: {path}: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        done.append(d)
+        if args.fmt == "txt":
+            sys.stdout.write(("\n" if len(done) > 1 else "") + to_txt(d, settings.tickets))
+    if args.fmt == "json":
+        sys.stdout.write(to_json(done))
+    return 1 if failed else 0
