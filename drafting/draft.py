@@ -17,7 +17,29 @@ from drafting.places import find_places
 from drafting.segments import Segment, segments, speaker_turns
 from drafting.settings import DraftTaxonomy
 from drafting.summary import summarise
-from drafting.types import Draft, Transcript
+from drafting.types import Choice, Draft, Transcript
+
+# An inferred kind is a guess from the category: never as sure as one phrase (~0.67).
+_INFERRED_CONFIDENCE = 0.4
+
+
+def infer_kind(kind: Choice, category: Choice, taxonomy: DraftTaxonomy) -> Choice:
+    """When no phrase (nor the IVR) names the kind, or phrases tie, the kind a clerk files
+    the category under (``default_kind``), marked as inferred: lower confidence and a note."""
+    cat = taxonomy.categories.get(category.value) if category.value else None
+    default = (cat.default_kind if cat else None) or taxonomy.default_kind
+    if default is None or default not in taxonomy.kinds:
+        return kind
+    if kind.scores and default not in kind.scores:
+        return kind  # phrases tie between other kinds: the agent picks
+    if kind.scores:
+        why = f"{kind.note}, broken by the category {category.value}'s default kind"
+    elif cat is not None and cat.default_kind:
+        why = f"inferred from the category {category.value} (no kind phrase heard)"
+    else:
+        why = "inferred: the default kind (no kind phrase or category heard)"
+    confidence = min(_INFERRED_CONFIDENCE, category.confidence) if cat else 0.2
+    return replace(kind, value=default, confidence=round(confidence, 2), note=why)
 
 
 def extract(
@@ -39,10 +61,12 @@ def extract(
     urgency_hits = scan(compiled.urgency, caller)  # the agent's "if it's an emergency" is not
     prior = ivr_kind if ivr_kind in taxonomy.kinds else None
     kind = choose(kind_hits, taxonomy.agent_weight, prior, taxonomy.ivr_prior)
+    category = choose(category_hits, taxonomy.agent_weight, first_breaks_tie=True)
+    if kind.value is None:
+        kind = infer_kind(kind, category, taxonomy)
     if ivr_kind is not None and prior is None:
         note = f"IVR kind {ivr_kind!r} is not a request kind (no prior)"
         kind = replace(kind, note=f"{kind.note}; {note}" if kind.note else note)
-    category = choose(category_hits, taxonomy.agent_weight)
     places = find_places(segs, compiled)
     urgency = rate_urgency(urgency_hits)
     dates = find_dates(caller, now)

@@ -81,7 +81,12 @@ def choose(
     agent_weight: float,
     prior: str | None = None,
     prior_weight: float = 0.0,
+    *,
+    first_breaks_tie: bool = False,
 ) -> Choice:
+    """The best-scoring label. A tie gives None (the agent sees the candidates), unless
+    ``first_breaks_tie``: then the label the caller named first wins (a caller leads with
+    the problem they rang about), noted as such."""
     scores = _score(hits, agent_weight)
     if prior is not None and prior_weight > 0:
         scores[prior] = scores.get(prior, 0.0) + prior_weight
@@ -91,6 +96,13 @@ def choose(
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
     top_label, top = ranked[0]
     tied = [label for label, s in ranked if math.isclose(s, top)]
+    tie_note = ""
+    if len(tied) > 1 and first_breaks_tie:
+        first = _first_said(hits, set(tied))
+        if first is not None:
+            top_label = first
+            tie_note = f"tie between {' and '.join(sorted(tied))}: the first said"
+            tied = [first]
     if len(tied) > 1:
         # Not ours to pick: the agent sees the candidates and their evidence.
         return Choice(
@@ -102,7 +114,7 @@ def choose(
             note="tie between " + " and ".join(sorted(tied)),
         )
     evidence = _evidence_of(hits, {top_label})
-    note = ""
+    note = tie_note
     if top_label == prior and not evidence:
         note = "from the IVR choice only"
     return Choice(
@@ -113,6 +125,13 @@ def choose(
         prior=prior if prior in scores else None,
         note=note,
     )
+
+
+def _first_said(hits: Iterable[Hit], labels: set[str]) -> str | None:
+    said = [h for h in hits if h.matcher.label in labels and h.seg.speaker == "caller"]
+    if not said:
+        return None
+    return min(said, key=lambda h: (h.seg.index, h.span[0])).matcher.label
 
 
 def _evidence_of(hits: Iterable[Hit], labels: set[str]) -> tuple[Evidence, ...]:

@@ -14,7 +14,7 @@ words removed, so 路灯 finds "路 灯".
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -63,6 +63,14 @@ class Phrases(Strict):
         return [("en", p.lower()) for p in self.en] + [("zh", p) for p in self.zh]
 
 
+class CategoryPhrases(Phrases):
+    """A category's phrases, and the request kind a clerk files such a call under when the
+    caller names none (a broken street light is a request for help, a noisy bar a
+    complaint): the draft proposes it with less confidence and says it was inferred."""
+
+    default_kind: str | None = None
+
+
 class UrgencyWords(Strict):
     # high: danger to people or property now (fire, gas, flood); medium: pressing but not
     # dangerous (elderly without water, "as soon as possible").
@@ -103,7 +111,9 @@ class DraftTaxonomy(Strict):
     # with less confidence. 1 turns it off.
     sounds_like: float = Field(0.75, ge=0.5, le=1)
     kinds: dict[str, Phrases] = {}
-    categories: dict[str, Phrases] = {}
+    categories: dict[str, CategoryPhrases] = {}
+    # The kind inferred when neither a phrase, the IVR nor the category's default_kind says.
+    default_kind: str | None = None
     urgency: UrgencyWords = UrgencyWords()
     places: list[GazetteerPlace] = []
 
@@ -142,6 +152,12 @@ class DraftTaxonomy(Strict):
             for c in self.categories
             if c not in known_categories
         ]
+        defaults = [(f"draft.categories.{c}", p.default_kind) for c, p in self.categories.items()]
+        out += [
+            f"{where}.default_kind: unknown request kind {k!r}; use {', '.join(known_kinds)}"
+            for where, k in [*defaults, ("draft", self.default_kind)]
+            if k is not None and k not in known_kinds
+        ]
         return out
 
     @cached_property
@@ -174,7 +190,7 @@ def _compile(language: str, phrase: str) -> re.Pattern[str]:
     return re.compile(rf"(?<!\w){body}(?:s|es|ed|ing)?(?!\w)")
 
 
-def _matchers(table: dict[str, Phrases]) -> tuple[PhraseMatcher, ...]:
+def _matchers(table: Mapping[str, Phrases]) -> tuple[PhraseMatcher, ...]:
     return tuple(
         PhraseMatcher(label, p, lang, _compile(lang, p), phrase_weight(lang, p))
         for label, phrases in table.items()

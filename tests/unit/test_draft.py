@@ -70,10 +70,13 @@ def test_the_issue_sentence_as_vosk_writes_it(taxonomy: DraftTaxonomy) -> None:
         date(2026, 11, 18),
         date(2026, 11, 25),
     )
-    assert d.kind.value is None  # nothing in the sentence says which kind: none invented
+    # No kind phrase: the category's default kind, marked as inferred (less sure, a note).
+    assert (d.kind.value, d.kind.evidence) == ("help_request", ())
+    assert d.kind.confidence < 0.5
+    assert "inferred from the category street_lighting" in d.kind.note
     assert d.summary.text == "The street light on Heping Road has been broken for a week."
     assert d.ticket_fields() == {
-        "kind": None,
+        "kind": "help_request",
         "category": "street_lighting",
         "location": "Heping Road",
         "description": "The street light on Heping Road has been broken for a week.",
@@ -111,7 +114,9 @@ def test_agent_reply_confirms_but_does_not_override(taxonomy: DraftTaxonomy) -> 
     )
     assert d.category.value == "street_lighting"
     assert "noise" not in d.category.scores  # the agent alone counts for nothing
-    assert d.kind.value is None  # the agent's "how can i help you" is not the caller's kind
+    # The agent's "how can i help you" is not the caller's kind: only the category's default.
+    assert (d.kind.value, d.kind.scores) == ("help_request", {})
+    assert "inferred" in d.kind.note
     assert all(e.speaker == "caller" for e in d.category.evidence)
 
     confirmed = draft(
@@ -151,7 +156,8 @@ def test_ivr_prior_tips_a_tie_and_loses_to_the_caller(taxonomy: DraftTaxonomy) -
 
     # The IVR's other ids (operator, ticket_status) are not request kinds: no prior.
     operator = draft(taxonomy, turn("caller", "the street light is out"), ivr_kind="operator")
-    assert operator.kind.value is None
+    assert operator.kind.prior is None
+    assert "inferred" in operator.kind.note
     assert "not a request kind" in operator.kind.note
 
 

@@ -19,7 +19,7 @@ from bench.draft_bench import (
     texts_match,
 )
 from drafting import DraftTaxonomy, extract
-from drafting.settings import Phrases
+from drafting.settings import CategoryPhrases, Phrases
 from drafting.text_input import parse_turns
 from hotline.app.settings import load_settings
 from hotline.tickets.lifecycle import KINDS
@@ -77,7 +77,10 @@ def test_place_and_phone_matching() -> None:
 def test_score_call_on_a_draft() -> None:
     taxonomy = DraftTaxonomy(
         kinds={"complaint": Phrases(zh=["投诉"])},
-        categories={"noise": Phrases(zh=["噪音"]), "street_lighting": Phrases(zh=["路灯"])},
+        categories={
+            "noise": CategoryPhrases(zh=["噪音"]),
+            "street_lighting": CategoryPhrases(zh=["路灯"]),
+        },
     )
     call = GoldCall(
         id="t1",

@@ -9,7 +9,7 @@ import pytest
 
 from drafting import extract
 from drafting.segments import segments
-from drafting.settings import DraftTaxonomy, Phrases
+from drafting.settings import CategoryPhrases, DraftTaxonomy
 from drafting.text_input import SENTENCE_PAUSE, parse_turns
 
 NOW = datetime(2026, 11, 25, 15, 30)
@@ -59,7 +59,7 @@ def test_unknown_prefix_names_the_line() -> None:
 
 
 def test_parsed_call_drafts_phone_in_groups_and_category() -> None:
-    taxonomy = DraftTaxonomy(categories={"street_lighting": Phrases(zh=["路灯"])})
+    taxonomy = DraftTaxonomy(categories={"street_lighting": CategoryPhrases(zh=["路灯"])})
     text = "坐席：您好，12345热线，请讲。\n市民：呃，路灯坏了。电话幺三九，零五三幺，六七二八。"
     d = extract(parse_turns(text), taxonomy=taxonomy, now=NOW)
     assert d.language == "zh"

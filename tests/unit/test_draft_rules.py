@@ -1,0 +1,100 @@
+"""Ticket-draft rules of issue 20's second round: the kind inferred from the category, ties
+between categories, place names cut at punctuation and mid-word, corrections of a place."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from asr.types import Speaker, Transcript, Turn, Word
+from drafting import Draft, DraftTaxonomy, extract
+from drafting.settings import CategoryPhrases, Phrases
+from drafting.text_input import parse_turns
+from hotline.app.settings import load_settings
+from hotline.tickets.lifecycle import KINDS
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = datetime(2026, 11, 25, 15, 30)
+
+
+@pytest.fixture(scope="module")
+def taxonomy() -> DraftTaxonomy:
+    return load_settings(ROOT / "config" / "hotline.yaml").draft
+
+
+def turn(speaker: Speaker, text: str, start: float = 0.0) -> Turn:
+    """Words 0.4 s apart, as the recogniser writes them (one sentence)."""
+    words = tuple(
+        Word(w, round(start + 0.4 * i, 2), round(start + 0.4 * i + 0.3, 2), 1.0)
+        for i, w in enumerate(text.split())
+    )
+    return Turn(speaker, words[0].start, words[-1].end, words)
+
+
+def transcript(*turns: Turn) -> Transcript:
+    return Transcript(turns=turns, legs=(), language="en")
+
+
+def draft(
+    taxonomy: DraftTaxonomy, *turns: Turn, language: str = "en", ivr_kind: str | None = None
+) -> Draft:
+    t = Transcript(turns=turns, legs=(), language=language)
+    return extract(t, taxonomy=taxonomy, ivr_kind=ivr_kind, now=NOW)
+
+
+def written(taxonomy: DraftTaxonomy, text: str) -> Draft:
+    """A written Mandarin call (punctuation kept), one 市民： line per turn."""
+    return extract(parse_turns(text), taxonomy=taxonomy, now=NOW)
+
+
+def test_default_kind_of_the_category_when_no_kind_phrase(taxonomy: DraftTaxonomy) -> None:
+    # 垃圾好几天没人清: no 投诉 said, yet a clerk files it as the category's usual kind.
+    d = draft(taxonomy, turn("caller", "我们 小区 的 垃圾 好几天 没人 清 了"), language="zh")
+    assert d.category.value == "sanitation"
+    assert d.kind.value == taxonomy.categories["sanitation"].default_kind == "complaint"
+    assert d.kind.evidence == ()
+    assert d.kind.confidence <= 0.4  # less sure than one phrase (about 0.67)
+    assert d.kind.note.startswith("inferred from the category sanitation")
+
+    # A kind phrase still wins over the default; the IVR's kind is still a prior.
+    asked = draft(taxonomy, turn("caller", "垃圾 清运 的 事 我 想 咨询 一下"), language="zh")
+    assert (asked.kind.value, asked.kind.note) == ("consultation", "")
+    ivr = draft(taxonomy, turn("caller", "垃圾 好几天 没人 清"), language="zh", ivr_kind="report")
+    assert (ivr.kind.value, ivr.kind.note) == ("report", "from the IVR choice only")
+
+    # No category, no phrase: nothing invented (no draft-wide default configured).
+    assert draft(taxonomy, turn("caller", "hello is anyone there")).kind.value is None
+
+
+def test_default_kind_breaks_a_tie_between_kind_phrases() -> None:
+    t = DraftTaxonomy(
+        kinds={"complaint": Phrases(en=["complain"]), "report": Phrases(en=["report"])},
+        categories={"noise": CategoryPhrases(en=["noise"], default_kind="complaint")},
+    )
+    d = extract(
+        transcript(turn("caller", "i want to complain and report the noise")), taxonomy=t, now=NOW
+    )
+    assert d.kind.value == "complaint"
+    assert "broken by the category noise's default kind" in d.kind.note
+
+
+def test_unknown_default_kind_is_a_config_problem() -> None:
+    t = DraftTaxonomy(categories={"noise": CategoryPhrases(default_kind="moan")})
+    assert t.problems(["noise"], KINDS) == [
+        "draft.categories.noise.default_kind: unknown request kind 'moan'; use " + ", ".join(KINDS)
+    ]
+
+
+def test_category_tie_goes_to_the_problem_said_first(taxonomy: DraftTaxonomy) -> None:
+    # Two problems of equal weight: the caller leads with the one they rang about.
+    d = draft(
+        taxonomy,
+        turn("caller", "我 有 两个 事儿 一个 是 纬一路 的 路灯 晚上 黑着"),
+        turn("caller", "还有 就是 那边 的 井盖 也 松 了", 6.0),
+        language="zh",
+    )
+    assert d.category.value == "street_lighting"
+    assert d.category.note == "tie between road_damage and street_lighting: the first said"
+    assert set(d.category.scores) == {"street_lighting", "road_damage"}
