@@ -35,9 +35,22 @@ def _joins(a: str, b: str) -> bool:
 
 
 def compact(tokens: Sequence[str]) -> str:
-    out = ""
+    return compact_offsets(tokens)[0]
+
+
+def compact_offsets(tokens: Sequence[str]) -> tuple[str, list[int]]:
+    """The compact text and where each token starts in it."""
+    out, offsets = "", []
     for t in tokens:
         if out and not _joins(out, t):
             out += " "
+        offsets.append(len(out))
         out += t
-    return out
+    return out, offsets
+
+
+def ends_clause(word: str) -> bool:
+    """The written word is, or ends with, punctuation (a comma or a full stop): a place
+    name or a phrase does not run across it."""
+    w = word.rstrip()
+    return bool(w) and w[-1] in _PUNCT.strip()

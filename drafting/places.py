@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from itertools import pairwise
 
 from drafting.normalise import is_chinese
 from drafting.numbers import EN_NUMBER_WORDS, en_number, zh_number
@@ -77,6 +78,13 @@ _ZH_GENERIC_ENDINGS = (
     "过路 让路 半路 大街 逛街 上街 市区 城区 郊区 山区 景区 园区 辖区 片区 地区 灾区 农村 "
     "乡村 山村 全村 本村 老区 新区 这区"
 ).split()
+# What a caller says to correct the place just said: 人民路，不对，是解放路.
+_ZH_CORRECTION = re.compile(r"不对|不是|说错了|说错|应该是|我是说|哦不")
+_EN_CORRECTION = re.compile(r"\b(?:sorry|i mean|no wait|not|correction|rather)\b")
+# Words that begin with a suffix and are not one: 大坑路面 is a pit and a road surface.
+_ZH_NOT_SUFFIX = tuple(
+    "路面 路灯 路边 路况 路线 路费 路人 路过 路口儿 街坊 广场舞 区别 区域 村民 村里 桥下".split()
+)
 _ZH_GENERIC_WORDS = frozenset({"小区", "社区", "街", "大道", "广场", "桥", "村"})
 
 
@@ -142,6 +150,10 @@ def _sounds_like(
 
 def _places_of(seg: Segment, compiled: CompiledTaxonomy) -> list[tuple[_PlaceAcc, float, Evidence]]:
     found: list[tuple[_PlaceAcc, float, Evidence]] = []
+    # Where each mention was said (start, end, index in found): English in tokens, Mandarin
+    # in the compact text, to find the ones the caller corrected.
+    en_at: list[tuple[int, int, int]] = []
+    zh_at: list[tuple[int, int, int]] = []
     tokens = seg.tokens
 
     def known(p: GazetteerPlace, chinese: bool, number: str | None) -> _PlaceAcc:
@@ -162,6 +174,7 @@ def _places_of(seg: Segment, compiled: CompiledTaxonomy) -> list[tuple[_PlaceAcc
                 found.append(
                     (known(place, False, number), 0.9, segment_evidence(place.name, said, seg))
                 )
+                en_at.append((i, i + n, len(found) - 1))
                 break
     for i, word in enumerate(tokens):
         # The recogniser often writes the plural ("heping roads"): the same road.
@@ -191,10 +204,12 @@ def _places_of(seg: Segment, compiled: CompiledTaxonomy) -> list[tuple[_PlaceAcc
             place, ratio = alike
             rule = f"sounds like {place.name} ({ratio:.2f})"
             found.append((known(place, False, number), 0.5, segment_evidence(rule, said, seg)))
+            en_at.append((j, i + 1, len(found) - 1))
             continue
         acc = _PlaceAcc(name, _EN_SUFFIX[t], number, False, name, None)
         rule = "on/at/near <name> " + t if cue else "<name> " + t
         found.append((acc, 0.6 if cue or number else 0.45, segment_evidence(rule, said, seg)))
+        en_at.append((j, i + 1, len(found) - 1))
 
     # Mandarin, on the compact text.
     text = seg.zh
@@ -209,12 +224,24 @@ def _places_of(seg: Segment, compiled: CompiledTaxonomy) -> list[tuple[_PlaceAcc
                 number = _zh_house(house)
                 said = text[pos : house.end() if house else end]
                 found.append((known(place, True, number), 0.9, segment_evidence(name, said, seg)))
+                zh_at.append((pos, end, len(found) - 1))
             pos = text.find(name, end)
+    starts: frozenset[int] | None = None  # word starts, segmented only when needed
     for mo in _ZH_PLACE.finditer(text):
         a, b = mo.span()
+        # A name does not run across punctuation: 有个大坑，路面 has no 大坑路.
+        a = max((x for x in seg.zh_breaks if a < x < b), default=a)
         # The regex finds the leftmost start: 我知道阳光小区 gives 知道阳光小区. Words that
         # begin a clause, and the taxonomy's own phrases (投诉, 举报), are not the name.
-        a += _name_prefix(mo.group("name"), compiled.zh_phrases)
+        a += _name_prefix(text[a : mo.start("suffix")], compiled.zh_phrases)
+        if text.startswith(_ZH_NOT_SUFFIX, mo.start("suffix")):
+            continue  # 路面, 广场舞: the "suffix" begins another word
+        if starts is None:
+            starts = compiled.word_starts(text)
+        # Nor does it start mid-word: 那边跳广场 is 那边 + 跳广场, not 边跳广场.
+        a = min(x for x in starts if x >= a)
+        if mo.start("suffix") - a < 2 or text[a : mo.start("suffix")] in _ZH_CLAUSE_WORDS:
+            continue  # one character left, or a word like 靠近 (靠近路口): not a name
         whole = text[a:b]
         if any(a < y and x < b for x, y in spans):
             continue
@@ -227,12 +254,35 @@ def _places_of(seg: Segment, compiled: CompiledTaxonomy) -> list[tuple[_PlaceAcc
         found.append(
             (acc, 0.6 if number else 0.5, segment_evidence("<名>" + mo.group("suffix"), said, seg))
         )
-    return found
+        zh_at.append((a, b, len(found) - 1))
+    # "人民路，不对，是解放路": a correction drops the place said just before it.
+    dropped = _corrected(zh_at, text, _ZH_CORRECTION, 8) | _corrected(
+        en_at, tokens, _EN_CORRECTION, 5
+    )
+    return [f for k, f in enumerate(found) if k not in dropped]
+
+
+def _corrected(
+    at: list[tuple[int, int, int]],
+    text: str | Sequence[str],
+    marker: re.Pattern[str],
+    reach: int,
+) -> set[int]:
+    """Indexes (into found) of mentions followed, within ``reach`` characters (Mandarin) or
+    words (English), by a correction marker and then another place."""
+    out: set[int] = set()
+    ordered = sorted(at)
+    for (_, end, k), (start, _, _) in pairwise(ordered):
+        between = text[end:start]
+        said = between if isinstance(between, str) else " ".join(between)
+        if 0 <= start - end <= reach and marker.search(said):
+            out.add(k)
+    return out
 
 
 _ZH_CLAUSE_WORDS = tuple(
     "知道 觉得 就是 那个 这个 我们 你们 他们 附近 门口 旁边 对面 楼下 楼上 位于 关于 反映 "
-    "还有 现在 已经 然后 所以 因为 但是 而且 这边 那边 里面 外面".split()
+    "还有 现在 已经 然后 所以 因为 但是 而且 这边 那边 里面 外面 一下 靠近 挨着 沿着 往前".split()
 )
 
 

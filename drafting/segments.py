@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from drafting.normalise import compact, normalise_word
+from drafting.normalise import compact_offsets, ends_clause, normalise_word
 from drafting.types import Evidence, Speaker, Transcript, Turn, Word
 
 
@@ -27,6 +27,9 @@ class Segment:
     en: str  # tokens joined by spaces
     zh: str  # spaces between Chinese characters removed
     conf: float  # mean word confidence
+    # Offsets in ``zh`` where written punctuation stood (text input, punctuating
+    # recognisers): a clause boundary no place name crosses. Vosk writes none.
+    zh_breaks: frozenset[int] = frozenset()
 
     @property
     def asr_factor(self) -> float:
@@ -45,11 +48,19 @@ def segments(turns: Iterable[Turn], gap: float) -> list[Segment]:
     out: list[Segment] = []
 
     def flush(speaker: Speaker, words: list[Word]) -> None:
-        kept = [(w, t) for w in words if (t := normalise_word(w.text))]
+        kept: list[tuple[Word, str]] = []
+        break_before: set[int] = set()  # indexes into kept
+        for w in words:
+            t = normalise_word(w.text)
+            if t:
+                kept.append((w, t))
+            if ends_clause(w.text) and kept:
+                break_before.add(len(kept))
         if not kept:
             return
         ws = tuple(w for w, _ in kept)
         tokens = tuple(t for _, t in kept)
+        zh, offsets = compact_offsets(tokens)
         out.append(
             Segment(
                 index=len(out),
@@ -59,8 +70,9 @@ def segments(turns: Iterable[Turn], gap: float) -> list[Segment]:
                 words=ws,
                 tokens=tokens,
                 en=" ".join(tokens),
-                zh=compact(tokens),
+                zh=zh,
                 conf=sum(w.conf for w in ws) / len(ws),
+                zh_breaks=frozenset(offsets[i] for i in break_before if i < len(offsets)),
             )
         )
 

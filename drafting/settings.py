@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
+import jieba
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from drafting.normalise import CJK
@@ -208,6 +209,24 @@ class CompiledTaxonomy:
     places_zh: tuple[tuple[str, GazetteerPlace], ...]
     zh_phrases: tuple[str, ...]  # every Mandarin phrase, longest first (not place names)
     sounds_like: float = 0.75  # DraftTaxonomy.sounds_like
+
+    @cached_property
+    def segmenter(self) -> jieba.Tokenizer:
+        """jieba's word segmenter with the gazetteer's Chinese names as words, so a place
+        name found by pattern starts where a word does (not 边跳广场 in 那边跳广场舞). Built
+        on first use, once per taxonomy: loading jieba's dictionary takes a second."""
+        tk = jieba.Tokenizer()
+        for name, _ in self.places_zh:
+            tk.add_word(name)
+        return tk
+
+    def word_starts(self, text: str) -> frozenset[int]:
+        """Offsets in ``text`` where a word starts (and its end), by the segmenter."""
+        starts, at = {len(text)}, 0
+        for word in self.segmenter.cut(text, HMM=False):
+            starts.add(at)
+            at += len(word)
+        return frozenset(starts)
 
     @classmethod
     def build(cls, t: DraftTaxonomy) -> CompiledTaxonomy:

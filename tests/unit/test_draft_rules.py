@@ -98,3 +98,34 @@ def test_category_tie_goes_to_the_problem_said_first(taxonomy: DraftTaxonomy) ->
     assert d.category.value == "street_lighting"
     assert d.category.note == "tie between road_damage and street_lighting: the first said"
     assert set(d.category.scores) == {"street_lighting", "road_damage"}
+
+
+def test_punctuation_ends_a_place_name(taxonomy: DraftTaxonomy) -> None:
+    # Without the comma stopping it, XX路 took 大坑路 out of 大坑，路面
+    # and 块儿路 out of 块儿，路边.
+    d = written(taxonomy, "市民：解放路上有个大坑，路面都塌了。\n市民：就在那块儿，路边上。")
+    assert [p.value for p in d.places] == ["解放路"]
+    # A comma after a real name does not cut it.
+    d = written(taxonomy, "市民：青年路，靠近路口那边的井盖没了。")
+    assert [p.value for p in d.places] == ["青年路"]
+
+
+def test_a_place_name_starts_where_a_word_does(taxonomy: DraftTaxonomy) -> None:
+    # 那边跳广场舞: 边跳广场 starts mid-word (那边) and 广场 is part of 广场舞.
+    d = written(taxonomy, "市民：泉城广场那边跳广场舞的太吵了。")
+    assert [p.value for p in d.places] == ["泉城广场"]
+    # The gazetteer's names are words of the segmenter: 住在经十路 is 经十路.
+    d = written(taxonomy, "市民：我们阳光小区停水了，我住在经十路。")
+    assert [p.value for p in d.places] == ["经十路", "阳光小区"]
+
+
+def test_a_correction_replaces_the_place_said_before_it(taxonomy: DraftTaxonomy) -> None:
+    d = written(taxonomy, "市民：我投诉一个，人民路，不对，是解放路上一个KTV，天天半夜噪音很大。")
+    assert [p.value for p in d.places] == ["解放路"]
+    d = written(taxonomy, "市民：和平路，说错了，应该是历山路，路灯不亮。")
+    assert [p.value for p in d.places] == ["历山路"]
+    # Two places without a correction between them both stay.
+    d = written(taxonomy, "市民：解放路和文化东路路口的路灯不亮。")
+    assert {p.value for p in d.places} == {"解放路", "文化东路"}
+    en = draft(taxonomy, turn("caller", "it is on renmin road sorry i mean jiefang road"))
+    assert [p.value for p in en.places] == ["Jiefang Road"]
