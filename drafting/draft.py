@@ -12,7 +12,7 @@ from datetime import datetime
 
 from drafting.dates import find_dates
 from drafting.phones import find_phones
-from drafting.phrases import choose, is_negated, rate_urgency, scan
+from drafting.phrases import as_landmark, choose, is_negated, rate_urgency, scan
 from drafting.places import find_places
 from drafting.segments import Segment, segments, speaker_turns
 from drafting.settings import DraftTaxonomy
@@ -57,7 +57,7 @@ def extract(
     caller = [s for s in segs if s.speaker == "caller"]
 
     kind_hits = scan(compiled.kinds, segs)
-    category_hits = scan(compiled.categories, segs)
+    category_hits = [h for h in scan(compiled.categories, segs) if not as_landmark(h)]
     urgency_hits = scan(compiled.urgency, caller)  # the agent's "if it's an emergency" is not
     prior = ivr_kind if ivr_kind in taxonomy.kinds else None
     kind = choose(kind_hits, taxonomy.agent_weight, prior, taxonomy.ivr_prior)

@@ -49,6 +49,21 @@ def scan(matchers: Iterable[PhraseMatcher], segs: Iterable[Segment]) -> list[Hit
     return [h for h in hits if not any(inside(h, o) for o in hits)]
 
 
+# A category phrase said to say where, not what: 公交站旁边, 学校门口, "next to the school".
+_ZH_LANDMARK_AFTER = re.compile(r"(?:的)?(?:旁边|门口|附近|对面|边上|后面|前面|隔壁)")
+_EN_LANDMARK_BEFORE = re.compile(
+    r"(?:next to|near|opposite|outside|behind|in front of|across from|beside|by) (?:the |a )?$"
+)
+
+
+def as_landmark(h: Hit) -> bool:
+    """The phrase names a landmark that pins down the place (那个公交站旁边), not the
+    problem: it does not count for the category."""
+    if h.matcher.language == "en":
+        return _EN_LANDMARK_BEFORE.search(h.seg.en[: h.span[0]]) is not None
+    return _ZH_LANDMARK_AFTER.match(h.seg.zh, h.span[1]) is not None
+
+
 def _score(hits: Sequence[Hit], agent_weight: float) -> dict[str, float]:
     by_phrase: dict[tuple[str, str], list[Hit]] = {}
     for h in hits:

@@ -203,7 +203,7 @@ def test_urgency_levels_and_negation(taxonomy: DraftTaxonomy) -> None:
     )
     assert high.urgency.level == "high"
     assert {e.phrase for e in high.urgency.evidence} >= {"gas leak", "fire", "dangerous"}
-    assert high.urgency.confidence > 0.8
+    assert high.urgency.confidence >= 0.75  # two high phrases ("dangerous" is medium)
 
     medium = draft(
         taxonomy, turn("caller", "please fix it as soon as possible my mother is elderly")

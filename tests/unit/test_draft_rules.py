@@ -129,3 +129,25 @@ def test_a_correction_replaces_the_place_said_before_it(taxonomy: DraftTaxonomy)
     assert {p.value for p in d.places} == {"解放路", "文化东路"}
     en = draft(taxonomy, turn("caller", "it is on renmin road sorry i mean jiefang road"))
     assert [p.value for p in en.places] == ["Jiefang Road"]
+
+
+def test_a_landmark_is_not_the_category(taxonomy: DraftTaxonomy) -> None:
+    # 公交站旁边 says where the dead street light is; it is not a public-transport problem.
+    d = written(taxonomy, "市民：人民路二十六号门口，那个公交站旁边，路灯晚上不亮。")
+    assert d.category.value == "street_lighting"
+    assert "public_transport" not in d.category.scores
+    en = draft(taxonomy, turn("caller", "the street light next to the bus stop is out"))
+    assert (en.category.value, set(en.category.scores)) == ("street_lighting", {"street_lighting"})
+
+
+def test_urgency_from_people_at_risk_not_words_in_passing(taxonomy: DraftTaxonomy) -> None:
+    # A child named in passing is not urgency; a child at home without water is.
+    passing = written(taxonomy, "市民：广场舞太吵了，孩子写作业都写不了。")
+    assert passing.urgency.level == "none"
+    at_home = written(taxonomy, "市民：自来水发黄，根本不敢喝，家里还有小孩。")
+    assert at_home.urgency.level == "medium"
+    # "Dangerous" alone is pressing; a missing manhole cover is a hazard now.
+    pothole = written(taxonomy, "市民：解放路上有个大坑，太危险了。")
+    assert pothole.urgency.level == "medium"
+    manhole = written(taxonomy, "市民：泉城路上井盖没了，晚上看不见。")
+    assert manhole.urgency.level == "high"
