@@ -79,8 +79,9 @@ _ZH_GENERIC_ENDINGS = (
     "乡村 山村 全村 本村 老区 新区 这区"
 ).split()
 # What a caller says to correct the place just said: 人民路，不对，是解放路.
-_ZH_CORRECTION = re.compile(r"不对|不是|说错了|说错|应该是|我是说|哦不")
-_EN_CORRECTION = re.compile(r"\b(?:sorry|i mean|no wait|not|correction|rather)\b")
+# 不是 only before a second 是 (不是，是解放路): 是人民路，不是解放路 keeps 人民路 and names both.
+_ZH_CORRECTION = re.compile(r"不对|说错了|说错|应该是|我是说|哦不|不是.*是")
+_EN_CORRECTION = re.compile(r"\b(?:sorry|i mean|no wait|correction|or rather)\b")
 # Words that begin with a suffix and are not one: 大坑路面 is a pit and a road surface.
 _ZH_NOT_SUFFIX = tuple(
     "路面 路灯 路边 路况 路线 路费 路人 路过 路口儿 街坊 广场舞 区别 区域 村民 村里 桥下".split()

@@ -151,3 +151,11 @@ def test_urgency_from_people_at_risk_not_words_in_passing(taxonomy: DraftTaxonom
     assert pothole.urgency.level == "medium"
     manhole = written(taxonomy, "市民：泉城路上井盖没了，晚上看不见。")
     assert manhole.urgency.level == "high"
+
+
+def test_a_negation_is_not_a_correction(taxonomy: DraftTaxonomy) -> None:
+    # 不是 alone contrasts two places; 不是，是 corrects one.
+    d = written(taxonomy, "市民：是人民路，不是解放路，人民路的路灯不亮。")
+    assert "人民路" in {p.value for p in d.places}
+    d = written(taxonomy, "市民：人民路，不是，是解放路，路灯不亮。")
+    assert [p.value for p in d.places] == ["解放路"]
