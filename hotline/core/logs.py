@@ -227,4 +227,10 @@ def configure_logging(
         old.close()
     root.addHandler(make_handler(effective, process=process, stream=stream))
     root.setLevel(effective.level)
+    # jieba (the drafts' Mandarin word segmenter) logs loading its dictionary at DEBUG through
+    # a stderr handler of its own, added when imported: through ours, and warnings only.
+    segmenter = logging.getLogger("jieba")
+    for own in list(segmenter.handlers):
+        segmenter.removeHandler(own)
+    segmenter.setLevel(logging.WARNING)
     return effective

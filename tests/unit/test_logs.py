@@ -284,6 +284,14 @@ def test_configure_logging_replaces_its_own_handler_and_no_other(
     line = json.loads(out.getvalue().splitlines()[-1])
     assert line["message"] == "claimed" and line["call_id"] == "c-3" and line["worker"] == "w1"
 
+    # jieba's dictionary-loading chatter (DEBUG, on a stderr handler of its own) is silenced,
+    # even in --verbose: warnings only, through our handler.
+    import jieba  # noqa: F401  (adds its handler when imported)
+
+    configure_logging(got, verbose=True, environ={}, stream=out)
+    segmenter = logging.getLogger("jieba")
+    assert segmenter.handlers == [] and segmenter.level == logging.WARNING
+
 
 # -- where the service sets the context ----------------------------------------------------------
 def test_every_line_of_a_replayed_call_names_it_and_its_end_line_its_agent(
