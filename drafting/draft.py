@@ -25,7 +25,8 @@ _INFERRED_CONFIDENCE = 0.4
 
 def infer_kind(kind: Choice, category: Choice, taxonomy: DraftTaxonomy) -> Choice:
     """When no phrase (nor the IVR) names the kind, or phrases tie, the kind a clerk files
-    the category under (``default_kind``), marked as inferred: lower confidence and a note."""
+    the category under (``default_kind``), marked as inferred: lower confidence and a note
+    that starts with "inferred" (the agent page and ``hotline draft`` show it)."""
     cat = taxonomy.categories.get(category.value) if category.value else None
     default = (cat.default_kind if cat else None) or taxonomy.default_kind
     if default is None or default not in taxonomy.kinds:
@@ -33,7 +34,7 @@ def infer_kind(kind: Choice, category: Choice, taxonomy: DraftTaxonomy) -> Choic
     if kind.scores and default not in kind.scores:
         return kind  # phrases tie between other kinds: the agent picks
     if kind.scores:
-        why = f"{kind.note}, broken by the category {category.value}'s default kind"
+        why = f"inferred from the category {category.value}'s default kind ({kind.note})"
     elif cat is not None and cat.default_kind:
         why = f"inferred from the category {category.value} (no kind phrase heard)"
     else:

@@ -157,6 +157,7 @@ _LABELS = {
         "summary": "摘要",
         "now": "来电时间",
         "none": "（无）",
+        "inferred": "（推断）",
         "transcript": "转写文件",
         "option": "--now",
         "file": "文件修改时间",
@@ -176,6 +177,7 @@ _LABELS = {
         "summary": "Summary",
         "now": "Call time",
         "none": "(none)",
+        "inferred": "(inferred)",
         "transcript": "the transcript",
         "option": "--now",
         "file": "the file's modification time",
@@ -202,6 +204,8 @@ def to_txt(d: FileDraft, tickets: TicketSettings) -> str:
     if kind["value"]:
         name = ZH.keys.get(kind["value"], kind["value"]) if zh else kind["value"]
         kind_text = f"{name}{conf(kind)}"
+        if kind["note"].startswith("inferred"):  # from the category, no kind phrase heard
+            kind_text += f" {lab['inferred']}"
     category = f["category"]
     category_text = none
     if category["value"]:

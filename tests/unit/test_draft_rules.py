@@ -77,7 +77,9 @@ def test_default_kind_breaks_a_tie_between_kind_phrases() -> None:
         transcript(turn("caller", "i want to complain and report the noise")), taxonomy=t, now=NOW
     )
     assert d.kind.value == "complaint"
-    assert "broken by the category noise's default kind" in d.kind.note
+    assert d.kind.note == (
+        "inferred from the category noise's default kind (tie between complaint and report)"
+    )
 
 
 def test_unknown_default_kind_is_a_config_problem() -> None:

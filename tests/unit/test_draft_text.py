@@ -38,7 +38,7 @@ def test_txt_and_json_renderings(settings: Settings) -> None:
     assert txt.splitlines() == [
         "== call.txt ==",
         "来电时间：2026-11-25T15:30 (--now)",
-        f"类型：求助 ({d.kind.confidence:.2f})",  # inferred from the category
+        f"类型：求助 ({d.kind.confidence:.2f}) （推断）",  # inferred from the category
         f"类别：路灯照明 [street_lighting] ({d.category.confidence:.2f})",
         "承办部门：市城市管理局 [urban_management]",
         "地点：和平路",
