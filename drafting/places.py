@@ -71,7 +71,12 @@ _ZH_PLACE = re.compile(
     rf"(?P<name>(?:(?![{_ZH_STOP}])[\u4e00-\u9fff0-9]){{2,8}}?)"
     rf"(?P<suffix>{'|'.join(sorted(_ZH_SUFFIX, key=len, reverse=True))})"
 )
-_ZH_HOUSE = re.compile(r"\s?(?P<n>\d+|[零〇一二两三四五六七八九十百千]+)号")
+_ZH_NUM = r"\d+|[零〇一二两三四五六七八九十百千]+"
+# 和平路12号; in a compound, the building, its unit and the flat: 阳光小区3号楼2单元501室.
+_ZH_HOUSE = re.compile(
+    rf"\s?(?P<n>{_ZH_NUM})(?P<what>号楼|号院|栋|幢|号)"
+    rf"(?:(?P<unit>{_ZH_NUM})单元)?(?:(?P<room>{_ZH_NUM})(?:室|号))?"
+)
 # Words that end like a place and are not one: 马路 (a road), 知道, 线路 (a power line), 小区.
 _ZH_GENERIC_ENDINGS = (
     "马路 公路 道路 小路 大路 铁路 线路 电路 水路 网路 思路 出路 走路 迷路 一路 上路 带路 "
@@ -99,6 +104,7 @@ class _PlaceAcc:
     known: bool
     en: str | None
     zh: str | None
+    detail: str | None = None  # building, unit, flat (Chinese compounds): 3号楼2单元
     confidence: float = 0.0
     mentions: int = 0
     caller: bool = False
@@ -224,7 +230,9 @@ def _places_of(seg: Segment, compiled: CompiledTaxonomy) -> list[tuple[_PlaceAcc
                 house = _ZH_HOUSE.match(text, end)
                 number = _zh_house(house)
                 said = text[pos : house.end() if house else end]
-                found.append((known(place, True, number), 0.9, segment_evidence(name, said, seg)))
+                acc = known(place, True, number)
+                acc.detail = _zh_detail(house)
+                found.append((acc, 0.9, segment_evidence(name, said, seg)))
                 zh_at.append((pos, end, len(found) - 1))
             pos = text.find(name, end)
     starts: frozenset[int] | None = None  # word starts, segmented only when needed
@@ -250,7 +258,9 @@ def _places_of(seg: Segment, compiled: CompiledTaxonomy) -> list[tuple[_PlaceAcc
             continue
         house = _ZH_HOUSE.match(text, b)
         number = _zh_house(house)
-        acc = _PlaceAcc(whole, _ZH_SUFFIX[mo.group("suffix")], number, False, None, whole)
+        acc = _PlaceAcc(
+            whole, _ZH_SUFFIX[mo.group("suffix")], number, False, None, whole, _zh_detail(house)
+        )
         said = text[a : house.end() if house else b]
         found.append(
             (acc, 0.6 if number else 0.5, segment_evidence("<名>" + mo.group("suffix"), said, seg))
@@ -312,6 +322,21 @@ def _zh_house(mo: re.Match[str] | None) -> str | None:
     return str(n) if n is not None and 0 < n < 10000 else None
 
 
+def _zh_detail(mo: re.Match[str] | None) -> str | None:
+    """What follows the name, in digits, when it says more than a house number:
+    ``3号楼2单元501室``; None for a plain 12号 (the label adds that one)."""
+    if mo is None or (mo.group("what") == "号" and not mo.group("unit") and not mo.group("room")):
+        return None
+    parts = []
+    for group, unit in (("n", mo.group("what")), ("unit", "单元"), ("room", "室")):
+        said = mo.group(group)
+        n = zh_number(said) if said else None
+        if n is None or not 0 < n < 100000:
+            break
+        parts.append(f"{n}{unit}")
+    return "".join(parts) or None
+
+
 def find_places(segs: Sequence[Segment], compiled: CompiledTaxonomy) -> tuple[PlaceMention, ...]:
     accs: dict[tuple[str, str | None], _PlaceAcc] = {}
     order: list[tuple[str, str | None]] = []
@@ -325,6 +350,8 @@ def find_places(segs: Sequence[Segment], compiled: CompiledTaxonomy) -> tuple[Pl
                 order.append(key)
             conf = base * seg.asr_factor * (1.0 if seg.speaker == "caller" else 0.5)
             have.confidence = max(have.confidence, conf)
+            if len(acc.detail or "") > len(have.detail or ""):
+                have.detail = acc.detail  # 3号楼, then 3号楼2单元: the fuller one
             have.mentions += 1
             have.caller = have.caller or seg.speaker == "caller"
             have.evidence.append(ev)
@@ -344,7 +371,8 @@ def find_places(segs: Sequence[Segment], compiled: CompiledTaxonomy) -> tuple[Pl
         # Said again (or read back by the agent): more likely right.
         conf = min(0.98, acc.confidence + 0.05 * (acc.mentions - 1))
         if is_chinese(acc.value):
-            label = f"{acc.value}{acc.number}号" if acc.number else acc.value
+            detail = acc.detail or (f"{acc.number}号" if acc.number else "")
+            label = f"{acc.value}{detail}"
         else:
             label = f"{acc.number} {acc.value}" if acc.number else acc.value
         out.append(

@@ -161,3 +161,17 @@ def test_a_negation_is_not_a_correction(taxonomy: DraftTaxonomy) -> None:
     assert "人民路" in {p.value for p in d.places}
     d = written(taxonomy, "市民：人民路，不是，是解放路，路灯不亮。")
     assert [p.value for p in d.places] == ["解放路"]
+
+
+def test_a_compound_keeps_its_building_unit_and_flat(taxonomy: DraftTaxonomy) -> None:
+    d = written(
+        taxonomy,
+        "市民：我们阳光小区3号楼门口的路灯坏了。\n市民：是阳光小区三号楼二单元，五零一不是，"
+        "是502室楼下。\n市民：和平路12号对面。",
+    )
+    labels = {p.value: p.label for p in d.places}
+    # Said twice, the fuller one is kept; numbers in words become digits.
+    assert labels["阳光小区"] == "阳光小区3号楼2单元"
+    assert labels["和平路"] == "和平路12号"  # a plain house number stays as it was
+    d = written(taxonomy, "市民：幸福里小区5栋1单元301室水管爆了。")
+    assert [p.label for p in d.places] == ["幸福里小区5栋1单元301室"]
