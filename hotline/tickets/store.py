@@ -399,6 +399,13 @@ class TicketStore:
             ],
         }
 
+    def acceptance_of(self, ticket_id: int) -> dict[str, str]:
+        """What the agent did with each drafted field of this ticket: field → outcome."""
+        a = DraftAcceptanceRow
+        with self._sessions() as s:
+            rows = s.execute(select(a.field, a.outcome).where(a.ticket_id == ticket_id)).all()
+        return {name: outcome for name, outcome in rows}
+
     def acceptance(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
         """Per drafted field, how the tickets first saved in [since, until) took the draft:
         counts of each outcome and the acceptance rate (``acceptance.rate``). Every field,

@@ -127,6 +127,8 @@ async def test_filing_records_each_fields_outcome_and_the_weekly_report_counts_t
         (b, "description"): "accepted",
     }
     assert not any(t == third.ticket.id for t, _ in rows)
+    assert TicketStore(engine).acceptance_of(third.ticket.id) == {}
+    assert TicketStore(engine).acceptance_of(b)["location"] == "added"
     assert rows[(b, "category")].draft_value == "street_lighting"
     assert rows[(b, "category")].saved_value == "noise"
     assert rows[(a, "category")].call_id == "pbx1-1001.1"
