@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -169,6 +170,29 @@ class TicketCallRow(Base):
     __table_args__ = (
         PrimaryKeyConstraint("call_id", "ticket_id"),
         Index("ix_ticket_calls_ticket", "ticket_id"),
+    )
+
+
+class DraftAcceptanceRow(Base):
+    """What the agent did with each field the system drafted, when the ticket was first saved
+    (``hotline/tickets/acceptance.py``): accepted, changed, emptied or added. The values are
+    kept only for taxonomy fields (kind, category), never for the caller's words or numbers.
+    ``call_id`` has no foreign key, like ``ticket_calls``: the call's record may come later."""
+
+    __tablename__ = "draft_acceptance"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(Integer, ForeignKey("tickets.id", ondelete="CASCADE"))
+    call_id: Mapped[str] = mapped_column(String(64))
+    field: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(16))  # accepted, changed, emptied, added
+    draft_value: Mapped[str | None] = mapped_column(String(64))
+    saved_value: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "field", name="uq_draft_acceptance_ticket_field"),
+        Index("ix_draft_acceptance_at", "at"),
     )
 
 

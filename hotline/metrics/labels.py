@@ -54,6 +54,13 @@ class Labels:
     repeats: str
     no_tickets: str
     none: str
+    # Draft acceptance (per drafted ticket field).
+    draft_acceptance: str
+    draft_note: str
+    draft_field: str
+    draft_fields: Mapping[str, str]
+    draft_columns: Mapping[str, str]
+    no_drafts: str
     # Satisfaction.
     satisfaction: str
     satisfaction_note: str
@@ -128,6 +135,27 @@ EN = Labels(
     repeats="repeats",
     no_tickets="no tickets",
     none="none",
+    draft_acceptance="Draft acceptance per field",
+    draft_note=(
+        "Tickets first saved in the period from a call the system drafted: per field, kept as "
+        "drafted (accepted), changed, emptied, or filled where the draft had nothing (added). "
+        "Acceptance rate = accepted / (accepted + changed + emptied). Later edits do not count."
+    ),
+    draft_field="field",
+    draft_fields={
+        "kind": "kind",
+        "category": "category",
+        "location": "location",
+        "description": "description",
+    },
+    draft_columns={
+        "accepted": "accepted",
+        "changed": "changed",
+        "emptied": "emptied",
+        "added": "added",
+        "rate": "acceptance rate",
+    },
+    no_drafts="no drafted tickets",
     satisfaction="Citizen satisfaction",
     satisfaction_note=(
         "Satisfaction-survey callbacks completed in the period: satisfaction rate = "
@@ -215,6 +243,27 @@ ZH = Labels(
     repeats="重复次数",
     no_tickets="无工单",
     none="无",
+    draft_acceptance="草稿字段采纳率",
+    draft_note=(
+        "本时段内首次保存、且来电有系统草稿的工单：逐字段统计坐席原样采纳、修改、清空，"
+        "或在草稿为空时补填（新增）的次数。采纳率 = 原样采纳 /（原样采纳 + 修改 + 清空）。"
+        "之后的编辑不计入。"
+    ),
+    draft_field="字段",
+    draft_fields={
+        "kind": "诉求类型",
+        "category": "类别",
+        "location": "地点",
+        "description": "诉求摘要",
+    },
+    draft_columns={
+        "accepted": "原样采纳",
+        "changed": "修改",
+        "emptied": "清空",
+        "added": "新增",
+        "rate": "采纳率",
+    },
+    no_drafts="暂无系统草稿的工单",
     satisfaction="市民满意度",
     satisfaction_note=(
         "本时段内完成的满意度回访：满意率 =（满意 + 基本满意）/ 回访量；满意占比 = 满意 / 回访量。"

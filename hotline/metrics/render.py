@@ -33,6 +33,8 @@ COLUMNS = [
     "abandonment_rate",
     "talk_hours",
 ]
+# The draft acceptance block: per drafted ticket field (hotline/tickets/acceptance.py).
+ACCEPTANCE = ["accepted", "changed", "emptied", "added", "rate"]
 SATISFACTION = [
     "surveyed",
     "satisfied",
@@ -77,6 +79,12 @@ def to_csv(data: dict[str, Any]) -> str:
             w.writerow(["category", c["category"], c["tickets"], ""])
         for r in tickets["repeat_callers"]:
             w.writerow(["repeat_caller", r["caller_number"], r["tickets"], r["repeats"]])
+    drafts = data.get("draft_acceptance")
+    if drafts:
+        w.writerow([])
+        w.writerow(["draft_acceptance", "field", *ACCEPTANCE[:-1], "acceptance_rate"])
+        for r in drafts:
+            w.writerow(["field", r["field"], *("" if r[c] is None else r[c] for c in ACCEPTANCE)])
     sat = data.get("satisfaction")
     if sat:
         w.writerows(_satisfaction_rows(sat))
@@ -206,6 +214,7 @@ class ReportRenderer:
             "figures": figures,
             "tables": tables,
             "tickets": self._tickets(lang, t, data.get("tickets")),
+            "drafts": self._drafts(t, data.get("draft_acceptance")),
             "satisfaction": self._satisfaction(lang, t, data.get("satisfaction")),
         }
         return self.env.get_template("report.html").render(context)
@@ -242,6 +251,25 @@ class ReportRenderer:
                 t.none,
             ),
         ]
+
+    @staticmethod
+    def _drafts(t: Labels, rows: list[dict[str, Any]] | None) -> Table | None:
+        """Per drafted field: accepted as drafted, changed, emptied, added, and the acceptance
+        rate. None (no section) when the report has no ticket data."""
+        if rows is None:
+            return None
+        return Table(
+            t.draft_acceptance,
+            [t.draft_field, *(t.draft_columns[c] for c in ACCEPTANCE)],
+            [
+                [
+                    t.draft_fields.get(r["field"], r["field"]),
+                    *(_fmt("draft_rate" if c == "rate" else c, r[c]) for c in ACCEPTANCE),
+                ]
+                for r in rows
+            ],
+            t.no_drafts,
+        )
 
     def _satisfaction(self, lang: str, t: Labels, sat: dict[str, Any] | None) -> dict[str, Any]:
         """Surveyed, satisfaction rate (with the published target beside it) and satisfied
@@ -391,7 +419,13 @@ def report_charts(period: str, data: dict[str, Any], tz: tzinfo, t: Labels) -> l
 def _fmt(column: str, value: float | int | None) -> str:
     if value is None:
         return "-"
-    if column in ("service_level", "abandonment_rate", "satisfaction_rate", "satisfied_share"):
+    if column in (
+        "service_level",
+        "abandonment_rate",
+        "satisfaction_rate",
+        "satisfied_share",
+        "draft_rate",
+    ):
         return f"{100 * value:.1f}%"
     if column in ("asa", "aht"):
         return f"{value:.1f}s"

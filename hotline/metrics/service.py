@@ -27,11 +27,12 @@ class MetricsService:
     surveys: SurveyStore | None = field(default=None, kw_only=True)
 
     def report(self, since: datetime, until: datetime) -> dict[str, Any]:
-        """Every group's metrics, the period's tickets at a glance and the citizens'
-        satisfaction. Blocking."""
+        """Every group's metrics, the period's tickets at a glance (with how agents took
+        the system's drafts) and the citizens' satisfaction. Blocking."""
         data = self.compute(since, until, list(GROUPS))
         if self.tickets is not None:
             data["tickets"] = self.tickets.tops(since, until)
+            data["draft_acceptance"] = self.tickets.acceptance(since, until)
         if self.surveys is not None:
             data["satisfaction"] = satisfaction.section(self.surveys, since, until, self.config.tz)
         return data

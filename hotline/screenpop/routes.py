@@ -25,6 +25,7 @@ from hotline.screenpop.schemas import (
 )
 from hotline.screenpop.service import ScreenPop
 from hotline.supervision.live import LiveView
+from hotline.tickets.acceptance import ShownDraft
 from hotline.tickets.config import TicketSettings
 from hotline.tickets.lifecycle import KINDS
 from hotline.tickets.routes import Tickets, detail_out
@@ -146,7 +147,18 @@ async def file_ticket(
             values["transcript"] = draft.transcript_json
         if draft.caller_language in languages.codes:
             values["caller_language"] = draft.caller_language
-        detail = await tickets.create(who, values, status=body.status, call_id=call_id)
+        shown = None
+        if draft.suggested is not None:  # the system drafted: the service records the outcome
+            shown = ShownDraft(
+                suggested=draft.suggested.model_dump(),
+                prefilled={
+                    "kind": draft.kind,
+                    "category": draft.category,
+                    "location": draft.location,
+                    "description": draft.description,
+                },
+            )
+        detail = await tickets.create(who, values, status=body.status, call_id=call_id, draft=shown)
         pops.done(who.agent_id, call_id)
         agent = await desk.get(who.agent_id)
         if agent.paused and agent.pause_reason == WRAP_UP:

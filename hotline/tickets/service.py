@@ -15,7 +15,7 @@ reassign a ticket, set a deadline by hand or reopen a closed ticket.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from hotline.core.auth import Principal
 from hotline.core.calendar import WorkCalendar
 from hotline.core.errors import Conflict, Forbidden, Invalid, NotFound
-from hotline.tickets import lifecycle
+from hotline.tickets import acceptance, lifecycle
 from hotline.tickets.config import Category, TicketSettings
 from hotline.tickets.store import (
     Change,
@@ -89,10 +89,13 @@ class TicketService:
         *,
         status: str = "open",
         call_id: str | None = None,
+        draft: acceptance.ShownDraft | None = None,
     ) -> TicketDetail:
         """A new ticket, as a draft or accepted (``open``) at once; from a call (``call_id``:
         caller number, language and request kind default to the call record's) or from
-        another channel."""
+        another channel. ``draft``: the call's draft as the agent's form showed it; what the
+        agent did with each of its fields is recorded with the ticket (this first save only:
+        later edits do not count)."""
         if status not in ("draft", "open"):
             raise Invalid("ticket.bad_initial_status", "a new ticket is a draft or open")
         values = dict(values)
@@ -121,8 +124,17 @@ class TicketService:
                 accept = lifecycle.find("draft", "open")
                 assert accept is not None
                 self._require(accept, values, {})
+            outcomes = (
+                acceptance.compare(self._shown(draft.suggested), values, draft.prefilled)
+                if call_id and draft is not None
+                else []
+            )
             ticket = self._store.insert(
-                {**values, "status": status}, actor=who.agent_id, at=now, call_id=call_id
+                {**values, "status": status},
+                actor=who.agent_id,
+                at=now,
+                call_id=call_id,
+                acceptance=outcomes,
             )
             return self._store.get(ticket.id)
 
@@ -301,6 +313,17 @@ class TicketService:
             values["deadline"] = deadline.replace(tzinfo=self.calendar.tz)
         if "channel" in values and values["channel"] is None:
             raise Invalid("ticket.missing_field", "channel cannot be empty")
+
+    def _shown(self, suggested: Mapping[str, str | None]) -> dict[str, str | None]:
+        """The suggestions the form could show: its selects offer only known kinds and
+        categories, and the page skips a suggested value that is not among them."""
+        shown = dict(suggested)
+        if shown.get("kind") not in lifecycle.KINDS:
+            shown["kind"] = None
+        category = shown.get("category")
+        if category is not None and self.config.category(category) is None:
+            shown["category"] = None
+        return shown
 
     def _category(self, category_id: str) -> Category:
         category = self.config.category(category_id)

@@ -5,7 +5,7 @@ the decision, the change and its history entry are one atomic step."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +13,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, and_, func, not_, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline.db.models import CallRow, TicketCallRow, TicketEventRow, TicketRow
+from hotline.db.models import (
+    CallRow,
+    DraftAcceptanceRow,
+    TicketCallRow,
+    TicketEventRow,
+    TicketRow,
+)
+from hotline.tickets.acceptance import DRAFT_FIELDS, OUTCOMES, FieldOutcome, rate
 from hotline.tickets.lifecycle import ACTIVE, STATUSES
 
 
@@ -147,6 +154,11 @@ def _jsonable(name: str, value: Any) -> Any:
     return value
 
 
+def _short(value: str | None) -> str | None:
+    # Taxonomy ids are short; a longer draft value is cut rather than refused.
+    return None if value is None else value[:64]
+
+
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, datetime) and isinstance(b, datetime):
         return a.astimezone(UTC) == b.astimezone(UTC)
@@ -168,9 +180,16 @@ class TicketStore:
         return self.insert(values, actor="system", at=datetime.now(UTC)).id
 
     def insert(
-        self, values: dict[str, Any], *, actor: str, at: datetime, call_id: str | None = None
+        self,
+        values: dict[str, Any],
+        *,
+        actor: str,
+        at: datetime,
+        call_id: str | None = None,
+        acceptance: Sequence[FieldOutcome] = (),
     ) -> Ticket:
-        """A new ticket with its ``create`` history entry (and the call linked), atomically."""
+        """A new ticket with its ``create`` history entry (and the call linked, and what the
+        agent did with the call's draft: ``acceptance``), atomically."""
         bad = set(values) - SETTABLE
         if bad:
             raise ValueError(f"not settable: {sorted(bad)}")
@@ -201,6 +220,18 @@ class TicketStore:
             )
             if call_id:
                 self._link(s, row.id, call_id, actor, at)
+                s.add_all(
+                    DraftAcceptanceRow(
+                        ticket_id=row.id,
+                        call_id=call_id,
+                        field=o.field,
+                        outcome=o.outcome,
+                        draft_value=_short(o.draft_value),
+                        saved_value=_short(o.saved_value),
+                        at=at,
+                    )
+                    for o in acceptance
+                )
             return _ticket(row)
 
     def change(
@@ -367,6 +398,31 @@ class TicketStore:
                 {"caller_number": num, "tickets": k, "repeats": r} for num, k, r in callers
             ],
         }
+
+    def acceptance_of(self, ticket_id: int) -> dict[str, str]:
+        """What the agent did with each drafted field of this ticket: field → outcome."""
+        a = DraftAcceptanceRow
+        with self._sessions() as s:
+            rows = s.execute(select(a.field, a.outcome).where(a.ticket_id == ticket_id)).all()
+        return {name: outcome for name, outcome in rows}
+
+    def acceptance(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        """Per drafted field, how the tickets first saved in [since, until) took the draft:
+        counts of each outcome and the acceptance rate (``acceptance.rate``). Every field,
+        zeros included; empty when no ticket of the period came with a draft."""
+        a = DraftAcceptanceRow
+        with self._sessions() as s:
+            found = s.execute(
+                select(a.field, a.outcome, func.count())
+                .where(a.at >= since, a.at < until)
+                .group_by(a.field, a.outcome)
+            ).all()
+        if not found:
+            return []
+        counts = {name: dict.fromkeys(OUTCOMES, 0) for name in DRAFT_FIELDS}
+        for name, outcome, n in found:
+            counts.setdefault(name, dict.fromkeys(OUTCOMES, 0))[outcome] = n
+        return [{"field": name, **c, "rate": rate(c)} for name, c in counts.items()]
 
     # -- the IVR's look-ups ------------------------------------------------------------------
     def status(self, number: str) -> str | None:

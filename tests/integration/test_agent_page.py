@@ -187,5 +187,10 @@ async def test_the_badge_follows_the_call_and_the_drafts_suggestions_fill_the_fo
     t = detail.ticket
     assert (t.category, t.description) == ("street_lighting", AGENTS_NOTE)
     assert t.location == f"{fields.location}, east side" and t.caller_language == "en"
+    # What the agent did with the draft, recorded by the filing: the category kept, the
+    # location changed, the summary never shown over the agent's own note (changed).
+    outcomes = await asyncio.to_thread(service.tickets.acceptance_of, t.id)
+    assert outcomes["category"] == "accepted" and outcomes["location"] == "changed"
+    assert outcomes["description"] == "changed"
     assert not (await service.desk.get("desk_agent")).paused  # filing ended the wrap-up
     await service.desk.logout("desk_agent")

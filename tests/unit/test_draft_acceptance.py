@@ -1,0 +1,86 @@
+"""What the agent did with each drafted field at the ticket's first save (accepted, changed,
+emptied, added) and the acceptance rate: the pure comparison of hotline/tickets/acceptance.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from hotline.tickets.acceptance import FieldOutcome, compare, normalise, rate
+
+DRAFT = {
+    "kind": "complaint",
+    "category": "street_lighting",
+    "location": "湖北路 5 号",
+    "description": "路灯不亮 三天了",
+}
+
+
+def outcomes(found: list[FieldOutcome]) -> dict[str, str]:
+    return {o.field: o.outcome for o in found}
+
+
+def test_kept_changed_emptied() -> None:
+    saved = {
+        "kind": "complaint",
+        "category": "noise",
+        "location": "",
+        "description": " 路灯不亮  三天了 ",  # only whitespace differs: as drafted
+    }
+    found = compare(DRAFT, saved)
+    assert outcomes(found) == {
+        "kind": "accepted",
+        "category": "changed",
+        "location": "emptied",
+        "description": "accepted",
+    }
+    by_field = {o.field: o for o in found}
+    # Taxonomy ids are kept with the outcome ...
+    assert (by_field["category"].draft_value, by_field["category"].saved_value) == (
+        "street_lighting",
+        "noise",
+    )
+    # ... the caller's words never are.
+    assert by_field["location"].draft_value is None and by_field["location"].saved_value is None
+    assert by_field["description"].draft_value is None
+    assert by_field["description"].saved_value is None
+
+
+def test_case_and_whitespace_do_not_count_as_a_change() -> None:
+    assert normalise("  Hubei   Road\n5 ") == normalise("hubei road 5") == "hubei road 5"
+    found = compare({"location": "Hubei Road 5"}, {"location": "hubei  road 5"})
+    assert outcomes(found) == {"location": "accepted"}
+
+
+def test_added_where_the_draft_had_nothing_and_nothing_when_both_empty() -> None:
+    found = compare({"kind": None, "location": ""}, {"kind": None, "location": "Renmin Road"})
+    assert outcomes(found) == {"location": "added"}
+    assert found[0].saved_value is None  # a location: no value kept
+
+
+def test_the_forms_own_prefill_is_not_added_by_the_agent() -> None:
+    """Without a suggestion, a kind equal to the IVR's (already on the form) is no ``added``;
+    another one is."""
+    prefilled = {"kind": "consultation", "category": None}
+    assert compare({}, {"kind": "consultation"}, prefilled) == []
+    found = compare({}, {"kind": "complaint"}, prefilled)
+    assert found == [FieldOutcome("kind", "added", None, "complaint")]
+
+
+def test_other_fields_are_ignored() -> None:
+    """Only the fields the agent page fills from a draft; never a phone number."""
+    found = compare({**DRAFT, "phones": "13900000001"}, {**DRAFT, "caller_number": "139"})
+    assert {o.field for o in found} == {"kind", "category", "location", "description"}
+    assert all("139" not in str(o) for o in found)
+
+
+@pytest.mark.parametrize(
+    ("counts", "expected"),
+    [
+        ({"accepted": 3, "changed": 1, "emptied": 0, "added": 5}, 0.75),
+        ({"accepted": 0, "changed": 1, "emptied": 1}, 0.0),
+        ({"added": 2}, None),  # no suggestion shown: no rate
+        ({}, None),
+    ],
+)
+def test_rate(counts: dict[str, int], expected: float | None) -> None:
+    assert rate(counts) == expected
