@@ -71,9 +71,20 @@ def summarise(
     return Summary(text, sentences, confidence)
 
 
+# What a caller says before getting to the point: not the clerk's summary.
+_ZH_LEAD = re.compile(r"^(?:[喂呃嗯啊哦诶唉]+|你好|您好|那个|就是|这个|是这样的?)+")
+
+
 def _display(seg: Segment, places: Sequence[PlaceMention]) -> str:
     if is_chinese(seg.zh):
-        return compact([w.text for w in seg.words])
+        text = seg.zh
+        # The clauses as they were punctuated (text input, Whisper): a comma at each break.
+        for at in sorted(seg.zh_breaks, reverse=True):
+            if 0 < at < len(text) and text[at - 1] != "，":
+                text = text[:at] + "，" + text[at:]
+        # Then the lead-in fillers and greetings of each clause start are dropped.
+        clauses = [_ZH_LEAD.sub("", c) for c in text.split("，")]
+        return "，".join(c for c in clauses if c.strip()) or compact([w.text for w in seg.words])
     text = seg.en
     # Normalise the places the caller named: "heping road" → "Heping Road".
     for p in places:

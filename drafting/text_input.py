@@ -92,10 +92,12 @@ def parse_turns(text: str, *, language: str | None = None) -> TextTranscript:
         languages.add(_LANGUAGE[who])
         words: list[TextWord] = []
         for token in _tokens(mo.group("text")):
-            if token in _SENTENCE_END:
-                t += SENTENCE_PAUSE
-            elif token in _COMMAS:
-                t += COMMA_PAUSE
+            if token in _SENTENCE_END or token in _COMMAS:
+                t += SENTENCE_PAUSE if token in _SENTENCE_END else COMMA_PAUSE
+                if words:  # kept on the word before, as a punctuating recogniser writes it
+                    last = words[-1]
+                    mark = "." if token == "。" and last.text.isascii() else token
+                    words[-1] = TextWord(last.text + mark, last.start, last.end)
             else:
                 words.append(TextWord(token, round(t, 2), round(t + WORD_LENGTH, 2)))
                 t += WORD_STEP

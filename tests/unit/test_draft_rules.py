@@ -175,3 +175,12 @@ def test_a_compound_keeps_its_building_unit_and_flat(taxonomy: DraftTaxonomy) ->
     assert labels["和平路"] == "和平路12号"  # a plain house number stays as it was
     d = written(taxonomy, "市民：幸福里小区5栋1单元301室水管爆了。")
     assert [p.label for p in d.places] == ["幸福里小区5栋1单元301室"]
+
+
+def test_a_mandarin_summary_keeps_its_commas_and_drops_the_lead_in(taxonomy: DraftTaxonomy) -> None:
+    d = written(
+        taxonomy,
+        "坐席：您好，12345热线。\n市民：呃，你好，那个，和平路的路灯坏了，晚上黑乎乎的，"
+        "已经一个星期了。",
+    )
+    assert d.summary.text == "和平路的路灯坏了，晚上黑乎乎的，已经一个星期了。"
