@@ -586,7 +586,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if got.cpu:
             print(
                 f"{language} transcription: {got.cpu / got.result.calls:.1f} CPU s per call, "
-                f"{got.audio / got.cpu:.1f}x real time per core (a call's two legs)"
+                f"{got.audio / got.cpu:.1f}x the calls' length per core (both legs)"
             )
     return 0
 
