@@ -3,6 +3,7 @@
 Run from the repository root::
 
     .venv/bin/python -m bench.draft_bench [--verbose] [--gold DIR]
+    .venv/bin/python -m bench.draft_bench --engine [--limit N] [--jobs 2] [--cache DIR]
 
 The gold set is ``tests/data/drafts/<language>.yaml`` (``zh``: Mandarin calls as both sides
 speak, fillers, corrections, numbers read as 幺三九, some recognition errors; ``en``: the English
@@ -10,8 +11,23 @@ seats' calls), each call with the fields an agent would file. Every transcript i
 ``drafting.text_input.parse_turns`` (one turn per line) and drafted by ``drafting.extract`` with
 the shipped taxonomy (``config/hotline.yaml`` through ``hotline.app.settings.load_settings``),
 no IVR kind, and a fixed ``now`` (``NOW``: no real clock, the same figures any day). These are
-clean transcripts (written, every word sure); transcripts that went through the recogniser are
-the next row to add.
+clean transcripts (written, every word sure).
+
+``--engine`` adds a row per language for the same calls gone through the real engines: every
+turn is spoken by espeak-ng at 8 kHz (Mandarin as tone-numbered pinyin from ``pypinyin`` with
+the ``cmn-latn-pinyin`` voice, numbers as they are read: 12345 → yao1 er4 san1 si4 wu3;
+English with the default voice, long digit runs one digit at a time), the turns laid out on
+the caller's and the agent's legs as the PBX records them (``testkit/call_legs.py``: each
+speaker's leg silent while the other talks), both legs transcribed by the engines a
+transcription worker builds from the shipped configuration (Whisper base for Mandarin, Vosk
+for English: ``bench.asr_accuracy.build_engines``), merged by ``asr.transcript.build`` and
+drafted as ``JobRunner.run`` does, with the same ``NOW``. The transcripts' error rate against
+the gold text (Mandarin CER, English WER: ``asr/wer.py``) is printed beside, so what the
+fields lose to recognition shows. The synthesised turns and the legs' transcripts are cached in
+``--cache`` (default: ``<temp dir>/hotline-draft-bench``), keyed by a hash of the text, the
+voice and the engine's model and options: a re-run only drafts again. Whisper base runs at
+about 2x real time per core: ``--limit N`` takes each language's first N calls, ``--jobs N``
+transcribes in N processes.
 
 Per field, micro-averaged over the calls of a language: precision = predicted values that
 match / predicted values, recall = gold values matched / gold values, F1 their harmonic mean.
@@ -43,20 +59,27 @@ scoring functions are pure (tests/unit/test_draft_gold.py).
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import platform
 import re
 import sys
+import tempfile
+import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from asr.types import LegTranscript, Speaker, Word
+from asr.wer import ErrorCounts, char_errors, word_errors
 from drafting import Draft, DraftTaxonomy, extract
-from drafting.text_input import parse_turns
+from drafting.text_input import SPEAKERS, parse_turns
 from hotline.app.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -243,10 +266,23 @@ def run_language(
     taxonomy: DraftTaxonomy,
     departments: Mapping[str, str],
 ) -> LanguageResult:
+    drafts = [
+        extract(parse_turns(call.transcript, language=language), taxonomy=taxonomy, now=NOW)
+        for call in calls
+    ]
+    return score_drafts(calls, drafts, language, departments)
+
+
+def score_drafts(
+    calls: Sequence[GoldCall],
+    drafts: Sequence[Draft],
+    language: str,
+    departments: Mapping[str, str],
+) -> LanguageResult:
+    """Each call's draft against its gold, summed per field."""
     totals = {name: Counts() for name in FIELDS}
     missed = []
-    for call in calls:
-        draft = extract(parse_turns(call.transcript, language=language), taxonomy=taxonomy, now=NOW)
+    for call, draft in zip(calls, drafts, strict=True):
         scores = score_call(call, draft, departments)
         for name in FIELDS:
             totals[name] += scores[name]
@@ -260,9 +296,9 @@ def _pct(v: float | None) -> str:
     return "-" if v is None else f"{v:.2f}"
 
 
-def table(result: LanguageResult) -> list[str]:
+def table(result: LanguageResult, source: str = "clean transcripts") -> list[str]:
     lines = [
-        f"{result.language}: {result.calls} calls (clean transcripts)",
+        f"{result.language}: {result.calls} calls ({source})",
         "| field | gold | predicted | precision | recall | F1 | target (F1) |",
         "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
@@ -281,30 +317,277 @@ def table(result: LanguageResult) -> list[str]:
     return lines
 
 
+# -- through the engines (--engine) --------------------------------------------------------------
+
+RATE = 8000  # the telephone legs' sample rate
+VOICES = {"zh": "cmn-latn-pinyin", "en": "en-us"}
+ENGINE_LABEL = {
+    "zh": "through espeak-ng + Whisper base",
+    "en": "through espeak-ng + Vosk",
+}
+CACHE = Path(tempfile.gettempdir()) / "hotline-draft-bench"
+CACHE_VERSION = "1"  # bump when the synthesis or the legs' layout changes
+_LINE = re.compile(r"^\s*(?P<who>[^:：]{1,10}?)\s*[:：]\s?(?P<text>.*)$")
+_ZH_DIGITS = "零一二三四五六七八九"
+_EN_DIGITS = "zero one two three four five six seven eight nine".split()
+_PINYIN_PUNCT = str.maketrans(
+    {"，": ",", "、": ",", "。": ".", "？": "?", "！": "!", "：": ",", "；": ","}
+)
+
+
+def spoken_turns(transcript: str) -> list[tuple[Speaker, str]]:
+    """The gold transcript's turns: (speaker, text as written), in order."""
+    out: list[tuple[Speaker, str]] = []
+    for line in transcript.splitlines():
+        mo = _LINE.match(line)
+        if mo is None or not mo.group("text").strip():
+            continue
+        out.append((SPEAKERS[mo.group("who").strip().lower()], mo.group("text").strip()))
+    return out
+
+
+def zh_numbers(text: str) -> str:
+    """ASCII digits as a Mandarin speaker reads them: three or more one by one, 1 as 幺
+    (12345 → 幺二三四五, a phone number); one or two as a number (20 → 二十, 15 → 十五)."""
+
+    def say(mo: re.Match[str]) -> str:
+        digits = mo.group()
+        if len(digits) >= 3:
+            return "".join("幺" if d == "1" else _ZH_DIGITS[int(d)] for d in digits)
+        tens, ones = divmod(int(digits), 10)
+        if tens == 0:
+            return _ZH_DIGITS[ones]
+        return ("" if tens == 1 else _ZH_DIGITS[tens]) + "十" + (_ZH_DIGITS[ones] if ones else "")
+
+    return re.sub(r"[0-9]+", say, text)
+
+
+def en_numbers(text: str) -> str:
+    """Runs of three or more digits read one by one ("12345" → "one two three four five");
+    shorter numbers are left to espeak-ng ("20" → "twenty")."""
+    return re.sub(r"[0-9]{3,}", lambda mo: " ".join(_EN_DIGITS[int(d)] for d in mo.group()), text)
+
+
+def to_pinyin(text: str) -> str:
+    """Mandarin text as tone-numbered pinyin for espeak-ng's ``cmn-latn-pinyin`` voice
+    (neutral tone 5; punctuation kept as ASCII so the voice pauses)."""
+    from pypinyin import Style, lazy_pinyin
+
+    syllables = lazy_pinyin(zh_numbers(text), style=Style.TONE3, neutral_tone_with_five=True)
+    spoken = " ".join(s.translate(_PINYIN_PUNCT) for s in syllables)
+    return re.sub(r"\s+([,.?!])", r"\1", re.sub(r"\s+", " ", spoken)).strip()
+
+
+def speakable(text: str, language: str) -> str:
+    return to_pinyin(text) if language == "zh" else en_numbers(text)
+
+
+def _key(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join((CACHE_VERSION, *parts)).encode()).hexdigest()[:20]
+
+
+def engine_tag(language: str) -> str:
+    """The engine, model and options a worker would use for ``language`` (part of the cache
+    key: a change of model or options transcribes again)."""
+    from hotline.app.workers import worker_config
+
+    cfg = worker_config(load_settings(CONFIG, env={}))
+    spec = cfg.specs[language]
+    options = cfg.whisper if spec.engine == "whisper" else cfg.options
+    return f"{spec.engine} {spec.model.name} {options!r}"
+
+
+@dataclass(frozen=True)
+class EngineJob:
+    """One call to transcribe (plain data: crosses to the worker processes)."""
+
+    call_id: str
+    language: str
+    turns: tuple[tuple[Speaker, str], ...]
+    legs_file: Path  # where its legs' transcripts go (JSON)
+
+
+def _leg_to_json(leg: LegTranscript) -> dict[str, Any]:
+    return asdict(leg)
+
+
+def _leg_from_json(data: dict[str, Any]) -> LegTranscript:
+    words = tuple(Word(w["text"], w["start"], w["end"], w["conf"]) for w in data["words"])
+    return LegTranscript(
+        data["speaker"],
+        words,
+        data["duration"],
+        data["language"],
+        data["model"],
+        tuple(data["unclear"]),
+    )
+
+
+def synthesise_legs(job: EngineJob, cache: Path) -> dict[Speaker, Path]:
+    """The call's caller and agent legs as 8 kHz WAVs (each turn's speech cached by its text
+    and voice)."""
+    from telephony.audio import synthesize
+    from testkit.call_legs import legs
+    from testkit.speech import read_pcm, write_wav
+
+    voice = VOICES[job.language]
+    clips: list[tuple[Speaker, bytes]] = []
+    for speaker, text in job.turns:
+        said = speakable(text, job.language)
+        wav = cache / "turns" / f"{_key(voice, said)}.wav"
+        if not wav.exists():
+            part = wav.with_suffix(".part.wav")
+            synthesize(said, part, voice=voice)
+            part.replace(wav)  # complete files only, if a run is stopped
+        rate, pcm = read_pcm(wav)
+        if rate != RATE:
+            raise ValueError(f"{wav}: {rate} Hz, not {RATE}")
+        clips.append((speaker, pcm))
+    out = {}
+    folder = cache / "calls"
+    folder.mkdir(parents=True, exist_ok=True)
+    for speaker, pcm in legs(clips, RATE).items():
+        out[speaker] = folder / f"{job.legs_file.stem}-{speaker}.wav"
+        write_wav(out[speaker], RATE, pcm)
+    return out
+
+
+def transcribe_jobs(jobs: Sequence[EngineJob], cache: Path) -> None:
+    """Synthesise and transcribe each call with the worker's engines (built once here, in this
+    process), writing its legs' transcripts and the CPU seconds they took."""
+    from bench.asr_accuracy import build_engines
+
+    engines, _ = build_engines()
+    for job in jobs:
+        files = synthesise_legs(job, cache)
+        started = time.process_time()
+        legs = [engines.transcribe(files[s], s, job.language) for s in ("caller", "agent")]
+        cpu = time.process_time() - started
+        data = {"legs": [_leg_to_json(leg) for leg in legs], "cpu": cpu}
+        part = job.legs_file.with_suffix(".part")
+        part.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        part.replace(job.legs_file)
+        for path in files.values():
+            path.unlink()  # the turns stay cached; a leg is cheap to lay out again
+
+
+@dataclass(frozen=True)
+class EngineResult:
+    result: LanguageResult
+    errors: ErrorCounts  # the transcripts against the gold text: CER (zh) or WER (en)
+    audio: float  # seconds of call (one leg's length), summed
+    cpu: float  # CPU seconds transcribing both legs, summed
+    cached: int  # calls whose transcripts came from the cache
+
+
+def run_engine(
+    calls: Sequence[GoldCall],
+    language: str,
+    taxonomy: DraftTaxonomy,
+    departments: Mapping[str, str],
+    cache: Path,
+    jobs: int,
+) -> EngineResult:
+    from asr.transcript import build
+
+    voice, tag = VOICES[language], engine_tag(language)
+    (cache / "legs").mkdir(parents=True, exist_ok=True)
+    todo = []
+    work: list[EngineJob] = []
+    for call in calls:
+        turns = tuple(spoken_turns(call.transcript))
+        key = _key(language, voice, tag, json.dumps(turns, ensure_ascii=False))
+        job = EngineJob(call.id, language, turns, cache / "legs" / f"{key}.json")
+        work.append(job)
+        if not job.legs_file.exists():
+            todo.append(job)
+    if todo:
+        print(f"{language}: transcribing {len(todo)} calls in {min(jobs, len(todo))} process(es)")
+        chunks = [todo[i :: max(1, jobs)] for i in range(min(max(1, jobs), len(todo)))]
+        if len(chunks) == 1:
+            transcribe_jobs(chunks[0], cache)
+        else:
+            with ProcessPoolExecutor(len(chunks)) as pool:
+                for done in [pool.submit(transcribe_jobs, c, cache) for c in chunks]:
+                    done.result()  # re-raises a worker's error
+    drafts: list[Draft] = []
+    errors = ErrorCounts("character" if language == "zh" else "word", 0, 0, 0, 0)
+    audio = cpu = 0.0
+    for job in work:
+        data = json.loads(job.legs_file.read_text(encoding="utf-8"))
+        legs = [_leg_from_json(d) for d in data["legs"]]
+        drafts.append(extract(build(legs, language), taxonomy=taxonomy, now=NOW))
+        audio += max(leg.duration for leg in legs)
+        cpu += float(data["cpu"])
+        for leg in legs:
+            said = " ".join(t for s, t in job.turns if s == leg.speaker)
+            if language == "zh":
+                errors += char_errors(said, leg.text)
+            else:
+                errors += word_errors(said, leg.text, numbers=True)
+    result = score_drafts(calls, drafts, language, departments)
+    return EngineResult(result, errors, audio, cpu, len(work) - len(todo))
+
+
+def _report(result: LanguageResult, source: str, verbose: bool) -> None:
+    print()
+    print("\n".join(table(result, source)))
+    for name, target in TARGETS.items():
+        f1 = result.totals[name].f1
+        met = f1 is not None and f1 >= target
+        print(
+            f"{result.language} {name} F1 {_pct(f1)} >= {target} ({source}): "
+            f"target {'met' if met else 'missed'}"
+        )
+    if verbose:
+        for call_id, lines in result.missed:
+            print(call_id)
+            print("\n".join(lines))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.draft_bench", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.draft_bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--verbose", action="store_true", help="print every call's misses")
     parser.add_argument("--gold", type=Path, default=GOLD, help="folder of <language>.yaml")
+    parser.add_argument(
+        "--engine", action="store_true", help="also through espeak-ng and the real engines"
+    )
+    parser.add_argument("--limit", type=int, default=None, help="--engine: first N calls each")
+    parser.add_argument("--jobs", type=int, default=1, help="--engine: transcribing processes")
+    parser.add_argument("--cache", type=Path, default=CACHE, help="--engine: cache folder")
     args = parser.parse_args(argv)
+    if args.cache.resolve().is_relative_to(ROOT):
+        parser.error("--cache must be outside the repository")
 
     settings = load_settings(CONFIG, env={})
     departments = {c.id: c.department for c in settings.tickets.categories}
     print(f"draft bench: {platform.python_version()}, config {CONFIG.relative_to(ROOT)}, now {NOW}")
     for language in LANGUAGES:
         calls = load_gold(args.gold, language)
-        result = run_language(calls, language, settings.draft, departments)
-        print()
-        print("\n".join(table(result)))
-        for name, target in TARGETS.items():
-            f1 = result.totals[name].f1
-            met = f1 is not None and f1 >= target
+        if args.engine and args.limit is not None:
+            calls = calls[: args.limit]
+        _report(run_language(calls, language, settings.draft, departments), "clean", args.verbose)
+        if not args.engine:
+            continue
+        source = ENGINE_LABEL[language]
+        got = run_engine(calls, language, settings.draft, departments, args.cache, args.jobs)
+        _report(got.result, source, args.verbose)
+        unit = "CER" if language == "zh" else "WER"
+        print(
+            f"{language} transcripts {unit} {100 * got.errors.rate:.1f} % "
+            f"({got.errors.errors} errors / {got.errors.reference_length} {got.errors.unit}s); "
+            f"{got.audio:.0f} s of call, {got.result.calls} calls ({got.cached} from the cache"
+            f" {args.cache})"
+        )
+        if got.cpu:
             print(
-                f"{language} {name} F1 {_pct(f1)} >= {target}: target {'met' if met else 'missed'}"
+                f"{language} transcription: {got.cpu / got.result.calls:.1f} CPU s per call, "
+                f"{got.audio / got.cpu:.1f}x the calls' length per core (both legs)"
             )
-        if args.verbose:
-            for call_id, lines in result.missed:
-                print(call_id)
-                print("\n".join(lines))
     return 0
 
 

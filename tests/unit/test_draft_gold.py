@@ -11,12 +11,16 @@ from bench.draft_bench import (
     LANGUAGES,
     Counts,
     GoldCall,
+    en_numbers,
     label_counts,
     load_gold,
     match_counts,
     score_call,
     set_counts,
+    spoken_turns,
     texts_match,
+    to_pinyin,
+    zh_numbers,
 )
 from drafting import DraftTaxonomy, extract
 from drafting.settings import CategoryPhrases, Phrases
@@ -98,3 +102,17 @@ def test_score_call_on_a_draft() -> None:
     assert s["phones"] == Counts(1, 1, 1, 1)
     assert s["urgency"] == Counts(0, 0, 0, 1)  # no urgency words in this taxonomy: missed
     assert s["when"] == Counts()  # no gold date: not scored
+
+
+def test_engine_mode_speaks_the_gold_turns_as_said() -> None:
+    turns = spoken_turns("坐席：您好，12345热线。\n\n市民：喂，路灯不亮了。\n")
+    assert turns == [("agent", "您好，12345热线。"), ("caller", "喂，路灯不亮了。")]
+    assert (
+        zh_numbers("12345热线，20号，15天，3楼，10点")
+        == "幺二三四五热线，二十号，十五天，三楼，十点"
+    )
+    assert to_pinyin("您好，12345。") == "nin2 hao3, yao1 er4 san1 si4 wu3."
+    assert to_pinyin("路灯不亮了") == "lu4 deng1 bu4 liang4 le5"  # neutral tone as 5
+    assert en_numbers("Hello, 12345 hotline, flat 20") == (
+        "Hello, one two three four five hotline, flat 20"
+    )
