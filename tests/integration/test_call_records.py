@@ -107,6 +107,33 @@ async def talk_then_hang_up(call: CallHandle, speech: Path) -> float:
     return hung_up
 
 
+async def call_both_speak(
+    sip: SipStack,
+    settings: Settings,
+    service: Service,
+    phones: list[Phone],
+    seat: Phone,
+    *,
+    dialled: str,
+    caller_says: Path,
+    agent_says: Path,
+) -> CallRow:
+    """A new caller dials ``dialled`` and reaches ``seat``; the caller speaks to the end, then
+    the agent replies; the caller hangs up. Returns the ended call record."""
+    number = caller_number()
+    caller = await add_caller(sip, number)
+    phones.append(caller)
+    call = await caller.dial(dial_uri(settings, dialled))
+    await call.wait_answered(10)
+    incoming = await seat.next_incoming(10)
+    await incoming.wait_answered(10)
+    assert await call.play(caller_says)  # the caller speaks first, to the end
+    assert await incoming.play(agent_says)  # then the agent replies
+    await call.hangup()
+    await call.wait_ended(10)
+    return await ended_record(service, number)
+
+
 def wav_seconds(path: Path) -> float:
     with wave.open(str(path)) as w:
         return float(w.getnframes() / w.getframerate())

@@ -18,13 +18,7 @@ from hotline.jobs.store import DONE, Job, JobStore
 from telephony.audio import synthesize
 from telephony.sip import Phone, SipStack
 from testkit.support import wait_for
-from tests.integration.test_call_records import (
-    add_agent,
-    add_caller,
-    caller_number,
-    dial_uri,
-    ended_record,
-)
+from tests.integration.test_call_records import add_agent, call_both_speak, ended_record
 
 CALLER_SAYS = (
     "Hello, I want to report a broken street light. "
@@ -60,18 +54,16 @@ async def test_a_recorded_call_is_transcribed_into_turns_and_a_draft(
     phones.append(seat)
     seat.auto_answer(after_ms=200)
     await service.desk.login("asr_agent", "2019")
-    number = caller_number()
-    caller = await add_caller(sip, number)
-    phones.append(caller)
-    call = await caller.dial(dial_uri(settings, "12361"))  # sk_en: English, no menu
-    await call.wait_answered(10)
-    incoming = await seat.next_incoming(10)
-    await incoming.wait_answered(10)
-    assert await call.play(caller_wav)  # the caller speaks first, to the end
-    assert await incoming.play(agent_wav)  # then the agent replies
-    await call.hangup()
-    await call.wait_ended(10)
-    record = await ended_record(service, number)
+    record = await call_both_speak(
+        sip,
+        settings,
+        service,
+        phones,
+        seat,
+        dialled="12361",  # sk_en: English, no menu
+        caller_says=caller_wav,
+        agent_says=agent_wav,
+    )
     before = {c: getattr(record, c) for c in ("disposition", "talk_time", "agent", "ended_at")}
 
     jobs = JobStore(service.engine)
@@ -122,6 +114,6 @@ async def test_a_recorded_call_is_transcribed_into_turns_and_a_draft(
     assert pop is not None and pop.draft.suggested is not None
     assert pop.draft.suggested.category == "street_lighting"
     # The call record is untouched by transcription.
-    after = await ended_record(service, number)
+    after = await ended_record(service, record.caller_number)
     assert {c: getattr(after, c) for c in before} == before
     await service.desk.logout("asr_agent")

@@ -32,13 +32,7 @@ from telephony.sip import Phone, SipStack
 from testkit.support import wait_for
 from tests.integration.conftest import WHISPER_MODEL
 from tests.integration.test_asr_zh import CJK_SPACE, SPEECH, clips
-from tests.integration.test_call_records import (
-    add_agent,
-    add_caller,
-    caller_number,
-    dial_uri,
-    ended_record,
-)
+from tests.integration.test_call_records import add_agent, call_both_speak
 
 ZH_NUMBER = "12360"  # sk_zh: Mandarin, no menu (tests/integration/conftest.py)
 SEAT = "2021"
@@ -133,18 +127,16 @@ async def test_a_mandarin_call_is_transcribed_by_whisper_onto_the_agents_page_an
     try:
         token = await sign_in(settings)
         async with agent_page(settings, token) as page:
-            number = caller_number()
-            caller = await add_caller(sip, number)
-            phones.append(caller)
-            call = await caller.dial(dial_uri(settings, ZH_NUMBER))
-            await call.wait_answered(10)
-            incoming = await seat.next_incoming(10)
-            await incoming.wait_answered(10)
-            assert await call.play(caller_wav)  # the caller speaks first, to the end
-            assert await incoming.play(agent_wav)  # then the agent replies
-            await call.hangup()
-            await call.wait_ended(10)
-            record = await ended_record(service, number)
+            record = await call_both_speak(
+                sip,
+                settings,
+                service,
+                phones,
+                seat,
+                dialled=ZH_NUMBER,
+                caller_says=caller_wav,
+                agent_says=agent_wav,
+            )
             assert record.language == "zh"
 
             jobs = JobStore(service.engine)
