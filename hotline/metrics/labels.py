@@ -61,6 +61,13 @@ class Labels:
     draft_fields: Mapping[str, str]
     draft_columns: Mapping[str, str]
     no_drafts: str
+    # The same per ISO week (reports spanning more than one week). {week}: ISO week number,
+    # {monday}: its Monday (MM-DD); {rate} (formatted), {drafted}: tickets the field was drafted in.
+    draft_weekly: str
+    draft_weekly_note: str
+    draft_week: str
+    draft_period: str
+    draft_cell: str
     # Satisfaction.
     satisfaction: str
     satisfaction_note: str
@@ -156,6 +163,16 @@ EN = Labels(
         "rate": "acceptance rate",
     },
     no_drafts="no drafted tickets",
+    draft_weekly="Draft acceptance per field and week",
+    draft_weekly_note=(
+        "Acceptance rate per ISO week (from Monday, local time; headed by its number and its "
+        "Monday), with the number of tickets whose draft suggested the field in brackets. A "
+        "week cut by the period's edges counts only the period's days. An empty cell: no "
+        "drafted value for that field in that week."
+    ),
+    draft_week="W{week} ({monday})",
+    draft_period="whole period",
+    draft_cell="{rate} ({drafted})",
     satisfaction="Citizen satisfaction",
     satisfaction_note=(
         "Satisfaction-survey callbacks completed in the period: satisfaction rate = "
@@ -264,6 +281,14 @@ ZH = Labels(
         "rate": "采纳率",
     },
     no_drafts="暂无系统草稿的工单",
+    draft_weekly="草稿字段每周采纳率",
+    draft_weekly_note=(
+        "按自然周（周一起，本地时间；以周次和该周周一日期标示）统计的采纳率，括号内为草稿"
+        "给出该字段的工单数。被统计时段截断的周只计入时段内的日期。空白：该周该字段没有草稿值。"
+    ),
+    draft_week="第{week}周（{monday}）",
+    draft_period="全时段",
+    draft_cell="{rate}（{drafted}）",
     satisfaction="市民满意度",
     satisfaction_note=(
         "本时段内完成的满意度回访：满意率 =（满意 + 基本满意）/ 回访量；满意占比 = 满意 / 回访量。"

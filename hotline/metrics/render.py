@@ -85,6 +85,14 @@ def to_csv(data: dict[str, Any]) -> str:
         w.writerow(["draft_acceptance", "field", *ACCEPTANCE[:-1], "acceptance_rate"])
         for r in drafts:
             w.writerow(["field", r["field"], *("" if r[c] is None else r[c] for c in ACCEPTANCE)])
+    weekly = data.get("draft_acceptance_weekly")
+    if weekly:
+        w.writerow([])
+        head = ["draft_acceptance_weekly", "week_start", "field", *ACCEPTANCE[:-1]]
+        w.writerow([*head, "acceptance_rate"])
+        for r in weekly:
+            cells = ("" if r[c] is None else r[c] for c in ACCEPTANCE)
+            w.writerow(["week", r["week"], r["field"], *cells])
     sat = data.get("satisfaction")
     if sat:
         w.writerows(_satisfaction_rows(sat))
@@ -215,6 +223,9 @@ class ReportRenderer:
             "tables": tables,
             "tickets": self._tickets(lang, t, data.get("tickets")),
             "drafts": self._drafts(t, data.get("draft_acceptance")),
+            "drafts_weekly": _drafts_weekly(
+                t, data.get("draft_acceptance_weekly"), data.get("draft_acceptance")
+            ),
             "satisfaction": self._satisfaction(lang, t, data.get("satisfaction")),
         }
         return self.env.get_template("report.html").render(context)
@@ -302,6 +313,50 @@ class ReportRenderer:
             for g, rows in sat["groups"].items()
         ]
         return {"kpis": kpis, "tables": tables}
+
+
+def _drafts_weekly(
+    t: Labels, rows: list[dict[str, Any]] | None, totals: list[dict[str, Any]] | None
+) -> Table | None:
+    """Per drafted field (a row), each week's acceptance rate with the tickets whose draft
+    suggested the field (a column per week, headed by its ISO number and Monday), then the
+    whole period's. None (no table) for a period within one week or without drafts."""
+    if not rows:
+        return None
+    by = {(r["week"], r["field"]): r for r in rows}
+    mondays = list(dict.fromkeys(r["week"] for r in rows))
+    fields = list(dict.fromkeys(r["field"] for r in rows))
+    whole = {r["field"]: r for r in totals or []}
+    head = [
+        t.draft_field,
+        *(
+            t.draft_week.format(week=date.fromisoformat(m).isocalendar().week, monday=m[5:])
+            for m in mondays
+        ),
+        t.draft_period,
+    ]
+    return Table(
+        t.draft_weekly,
+        head,
+        [
+            [
+                t.draft_fields.get(f, f),
+                *(_rate_cell(t, by.get((m, f))) for m in mondays),
+                _rate_cell(t, whole.get(f)),
+            ]
+            for f in fields
+        ],
+        t.no_drafts,
+    )
+
+
+def _rate_cell(t: Labels, r: dict[str, Any] | None) -> str:
+    """ "83.3% (12)": the rate and the tickets it is of; empty without a drafted value (no
+    suggestion is no 0 %)."""
+    if r is None or r["rate"] is None:
+        return ""
+    drafted = r["accepted"] + r["changed"] + r["emptied"]
+    return t.draft_cell.format(rate=_fmt("draft_rate", r["rate"]), drafted=drafted)
 
 
 def to_html(period: str, data: dict[str, Any], tz: tzinfo, lang: str = DEFAULT_LANG) -> str:

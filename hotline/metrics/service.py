@@ -12,6 +12,7 @@ from hotline.metrics.formulas import GROUPS, compute, occupancy
 from hotline.metrics.store import MetricsStore
 from hotline.surveys import satisfaction
 from hotline.surveys.store import SurveyStore
+from hotline.tickets.acceptance import weeks
 from hotline.tickets.store import TicketStore
 
 # A year and some: the first query over a range builds the per-hour sums of all its hours.
@@ -28,11 +29,15 @@ class MetricsService:
 
     def report(self, since: datetime, until: datetime) -> dict[str, Any]:
         """Every group's metrics, the period's tickets at a glance (with how agents took
-        the system's drafts) and the citizens' satisfaction. Blocking."""
+        the system's drafts, per week too when the period spans more than one ISO week) and
+        the citizens' satisfaction. Blocking."""
         data = self.compute(since, until, list(GROUPS))
         if self.tickets is not None:
             data["tickets"] = self.tickets.tops(since, until)
             data["draft_acceptance"] = self.tickets.acceptance(since, until)
+            tz = self.config.tz
+            if len(weeks(since, until, tz)) > 1:  # a monthly report, say: per week too
+                data["draft_acceptance_weekly"] = self.tickets.acceptance_by_week(since, until, tz)
         if self.surveys is not None:
             data["satisfaction"] = satisfaction.section(self.surveys, since, until, self.config.tz)
         return data

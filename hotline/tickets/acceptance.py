@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Literal
 
 DRAFT_FIELDS = ("kind", "category", "location", "description")
@@ -92,3 +93,29 @@ def rate(counts: Mapping[str, int]) -> float | None:
 def _text(value: object) -> str | None:
     text = "" if value is None else str(value).strip()
     return text or None
+
+
+@dataclass(frozen=True)
+class Week:
+    """One ISO week of a period: its Monday (local date) and the part of the period in it,
+    [since, until) — a week cut by the period's edges has only the period's days."""
+
+    monday: date
+    since: datetime
+    until: datetime
+
+
+def weeks(since: datetime, until: datetime, tz: tzinfo) -> list[Week]:
+    """The ISO weeks (from Monday 00:00 local time in ``tz``) that [since, until) touches, in
+    order. The edges are local midnights, so a week is 7 local days whatever the zone's
+    daylight saving does."""
+    out: list[Week] = []
+    first = since.astimezone(tz).date()
+    monday = first - timedelta(days=first.weekday())
+    start = since
+    while start < until:
+        nxt = monday + timedelta(days=7)
+        end = min(until, datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz))
+        out.append(Week(monday, start, end))
+        monday, start = nxt, end
+    return out

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, func, not_, or_, select
+from sqlalchemy import ColumnElement, Engine, Integer, and_, case, func, literal, not_, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.db.models import (
@@ -20,7 +20,7 @@ from hotline.db.models import (
     TicketEventRow,
     TicketRow,
 )
-from hotline.tickets.acceptance import DRAFT_FIELDS, OUTCOMES, FieldOutcome, rate
+from hotline.tickets.acceptance import DRAFT_FIELDS, OUTCOMES, FieldOutcome, rate, weeks
 from hotline.tickets.lifecycle import ACTIVE, STATUSES
 
 
@@ -423,6 +423,49 @@ class TicketStore:
         for name, outcome, n in found:
             counts.setdefault(name, dict.fromkeys(OUTCOMES, 0))[outcome] = n
         return [{"field": name, **c, "rate": rate(c)} for name, c in counts.items()]
+
+    def acceptance_by_week(
+        self, since: datetime, until: datetime, tz: tzinfo
+    ) -> list[dict[str, Any]]:
+        """``acceptance`` per ISO week of [since, until) (``acceptance.weeks``: from Monday
+        00:00 local time in ``tz``; a week cut by the period's edges counts only the period's
+        days): rows of week (its Monday, ISO date), field, the counts and the rate, by week
+        then field. Every week and field, zeros included (a week without a drafted ticket:
+        zeros, rate None); empty when no ticket of the period came with a draft.
+
+        One grouped query on SQLite and PostgreSQL alike: each row's week is a CASE over the
+        weeks' edges, instants computed here, so neither the database's date functions nor its
+        session time zone matter. Grouped in an outer query: PostgreSQL would not match a
+        GROUP BY repeating the CASE with its own bound parameters."""
+        parts = weeks(since, until, tz)
+        edges = [w.until for w in parts[:-1]]
+        a = DraftAcceptanceRow
+        week: ColumnElement[int] = (
+            case(*((a.at < edge, i) for i, edge in enumerate(edges)), else_=len(edges))
+            if edges
+            else literal(0, Integer)
+        )
+        rows = (
+            select(week.label("week"), a.field, a.outcome)
+            .where(a.at >= since, a.at < until)
+            .subquery()
+        )
+        with self._sessions() as s:
+            found = s.execute(
+                select(rows.c.week, rows.c.field, rows.c.outcome, func.count()).group_by(
+                    rows.c.week, rows.c.field, rows.c.outcome
+                )
+            ).all()
+        if not found:
+            return []
+        counts = [{name: dict.fromkeys(OUTCOMES, 0) for name in DRAFT_FIELDS} for _ in parts]
+        for i, name, outcome, n in found:
+            counts[i].setdefault(name, dict.fromkeys(OUTCOMES, 0))[outcome] = n
+        return [
+            {"week": w.monday.isoformat(), "field": name, **c, "rate": rate(c)}
+            for w, per_field in zip(parts, counts, strict=True)
+            for name, c in per_field.items()
+        ]
 
     # -- the IVR's look-ups ------------------------------------------------------------------
     def status(self, number: str) -> str | None:

@@ -1,7 +1,8 @@
 """Drafts that learn from the desk, on SQLite and PostgreSQL: filing a ticket from a call the
 system drafted records what the agent did with each drafted field (kept, changed, emptied,
 added), only at the first save, without the caller's words; the weekly report counts them per
-field with the acceptance rate, in its HTML (English and Chinese) and its CSV."""
+field with the acceptance rate, in its HTML (English and Chinese) and its CSV; the monthly
+report per field and week too."""
 
 from __future__ import annotations
 
@@ -74,8 +75,8 @@ def stored(engine: Engine) -> dict[tuple[int, str], DraftAcceptanceRow]:
     return {(r.ticket_id, r.field): r for r in rows}
 
 
-def weekly(engine: Engine, at: datetime) -> dict[str, Any]:
-    since, until = bounds("weekly", at.astimezone(SHANGHAI).date(), SHANGHAI)
+def weekly(engine: Engine, at: datetime, period: str = "weekly") -> dict[str, Any]:
+    since, until = bounds(period, at.astimezone(SHANGHAI).date(), SHANGHAI)
     service = MetricsService(MetricsConfig(SHANGHAI), MetricsStore(engine), TicketStore(engine))
     return service.report(since, until)
 
@@ -188,3 +189,111 @@ async def test_filing_records_each_fields_outcome_and_the_weekly_report_counts_t
     assert before["draft_acceptance"] == []
     assert "draft_acceptance" not in to_csv(before)
     assert "暂无系统草稿的工单" in renderer.html("weekly", before, SHANGHAI, "zh")
+
+
+async def test_the_monthly_report_shows_each_fields_acceptance_per_week(
+    engine: Engine, svc: TicketService, clock: Clock
+) -> None:
+    """November 2026 in Shanghai: Sunday the 1st to Monday the 30th, six ISO weeks, the
+    first and last cut to one day. Drafted tickets in the weeks of 2 and 16 November (one just
+    after Monday midnight local time, still Sunday in UTC), none in the week of the 9th; one
+    the evening before the month."""
+    drafted = {
+        "kind": "complaint",
+        "category": "street_lighting",
+        "location": LOCATION,
+        "description": DESCRIPTION,
+    }
+    filed = [
+        # Before the month (Saturday 31 October, 23:30 local): not counted.
+        (datetime(2026, 10, 31, 23, 30), {**drafted, "category": "noise"}, draft()),
+        # Week 45: everything kept; then the category changed and the location emptied.
+        (datetime(2026, 11, 4, 10), drafted, draft()),
+        (datetime(2026, 11, 4, 11), {**drafted, "category": "noise", "location": ""}, draft()),
+        # Week 47, Monday 00:30 local: the kind changed; no location drafted, one typed.
+        (
+            datetime(2026, 11, 16, 0, 30),
+            {**drafted, "kind": "report", "location": "人民路"},
+            draft(location=None),
+        ),
+    ]
+    for n, (local, values, shown) in enumerate(filed):
+        clock.at = local.replace(tzinfo=SHANGHAI)
+        await svc.create(AGENT, dict(values), call_id=f"pbx1-2{n:03d}.1", draft=shown)
+
+    data = weekly(engine, datetime(2026, 11, 20, 12, tzinfo=SHANGHAI), "monthly")
+    rows = {(r["week"], r["field"]): r for r in data["draft_acceptance_weekly"]}
+    mondays = ["2026-10-26", "2026-11-02", "2026-11-09", "2026-11-16", "2026-11-23", "2026-11-30"]
+    assert list(dict.fromkeys(w for w, _ in rows)) == mondays
+    assert rows[("2026-11-02", "category")] == {
+        "week": "2026-11-02",
+        "field": "category",
+        "accepted": 1,
+        "changed": 1,
+        "emptied": 0,
+        "added": 0,
+        "rate": 0.5,
+    }
+    assert rows[("2026-11-02", "location")]["rate"] == 0.5
+    assert rows[("2026-11-16", "kind")]["rate"] == 0.0
+    assert rows[("2026-11-16", "category")]["rate"] == 1.0
+    assert rows[("2026-11-16", "location")]["added"] == 1
+    assert rows[("2026-11-16", "location")]["rate"] is None  # nothing drafted, nothing kept
+    for monday in ("2026-10-26", "2026-11-09", "2026-11-23", "2026-11-30"):
+        for field in ("kind", "category", "location", "description"):
+            assert rows[(monday, field)]["rate"] is None
+            assert rows[(monday, field)]["accepted"] == rows[(monday, field)]["changed"] == 0
+    # The period's totals agree with the weeks'.
+    total = {r["field"]: r for r in data["draft_acceptance"]}
+    assert (total["kind"]["accepted"], total["kind"]["changed"]) == (2, 1)
+
+    # The CSV: its own block, a row per week and field, the empty weeks' rate empty.
+    lines = to_csv(data).splitlines()
+    head = "draft_acceptance_weekly,week_start,field,accepted,changed,emptied,added,acceptance_rate"
+    start = lines.index(head)
+    block = list(csv.reader(lines[start + 1 : start + 1 + 6 * 4]))
+    assert len(block) == 24 and all(r[0] == "week" for r in block)
+    by = {(r[1], r[2]): r[3:] for r in block}
+    assert by[("2026-11-02", "category")] == ["1", "1", "0", "0", "0.5"]
+    assert by[("2026-11-02", "kind")] == ["2", "0", "0", "0", "1.0"]
+    assert by[("2026-11-09", "category")] == ["0", "0", "0", "0", ""]
+    assert by[("2026-11-16", "kind")] == ["0", "1", "0", "0", "0.0"]
+    assert by[("2026-11-16", "location")] == ["0", "0", "0", "1", ""]
+
+    # The page: a row per field, a column per week, then the whole period.
+    renderer = ReportRenderer()
+    en = renderer.html("monthly", data, SHANGHAI, "en")
+    assert '<h3 id="draft-acceptance-weekly">Draft acceptance per field and week</h3>' in en
+    weeks = "".join(
+        f"<th>W{n} ({d})</th>"
+        for n, d in zip(
+            range(44, 50), ("10-26", "11-02", "11-09", "11-16", "11-23", "11-30"), strict=True
+        )
+    )
+    assert f"<th>field</th>{weeks}<th>whole period</th>" in en
+    empty = "<td></td>"
+    assert (
+        f"<td>kind</td>{empty}<td>100.0% (2)</td>{empty}<td>0.0% (1)</td>{empty * 2}"
+        "<td>66.7% (3)</td>"
+    ) in en
+    assert (
+        f"<td>category</td>{empty}<td>50.0% (2)</td>{empty}<td>100.0% (1)</td>{empty * 2}"
+        "<td>66.7% (3)</td>"
+    ) in en
+    assert (f"<td>location</td>{empty}<td>50.0% (2)</td>{empty * 4}<td>50.0% (2)</td>") in en
+    assert "0.0% (0)" not in en
+    zh = renderer.html("monthly", data, SHANGHAI, "zh")
+    assert '<h3 id="draft-acceptance-weekly">草稿字段每周采纳率</h3>' in zh
+    assert "<th>字段</th><th>第44周（10-26）</th><th>第45周（11-02）</th>" in zh
+    assert "<th>第49周（11-30）</th><th>全时段</th>" in zh
+    assert (
+        f"<td>类别</td>{empty}<td>50.0%（2）</td>{empty}<td>100.0%（1）</td>{empty * 2}"
+        "<td>66.7%（3）</td>"
+    ) in zh
+
+    # A weekly report keeps the single block.
+    week = weekly(engine, datetime(2026, 11, 4, 12, tzinfo=SHANGHAI))
+    assert "draft_acceptance_weekly" not in week
+    assert "draft_acceptance_weekly" not in to_csv(week)
+    page = renderer.html("weekly", week, SHANGHAI, "en")
+    assert 'id="draft-acceptance"' in page and "draft-acceptance-weekly" not in page

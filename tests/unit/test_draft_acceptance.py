@@ -3,9 +3,13 @@ emptied, added) and the acceptance rate: the pure comparison of hotline/tickets/
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
+from zoneinfo import ZoneInfo
+
 import pytest
 
-from hotline.tickets.acceptance import FieldOutcome, compare, normalise, rate
+from hotline.tickets.acceptance import FieldOutcome, compare, normalise, rate, weeks
 
 DRAFT = {
     "kind": "complaint",
@@ -84,3 +88,37 @@ def test_other_fields_are_ignored() -> None:
 )
 def test_rate(counts: dict[str, int], expected: float | None) -> None:
     assert rate(counts) == expected
+
+
+def test_weeks_start_on_local_mondays_and_are_cut_by_the_period() -> None:
+    shanghai = ZoneInfo("Asia/Shanghai")
+    since = datetime(2026, 11, 1, tzinfo=shanghai)  # a Sunday
+    until = datetime(2026, 12, 1, tzinfo=shanghai)  # a Tuesday
+    found = weeks(since, until, shanghai)
+    assert [w.monday for w in found] == [
+        date(2026, 10, 26),
+        date(2026, 11, 2),
+        date(2026, 11, 9),
+        date(2026, 11, 16),
+        date(2026, 11, 23),
+        date(2026, 11, 30),
+    ]
+    assert (found[0].since, found[0].until) == (since, datetime(2026, 11, 2, tzinfo=shanghai))
+    assert (found[-1].since, found[-1].until) == (datetime(2026, 11, 30, tzinfo=shanghai), until)
+    assert all(a.until == b.since for a, b in pairwise(found))
+    # A whole week is one week; a day is one week.
+    monday = datetime(2026, 11, 2, tzinfo=shanghai)
+    assert len(weeks(monday, datetime(2026, 11, 9, tzinfo=shanghai), shanghai)) == 1
+    assert len(weeks(monday, datetime(2026, 11, 3, tzinfo=shanghai), shanghai)) == 1
+
+
+def test_a_week_is_seven_local_days_across_daylight_saving() -> None:
+    berlin = ZoneInfo("Europe/Berlin")  # clocks back on Sunday 2026-10-25
+    since = datetime(2026, 10, 19, tzinfo=berlin)
+    found = weeks(since, datetime(2026, 11, 2, tzinfo=berlin), berlin)
+    assert [w.until for w in found] == [
+        datetime(2026, 10, 26, tzinfo=berlin),
+        datetime(2026, 11, 2, tzinfo=berlin),
+    ]
+    hours = (found[0].until.astimezone(UTC) - found[0].since.astimezone(UTC)) / timedelta(hours=1)
+    assert hours == 7 * 24 + 1  # the hour the clocks went back
