@@ -1,6 +1,5 @@
 """The entry point: ``extract(transcript, taxonomy=..., ivr_kind=..., ivr_category=..., now=...)``
-runs the
-finders over the call's sentences and puts their results together as a ``Draft``.
+runs the finders over the call's sentences and puts their results together as a ``Draft``.
 
 It reads the caller's turns (the agent's may confirm, never override); urgency and dates are
 the caller's only (the agent's "if it's an emergency" is not).
