@@ -5,13 +5,14 @@ A lower layer like ``ivr`` and ``asr``: it imports nothing of ``hotline``, ``tel
 scored words; the protocols of ``types.py``), and ``hotline`` (the transcription worker) hands
 it the recogniser's transcript.
 
-``extract(transcript, taxonomy=..., ivr_kind=..., now=...)`` reads the caller's turns (the
-agent's may confirm, never override) and proposes the request kind and category (phrase scores,
-the IVR choice as a prior), places (the gazetteer, then road/district patterns in English and
-Mandarin), phone numbers (also spoken digit by digit), dates and times (resolved against
-``now``), urgency, and an extractive summary (the caller's key sentences). Every field keeps its
-evidence (what was said, by whom, when) and ``source: "system"`` until the agent confirms it;
-``Draft.ticket_fields()`` is what the ticket form is offered, ``Draft.as_dict()`` the JSON.
+``extract(transcript, taxonomy=..., ivr_kind=..., ivr_category=..., now=...)`` reads the
+caller's turns (the agent's may confirm, never override) and proposes the request kind and
+category (phrase scores, the IVR's choices as priors), places (the gazetteer, then road/district
+patterns in English and Mandarin), phone numbers (also spoken digit by digit), dates and times
+(resolved against ``now``), urgency, and an extractive summary (the caller's key sentences).
+Every field keeps its evidence (what was said, by whom, when) and ``source: "system"`` until
+the agent confirms it; ``Draft.ticket_fields()`` is what the ticket form is offered,
+``Draft.as_dict()`` the JSON.
 
 The flow, one module each:
 

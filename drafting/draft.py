@@ -1,5 +1,5 @@
-"""The entry point: ``extract(transcript, taxonomy=..., ivr_kind=..., now=...)`` runs the
-finders over the call's sentences and puts their results together as a ``Draft``.
+"""The entry point: ``extract(transcript, taxonomy=..., ivr_kind=..., ivr_category=..., now=...)``
+runs the finders over the call's sentences and puts their results together as a ``Draft``.
 
 It reads the caller's turns (the agent's may confirm, never override); urgency and dates are
 the caller's only (the agent's "if it's an emergency" is not).
@@ -33,10 +33,14 @@ def infer_kind(kind: Choice, category: Choice, taxonomy: DraftTaxonomy) -> Choic
         return kind
     if kind.scores and default not in kind.scores:
         return kind  # phrases tie between other kinds: the agent picks
+    # A category the caller only keyed in the IVR (no phrase) is said to be so.
+    named = f"the category {category.value}"
+    if category.prior is not None and category.prior == category.value and not category.evidence:
+        named += " chosen in the IVR"
     if kind.scores:
-        why = f"inferred from the category {category.value}'s default kind ({kind.note})"
+        why = f"inferred from {named}'s default kind ({kind.note})"
     elif cat is not None and cat.default_kind:
-        why = f"inferred from the category {category.value} (no kind phrase heard)"
+        why = f"inferred from {named} (no kind phrase heard)"
     else:
         why = "inferred: the default kind (no kind phrase or category heard)"
     confidence = min(_INFERRED_CONFIDENCE, category.confidence) if cat else 0.2
@@ -48,11 +52,14 @@ def extract(
     *,
     taxonomy: DraftTaxonomy,
     ivr_kind: str | None = None,
+    ivr_category: str | None = None,
     now: datetime | None = None,
 ) -> Draft:
     """The ticket draft of one transcribed call. ``ivr_kind``: the request kind the caller
-    chose in the IVR (a prior; ignored unless it is one of the taxonomy's kinds). ``now``: the
-    time of the call, to resolve "yesterday" and "for a week" into dates."""
+    chose in the IVR (a prior; ignored unless it is one of the taxonomy's kinds).
+    ``ivr_category``: the category chosen at an IVR category level (a prior the same way,
+    ignored unless it is one of the taxonomy's categories). ``now``: the time of the call, to
+    resolve "yesterday" and "for a week" into dates."""
     compiled = taxonomy.compiled
     segs = segments(speaker_turns(transcript), taxonomy.sentence_gap)
     caller = [s for s in segs if s.speaker == "caller"]
@@ -62,12 +69,24 @@ def extract(
     urgency_hits = scan(compiled.urgency, caller)  # the agent's "if it's an emergency" is not
     prior = ivr_kind if ivr_kind in taxonomy.kinds else None
     kind = choose(kind_hits, taxonomy.agent_weight, prior, taxonomy.ivr_prior)
-    category = choose(category_hits, taxonomy.agent_weight, first_breaks_tie=True)
+    # The IVR's category weighs as its kind does: it tips a tie, stands alone when nothing is
+    # heard, and loses to a phrase naming another category.
+    category_prior = ivr_category if ivr_category in taxonomy.categories else None
+    category = choose(
+        category_hits,
+        taxonomy.agent_weight,
+        category_prior,
+        taxonomy.ivr_prior,
+        first_breaks_tie=True,
+    )
     if kind.value is None:
         kind = infer_kind(kind, category, taxonomy)
     if ivr_kind is not None and prior is None:
         note = f"IVR kind {ivr_kind!r} is not a request kind (no prior)"
         kind = replace(kind, note=f"{kind.note}; {note}" if kind.note else note)
+    if ivr_category is not None and category_prior is None:
+        note = f"IVR category {ivr_category!r} is not a draft category (no prior)"
+        category = replace(category, note=f"{category.note}; {note}" if category.note else note)
     places = find_places(segs, compiled)
     urgency = rate_urgency(urgency_hits)
     dates = find_dates(caller, now)

@@ -3,7 +3,8 @@
 Each configured phrase (compiled in ``settings.CompiledTaxonomy``) is looked for in every
 sentence: English word by word on the spaced text, Mandarin on the compact text. A label's score
 adds its phrases' weights (a longer phrase 1.5, a repeat a quarter; the agent's words only
-confirm the caller's), the IVR's kind is a prior, and the best label wins unless tied.
+confirm the caller's), the IVR's kind and category are priors, and the best label wins unless
+tied.
 Urgency words count unless negated ("not urgent", 不紧急).
 """
 

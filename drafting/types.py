@@ -77,7 +77,7 @@ class Choice:
     confidence: float
     evidence: tuple[Evidence, ...] = ()
     scores: dict[str, float] = field(default_factory=dict)  # every candidate, for the agent
-    prior: str | None = None  # the IVR's kind, when it counted
+    prior: str | None = None  # the IVR's kind (or category), when it counted
     note: str = ""
     source: Source = "system"
 

@@ -77,7 +77,10 @@ class Target(_Strict):
     """Where a digit (or spent retries) leads: exactly one of ``goto`` or an action.
 
     ``language`` switches the caller's language first; ``kind`` names the request kind (stored on
-    the call record and used for routing); ``priority`` is the queue priority (higher first).
+    the call record and used for routing); ``category`` names the problem's category (a key of
+    ``draft.categories``: stored on the call record, a prior for the ticket draft and the
+    screen-pop's articles), so a node whose options name categories is a category level;
+    ``priority`` is the queue priority (higher first).
     """
 
     goto: str | None = None
@@ -87,6 +90,7 @@ class Target(_Strict):
     hangup: PromptList | None = None
     language: str | None = None
     kind: str | None = None
+    category: str | None = None
     priority: int = Field(0, ge=0, le=100)
 
     @field_validator("transfer")
@@ -341,6 +345,17 @@ class IvrSettings(_Strict):
                     if target.queue:
                         out.append((f"menu {mname!r} node {nname!r} {where}", target.queue))
         return out
+
+    def categories_used(self) -> list[tuple[str, str]]:
+        """(where, category) for every category the menus name; the service's settings check
+        them against ``draft.categories`` (the IVR does not know the taxonomy)."""
+        return [
+            (f"menu {mname!r} node {nname!r} {where}", target.category)
+            for mname, menu in self.menus.items()
+            for nname, node in menu.nodes.items()
+            for where, target in node.targets()
+            if target.category
+        ]
 
     def transfers_used(self) -> list[str]:
         return [

@@ -1,9 +1,10 @@
 """One caller's walk through a menu over an AGI channel.
 
 The walk writes what it learns onto the channel as it goes (``HOTLINE_IVR_PATH`` after every
-choice, language and request kind when chosen), so a caller who hangs up mid-menu still leaves
-the path so far on the call record. The route is written last, then ``HOTLINE_IVR=done``: the
-dialplan treats anything else as "the IVR did not finish" and falls back to the default queue.
+choice, language, request kind and category when chosen), so a caller who hangs up mid-menu
+still leaves the path so far on the call record. The route is written last, then
+``HOTLINE_IVR=done``: the dialplan treats anything else as "the IVR did not finish" and falls
+back to the default queue.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class WalkState:
     path: list[str] = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
     kind: str | None = None  # the request kind, once chosen
+    category: str | None = None  # the problem's category, once chosen (a category level)
     action: str | None = None  # queue | transfer | hangup, once decided
 
 
@@ -74,6 +76,9 @@ class MenuWalk:
             if target.kind:
                 self.state.kind = target.kind
                 await self._ch.set_variable(dialplan.inherited(dialplan.KIND), target.kind)
+            if target.category:
+                self.state.category = target.category
+                await self._ch.set_variable(dialplan.inherited(dialplan.CATEGORY), target.category)
             if target.lookup_ticket:
                 await self._lookup(target.lookup_ticket)
             if target.ends_menu:

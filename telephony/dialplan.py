@@ -39,6 +39,7 @@ OUTBOUND: Final = "HOTLINE_OUTBOUND"  # marks a call the service placed (inherit
 IVR: Final = "HOTLINE_IVR"  # IVR_DONE, written last by the IVR; or IVR_SKIPPED / IVR_NONE
 IVR_PATH: Final = "HOTLINE_IVR_PATH"  # the menu walk so far, "node:key/node:key"
 KIND: Final = "HOTLINE_KIND"  # the request kind chosen (inherited)
+CATEGORY: Final = "HOTLINE_CATEGORY"  # the category chosen at a category level (inherited)
 TICKET: Final = "HOTLINE_TICKET"  # a ticket number the caller looked up
 FLAG: Final = "HOTLINE_FLAG"  # the caller's flag, when it raised the priority (inherited)
 PRIORITY: Final = "HOTLINE_PRIORITY"  # the queue priority given (inherited)

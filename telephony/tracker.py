@@ -80,6 +80,7 @@ class CallRecord:
     ivr: str | None = None  # done | skipped (IVR down or failed) | none (no menu) | None
     language: str | None = None  # the caller's language (chosen in the IVR or the route's)
     request_kind: str | None = None  # chosen in the IVR: consultation, complaint, ...
+    request_category: str | None = None  # chosen at an IVR category level: street_lighting, ...
     variables: dict[str, str] = field(default_factory=dict)
     resynced: bool = False  # part of its history was rebuilt after an AMI outage
     pbx: str = ""  # the name of the PBX the call came through
@@ -297,6 +298,8 @@ class CallTracker:
             rec.language = value or None
         elif name == dialplan.KIND:
             rec.request_kind = value or None
+        elif name == dialplan.CATEGORY:
+            rec.request_category = value or None
 
     def _on_queuecallerjoin(self, call: _Call, ev: AmiEvent, updates: list[CallUpdate]) -> None:
         queue = ev.get("Queue")

@@ -184,6 +184,14 @@ class Settings(Strict):
         draft_problems = self.draft.problems((c.id for c in self.tickets.categories), KINDS)
         if draft_problems:
             raise ValueError("; ".join(draft_problems))
+        # A category level's choices are priors of the draft: only its categories make sense.
+        known = sorted(self.draft.categories)
+        for used, category in self.ivr.categories_used():
+            if category not in self.draft.categories:
+                raise ValueError(
+                    f"ivr: {used}: unknown category {category!r} (not a key of "
+                    f"draft.categories: {', '.join(known) or 'none defined'})"
+                )
         if self.ha.enabled:
             if not self.database.url.startswith("postgresql"):
                 raise ValueError("ha.enabled: active/standby needs a PostgreSQL database.url")

@@ -22,6 +22,7 @@ class TranscriptionJobRow(Base):
     call_id: Mapped[str] = mapped_column(String(64), unique=True)
     language: Mapped[str | None] = mapped_column(String(8))
     ivr_kind: Mapped[str | None] = mapped_column(String(32))
+    ivr_category: Mapped[str | None] = mapped_column(String(40))  # a prior for the draft
     files: Mapped[dict[str, str]] = mapped_column(JSON)  # speaker → WAV path
     # queued | running | done | failed | skipped
     status: Mapped[str] = mapped_column(String(16))

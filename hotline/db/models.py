@@ -83,6 +83,8 @@ class CallRow(Base):
     ivr: Mapped[str | None] = mapped_column(String(16))
     language: Mapped[str | None] = mapped_column(String(8))
     request_kind: Mapped[str | None] = mapped_column(String(32))
+    # The category chosen at an IVR category level (a key of draft.categories), if any.
+    request_category: Mapped[str | None] = mapped_column(String(40))
     variables: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     resynced: Mapped[bool] = mapped_column(default=False)
     # The agent's wrap-up after this call, written when the wrap-up ends (not by the tracker).

@@ -54,6 +54,7 @@ class Job:
     not_before: datetime | None = None
     lease_until: datetime | None = None
     finished_at: datetime | None = None
+    ivr_category: str | None = None  # chosen at an IVR category level: the draft's prior
 
     @property
     def finished(self) -> bool:
@@ -76,6 +77,7 @@ _COLUMNS = (
     J.not_before,
     J.lease_until,
     J.finished_at,
+    J.ivr_category,
 )
 
 
@@ -106,6 +108,7 @@ class JobStore:
         language: str | None,
         ivr_kind: str | None,
         not_before: datetime,
+        ivr_category: str | None = None,
         status: str = QUEUED,
         error: str = "",
     ) -> bool:
@@ -116,6 +119,7 @@ class JobStore:
             "call_id": call_id,
             "language": language,
             "ivr_kind": ivr_kind,
+            "ivr_category": ivr_category,
             "files": files,
             "status": status,
             "attempts": 0,

@@ -54,11 +54,13 @@ class PopCall(BaseModel):
     wait_s: float | None  # time in the queue
     ivr_path: list[str]  # "node:choice" steps through the menu
     request_kind: str | None  # chosen in the IVR
+    request_category: str | None  # chosen at an IVR category level (a draft.categories key)
     started_at: float | None  # Unix seconds
 
 
 class Suggestion(BaseModel):
-    """A knowledge-base article for the call's request kind and category."""
+    """A knowledge-base article for the call's request kind and category (the IVR's, else the
+    earlier ticket's when the call repeats one)."""
 
     id: str
     title: str
@@ -97,7 +99,8 @@ class CallDraft(BaseModel):
 
     call_id: str
     kind: str | None  # the IVR's request kind
-    category: str | None  # the earlier ticket's, when the call repeats one
+    # The IVR's category level, else the earlier ticket's when the call repeats one.
+    category: str | None
     caller_number: str
     caller_language: str | None
     location: str = ""

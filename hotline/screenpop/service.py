@@ -1,6 +1,8 @@
 """The screen-pop: when a call connects to an agent (the tracker's ``AGENT_CONNECTED`` update,
 carrying the call's record), that agent's pages get who is calling and why, the caller's
 history, a repeat flag, suggested articles and a ticket draft, before the agent says hello.
+The IVR's choices (request kind, and the category where the menu has a category level) are on
+the pop and prefill the draft; the articles are chosen by the same kind and category.
 
 Only connections seen as they happen pop: one the tracker rebuilt after an AMI outage (a
 resync) is not popped late.
@@ -83,13 +85,20 @@ class ScreenPop:
         view: CallerView | None = None
         try:
             view = await asyncio.to_thread(
-                self.history.look_up, number, kind=kind, exclude_call=call_id
+                self.history.look_up,
+                number,
+                kind=kind,
+                category=rec.request_category,  # a repeat is then about the same category
+                exclude_call=call_id,
             )
         except Exception as exc:  # the pop still goes, without history
             self.failures += 1
             log.error("screen-pop %s: caller history failed: %r", call_id, exc)
-        # The category a repeat caller is probably calling about again guides the articles.
-        guess = _category_of(view.tickets, view.repeat.of) if view else None
+        # The category the caller keyed in the IVR guides the articles and the draft before
+        # any transcript exists; without one, the category a repeat caller is probably
+        # calling about again does.
+        earlier = _category_of(view.tickets, view.repeat.of) if view else None
+        guess = rec.request_category or earlier
         suggestions: Sequence[dict[str, Any]] = []
         if self.suggest is not None:
             try:
@@ -106,7 +115,6 @@ class ScreenPop:
             if view
             else RepeatOut(flag=False, of=None, reasons=[])
         )
-        earlier = next((t for t in caller.tickets if t.id == repeat.of), None)
         pop = PopMessage(
             type="pop",
             call_id=call_id,
@@ -118,6 +126,7 @@ class ScreenPop:
                 wait_s=wait,
                 ivr_path=list(rec.ivr_path),
                 request_kind=kind,
+                request_category=rec.request_category,
                 started_at=rec.started_at,
             ),
             repeat=repeat,
@@ -125,7 +134,7 @@ class ScreenPop:
             draft=CallDraft(
                 call_id=call_id,
                 kind=kind,
-                category=earlier.category if earlier else None,
+                category=guess,
                 caller_number=number,
                 caller_language=rec.language,
                 repeat_of=repeat.of,

@@ -80,6 +80,7 @@ class Transcription:
                 files,
                 language=language,
                 ivr_kind=rec.request_kind,
+                ivr_category=rec.request_category,
                 not_before=due,
                 status=SKIPPED if no_model else "queued",
                 error=f"no speech model for {language}" if no_model else "",

@@ -135,7 +135,11 @@ class JobRunner:
                     "; ".join(leg.unclear),
                 )
         draft = extract(
-            transcript, taxonomy=self._taxonomy, ivr_kind=job.ivr_kind, now=self.call_time(job)
+            transcript,
+            taxonomy=self._taxonomy,
+            ivr_kind=job.ivr_kind,
+            ivr_category=job.ivr_category,
+            now=self.call_time(job),
         )
         seconds = max((leg.duration for leg in legs), default=0.0)
         return to_dict(transcript), draft.as_dict(), seconds

@@ -103,6 +103,7 @@ NUMBERS = {
     "12367": ("ann_en", None),
     "12368": ("m_q", None),
     "12352": ("sk_pop", "pop"),  # the shipped menu, its queues retargeted to sk_pop
+    "12353": ("sk_pop", "catpop"),  # the same with a category level after 求助 (key 2)
     "12369": ("sk_desk", None),
 }
 # Citizens' phones registered with the PBX (pbx.phones): the survey callbacks ring them.
@@ -124,6 +125,23 @@ EXTRA_MENU = {
         }
     },
 }
+
+
+# The category level the shipped menu leaves out (docs/configuration.md), after 求助 (key 2).
+CATEGORIES = {"1": "street_lighting", "2": "water_supply", "3": "noise"}
+
+
+def with_category_level(menu: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``menu`` whose key 2 (求助) leads to a category level of ``CATEGORIES``."""
+    node: dict[str, Any] = {"prompt": ["kind_menu"], "timeout": 5, "retries": 0}
+    node["options"] = {k: {"queue": "sk_pop", "category": c} for k, c in CATEGORIES.items()}
+    node["on_exhausted"] = {"queue": "sk_pop"}
+    kind = menu["nodes"]["kind"]
+    options = {**kind["options"], "2": {"goto": "category", "kind": "help_request"}}
+    return {
+        **menu,
+        "nodes": {**menu["nodes"], "kind": {**kind, "options": options}, "category": node},
+    }
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -187,6 +205,7 @@ def settings(runtime_dir: Path, carrier_port: int, databases: Databases) -> Sett
     ivr = shipped_ivr(runtime_dir / "prompts")
     pop_menu = retarget(ivr["menus"]["main"], "operator", "sk_pop")
     ivr["menus"] = {**ivr["menus"], "extra": EXTRA_MENU, "pop": pop_menu}
+    ivr["menus"]["catpop"] = with_category_level(pop_menu)
     data = {
         "service_number": "12345",
         "pbx": {

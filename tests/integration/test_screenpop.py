@@ -33,7 +33,8 @@ POP_NUMBER = "12352"  # the shipped menu, routed to sk_pop
 PASSWORD = "pop-page-pw"
 
 
-async def _agent(service: Service, agent_id: str, ext: str) -> None:
+async def pop_agent(service: Service, agent_id: str, ext: str) -> None:
+    """An agent with the screen-pop queue's skill (``sk_pop``) and the page's password."""
     await asyncio.to_thread(
         lambda: service.agents.upsert(
             agent_id,
@@ -46,6 +47,31 @@ async def _agent(service: Service, agent_id: str, ext: str) -> None:
     )
 
 
+def agent_url(settings: Settings) -> str:
+    return f"http://{settings.listen.api_host}:{settings.listen.api_port}/agent"
+
+
+def sign_in_and_log_in(
+    browser: webdriver.Chrome,
+    wait: WebDriverWait[webdriver.Chrome],
+    url: str,
+    agent_id: str,
+    ext: str,
+) -> None:
+    """On the agent page: sign ``agent_id`` in and log it in at seat ``ext``. Blocking (run it
+    in a thread, so the service on the test's loop keeps serving the page)."""
+    browser.get(url)
+    wait.until(ec.visibility_of_element_located((By.ID, "agent_id"))).send_keys(agent_id)
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "#login button").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "link"), "live"))
+    seat_box = browser.find_element(By.ID, "extension")
+    seat_box.clear()
+    seat_box.send_keys(ext)
+    browser.find_element(By.ID, "btn-login").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "state"), f"ready @ {ext}"))
+
+
 async def test_pop_reaches_only_its_agent_and_files_the_ticket_with_the_call(
     service: Service,
     settings: Settings,
@@ -54,8 +80,8 @@ async def test_pop_reaches_only_its_agent_and_files_the_ticket_with_the_call(
     phones: list[Phone],
     browser: webdriver.Chrome,
 ) -> None:
-    await _agent(service, "popa", "2017")
-    await _agent(service, "popb", "2018")
+    await pop_agent(service, "popa", "2017")
+    await pop_agent(service, "popb", "2018")
     seat = await add_agent(sip, settings, secrets, "2017")
     phones.append(seat)
     seat.auto_answer(after_ms=300)
@@ -63,24 +89,11 @@ async def test_pop_reaches_only_its_agent_and_files_the_ticket_with_the_call(
     await service.desk.login("popb", "2018")
     await service.desk.pause("popb", "training")
     b_pops = service.screenpop.subscribe("popb")
-    url = f"http://{settings.listen.api_host}:{settings.listen.api_port}/agent"
+    url = agent_url(settings)
     wait = WebDriverWait(browser, 30)
     await asyncio.to_thread(RESULTS.mkdir, exist_ok=True)
-
-    def sign_in_and_log_in() -> None:
-        browser.get(url)
-        wait.until(ec.visibility_of_element_located((By.ID, "agent_id"))).send_keys("popa")
-        browser.find_element(By.ID, "password").send_keys(PASSWORD)
-        browser.find_element(By.CSS_SELECTOR, "#login button").click()
-        wait.until(ec.text_to_be_present_in_element((By.ID, "link"), "live"))
-        seat_box = browser.find_element(By.ID, "extension")
-        seat_box.clear()
-        seat_box.send_keys("2017")
-        browser.find_element(By.ID, "btn-login").click()
-        wait.until(ec.text_to_be_present_in_element((By.ID, "state"), "ready @ 2017"))
-
     # Selenium blocks: it runs in a thread so the service (same loop) keeps serving the page.
-    await asyncio.to_thread(sign_in_and_log_in)
+    await asyncio.to_thread(sign_in_and_log_in, browser, wait, url, "popa", "2017")
     number = "010" + caller_number()[-8:]  # a Beijing landline: out of town for Jinan
 
     async def call_about_a_complaint() -> Any:

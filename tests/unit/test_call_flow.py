@@ -213,6 +213,37 @@ async def test_the_pop_comes_from_the_connected_update() -> None:
     pop.close()
 
 
+async def test_the_ivr_category_is_on_the_pop_and_chooses_the_articles() -> None:
+    asked: list[tuple[str | None, str | None, str | None]] = []
+
+    def suggest(kind: str | None, category: str | None, language: str | None) -> list[Any]:
+        asked.append((kind, category, language))
+        return [{"id": f"{category}-1", "title": "t", "snippet": "s", "category": category}]
+
+    pop = ScreenPop(CallerHistory(CallerSettings(), NoHistory()), Seats(), suggest)
+    fanout = CallFanout()
+    fanout.register("screenpop", on_update=pop.on_update, kinds={UpdateKind.AGENT_CONNECTED})
+    tracker = CallTracker("pbx1")
+    feed = CallFeed(tracker, NullRecorder(), scope=scoped("pbx1"), fanout=fanout)
+    page = pop.subscribe("one")
+    events = a_call()
+    caller = {k: events[0].get(k) for k in ("Linkedid", "Uniqueid", "Channel")}
+    # A category level after the kind: the IVR sets it inherited (the event says __NAME).
+    chosen = ev("VarSet", 2.5, **caller, Variable="__HOTLINE_CATEGORY", Value="street_lighting")
+    for event in [*events[:3], chosen, *events[3:]]:
+        feed.on_event(event)
+    message = await asyncio.wait_for(page.get(), 5)
+    assert isinstance(message, PopMessage)
+    assert message.call.request_kind == "complaint"
+    assert message.call.request_category == "street_lighting"
+    assert message.draft.category == "street_lighting"  # the form starts with it
+    assert asked == [("complaint", "street_lighting", "zh")]  # before any transcript
+    assert [s.id for s in message.suggestions] == ["street_lighting-1"]
+    rec = tracker.get("pbx1-1763700000.1")
+    assert rec is not None and rec.request_category == "street_lighting"
+    pop.close()
+
+
 # -- the service's registrations ----------------------------------------------------------------
 def test_the_service_registers_its_steps_in_the_documented_order() -> None:
     class Stub:

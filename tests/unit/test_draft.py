@@ -44,10 +44,18 @@ def transcript(*turns: Turn, language: str = "en") -> Transcript:
 
 
 def draft(
-    taxonomy: DraftTaxonomy, *turns: Turn, language: str = "en", ivr_kind: str | None = None
+    taxonomy: DraftTaxonomy,
+    *turns: Turn,
+    language: str = "en",
+    ivr_kind: str | None = None,
+    ivr_category: str | None = None,
 ) -> Draft:
     return extract(
-        transcript(*turns, language=language), taxonomy=taxonomy, ivr_kind=ivr_kind, now=NOW
+        transcript(*turns, language=language),
+        taxonomy=taxonomy,
+        ivr_kind=ivr_kind,
+        ivr_category=ivr_category,
+        now=NOW,
     )
 
 
