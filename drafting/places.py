@@ -235,7 +235,19 @@ def _places_of(seg: Segment, compiled: CompiledTaxonomy) -> list[tuple[_PlaceAcc
                 found.append((acc, 0.9, segment_evidence(name, said, seg)))
                 zh_at.append((pos, end, len(found) - 1))
             pos = text.find(name, end)
+    # Then names the recogniser spelled with other characters that sound alike (顺更小区).
     starts: frozenset[int] | None = None  # word starts, segmented only when needed
+    if is_chinese(text) and compiled.places_zh_sounds:
+        starts = compiled.word_starts(text)
+        for m in compiled.places_zh_sounds.find(text, spans, starts):
+            spans.append((m.start, m.end))
+            house = _ZH_HOUSE.match(text, m.end)
+            acc = known(m.value, True, _zh_house(house))
+            acc.detail = _zh_detail(house)
+            said = text[m.start : house.end() if house else m.end]
+            rule = f"sounds like {m.name}" + ("" if m.exact else " (one syllable off)")
+            found.append((acc, 0.7 if m.exact else 0.5, segment_evidence(rule, said, seg)))
+            zh_at.append((m.start, m.end, len(found) - 1))
     for mo in _ZH_PLACE.finditer(text):
         a, b = mo.span()
         # A name does not run across punctuation: 有个大坑，路面 has no 大坑路.

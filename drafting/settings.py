@@ -22,6 +22,7 @@ import jieba
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from drafting.normalise import CJK
+from drafting.soundalike import SoundIndex
 from drafting.types import PlaceKind
 
 
@@ -105,7 +106,7 @@ class DraftTaxonomy(Strict):
     agent_weight: float = Field(0.3, ge=0, le=1)
     # ASR text has no punctuation: a silence longer than this between words ends a sentence.
     sentence_gap: float = Field(0.7, gt=0, le=10)
-    summary_sentences: int = Field(3, ge=1, le=10)
+    summary_sentences: int = Field(2, ge=1, le=10)
     # An English recogniser writes local names it does not know as English words that sound
     # alike ("Heping Road" heard as "keeping road"): a "<name> road" whose name is this
     # similar (0..1, letters compared) to a gazetteer name of the same kind is taken for it,
@@ -219,6 +220,18 @@ class CompiledTaxonomy:
         for name, _ in self.places_zh:
             tk.add_word(name)
         return tk
+
+    @cached_property
+    def places_zh_sounds(self) -> SoundIndex[GazetteerPlace]:
+        """The gazetteer's Chinese names by their syllables, for names the recogniser wrote
+        with characters that sound alike (``drafting/soundalike.py``)."""
+        return SoundIndex(self.places_zh)
+
+    def warm(self) -> None:
+        """Load what the first Mandarin draft would otherwise wait for: jieba's dictionary
+        (about a second) and the gazetteer's syllables."""
+        self.segmenter.initialize()
+        _ = self.places_zh_sounds
 
     def word_starts(self, text: str) -> frozenset[int]:
         """Offsets in ``text`` where a word starts (and its end), by the segmenter."""

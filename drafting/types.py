@@ -161,6 +161,13 @@ class Draft:
     source: Source = "system"
 
     @property
+    def callback_number(self) -> str | None:
+        """The number the caller gave to be called back on: the surest one (the first said
+        among equals); None when no number was heard."""
+        best = max(self.phones, key=lambda p: p.confidence, default=None)
+        return best.value if best is not None else None
+
+    @property
     def location(self) -> str | None:
         """The best place, with its district when one was named apart from it."""
         if not self.places:
@@ -181,6 +188,7 @@ class Draft:
             "kind": self.kind.value,
             "category": self.category.value,
             "location": self.location,
+            "callback_number": self.callback_number,
             "description": self.summary.text or None,
         }
 

@@ -114,6 +114,8 @@ class TicketRow(Base):
     caller_name: Mapped[str] = mapped_column(String(128), default="")
     caller_language: Mapped[str | None] = mapped_column(String(8))
     location: Mapped[str] = mapped_column(Text, default="")
+    # The number the caller asked to be called back on, when not the one they called from.
+    callback_number: Mapped[str] = mapped_column(String(40), default="", server_default="")
     description: Mapped[str] = mapped_column(Text, default="")
     department: Mapped[str | None] = mapped_column(String(40))
     resolution: Mapped[str] = mapped_column(Text, default="")  # the reply passed to the caller

@@ -153,6 +153,7 @@ EN = Labels(
         "kind": "kind",
         "category": "category",
         "location": "location",
+        "callback_number": "call-back number",
         "description": "description",
     },
     draft_columns={
@@ -271,6 +272,7 @@ ZH = Labels(
         "kind": "诉求类型",
         "category": "类别",
         "location": "地点",
+        "callback_number": "回拨电话",
         "description": "诉求摘要",
     },
     draft_columns={

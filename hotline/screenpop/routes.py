@@ -27,7 +27,7 @@ from hotline.screenpop.service import ScreenPop
 from hotline.supervision.live import LiveView
 from hotline.tickets.acceptance import ShownDraft
 from hotline.tickets.config import TicketSettings
-from hotline.tickets.lifecycle import KINDS
+from hotline.tickets.lifecycle import KIND_NAMES, KINDS
 from hotline.tickets.routes import Tickets, detail_out
 from hotline.tickets.schemas import TicketDetailOut
 from hotline.web.deps import Caller, Local, Signer, provided, ws_principal
@@ -104,7 +104,7 @@ async def agent_ws(ws: WebSocket, pops: Pops, live: Live, signer: Signer) -> Non
 async def agent_config(_: Caller, taxonomy: Taxonomy) -> AgentConfigOut:
     """What the page's selects offer: request kinds, categories, pause reasons."""
     return AgentConfigOut(
-        kinds=[{"id": k, "name": k.replace("_", " ")} for k in KINDS],
+        kinds=[{"id": k, "name": " / ".join(KIND_NAMES[k])} for k in KINDS],
         categories=[{"id": c.id, "name": f"{c.zh} / {c.en}"} for c in taxonomy.categories],
         pause_reasons=PAUSE_REASONS,
     )
@@ -139,6 +139,7 @@ async def file_ticket(
             "kind": body.kind,
             "category": body.category,
             "location": body.location,
+            "callback_number": body.callback_number,
             "description": body.description,
             "caller_number": number,
             "repeat_of": view.repeat.of,
@@ -155,6 +156,7 @@ async def file_ticket(
                     "kind": draft.kind,
                     "category": draft.category,
                     "location": draft.location,
+                    "callback_number": draft.callback_number,
                     "description": draft.description,
                 },
             )

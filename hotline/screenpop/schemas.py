@@ -14,13 +14,16 @@ docs/websocket.md describes them; docs/websocket.schema.json is their JSON Schem
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from drafting import Choice, DateMention, Phone, PlaceMention, Summary, Urgency
 from hotline.callers.schemas import CallerHistoryOut, RepeatOut
 from hotline.supervision.schemas import AgentState, LiveAgent
+
+CALLBACK_NUMBER = r"^\+?[0-9][0-9 ()-]{0,38}$|^$"
 
 
 class _In(BaseModel):
@@ -35,7 +38,24 @@ class CallTicketIn(_In):
     kind: str | None = Field(None, max_length=32)
     category: str | None = Field(None, max_length=40)
     location: str = Field("", max_length=1000)
+    # The number the caller asks to be called back on, when not the one they call from;
+    # written as agents type it (spaces, dashes), stored as digits.
+    callback_number: str = Field("", pattern=CALLBACK_NUMBER)
     description: str = Field("", max_length=20000)
+
+    @field_validator("callback_number", mode="before")
+    @classmethod
+    def _halfwidth(cls, v: object) -> object:
+        # A Chinese input method may type full-width digits (U+FF10..): the same number.
+        return unicodedata.normalize("NFKC", v) if isinstance(v, str) else v
+
+    @field_validator("callback_number")
+    @classmethod
+    def _digits(cls, v: str) -> str:
+        digits = "".join(c for c in v if c in "0123456789")
+        if len(digits) > 20:  # E.164 has at most 15, an extension a few more
+            raise ValueError("a call-back number has at most 20 digits")
+        return ("+" if v.startswith("+") else "") + digits
 
 
 class AgentConfigOut(BaseModel):
@@ -75,6 +95,7 @@ class SuggestedFields(BaseModel):
     kind: str | None = None
     category: str | None = None
     location: str | None = None
+    callback_number: str | None = None  # the number the caller gave (digits)
     description: str | None = None  # the summary: the caller's key sentences
 
 
@@ -104,6 +125,7 @@ class CallDraft(BaseModel):
     caller_number: str
     caller_language: str | None
     location: str = ""
+    callback_number: str = ""
     description: str = ""
     repeat_of: int | None = None
     transcript: str | None = None  # "caller: ..." lines, once transcribed

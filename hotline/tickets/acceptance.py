@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Literal
 
-DRAFT_FIELDS = ("kind", "category", "location", "description")
+DRAFT_FIELDS = ("kind", "category", "location", "callback_number", "description")
 # Taxonomy ids, no personal data: their values are kept with the outcome. Location and
 # description are the caller's words (addresses, names, numbers): only the outcome is kept.
 VALUE_FIELDS = frozenset({"kind", "category"})

@@ -19,6 +19,14 @@ from ivr.menu import TICKET_STATUSES
 
 # The request kinds of the domain; the first four are the ids the IVR menu already sets.
 KINDS = ("consultation", "help_request", "complaint", "report", "suggestion")
+# As the centres' clerks name them (zh), and in English.
+KIND_NAMES = {
+    "consultation": ("咨询", "consultation"),
+    "help_request": ("求助", "help request"),
+    "complaint": ("投诉", "complaint"),
+    "report": ("举报", "report"),
+    "suggestion": ("建议", "suggestion"),
+}
 CHANNELS = ("phone", "sms", "wechat", "weibo", "web", "app", "email", "letter", "walk_in")
 # The IVR reads a ticket's status aloud, one prompt per status: one list for both.
 STATUSES: tuple[str, ...] = TICKET_STATUSES

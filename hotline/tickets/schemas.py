@@ -24,6 +24,8 @@ class TicketFieldsIn(_In):
     caller_name: str | None = Field(None, max_length=128)
     caller_language: str | None = Field(None, max_length=8)
     location: str | None = Field(None, max_length=1000)
+    # The number the caller asked to be called back on (digits), when not caller_number.
+    callback_number: str | None = Field(None, pattern=r"^\+?[0-9]{0,20}$")
     description: str | None = Field(None, max_length=20000)
     department: str | None = Field(None, max_length=40)
     transcript: dict[str, Any] | list[Any] | str | None = None
@@ -62,6 +64,7 @@ class TicketOut(BaseModel):
     caller_name: str
     caller_language: str | None
     location: str
+    callback_number: str
     description: str
     department: str | None
     resolution: str

@@ -47,6 +47,7 @@ EDITABLE = frozenset(
         "caller_name",
         "caller_language",
         "location",
+        "callback_number",
         "description",
         "department",
         "transcript",
@@ -287,7 +288,7 @@ class TicketService:
         unknown = sorted(set(values) - EDITABLE)
         if unknown:
             raise Invalid("ticket.unknown_field", f"not a ticket field one can set: {unknown}")
-        for name in ("caller_number", "caller_name", "location", "description"):
+        for name in ("caller_number", "caller_name", "location", "callback_number", "description"):
             if name in values and values[name] is None:
                 values[name] = ""  # text fields are empty, never null
         if not who.supervises:

@@ -35,6 +35,7 @@ class Ticket:
     caller_name: str
     caller_language: str | None
     location: str
+    callback_number: str
     description: str
     department: str | None
     resolution: str
@@ -196,7 +197,7 @@ class TicketStore:
         with self._sessions.begin() as s:
             row = TicketRow(created_by=actor, updated_by=actor, created_at=at, updated_at=at)
             row.channel, row.caller_number, row.caller_name = "phone", "", ""
-            row.location = row.description = row.resolution = ""
+            row.location = row.callback_number = row.description = row.resolution = ""
             for name, value in values.items():
                 setattr(row, name, value)
             s.add(row)

@@ -86,6 +86,8 @@ class JobRunner:
                 self._engines.load(language)
             except AsrError as exc:
                 log.error("speech model for %s: %s", language, exc)
+        if "zh" in self._engines.languages:
+            self._taxonomy.compiled.warm()  # the first Mandarin draft does not wait a second
 
     def language_of(self, job: Job) -> tuple[str, Detection | None]:
         """The job's language, and how it was found when the call did not say."""

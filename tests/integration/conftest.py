@@ -62,6 +62,7 @@ AGENTS = {
     "2019": "Seat 19",
     "2020": "Seat 20",
     "2021": "Seat 21",
+    "2022": "Seat 22",
 }
 QUEUES = {
     "q_answer": (["2001"], "zh"),
@@ -85,6 +86,7 @@ SKILL_QUEUES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "m_q": ("metrics", "zh", {}),
     "sk_pop": ("pop", "zh", {"wrapup": 120}),  # the screen-pop's agents; filing ends wrap-up
     "sk_desk": ("desk", "en", {"wrapup": 120}),  # the agent page's browser test (English)
+    "sk_desk_zh": ("desk_zh", "zh", {"wrapup": 120}),  # …and a Mandarin caller's draft
 }
 # number → (queue, menu)
 NUMBERS = {
@@ -105,6 +107,7 @@ NUMBERS = {
     "12352": ("sk_pop", "pop"),  # the shipped menu, its queues retargeted to sk_pop
     "12353": ("sk_pop", "catpop"),  # the same with a category level after 求助 (key 2)
     "12369": ("sk_desk", None),
+    "12370": ("sk_desk_zh", None),
 }
 # Citizens' phones registered with the PBX (pbx.phones): the survey callbacks ring them.
 CITIZENS = [f"139000000{n:02d}" for n in range(1, 13)]

@@ -20,9 +20,8 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from hotline.app.service import Service
 from hotline.app.settings import Secrets, Settings
-from hotline.core.auth import hash_password
 from telephony.sip import Phone, SipStack
-from tests.integration.test_call_records import add_agent, add_caller, caller_number, dial_uri
+from tests.integration.test_call_records import add_caller, caller_number, dial_uri, seat_agent
 from tests.integration.test_transcription_calls import AGENT_SAYS, CALLER_SAYS, speech
 from tests.integration.test_wallboard import RESULTS
 
@@ -50,6 +49,24 @@ def badge_is(state: str) -> Callable[[webdriver.Chrome], bool]:
     return check
 
 
+def sign_in_and_log_in(
+    browser: webdriver.Chrome, settings: Settings, agent_id: str, password: str, seat: str
+) -> None:
+    """On the agent's page: sign in, log in at ``seat``, wait for the badge to say ready."""
+    wait = WebDriverWait(browser, 30)
+    browser.get(f"http://{settings.listen.api_host}:{settings.listen.api_port}/agent")
+    wait.until(ec.visibility_of_element_located((By.ID, "agent_id"))).send_keys(agent_id)
+    browser.find_element(By.ID, "password").send_keys(password)
+    browser.find_element(By.CSS_SELECTOR, "#login button").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "link"), "live"))
+    seat_box = browser.find_element(By.ID, "extension")
+    seat_box.clear()
+    seat_box.send_keys(seat)
+    browser.find_element(By.ID, "btn-login").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "state"), f"ready @ {seat}"))
+    wait.until(badge_is("available"))
+
+
 async def test_the_badge_follows_the_call_and_the_drafts_suggestions_fill_the_form(
     service: Service,
     settings: Settings,
@@ -61,39 +78,24 @@ async def test_the_badge_follows_the_call_and_the_drafts_suggestions_fill_the_fo
 ) -> None:
     caller_wav = await asyncio.to_thread(speech, CALLER_SAYS, tmp_path / "c.wav")
     agent_wav = await asyncio.to_thread(speech, AGENT_SAYS, tmp_path / "a.wav")
-    await asyncio.to_thread(
-        lambda: service.agents.upsert(
-            "desk_agent",
-            name="Desk Agent",
-            extension=SEAT,
-            roles=["agent"],
-            skills={"desk": 4},
-            password_hash=hash_password(PASSWORD),
-        )
+    seat = await seat_agent(
+        service,
+        sip,
+        settings,
+        secrets,
+        phones,
+        agent_id="desk_agent",
+        name="Desk Agent",
+        seat=SEAT,
+        skills={"desk": 4},
+        password=PASSWORD,
+        after_ms=2500,  # rings a while first: the page shows it ringing
     )
-    seat = await add_agent(sip, settings, secrets, SEAT)
-    phones.append(seat)
-    seat.auto_answer(after_ms=2500)  # rings a while first: the page shows it ringing
     await asyncio.to_thread(RESULTS.mkdir, exist_ok=True)
-    url = f"http://{settings.listen.api_host}:{settings.listen.api_port}/agent"
     wait = WebDriverWait(browser, 30)
-
-    def sign_in_and_log_in() -> None:
-        browser.get(url)
-        wait.until(ec.visibility_of_element_located((By.ID, "agent_id"))).send_keys("desk_agent")
-        browser.find_element(By.ID, "password").send_keys(PASSWORD)
-        browser.find_element(By.CSS_SELECTOR, "#login button").click()
-        wait.until(ec.text_to_be_present_in_element((By.ID, "link"), "live"))
-        seat_box = browser.find_element(By.ID, "extension")
-        seat_box.clear()
-        seat_box.send_keys(SEAT)
-        browser.find_element(By.ID, "btn-login").click()
-        wait.until(ec.text_to_be_present_in_element((By.ID, "state"), f"ready @ {SEAT}"))
-        wait.until(badge_is("available"))
-        browser.execute_script(RECORD_STATES)
-
     # Selenium blocks: it runs in a thread so the service (same loop) keeps serving the page.
-    await asyncio.to_thread(sign_in_and_log_in)
+    await asyncio.to_thread(sign_in_and_log_in, browser, settings, "desk_agent", PASSWORD, SEAT)
+    await asyncio.to_thread(browser.execute_script, RECORD_STATES)
 
     number = caller_number()
     caller = await add_caller(sip, number)

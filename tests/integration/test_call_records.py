@@ -15,6 +15,7 @@ import pytest
 
 from hotline.app.service import Service
 from hotline.app.settings import Secrets, Settings
+from hotline.core.auth import hash_password
 from hotline.db.models import CallRow
 from telephony.sip import CallHandle, Phone, PhoneConfig, SipStack, allocate_ports
 from testkit.support import NewDbUrl, TcpProxy, free_port, recorded, wait_for
@@ -47,6 +48,39 @@ async def add_agent(sip: SipStack, settings: Settings, secrets: Secrets, ext: st
         )
     )
     await phone.wait_registered(10)
+    return phone
+
+
+async def seat_agent(
+    service: Service,
+    sip: SipStack,
+    settings: Settings,
+    secrets: Secrets,
+    phones: list[Phone],
+    *,
+    agent_id: str,
+    name: str,
+    seat: str,
+    skills: dict[str, int],
+    password: str,
+    after_ms: int,
+) -> Phone:
+    """An agent who signs in with ``password`` (the page, the API), stored with ``skills``,
+    and the phone at ``seat``: registered, answering ``after_ms`` after it rings."""
+    await asyncio.to_thread(
+        partial(
+            service.agents.upsert,
+            agent_id,
+            name=name,
+            extension=seat,
+            roles=["agent"],
+            skills=skills,
+            password_hash=hash_password(password),
+        )
+    )
+    phone = await add_agent(sip, settings, secrets, seat)
+    phones.append(phone)
+    phone.auto_answer(after_ms=after_ms)
     return phone
 
 

@@ -32,6 +32,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 AGENT = Principal("ag1", ("agent",))
 LOCATION = "鼓楼区湖北路 5 号"
 DESCRIPTION = "路灯不亮，已经三天了"
+CALLBACK = "13912345678"  # the number the caller gave
 
 
 class Clock:
@@ -62,10 +63,17 @@ def draft(**suggested: str | None) -> ShownDraft:
             "kind": "complaint",
             "category": "street_lighting",
             "location": LOCATION,
+            "callback_number": CALLBACK,
             "description": DESCRIPTION,
             **suggested,
         },
-        prefilled={"kind": "consultation", "category": None, "location": "", "description": ""},
+        prefilled={
+            "kind": "consultation",
+            "category": None,
+            "location": "",
+            "callback_number": "",
+            "description": "",
+        },
     )
 
 
@@ -91,6 +99,7 @@ async def test_filing_records_each_fields_outcome_and_the_weekly_report_counts_t
             "kind": "complaint",
             "category": "street_lighting",
             "location": "",
+            "callback_number": CALLBACK,
             "description": "路灯不亮，影响夜间出行",
         },
         call_id="pbx1-1001.1",
@@ -104,6 +113,7 @@ async def test_filing_records_each_fields_outcome_and_the_weekly_report_counts_t
             "kind": "complaint",
             "category": "noise",
             "location": "人民路",
+            "callback_number": "13700000000",
             "description": f"  {DESCRIPTION} ",
         },
         call_id="pbx1-1002.1",
@@ -121,10 +131,12 @@ async def test_filing_records_each_fields_outcome_and_the_weekly_report_counts_t
         (a, "kind"): "accepted",
         (a, "category"): "accepted",
         (a, "location"): "emptied",
+        (a, "callback_number"): "accepted",
         (a, "description"): "changed",
         (b, "kind"): "accepted",
         (b, "category"): "changed",
         (b, "location"): "added",
+        (b, "callback_number"): "changed",
         (b, "description"): "accepted",
     }
     assert not any(t == third.ticket.id for t, _ in rows)
@@ -135,7 +147,7 @@ async def test_filing_records_each_fields_outcome_and_the_weekly_report_counts_t
     assert rows[(a, "category")].call_id == "pbx1-1001.1"
     assert rows[(a, "kind")].at == clock.at
     # The caller's words are not copied: only the outcome for location and description.
-    for field in ("location", "description"):
+    for field in ("location", "callback_number", "description"):
         assert rows[(a, field)].draft_value is None and rows[(a, field)].saved_value is None
 
     # A later edit does not change what the first save recorded.
@@ -164,11 +176,12 @@ async def test_filing_records_each_fields_outcome_and_the_weekly_report_counts_t
     # The CSV: its own block, one row per field.
     lines = to_csv(data).splitlines()
     start = lines.index("draft_acceptance,field,accepted,changed,emptied,added,acceptance_rate")
-    block = list(csv.reader(lines[start + 1 : start + 5]))
+    block = list(csv.reader(lines[start + 1 : start + 6]))
     assert block == [
         ["field", "kind", "2", "0", "0", "0", "1.0"],
         ["field", "category", "1", "1", "0", "0", "0.5"],
         ["field", "location", "0", "0", "1", "1", "0.0"],
+        ["field", "callback_number", "1", "1", "0", "0", "0.5"],
         ["field", "description", "1", "1", "0", "0", "0.5"],
     ]
 
@@ -182,6 +195,7 @@ async def test_filing_records_each_fields_outcome_and_the_weekly_report_counts_t
     assert head in zh
     assert "<td>诉求类型</td><td>2</td><td>0</td><td>0</td><td>0</td><td>100.0%</td>" in zh
     assert "<td>地点</td><td>0</td><td>0</td><td>1</td><td>1</td><td>0.0%</td>" in zh
+    assert "<td>回拨电话</td><td>1</td><td>1</td><td>0</td><td>0</td><td>50.0%</td>" in zh
     assert "Draft acceptance" not in zh
 
     # The week before: no drafted tickets, the section says so; the CSV has no block.

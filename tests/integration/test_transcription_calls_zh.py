@@ -12,7 +12,6 @@ import contextlib
 import json
 import re
 from collections.abc import AsyncIterator
-from functools import partial
 from pathlib import Path
 
 import httpx
@@ -24,7 +23,6 @@ from asr.transcript import from_dict
 from asr.wer import char_errors
 from hotline.app.service import Service
 from hotline.app.settings import Secrets, Settings
-from hotline.core.auth import hash_password
 from hotline.jobs.store import DONE, Job, JobStore
 from hotline.screenpop.schemas import AGENT_MESSAGE, AgentMessage, DraftMessage, PopMessage
 from telephony.audio import telephone_copy
@@ -32,7 +30,7 @@ from telephony.sip import Phone, SipStack
 from testkit.support import wait_for
 from tests.integration.conftest import WHISPER_MODEL
 from tests.integration.test_asr_zh import CJK_SPACE, SPEECH, clips
-from tests.integration.test_call_records import add_agent, call_both_speak
+from tests.integration.test_call_records import call_both_speak, seat_agent
 
 ZH_NUMBER = "12360"  # sk_zh: Mandarin, no menu (tests/integration/conftest.py)
 SEAT = "2021"
@@ -109,20 +107,19 @@ async def test_a_mandarin_call_is_transcribed_by_whisper_onto_the_agents_page_an
     # media path settles.
     caller_wav = await asyncio.to_thread(telephone_copy, CALLER_CLIP, tmp_path / "c.wav", 0.5, 0.5)
     agent_wav = await asyncio.to_thread(telephone_copy, AGENT_CLIP, tmp_path / "a.wav", 0.3, 0.3)
-    await asyncio.to_thread(
-        partial(
-            service.agents.upsert,
-            AGENT_ID,
-            name="Mandarin ASR Agent",
-            extension=SEAT,
-            roles=["agent"],
-            skills={"zh": 4},
-            password_hash=hash_password(PASSWORD),
-        )
+    seat = await seat_agent(
+        service,
+        sip,
+        settings,
+        secrets,
+        phones,
+        agent_id=AGENT_ID,
+        name="Mandarin ASR Agent",
+        seat=SEAT,
+        skills={"zh": 4},
+        password=PASSWORD,
+        after_ms=200,
     )
-    seat = await add_agent(sip, settings, secrets, SEAT)
-    phones.append(seat)
-    seat.auto_answer(after_ms=200)
     await service.desk.login(AGENT_ID, SEAT)
     try:
         token = await sign_in(settings)

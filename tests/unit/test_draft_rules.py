@@ -184,3 +184,46 @@ def test_a_mandarin_summary_keeps_its_commas_and_drops_the_lead_in(taxonomy: Dra
         "已经一个星期了。",
     )
     assert d.summary.text == "和平路的路灯坏了，晚上黑乎乎的，已经一个星期了。"
+
+
+def test_a_name_written_with_characters_that_sound_alike(taxonomy: DraftTaxonomy) -> None:
+    # Whisper's spellings of names it does not know: 顺更小其 (shun geng xiao qi) for 舜耕小区
+    # (shun geng xiao qu), one syllable off, with the building that follows; 宽后里 for 宽厚里
+    # and 经时路 for 经十路 are homophones.
+    d = written(taxonomy, "市民：顺更小其三号楼门口的路灯坏了。")
+    [place] = d.places
+    assert (place.value, place.label, place.known) == ("舜耕小区", "舜耕小区3号楼", True)
+    assert place.evidence[0].phrase == "sounds like 舜耕小区 (one syllable off)"
+    assert place.evidence[0].text == "顺更小其三号楼"
+    d = written(taxonomy, "市民：宽后里那边的酒吧太吵了，我住在经时路。")
+    assert [p.value for p in d.places] == ["宽厚里", "经十路"]
+    # A homophone is surer than one syllable off; both less than the name spelled right.
+    spelled = written(taxonomy, "市民：宽厚里那边的酒吧太吵了。").places[0].confidence
+    assert place.confidence < d.places[0].confidence < spelled
+
+
+def test_sound_alike_needs_the_name_at_a_word_start_and_near_sounds(
+    taxonomy: DraftTaxonomy,
+) -> None:
+    # 七里山路 ends in li shan lu, as 历山路 sounds: another road, found by its own pattern.
+    d = written(taxonomy, "市民：在那个，七里山路上。")
+    assert [p.value for p in d.places] == ["七里山路"]
+    # One syllable off only for names of four syllables or more, and only a near sound:
+    # 光明社会 (guang ming she hui) is not 光明社区 (… she qu); 和平楼 is not 和平路.
+    d = written(taxonomy, "市民：光明社会，大家都好。")
+    assert d.places == ()
+    d = written(taxonomy, "市民：我家在河平楼附近。")
+    assert all(p.value != "和平路" for p in d.places)
+
+
+def test_warming_loads_the_segmenter_and_the_syllables_once() -> None:
+    # A worker warms its taxonomy at start, so the first Mandarin draft does not wait.
+    compiled = DraftTaxonomy.model_validate(
+        {"places": [{"name": "Shungeng Garden", "zh": "舜耕小区", "kind": "community"}]}
+    ).compiled
+    assert "segmenter" not in vars(compiled) and "places_zh_sounds" not in vars(compiled)
+    compiled.warm()
+    assert compiled.segmenter.initialized and compiled.places_zh_sounds
+    sounds = compiled.places_zh_sounds
+    compiled.warm()
+    assert compiled.places_zh_sounds is sounds

@@ -15,6 +15,7 @@ from drafting.normalise import compact, normalise_word
 from drafting.numbers import en_number, zh_number
 from drafting.phones import find_phones
 from drafting.segments import Segment, segments
+from drafting.soundalike import Syllable, syllables
 from drafting.types import Speaker
 
 DRAFTING = Path(__file__).resolve().parents[2] / "drafting"
@@ -164,3 +165,16 @@ def test_a_misheard_huge_number_is_no_date_and_no_crash() -> None:
     ]
     zh = find_dates(sentences(turn("caller", "一 三 九 一 二 三 四 五 六 七 八 天 了 昨天")), NOW)
     assert [(d.phrase, d.start) for d in zh] == [("昨天", date(2026, 11, 24))]
+
+
+def test_syllables_keep_the_texts_offsets() -> None:
+    # Digits, letters and punctuation between the characters: one entry each, None.
+    said = syllables("顺更A3号，长清区")
+    assert len(said) == len("顺更A3号，长清区")
+    assert said[2] is None and said[3] is None and said[5] is None
+    shun, geng, chang = said[0], said[1], said[6]
+    assert shun is not None and geng is not None and chang is not None
+    # Folded: sh → s, eng → en, zh/ch → z/c; the tone is dropped.
+    assert shun == frozenset({Syllable("s", "un")}) and Syllable("g", "en") in geng
+    # Every reading of a character: 长 is chang in 长清区 (zhang in 长大).
+    assert {Syllable("c", "an"), Syllable("z", "an")} <= chang
