@@ -16,6 +16,7 @@ from hotline.app.service import Service
 from hotline.app.settings import Secrets, Settings
 from telephony.sip import Phone, SipStack
 from testkit.support import wait_for
+from tests.integration.test_agent_page import sign_in_and_log_in
 from tests.integration.test_call_records import (
     add_agent,
     add_caller,
@@ -24,7 +25,7 @@ from tests.integration.test_call_records import (
     ended_record,
 )
 from tests.integration.test_ivr_calls import wait_at
-from tests.integration.test_screenpop import agent_url, pop_agent, sign_in_and_log_in
+from tests.integration.test_screenpop import PASSWORD, pop_agent
 from tests.integration.test_wallboard import RESULTS
 
 CATEGORY_NUMBER = "12353"  # the shipped menu with a category level after 求助, to sk_pop
@@ -44,9 +45,7 @@ async def test_the_category_keyed_in_the_ivr_reaches_the_record_and_the_pop(
     seat.auto_answer(after_ms=300)
     wait = WebDriverWait(browser, 30)
     await asyncio.to_thread(RESULTS.mkdir, exist_ok=True)
-    await asyncio.to_thread(
-        sign_in_and_log_in, browser, wait, agent_url(settings), "catpop", "2019"
-    )
+    await asyncio.to_thread(sign_in_and_log_in, browser, settings, "catpop", PASSWORD, "2019")
 
     number = caller_number()
     caller = await add_caller(sip, number)

@@ -19,6 +19,7 @@ from hotline.app.settings import Secrets, Settings
 from hotline.core.auth import hash_password
 from telephony.sip import Phone, SipStack
 from testkit.support import wait_for
+from tests.integration.test_agent_page import sign_in_and_log_in
 from tests.integration.test_call_records import (
     add_agent,
     add_caller,
@@ -47,31 +48,6 @@ async def pop_agent(service: Service, agent_id: str, ext: str) -> None:
     )
 
 
-def agent_url(settings: Settings) -> str:
-    return f"http://{settings.listen.api_host}:{settings.listen.api_port}/agent"
-
-
-def sign_in_and_log_in(
-    browser: webdriver.Chrome,
-    wait: WebDriverWait[webdriver.Chrome],
-    url: str,
-    agent_id: str,
-    ext: str,
-) -> None:
-    """On the agent page: sign ``agent_id`` in and log it in at seat ``ext``. Blocking (run it
-    in a thread, so the service on the test's loop keeps serving the page)."""
-    browser.get(url)
-    wait.until(ec.visibility_of_element_located((By.ID, "agent_id"))).send_keys(agent_id)
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "#login button").click()
-    wait.until(ec.text_to_be_present_in_element((By.ID, "link"), "live"))
-    seat_box = browser.find_element(By.ID, "extension")
-    seat_box.clear()
-    seat_box.send_keys(ext)
-    browser.find_element(By.ID, "btn-login").click()
-    wait.until(ec.text_to_be_present_in_element((By.ID, "state"), f"ready @ {ext}"))
-
-
 async def test_pop_reaches_only_its_agent_and_files_the_ticket_with_the_call(
     service: Service,
     settings: Settings,
@@ -89,11 +65,10 @@ async def test_pop_reaches_only_its_agent_and_files_the_ticket_with_the_call(
     await service.desk.login("popb", "2018")
     await service.desk.pause("popb", "training")
     b_pops = service.screenpop.subscribe("popb")
-    url = agent_url(settings)
     wait = WebDriverWait(browser, 30)
     await asyncio.to_thread(RESULTS.mkdir, exist_ok=True)
     # Selenium blocks: it runs in a thread so the service (same loop) keeps serving the page.
-    await asyncio.to_thread(sign_in_and_log_in, browser, wait, url, "popa", "2017")
+    await asyncio.to_thread(sign_in_and_log_in, browser, settings, "popa", PASSWORD, "2017")
     number = "010" + caller_number()[-8:]  # a Beijing landline: out of town for Jinan
 
     async def call_about_a_complaint() -> Any:
