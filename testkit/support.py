@@ -118,6 +118,12 @@ class TcpProxy:
 
     async def _accept(self, cr: asyncio.StreamReader, cw: asyncio.StreamWriter) -> None:
         ur, uw = await asyncio.open_connection("127.0.0.1", self.target_port)
+        if self._server is None or not self._server.is_serving():
+            # Cut or closed while this connection was being set up: it must not stay open
+            # (Server.wait_closed waits for every connection).
+            cw.transport.abort()
+            uw.transport.abort()
+            return
         frozen = asyncio.Event()
         self._conns.append((cw, uw, frozen))
         for r, w in ((cr, uw), (ur, cw)):
@@ -129,12 +135,14 @@ class TcpProxy:
     async def _pipe(
         r: asyncio.StreamReader, w: asyncio.StreamWriter, frozen: asyncio.Event
     ) -> None:
-        with contextlib.suppress(ConnectionError):
-            while data := await r.read(65536):
-                if not frozen.is_set():
-                    w.write(data)
-                    await w.drain()
-        w.close()
+        try:
+            with contextlib.suppress(ConnectionError):
+                while data := await r.read(65536):
+                    if not frozen.is_set():
+                        w.write(data)
+                        await w.drain()
+        finally:
+            w.close()  # cancelled too: no connection outlives the proxy
 
     def freeze(self) -> None:
         for _, _, frozen in self._conns:
@@ -147,12 +155,16 @@ class TcpProxy:
         self._conns.clear()
 
     async def close(self) -> None:
+        server, self._server = self._server, None
+        if server:
+            server.close()  # no new connections, then every open one closed
         self.cut()
-        if self._server:
-            self._server.close()
-            await self._server.wait_closed()
-        for task in list(self._tasks):
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if server:
+            await server.wait_closed()
 
 
 def legacy_scrypt_hash(password: str, salt: bytes = b"hotline-salt-016") -> str:

@@ -227,3 +227,17 @@ def test_warming_loads_the_segmenter_and_the_syllables_once() -> None:
     sounds = compiled.places_zh_sounds
     compiled.warm()
     assert compiled.places_zh_sounds is sounds
+
+
+def test_a_misheard_yao_and_dong_in_a_number(taxonomy: DraftTaxonomy) -> None:
+    # Whisper writes the 幺 (1) of a number read aloud as another yao (要, 邀, 遥...).
+    d = written(taxonomy, "市民：我的电话是要三九，邀二三四，五六七八。")
+    [phone] = d.phones
+    assert phone.value == "13912345678"
+    assert phone.confidence < written(taxonomy, "市民：电话13912345678。").phones[0].confidence
+    # 我要 just before the number is the word, not a digit: the number stays whole.
+    d = written(taxonomy, "市民：我要13912345678，麻烦回个电话。")
+    assert [(p.value, p.confidence) for p in d.phones] == [("13912345678", 0.9)]
+    # 洞 is 0 in a number read digit by digit; 要 far from any digit is never one.
+    d = written(taxonomy, "市民：座机是洞五三幺，八八六六六六六六。我要三个证明。")
+    assert [(p.value, p.kind) for p in d.phones] == [("053188666666", "landline")]
