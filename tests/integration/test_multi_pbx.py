@@ -345,7 +345,9 @@ async def test_two_pbxes_feed_one_service(
     async with supervisor_session(svc, two.settings, "mpsup", "multi-pbx-pw") as (http, auth):
 
         async def both_live() -> dict[str, Any] | None:
-            snap: dict[str, Any] = (await http.get("/api/live", headers=auth)).json()
+            # A supervisor's own screen: full numbers (reveal) to match the calls by number.
+            live = await http.get("/api/live", headers=auth, params={"reveal": "true"})
+            snap: dict[str, Any] = live.json()
             connected = {
                 c["pbx"]: c
                 for c in snap["calls"]
