@@ -73,9 +73,9 @@ async def test_wallboard_shows_a_waiting_caller_appear_and_disappear(
     row = f'[data-queue="q_empty"] tr.caller[data-caller="{mask_number(number)}"]'
 
     def appears() -> tuple[str, str]:
-        el = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, row)))
+        text = str(wait.until(partial(_row_text, row)))
         browser.save_screenshot(str(RESULTS / "wallboard-caller-waiting.png"))
-        return str(el.text), str(browser.page_source)
+        return text, str(browser.page_source)
 
     text, source = await asyncio.to_thread(appears)
     assert mask_number(number) in text and "1" in text  # position 1 in q_empty
@@ -227,9 +227,9 @@ async def test_wallboard_with_200_agents_and_a_long_name_stays_on_screen_and_mas
     def revealed() -> str:
         browser.get(url + "?reveal=1")
         row = f'tr.caller[data-caller="{number}"]'
-        el = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, row)))
+        text = str(wait.until(partial(_row_text, row)))
         browser.save_screenshot(str(RESULTS / "wallboard-revealed.png"))
-        return str(el.text)
+        return text
 
     assert number in await asyncio.to_thread(revealed)
     audits = [r for r in caplog.records if r.name == "hotline.audit"]
@@ -314,3 +314,14 @@ async def test_a_priority_caller_joining_a_queue_of_four_reads_one_to_five_as_as
 
 def _waiting(board: QueueBoard, number: str) -> bool | None:
     return any(w.caller_number == number for w in board.callers("q_empty")) or None
+
+
+def _row_text(selector: str, driver: webdriver.Chrome) -> str | None:
+    """The text of a visible row, read in the page in one step: the board redraws on every
+    snapshot, so an element found by one call may be gone by the next."""
+    text = driver.execute_script(
+        "const el = document.querySelector(arguments[0]);"
+        " return el && el.offsetParent !== null ? el.innerText : null;",
+        selector,
+    )
+    return str(text) if text else None
