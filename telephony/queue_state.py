@@ -83,7 +83,16 @@ class QueueBoard:
             _int(ev.get("Position")),
             ev.at,
         )
-        self.waiting.setdefault(queue, {})[w.uniqueid] = w
+        here = self.waiting.setdefault(queue, {})
+        here.pop(w.uniqueid, None)  # a join seen twice (resync) is one caller
+        # A caller with a higher priority (QUEUE_PRIO) is inserted ahead of those already
+        # waiting: Asterisk moves them back (app_queue's join_queue renumbers its list) but
+        # sends no event for it, only the newcomer's Position. So we move them back too.
+        for other in here.values():
+            if other.position >= w.position:
+                other.position += 1
+        here[w.uniqueid] = w
+        _renumber(here)
         return True
 
     def _leave(self, ev: AmiEvent) -> bool:
@@ -92,9 +101,7 @@ class QueueBoard:
         if gone is None:
             return False
         # Asterisk renumbers the callers behind; so do we.
-        for w in self.waiting.get(queue, {}).values():
-            if w.position > gone.position:
-                w.position -= 1
+        _renumber(self.waiting.get(queue, {}))
         for iface, caller in list(self.ringing.items()):
             if caller == uid:
                 del self.ringing[iface]
@@ -159,7 +166,18 @@ def board_from_status(replies: list[AmiEvent]) -> QueueBoard:
                 ev.at - _int(ev.get("Wait")),
             )
             board.waiting.setdefault(queue, {})[w.uniqueid] = w
+    for waiting in board.waiting.values():
+        _renumber(waiting)
     return board
+
+
+def _renumber(waiting: dict[str, Waiting]) -> None:
+    """Positions 1..n in the order Asterisk serves the callers (its positions are that order;
+    a gap or a tie, from an event missed during a reconnect, is closed here, the earlier
+    joiner first)."""
+    ordered = sorted(waiting.values(), key=lambda w: (w.position, w.joined_at))
+    for n, w in enumerate(ordered, start=1):
+        w.position = n
 
 
 def _int(text: str) -> int:

@@ -38,6 +38,7 @@ from hotline.agents.store import Agent, AgentStore
 from hotline.calls.store import CallStore, CallSummary
 from hotline.core.alerts import SupervisorAlerts
 from hotline.supervision.config import LiveConfig
+from hotline.supervision.masking import for_wall
 from hotline.supervision.schemas import LiveAgent, LiveSnapshot
 from hotline.surveys import satisfaction
 from hotline.surveys.store import SurveyStore
@@ -135,7 +136,8 @@ class LiveView:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), kw_only=True)
     # Seconds for the settling of an agent's state; tests step it by hand.
     monotonic: Callable[[], float] = field(default=time.monotonic, kw_only=True)
-    _subscribers: set[asyncio.Queue[Snapshot]] = field(default_factory=set)
+    # Each subscriber's queue → whether it was given full numbers (``reveal``).
+    _subscribers: dict[asyncio.Queue[Snapshot], bool] = field(default_factory=dict)
     _watches: dict[asyncio.Queue[LiveAgent], _Watch] = field(default_factory=dict)
     _dirty: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -153,7 +155,13 @@ class LiveView:
     def changed(self) -> None:
         self._dirty.set()
 
-    async def snapshot(self) -> Snapshot:
+    async def snapshot(self, *, reveal: bool = False) -> Snapshot:
+        """The live view now: callers' numbers masked for a wall display, unless ``reveal``
+        (a supervisor's own screen; the caller of this audits it)."""
+        snap = await self._snapshot()
+        return snap if reveal else for_wall(snap)
+
+    async def _snapshot(self) -> Snapshot:
         now = time.time()
         agents = await asyncio.to_thread(self.agents.all)
         s = self.config
@@ -203,8 +211,10 @@ class LiveView:
                     "today": _today(today_by_pbx.get(link.name), s),
                 }
             )
-        for row in queue_rows.values():  # callers of every PBX, longest waiting first
-            row["waiting"].sort(key=lambda w: w["joined_at"])
+        # Callers of every PBX in the order they will be served: by position (a priority caller
+        # is ahead of those who waited longer), then the longest waiting first across PBXes.
+        for row in queue_rows.values():
+            row["waiting"].sort(key=lambda w: (w["position"], w["joined_at"]))
         agent_rows = self._agent_rows(agents)
         for pbx_row in pbx_rows:
             states = Counter(a.state for a in agent_rows if a.pbx == pbx_row["name"])
@@ -230,6 +240,7 @@ class LiveView:
             waiting.append(
                 {
                     "pbx": link.name,
+                    "call_id": w.call_id,
                     "position": w.position,
                     "caller_number": w.caller_number,
                     "joined_at": w.joined_at,
@@ -284,13 +295,14 @@ class LiveView:
         if self.alerts is not None:
             snap["alerts"] = [a.to_dict() for a in self.alerts.recent(ALERTS_SHOWN)]
 
-    def subscribe(self) -> asyncio.Queue[Snapshot]:
+    def subscribe(self, *, reveal: bool = False) -> asyncio.Queue[Snapshot]:
+        """Snapshots as they change: masked for a wall display, unless ``reveal``."""
         queue: asyncio.Queue[Snapshot] = asyncio.Queue(maxsize=4)
-        self._subscribers.add(queue)
+        self._subscribers[queue] = reveal
         return queue
 
     def unsubscribe(self, queue: asyncio.Queue[Snapshot]) -> None:
-        self._subscribers.discard(queue)
+        self._subscribers.pop(queue, None)
 
     def watch_agent(self, agent_id: str) -> asyncio.Queue[LiveAgent]:
         """One agent's page: that agent's row now (shortly), then each time it changes."""
@@ -313,9 +325,10 @@ class LiveView:
             if not self._subscribers and not self._watches:
                 continue
             if self._subscribers:
-                snap = await self.snapshot()
-                for queue in list(self._subscribers):
-                    _put_newest(queue, snap)
+                snap = await self._snapshot()
+                wall = for_wall(snap)  # built once for every wall display
+                for queue, reveal in list(self._subscribers.items()):
+                    _put_newest(queue, snap if reveal else wall)
                 rows = snap.agents
             else:
                 rows = self._agent_rows(await asyncio.to_thread(self.agents.all))

@@ -4,7 +4,9 @@
 ``LiveMessage``s: the same snapshot with ``"type": "snapshot"``. ``surveys`` and ``alerts``
 are absent (not null) when the service runs without surveys, so the wallboard shows those
 panels only when there is something. Times are Unix seconds (``now``, ``joined_at``, ...),
-durations seconds rounded to 0.1, except the alerts' ``at`` (ISO 8601).
+durations seconds rounded to 0.1, except the alerts' ``at`` (ISO 8601). Callers' numbers are
+masked to their last four digits (``masked``: true) unless a supervisor asked to ``reveal``
+them (``hotline/supervision/masking.py``).
 """
 
 from __future__ import annotations
@@ -47,8 +49,9 @@ class LivePbxRow(_Out):
 
 class WaitingCaller(_Out):
     pbx: str
-    position: int
-    caller_number: str
+    call_id: str
+    position: int  # 1..n on its PBX, in the order Asterisk serves the queue (priority first)
+    caller_number: str  # masked ("*******5678") unless the snapshot is revealed
     joined_at: float
     waited: float
     language: str | None
@@ -68,7 +71,7 @@ class LiveQueue(_Out):
     name: str
     language: str
     skill: str | None
-    waiting: list[WaitingCaller]  # every PBX's callers, longest waiting first
+    waiting: list[WaitingCaller]  # every PBX's callers, in serving order (position, then wait)
     longest_wait: float
     members: int
     available: int
@@ -92,7 +95,7 @@ class LiveCall(_Out):
 
     call_id: str
     pbx: str
-    caller_number: str
+    caller_number: str  # masked ("*******5678") unless the snapshot is revealed
     dialled_number: str
     state: CallState
     queue: str | None
@@ -144,6 +147,9 @@ class LiveSnapshot(_Out):
     agents: list[LiveAgent]
     calls: list[LiveCall]  # oldest first
     today: PbxToday  # over every PBX
+    # True: callers' numbers show their last four digits only (a wall display, the default);
+    # False: full numbers, for a supervisor who asked for them (``reveal``, audited).
+    masked: bool = False
     # Absent (not null) without surveys.
     surveys: SurveysToday | None = Field(None, exclude_if=_absent)
     alerts: list[LiveAlert] | None = Field(None, exclude_if=_absent)

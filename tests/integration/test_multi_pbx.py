@@ -42,6 +42,7 @@ from hotline.core.errors import Invalid
 from hotline.db.models import CallRow
 from hotline.metrics.service import MetricsService
 from hotline.metrics.store import MetricsStore
+from hotline.supervision.masking import mask_number
 from telephony.ami.events import AmiEvent
 from telephony.asterisk.render import render
 from telephony.sip import CallHandle, Phone, SipStack
@@ -345,7 +346,9 @@ async def test_two_pbxes_feed_one_service(
     async with supervisor_session(svc, two.settings, "mpsup", "multi-pbx-pw") as (http, auth):
 
         async def both_live() -> dict[str, Any] | None:
-            snap: dict[str, Any] = (await http.get("/api/live", headers=auth)).json()
+            # A supervisor's own screen: full numbers (reveal) to match the calls by number.
+            live = await http.get("/api/live", headers=auth, params={"reveal": "true"})
+            snap: dict[str, Any] = live.json()
             connected = {
                 c["pbx"]: c
                 for c in snap["calls"]
@@ -491,14 +494,16 @@ async def test_wallboard_shows_both_pbxes(
     def both_waiting() -> list[str]:
         texts = []
         for pbx, number in numbers.items():
-            row = f'[data-queue="{QUEUE}"] tr.caller[data-caller="{number}"][data-pbx="{pbx}"]'
+            # The wall's view: numbers masked to the last four digits.
+            masked = mask_number(number)
+            row = f'[data-queue="{QUEUE}"] tr.caller[data-caller="{masked}"][data-pbx="{pbx}"]'
             texts.append(wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, row))).text)
         browser.save_screenshot(str(RESULTS / "wallboard-two-pbxes.png"))
         return texts
 
     texts = await asyncio.to_thread(both_waiting)
     for pbx, text in zip(numbers, texts, strict=True):
-        assert pbx in text and numbers[pbx] in text
+        assert pbx in text and mask_number(numbers[pbx]) in text and numbers[pbx] not in text
     for call in calls:
         await call.hangup()
         await call.wait_ended(10)

@@ -146,7 +146,7 @@ async def test_killed_service_restarts_and_matches_asterisk_again(
 
     async def matches() -> tuple[dict[str, Any], Any] | None:
         status = await control.status()
-        live = (await http.get("/api/live", headers=admin)).json()
+        live = (await http.get("/api/live", headers=admin, params={"reveal": "true"})).json()
         queue = next(q for q in live["queues"] if q["name"] == "sk_kill")
         k1 = next(a for a in live["agents"] if a["agent_id"] == "k1")
         members = {m: mm.paused for m, mm in status.members["sk_kill"].items()}

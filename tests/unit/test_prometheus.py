@@ -61,6 +61,7 @@ def _queue(name: str, waits: Sequence[float]) -> LiveQueue:
     callers = [
         WaitingCaller(
             pbx="pbx1",
+            call_id=f"1763700000.{i}",
             position=i + 1,
             caller_number=f"13900000{i:03d}",
             joined_at=NOW - w,

@@ -116,7 +116,7 @@ def test_the_live_snapshot_keeps_its_json() -> None:
     snap = LiveSnapshot(now=1.5, pbxes=[], queues=[], agents=[], calls=[], today=today)
     body = json.loads(snap.model_dump_json())
     # Without surveys the panels' keys are absent, not null (the wallboard hides them).
-    assert set(body) == {"now", "pbxes", "queues", "agents", "calls", "today"}
+    assert set(body) == {"now", "pbxes", "queues", "agents", "calls", "today", "masked"}
     assert body["today"]["service_level"] is None
     message = json.loads(LiveMessage.of(snap).model_dump_json())
     assert message == {**body, "type": "snapshot"}
