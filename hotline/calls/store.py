@@ -29,7 +29,9 @@ class CallSummary:
     abandoned: int
     short_abandons: int
     asa: float | None  # seconds
-    aht: float | None  # seconds: talk (hold included) only; the metrics add wrap-up
+    # seconds: (talk + hold + wrap-up) / answered, as the metrics and reports define it (talk
+    # includes hold; a wrap-up counts once the agent's wrap-up has ended)
+    aht: float | None
     service_level: float | None = None  # answered within T s / (offered - short abandons)
 
 
@@ -130,7 +132,7 @@ class CallStore:
             func.sum(case((answered, c.queue_wait), else_=None)),
             func.count(case((and_(answered, c.queue_wait.is_not(None)), 1), else_=None)),
             func.sum(case((answered, c.talk_time), else_=None)),
-            func.count(case((and_(answered, c.talk_time.is_not(None)), 1), else_=None)),
+            func.sum(case((answered, c.wrapup_time), else_=None)),
             count(and_(answered, c.queue_wait.is_not(None), c.queue_wait <= sl_seconds)),
         ).where(c.started_at >= since, c.ended_at.is_not(None))
         with self._sessions() as session:
@@ -141,7 +143,7 @@ class CallStore:
 
 
 def _summary(sums: tuple[Any, ...]) -> CallSummary:
-    calls, offered, n_ans, n_ab, short, wait_sum, wait_n, talk_sum, talk_n, in_sl = sums
+    calls, offered, n_ans, n_ab, short, wait_sum, wait_n, talk_sum, wrapup_sum, in_sl = sums
     base = offered - short
     return CallSummary(
         calls=calls,
@@ -150,7 +152,8 @@ def _summary(sums: tuple[Any, ...]) -> CallSummary:
         abandoned=n_ab,
         short_abandons=short,
         asa=wait_sum / wait_n if wait_n else None,
-        aht=talk_sum / talk_n if talk_n else None,
+        # The metrics' AHT (hotline/metrics/formulas.py): over every answered call.
+        aht=((talk_sum or 0.0) + (wrapup_sum or 0.0)) / n_ans if n_ans else None,
         service_level=in_sl / base if base > 0 else None,
     )
 

@@ -4,8 +4,10 @@ Figures are ``matplotlib.figure.Figure`` objects on an Agg canvas (no pyplot and
 figures). The SVG's text is real text (``svg.fonttype: none``), drawn by the browser with the
 page's CJK font; matplotlib still measures it for the layout, so it must find a CJK font too
 (``fonts-noto-cjk``, installed by scripts/setup-system.sh). Axes end on round ticks chosen with
-``MaxNLocator``; labels carry their unit ("30 s", "25 %", "12 h"). The same data gives the same
-bytes: a fixed hash salt per chart and no date in the metadata.
+``MaxNLocator``; labels carry their unit ("30 s", "25 %", "12 h"). Each bar's value is written
+just above it, inside the plot (a tick more on top when the tallest needs the room), never by
+the axis labels; a chart too crowded for them shows none. The same data gives the same bytes: a
+fixed hash salt per chart and no date in the metadata.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import logging
 import math
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -57,6 +59,14 @@ TIME_STEPS = (1, 2, 3, 5, 6, 10)
 
 WIDTH_IN, HEIGHT_IN = 6.4, 2.6
 TICK_SIZE = 8
+# Bars' value labels: just above each bar, in this size; the axis gets a tick more when the
+# tallest bar leaves less than HEADROOM of its height for its label.
+VALUE_SIZE = 7
+HEADROOM = 0.12
+# About how wide a digit is at VALUE_SIZE (DejaVu's and Noto's digits: 0.6 em), in points,
+# and the plot's width: a chart whose labels are wider than its bars shows none.
+DIGIT_PT = 0.6 * VALUE_SIZE
+PLOT_WIDTH_PT = 400
 
 
 class Unit(StrEnum):
@@ -102,10 +112,28 @@ class YAxis:
     ticks: tuple[float, ...]
     labels: tuple[str, ...]
     scale: float
+    suffix: str = ""  # the unit after a value: " s", " min", " h", " %" ("" for counts)
+    whole: bool = True  # values shown as whole numbers (counts, percentages)
 
     @property
     def top(self) -> float:
         return self.ticks[-1]
+
+    def value(self, scaled: float) -> str:
+        """A bar's value as its label says it: whole numbers for counts and percentages and
+        from 10 up, else one decimal ("7.5 min", "12 s", "1.3 h")."""
+        digits = 0 if self.whole or scaled >= 10 else 1
+        return f"{scaled:,.{digits}f}".removesuffix(".0") + self.suffix
+
+    def extended(self) -> YAxis:
+        """One more round tick on top (room for the tallest bar's label)."""
+        top = round(self.top + self.ticks[1] - self.ticks[0], 6)
+        label = _tick_label(top, self.suffix)
+        return YAxis((*self.ticks, top), (*self.labels, label), self.scale, self.suffix, self.whole)
+
+
+def _tick_label(value: float, suffix: str) -> str:
+    return f"{value:g}{suffix}" if suffix else _number(value)
 
 
 def _ticks(top: float, steps: Sequence[float], integer: bool) -> tuple[float, ...]:
@@ -130,26 +158,62 @@ def y_axis(unit: Unit, values: Sequence[float | None]) -> YAxis:
     """Round ticks and their labels for ``values`` shown as ``unit``."""
     peak = max((v for v in values if v is not None and math.isfinite(v)), default=0.0)
     scale = 1.0
-    fmt: Callable[[float], str]
+    whole = True
     if unit is Unit.PERCENT:
         ticks: tuple[float, ...] = (0, 25, 50, 75, 100)
-        scale, fmt = 100.0, lambda v: f"{v:g} %"
+        scale, suffix = 100.0, " %"
     elif unit is Unit.COUNT:
-        ticks, fmt = _ticks(max(peak, 5), NICE_STEPS, integer=True), _number
+        ticks, suffix = _ticks(max(peak, 5), NICE_STEPS, integer=True), ""
     elif unit is Unit.SECONDS:
+        whole = False
         if peak <= 180:
-            ticks, fmt = _ticks(max(peak, 10), TIME_STEPS, integer=True), lambda v: f"{v:g} s"
+            ticks, suffix = _ticks(max(peak, 10), TIME_STEPS, integer=True), " s"
         else:  # minutes beyond three
-            scale = 1 / 60
+            scale, suffix = 1 / 60, " min"
             ticks = _ticks(peak * scale, TIME_STEPS, integer=True)
-            fmt = lambda v: f"{v:g} min"  # noqa: E731
     elif peak >= 2:  # hours
-        ticks, fmt = _ticks(peak, NICE_STEPS, integer=False), lambda v: f"{v:g} h"
+        whole = False
+        ticks, suffix = _ticks(peak, NICE_STEPS, integer=False), " h"
     else:  # under two hours: minutes ("80 min" rather than "1.25 h")
-        scale = 60.0
+        whole = False
+        scale, suffix = 60.0, " min"
         ticks = _ticks(max(peak * scale, 5), TIME_STEPS, integer=True)
-        fmt = lambda v: f"{v:g} min"  # noqa: E731
-    return YAxis(ticks, tuple(fmt(t) for t in ticks), scale)
+    return YAxis(ticks, tuple(_tick_label(t, suffix) for t in ticks), scale, suffix, whole)
+
+
+def bar_tops(chart: Chart) -> list[float | None]:
+    """Each bar's value (unscaled): the sum of a stacked bar, else the first series' (the
+    whole of which the later series are parts); None where there is no value."""
+    if chart.stacked:
+        columns = zip(*(s.values for s in chart.series), strict=True)
+        return [
+            None if all(v is None for v in col) else sum(v or 0 for v in col) for col in columns
+        ]
+    return list(chart.series[0].values) if chart.series else []
+
+
+@dataclass(frozen=True)
+class ValueLabel:
+    x: float  # the bar's centre (its label's position on the x axis)
+    y: float  # the bar's top, in axis units: the label sits just above it
+    text: str
+
+
+def value_labels(chart: Chart, axis: YAxis) -> list[ValueLabel]:
+    """The bars' value labels, one per bar with a value above 0 (a bar of 0 has no top to sit
+    on). None at all when the widest would not fit across a bar: a crowded chart keeps its
+    bars legible rather than its labels overlapping."""
+    if chart.kind != "bars" or not chart.labels:
+        return []
+    out = [
+        ValueLabel(float(i), v * axis.scale, axis.value(v * axis.scale))
+        for i, v in enumerate(bar_tops(chart))
+        if v is not None and math.isfinite(v) and v > 0
+    ]
+    slot = PLOT_WIDTH_PT / len(chart.labels)
+    if any(len(label.text) * DIGIT_PT > 0.95 * slot for label in out):
+        return []
+    return out
 
 
 def label_every(labels: Sequence[str], width_pt: float = 400) -> int:
@@ -250,11 +314,12 @@ def draw(chart: Chart) -> Figure:
     ax = fig.add_subplot()
     values = [v for s in chart.series for v in s.values]
     if chart.kind == "bars" and chart.stacked:
-        columns = zip(*(s.values for s in chart.series), strict=True)
-        sums = [sum(v or 0 for v in col) for col in columns]
-        axis = y_axis(chart.unit, sums)
+        axis = y_axis(chart.unit, bar_tops(chart))
     else:
         axis = y_axis(chart.unit, values)
+    values_shown = value_labels(chart, axis)
+    if values_shown and max(v.y for v in values_shown) > (1 - HEADROOM) * axis.top:
+        axis = axis.extended()
     n = len(chart.labels)
     _frame(ax, chart, axis)
     if n == 0 or all(v is None for v in values):
@@ -270,6 +335,18 @@ def draw(chart: Chart) -> Figure:
     if n:
         if chart.kind == "bars":
             _bars(ax, chart, axis)
+            for i, v in enumerate(values_shown):
+                ax.annotate(
+                    v.text,
+                    (v.x, v.y),
+                    xytext=(0, 1.5),
+                    textcoords="offset points",
+                    ha="center",
+                    va="bottom",
+                    fontsize=VALUE_SIZE,
+                    color="#374151",
+                    gid=f"value_{i}",  # the SVG's id (prefixed with the chart's key)
+                )
         else:
             _lines(ax, chart, axis)
         crowded = label_every(chart.labels) > 1
@@ -278,8 +355,8 @@ def draw(chart: Chart) -> Figure:
         rotate = crowded and not chart.skip_labels
         ax.set_xticks(positions, [chart.labels[i] for i in positions])
         if rotate:
-            for label in ax.get_xticklabels():
-                label.set(rotation=45, ha="right", rotation_mode="anchor")
+            for tick in ax.get_xticklabels():
+                tick.set(rotation=45, ha="right", rotation_mode="anchor")
         ax.set_xlim(-0.6, n - 0.4)
     else:
         ax.set_xticks([])

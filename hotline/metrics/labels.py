@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-LANGS = ("en", "zh")
-# Today's default; a later issue switches the default language.
-DEFAULT_LANG = "en"
+LANGS = ("zh", "en")
+# Chinese first (the centre's supervisors read Chinese); English per request (?lang=en, --lang en).
+DEFAULT_LANG = "zh"
 
 
 @dataclass(frozen=True)
@@ -22,9 +22,16 @@ class Labels:
     periods: Mapping[str, str]
     # {since} {until} {tz}
     span: str
-    # {short} {sl}: seconds
-    definitions: str
-    aht_note: str
+    # The definitions block: its title, and each figure's formula ({short} {sl}: seconds).
+    definitions_title: str
+    formulas: Mapping[str, str]
+    # One line under each headline figure: what it is made of ({sl}: seconds).
+    kpi_notes: Mapping[str, str]
+    # Under the by-agent table: where the calls that reached no agent are counted.
+    agent_note: str
+    # Per agent: time logged in, paused, talking and in wrap-up, and occupancy.
+    occupancy_title: str
+    occupancy_columns: Mapping[str, str]
     # By {group}; the group's own name heads its key column.
     by_group: str
     groups: Mapping[str, str]
@@ -89,16 +96,56 @@ EN = Labels(
     heading="12345 hotline — {period} report",
     periods={"daily": "daily", "weekly": "weekly", "monthly": "monthly"},
     span="{since} to {until} ({tz}).",
-    definitions=(
-        "Short abandons: under {short} s; service level: answered within {sl} s of offered "
-        "minus short abandons."
+    definitions_title="Definitions",
+    formulas={
+        "offered": "calls that entered a queue (calls that ended in the voice menu are not)",
+        "answered": "offered calls an agent answered",
+        "abandoned": (
+            "offered calls whose caller hung up while waiting in the queue, short abandons included"
+        ),
+        "short_abandons": "abandoned within {short} s of joining the queue",
+        "asa": "ASA (average speed of answer) = total queue wait of answered calls / answered",
+        "aht": (
+            "AHT (average handling time) = (talk + hold + wrap-up) / answered. Talk runs from "
+            "the agent's answer to the end of the call's bridge, so it includes any hold (the "
+            "caller stays bridged, hearing music); wrap-up is the agent's after-call work on the "
+            "call. The live view's AHT is the same figure."
+        ),
+        "service_level": (
+            "answered within {sl} s of joining the queue / (offered - short abandons)"
+        ),
+        "abandonment_rate": "abandoned / offered (short abandons included)",
+        "talk_hours": "sum of the talk time (hold included) of answered calls, in hours",
+        "occupancy": (
+            "per agent: (talk + wrap-up) / (logged-in time - paused time); talk of the calls "
+            "answered at the extension the agent was logged in at"
+        ),
+    },
+    kpi_notes={
+        "offered": "entered a queue",
+        "answered": "by an agent",
+        "abandoned": "hung up while waiting",
+        "short_abandons": "under {short} s",
+        "asa": "queue wait / answered",
+        "aht": "talk + hold + wrap-up",
+        "service_level": "within {sl} s / (offered - short)",
+        "abandonment_rate": "abandoned / offered",
+        "talk_hours": "talk, hold included",
+    },
+    agent_note=(
+        "Calls no agent answered (the abandoned ones among them) have no agent and are not "
+        "listed here: they count in the headline figures and in the tables by queue, language "
+        "and kind."
     ),
-    aht_note=(
-        "ASA: average queue wait of answered calls. AHT (average handling time) = (talk + hold "
-        "+ wrap-up) / answered calls: talk runs from the agent's answer to the end of the "
-        "call's bridge, so it includes any hold (the caller stays bridged, hearing music), and "
-        "wrap-up is the agent's after-call work on the call."
-    ),
+    occupancy_title="Agent occupancy",
+    occupancy_columns={
+        "agent": "agent",
+        "logged_in_s": "logged in",
+        "paused_s": "paused",
+        "talk_s": "talk",
+        "wrap_up_s": "wrap-up",
+        "occupancy": "occupancy",
+    },
     by_group="By {group}",
     groups={
         "queue": "queue",
@@ -106,6 +153,7 @@ EN = Labels(
         "language": "language",
         "kind": "kind",
         "region": "region",
+        "pbx": "PBX",
         "hour": "hour",
         "day": "day",
     },
@@ -199,15 +247,49 @@ ZH = Labels(
     heading="12345 热线 — {period}",
     periods={"daily": "日报", "weekly": "周报", "monthly": "月报"},
     span="统计时段：{since} 至 {until}（{tz}）。",
-    definitions=(
-        "短时放弃：排队不足 {short} 秒即挂机；服务水平：{sl} 秒内接通的来电 / "
-        "（呼入量 - 短时放弃）。"
+    definitions_title="指标定义",
+    formulas={
+        "offered": "进入队列的来电（在语音导航中结束的来电不计入）",
+        "answered": "由坐席接起的呼入来电",
+        "abandoned": "在队列中等待时来电人挂机的来电，含短时放弃",
+        "short_abandons": "进入队列后 {short} 秒内放弃的来电",
+        "asa": "平均应答速度（ASA）= 已接通来电的排队等待总时长 / 接通量",
+        "aht": (
+            "平均处理时长（AHT）=（通话 + 保持 + 话后处理）/ 接通量。通话时长从坐席接起到通话"
+            "桥接结束，已包含保持时间（保持期间来电人仍在桥接中，听等待音乐）；话后处理为坐席"
+            "挂机后处理该来电的时间。实时监控中的 AHT 口径相同。"
+        ),
+        "service_level": "进入队列后 {sl} 秒内接通的来电 /（呼入量 - 短时放弃）",
+        "abandonment_rate": "放弃量 / 呼入量（含短时放弃）",
+        "talk_hours": "已接通来电的通话时长（含保持）之和，以小时计",
+        "occupancy": (
+            "按坐席：（通话 + 话后处理）/（签入时长 - 暂停时长）；通话为坐席签入分机上接起的来电"
+        ),
+    },
+    kpi_notes={
+        "offered": "进入队列",
+        "answered": "坐席接起",
+        "abandoned": "排队中挂机",
+        "short_abandons": "不足 {short} 秒",
+        "asa": "排队等待 / 接通量",
+        "aht": "通话 + 保持 + 话后处理",
+        "service_level": "{sl} 秒内接通 /（呼入 - 短时放弃）",
+        "abandonment_rate": "放弃量 / 呼入量",
+        "talk_hours": "通话，含保持",
+    },
+    agent_note=(
+        "无坐席接起的来电（包括放弃来电）不属于任何坐席，不列入本表；它们计入总体指标，"
+        "以及按队列、语言、诉求类型的统计。"
     ),
-    aht_note=(
-        "平均应答速度（ASA）：已接通来电的平均排队等待时长。平均处理时长（AHT）=（通话 + "
-        "保持 + 话后处理）/ 接通量：通话时长从坐席接起到通话桥接结束，已包含保持时间"
-        "（保持期间来电人仍在桥接中，听等待音乐）；话后处理为坐席挂机后处理该来电的时间。"
-    ),
+    occupancy_title="坐席占用率",
+    occupancy_columns={
+        "agent": "坐席",
+        "logged_in_s": "签入时长",
+        "paused_s": "暂停时长",
+        "talk_s": "通话时长",
+        "wrap_up_s": "话后处理时长",
+        "occupancy": "占用率",
+    },
     by_group="按{group}统计",
     groups={
         "queue": "队列",
@@ -215,6 +297,7 @@ ZH = Labels(
         "language": "语言",
         "kind": "诉求类型",
         "region": "来电地区",
+        "pbx": "交换机",
         "hour": "小时",
         "day": "日期",
     },
@@ -309,4 +392,4 @@ ZH = Labels(
     no_surveys="暂无完成的回访",
 )
 
-CATALOGUE: Mapping[str, Labels] = {"en": EN, "zh": ZH}
+CATALOGUE: Mapping[str, Labels] = {"zh": ZH, "en": EN}

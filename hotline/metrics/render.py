@@ -1,12 +1,11 @@
 """Daily, weekly and monthly reports: one self-contained HTML page (inline SVG charts, no
 scripts or downloads; printable to A4) and a CSV of the same figures. Served by the API and
 written by the CLI. The page is a Jinja2 template (``templates/report.html``, autoescaped), its
-words from ``labels.py`` in Chinese or English, its charts from ``charts.py``."""
+words from ``labels.py`` in Chinese or English, its charts from ``charts.py``, what it shows and
+the CSV from ``report.py``."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -18,109 +17,22 @@ from markupsafe import Markup
 from hotline.core.errors import Invalid
 from hotline.metrics.charts import CJK_FONTS, Chart, ChartRenderer, Series, Unit
 from hotline.metrics.labels import CATALOGUE, DEFAULT_LANG, LANGS, Labels
+from hotline.metrics.report import (
+    ACCEPTANCE,
+    COLUMNS,
+    OCCUPANCY,
+    SATISFACTION,
+    definitions,
+    shown_groups,
+)
+from hotline.metrics.report import bounds as bounds  # for importers of the render module
+from hotline.metrics.report import to_csv as to_csv
 from hotline.surveys.satisfaction import TARGET_LOW, TARGET_TEXT
-
-PERIODS = ("daily", "weekly", "monthly")
-GROUPS = ["total", "hour", "day", "agent", "queue", "language", "kind", "region"]
-COLUMNS = [
-    "offered",
-    "answered",
-    "abandoned",
-    "short_abandons",
-    "asa",
-    "aht",
-    "service_level",
-    "abandonment_rate",
-    "talk_hours",
-]
-# The draft acceptance block: per drafted ticket field (hotline/tickets/acceptance.py).
-ACCEPTANCE = ["accepted", "changed", "emptied", "added", "rate"]
-SATISFACTION = [
-    "surveyed",
-    "satisfied",
-    "basically_satisfied",
-    "dissatisfied",
-    "satisfaction_rate",
-    "satisfied_share",
-]
-
-
-def bounds(period: str, day: date, tz: tzinfo) -> tuple[datetime, datetime]:
-    """[start, end) of the period containing ``day``, in local time."""
-    if period == "daily":
-        start = day
-        end = day + timedelta(days=1)
-    elif period == "weekly":
-        start = day - timedelta(days=day.weekday())  # Monday
-        end = start + timedelta(days=7)
-    elif period == "monthly":
-        start = day.replace(day=1)
-        end = (start + timedelta(days=32)).replace(day=1)
-    else:
-        raise Invalid("report.bad_period", f"period must be one of {list(PERIODS)}")
-    return (
-        datetime(start.year, start.month, start.day, tzinfo=tz),
-        datetime(end.year, end.month, end.day, tzinfo=tz),
-    )
-
-
-def to_csv(data: dict[str, Any]) -> str:
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(["group", "key", *COLUMNS])
-    for group, rows in data["groups"].items():
-        for key, m in rows.items():
-            w.writerow([group, key, *("" if m[c] is None else m[c] for c in COLUMNS)])
-    tickets = data.get("tickets")
-    if tickets:
-        w.writerow([])
-        w.writerow(["tickets", "key", "tickets", "repeats"])
-        for c in tickets["top_categories"]:
-            w.writerow(["category", c["category"], c["tickets"], ""])
-        for r in tickets["repeat_callers"]:
-            w.writerow(["repeat_caller", r["caller_number"], r["tickets"], r["repeats"]])
-    drafts = data.get("draft_acceptance")
-    if drafts:
-        w.writerow([])
-        w.writerow(["draft_acceptance", "field", *ACCEPTANCE[:-1], "acceptance_rate"])
-        for r in drafts:
-            w.writerow(["field", r["field"], *("" if r[c] is None else r[c] for c in ACCEPTANCE)])
-    weekly = data.get("draft_acceptance_weekly")
-    if weekly:
-        w.writerow([])
-        head = ["draft_acceptance_weekly", "week_start", "field", *ACCEPTANCE[:-1]]
-        w.writerow([*head, "acceptance_rate"])
-        for r in weekly:
-            cells = ("" if r[c] is None else r[c] for c in ACCEPTANCE)
-            w.writerow(["week", r["week"], r["field"], *cells])
-    sat = data.get("satisfaction")
-    if sat:
-        w.writerows(_satisfaction_rows(sat))
-    return out.getvalue()
-
-
-def _satisfaction_rows(sat: dict[str, Any]) -> list[list[Any]]:
-    """Its own block: the total row also carries the published target band."""
-    target = sat["target"]
-    return [
-        [],
-        ["satisfaction", "key", *SATISFACTION, "target_low", "target_high"],
-        ["total", "total", *_cells(sat["total"]), target["low"], target["high"]],
-        *(
-            [group, row["key"], *_cells(row)]
-            for group, rows in sat["groups"].items()
-            for row in rows
-        ),
-    ]
-
-
-def _cells(row: dict[str, Any]) -> list[Any]:
-    return ["" if row[c] is None else row[c] for c in SATISFACTION]
-
 
 # -- the page -----------------------------------------------------------------------------
 BLUE, LIGHT_BLUE, GREEN, RED, LIGHT_RED = "#2563eb", "#93c5fd", "#16a34a", "#dc2626", "#fca5a5"
-TABLE_GROUPS = ("queue", "agent", "language", "kind", "region")
+# By PBX first (only with several PBXes: shown_groups).
+TABLE_GROUPS = ("pbx", "queue", "agent", "language", "kind", "region")
 # The page's font list: a Chinese font wherever the page is opened, then the generic family.
 CSS_FONTS = ", ".join(f'"{name}"' for name in CJK_FONTS) + ", sans-serif"
 
@@ -131,6 +43,8 @@ class Table:
     head: list[str]
     rows: list[list[str]]
     empty: str
+    note: str = ""  # under the table
+    key: str = ""  # its id in the page ("by-agent"...)
 
 
 @dataclass(frozen=True)
@@ -139,6 +53,7 @@ class Kpi:
     value: str
     target: str = ""
     below: bool = False
+    note: str = ""  # what the figure is made of, under it
 
 
 @dataclass(frozen=True)
@@ -197,30 +112,43 @@ class ReportRenderer:
             ChartView(c.key, c.title, Markup(self.charts.svg(c)))
             for c in report_charts(period, data, tz, t)
         ]
+        shown = shown_groups(data)
         tables = [
             Table(
                 t.by_group.format(group=t.groups[g]),
                 [t.groups[g], *(t.columns[c] for c in COLUMNS)],
                 [
                     [self._key(lang, g, k), *(_fmt(c, m[c]) for c in COLUMNS)]
-                    for k, m in groups[g].items()
+                    for k, m in shown[g].items()
                 ],
                 t.none,
+                note=t.agent_note if g == "agent" else "",
+                key=f"by-{g}",
             )
             for g in TABLE_GROUPS
+            if g in shown
         ]
+        short = f"{data['short_abandon_seconds']:g}"
+        sl = f"{data['service_level_seconds']:g}"
+        names = {**t.columns, "occupancy": t.occupancy_columns["occupancy"]}
         context = {
             "t": t,
             "css_fonts": Markup(CSS_FONTS),
             "title": t.page_title.format(period=word),
             "heading": t.heading.format(period=word),
             "span": t.span.format(since=since, until=until, tz=data["timezone"]),
-            "definitions": t.definitions.format(
-                short=f"{data['short_abandon_seconds']:g}", sl=f"{data['service_level_seconds']:g}"
-            ),
-            "kpis": [Kpi(t.columns[c], _fmt(c, total[c])) for c in COLUMNS],
+            "kpis": [
+                Kpi(
+                    t.columns[c],
+                    _fmt(c, total[c]),
+                    note=t.kpi_notes[c].format(short=short, sl=sl),
+                )
+                for c in COLUMNS
+            ],
             "figures": figures,
             "tables": tables,
+            "occupancy": _occupancy(t, data.get("occupancy")),
+            "definitions": [(names[c], formula) for c, formula in definitions(t, data)],
             "tickets": self._tickets(lang, t, data.get("tickets")),
             "drafts": self._drafts(t, data.get("draft_acceptance")),
             "drafts_weekly": _drafts_weekly(
@@ -313,6 +241,27 @@ class ReportRenderer:
             for g, rows in sat["groups"].items()
         ]
         return {"kpis": kpis, "tables": tables}
+
+
+def _occupancy(t: Labels, rows: dict[str, dict[str, Any]] | None) -> Table | None:
+    """Per agent id: logged-in, paused, talk and wrap-up time, and occupancy. None (no
+    table) when the data has none (the API's shape without agents' time)."""
+    if rows is None:
+        return None
+    cols = t.occupancy_columns
+    return Table(
+        t.occupancy_title,
+        [cols["agent"], *(cols[c] for c in OCCUPANCY)],
+        [
+            [
+                agent,
+                *(_fmt("occupancy" if c == "occupancy" else "duration", o[c]) for c in OCCUPANCY),
+            ]
+            for agent, o in rows.items()
+        ],
+        t.none,
+        key="occupancy",
+    )
 
 
 def _drafts_weekly(
@@ -480,8 +429,12 @@ def _fmt(column: str, value: float | int | None) -> str:
         "satisfaction_rate",
         "satisfied_share",
         "draft_rate",
+        "occupancy",
     ):
         return f"{100 * value:.1f}%"
+    if column == "duration":  # seconds as h:mm:ss
+        whole = round(value)
+        return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
     if column in ("asa", "aht"):
         return f"{value:.1f}s"
     if column == "talk_hours":

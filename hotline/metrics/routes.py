@@ -12,7 +12,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from hotline.core.errors import Invalid
 from hotline.metrics.labels import DEFAULT_LANG
-from hotline.metrics.render import ReportRenderer, bounds, to_csv
+from hotline.metrics.render import ReportRenderer
+from hotline.metrics.report import bounds, to_csv
 from hotline.metrics.schemas import MetricsOut
 from hotline.metrics.service import MetricsService
 from hotline.tickets.routes import Tickets

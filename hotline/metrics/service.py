@@ -28,10 +28,12 @@ class MetricsService:
     surveys: SurveyStore | None = field(default=None, kw_only=True)
 
     def report(self, since: datetime, until: datetime) -> dict[str, Any]:
-        """Every group's metrics, the period's tickets at a glance (with how agents took
-        the system's drafts, per week too when the period spans more than one ISO week) and
-        the citizens' satisfaction. Blocking."""
+        """Every group's metrics (and the configured PBXes' names), the period's tickets at a
+        glance (with how agents took the system's drafts, per week too when the period spans
+        more than one ISO week) and the citizens' satisfaction. Blocking."""
         data = self.compute(since, until, list(GROUPS))
+        # The configured PBXes: the report's by-PBX table when there are several.
+        data["pbxes"] = list(self.config.pbx_extensions)
         if self.tickets is not None:
             data["tickets"] = self.tickets.tops(since, until)
             data["draft_acceptance"] = self.tickets.acceptance(since, until)

@@ -303,7 +303,7 @@ async def test_report_has_a_satisfaction_section(
     assert rows[head + 1] == ["total", "total", "5", "3", "1", "1", "0.8", "0.6", "0.95", "0.976"]
     assert ["department", "water", "3", "2", "0", "1", "0.6667", "0.6667"] in rows
     assert ["agent", "1001", "2", "1", "1", "0", "1.0", "0.5"] in rows
-    page = to_html("weekly", data, SHANGHAI)
+    page = to_html("weekly", data, SHANGHAI, "en")
     assert "Citizen satisfaction" in page
     # The rate with the published target beside it, marked as below it.
     assert '<b>80.0%</b> <span class="target below">target 95\u201397.6 %</span>' in page
@@ -316,7 +316,7 @@ async def test_report_has_a_satisfaction_section(
         DAY, DAY + timedelta(days=1)
     )
     assert "satisfaction" not in plain
-    assert "Citizen satisfaction" not in to_html("daily", plain, SHANGHAI)
+    assert "Citizen satisfaction" not in to_html("daily", plain, SHANGHAI, "en")
     # The API's report carries it too: the 20th alone has four (3 satisfied, 1 basically).
     params = {"day": "2026-11-20", "format": "csv"}
     r = await api.http.get("/api/reports/daily", params=params, headers=SUP)
