@@ -61,6 +61,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hotline")
 
+# Demo calls a minute: ~3 Erlangs or ~11 on the six shipped agents (docs/operations.md).
+DEMO_RATE = 8.0
+OVERLOAD_RATE = 30.0
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -92,9 +96,20 @@ def _parser() -> argparse.ArgumentParser:
         "simulated callers for a while and print a live summary. Ctrl-C stops everything.",
     )
     demo.add_argument(
-        "--duration", type=float, default=60.0, help="seconds of calling (default 60)"
+        "--duration", type=float, default=120.0, help="seconds of calling (default 120)"
     )
-    demo.add_argument("--rate", type=float, default=30.0, help="new calls per minute (default 30)")
+    demo.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help=f"new calls per minute (default {DEMO_RATE:g}; {OVERLOAD_RATE:g} with --overload)",
+    )
+    demo.add_argument(
+        "--overload",
+        action="store_true",
+        help="an overloaded centre: more callers than the agents can take (service level "
+        "missed, many abandoned)",
+    )
     demo.add_argument(
         "--agents",
         type=int,
@@ -434,9 +449,10 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError(str(args.config), ["pbx.agents: the demo needs at least one agent"])
     check_ports_free(settings)
     secrets = resolve_secrets(settings)
+    rate = args.rate if args.rate is not None else OVERLOAD_RATE if args.overload else DEMO_RATE
     opts = DemoOptions(
         duration=args.duration,
-        rate_per_minute=args.rate,
+        rate_per_minute=rate,
         agents=args.agents,
         seed=args.seed,
         since=datetime.now(UTC) - timedelta(seconds=1),

@@ -125,9 +125,13 @@ async def run_demo(settings: Settings, secrets: Secrets, opts: DemoOptions) -> N
             await asyncio.wait(counters.active, timeout=90)
         await service.calls.recorder.drain()
         summary = await asyncio.to_thread(
-            service.store.summary, opts.since, settings.short_abandon_seconds
+            service.store.summary,
+            opts.since,
+            settings.short_abandon_seconds,
+            settings.service_level_seconds,
         )
         print(_summary_line("final", time.monotonic() - started, summary, 0, counters))
+        print(_service_level_line(settings, summary), flush=True)
         print(
             f"demo: call records in {settings.database.url} (list them with `hotline calls`), "
             f"recordings in {settings.pbx.recordings_dir.resolve()}",
@@ -213,7 +217,10 @@ async def _print_summaries(
     while True:
         await asyncio.sleep(5)
         summary = await asyncio.to_thread(
-            service.store.summary, opts.since, settings.short_abandon_seconds
+            service.store.summary,
+            opts.since,
+            settings.short_abandon_seconds,
+            settings.service_level_seconds,
         )
         live = len(service.calls.tracker.active)
         line = _summary_line("live", time.monotonic() - started, summary, live, counters)
@@ -226,9 +233,27 @@ def _summary_line(
 ) -> str:
     asa = f"{s.asa:.1f}s" if s.asa is not None else "-"
     aht = f"{s.aht:.1f}s" if s.aht is not None else "-"
+    sl = f"{s.service_level:.0%}" if s.service_level is not None else "-"
     extra = f" not-placed {counters.at_capacity}" if counters.at_capacity else ""
     return (
         f"[{label} {elapsed:5.0f}s] offered {s.offered} answered {s.answered} "
-        f"abandoned {s.abandoned} (short {s.short_abandons}) in-progress {live} "
-        f"ASA {asa} AHT {aht} | placed {counters.placed}{extra}"
+        f"abandoned {s.abandoned} ({_abandonment(s)}, short {s.short_abandons}) "
+        f"in-progress {live} SL {sl} ASA {asa} AHT {aht} | placed {counters.placed}{extra}"
+    )
+
+
+def _abandonment(s: CallSummary) -> str:
+    return f"{s.abandoned / s.offered:.0%}" if s.offered else "-"
+
+
+def _service_level_line(settings: Settings, s: CallSummary) -> str:
+    """The verdict: service level against the configured target, and abandonment."""
+    target = settings.service_level_target
+    if s.service_level is None:
+        return "demo: no call was offered to a queue: no service level"
+    verdict = "met" if s.service_level >= target else "missed"
+    return (
+        f"demo: service level {s.service_level:.0%} answered within "
+        f"{settings.service_level_seconds:g} s (target {target:.0%}: {verdict}), "
+        f"abandoned {_abandonment(s)} of {s.offered} offered"
     )

@@ -286,7 +286,10 @@ def pjsip_conf(pbx: PbxSettings, inp: RenderInput) -> str:
 def queues_conf(pbx: PbxSettings) -> str:
     names = {a.extension: a.name or a.extension for a in pbx.agents}
     sections: list[tuple[str, list[tuple[str, object]]]] = [
-        ("general", [("persistentmembers", "no"), ("shared_lastcall", "yes")])
+        # autofill: callers are offered to free agents side by side. Asterisk 16 takes it as
+        # "no" unless set (whatever its sample says): then a caller behind one being rung waits,
+        # and hears the position announcement, with agents free.
+        ("general", [("persistentmembers", "no"), ("shared_lastcall", "yes"), ("autofill", "yes")])
     ]
     for q in pbx.queues:
         items: list[tuple[str, object]] = [
@@ -295,14 +298,20 @@ def queues_conf(pbx: PbxSettings) -> str:
             ("retry", q.retry),
             # Seats that log in get a managed, visible wrap-up (a pause); static seats Asterisk's.
             ("wrapuptime", 0 if q.skill else q.wrapup),
+            ("autofill", "yes"),
             ("joinempty", "yes"),
             ("leavewhenempty", "no"),
             ("ringinuse", "no"),
             ("announce-frequency", q.announce_frequency),
             ("announce-position", "yes" if q.announce_frequency else "no"),
             ("announce-holdtime", "yes" if q.announce_frequency and q.announce_holdtime else "no"),
-            # Position 1 hears "you are next" too: the caller most likely to give up soon.
-            ("announce-to-first-user", "yes" if q.announce_frequency else "no"),
+            # Only callers who wait hear it. "yes" would play it to the caller at the head of
+            # the queue before the first ring, even to an idle agent (7-9 s lost on every
+            # call); with "no" the head caller hears it only once a round of ringing found no
+            # agent, and callers behind others as soon as they queue (Asterisk's wait loop).
+            ("announce-to-first-user", "no"),
+            # A position that improves often is not re-announced sooner than this.
+            ("min-announce-frequency", min(q.announce_frequency, 15)),
             ("timeoutpriority", "conf"),
             ("setinterfacevar", "yes"),
             # "all": an agent who lets a call ring out is away for every queue, not just this.

@@ -51,18 +51,7 @@ AGENTS = {
     "2005": "English Seat",
     "2009": "Never Logged In",
     # Seats for agents who log in (skills-based queues).
-    "2011": "Seat 11",
-    "2012": "Seat 12",
-    "2013": "Seat 13",
-    "2014": "Seat 14",
-    "2015": "Seat 15",
-    "2016": "Seat 16",
-    "2017": "Seat 17",
-    "2018": "Seat 18",
-    "2019": "Seat 19",
-    "2020": "Seat 20",
-    "2021": "Seat 21",
-    "2022": "Seat 22",
+    **{f"20{n}": f"Seat {n}" for n in range(11, 25)},
 }
 QUEUES = {
     "q_answer": (["2001"], "zh"),
@@ -83,6 +72,8 @@ SKILL_QUEUES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "sk_wrap": ("wrap", "zh", {"wrapup": 2}),
     "ann_zh": ("nobody", "zh", {"announce_frequency": 5}),
     "ann_en": ("nobody", "en", {"announce_frequency": 5}),
+    # Announcements as shipped, with an agent: only a caller who waits hears them.
+    "ann_ring": ("ringnow", "zh", {"announce_frequency": 60}),
     "m_q": ("metrics", "zh", {}),
     "sk_pop": ("pop", "zh", {"wrapup": 120}),  # the screen-pop's agents; filing ends wrap-up
     "sk_desk": ("desk", "en", {"wrapup": 120}),  # the agent page's browser test (English)
@@ -108,6 +99,7 @@ NUMBERS = {
     "12353": ("sk_pop", "catpop"),  # the same with a category level after 求助 (key 2)
     "12369": ("sk_desk", None),
     "12370": ("sk_desk_zh", None),
+    "12371": ("ann_ring", None),
 }
 # Citizens' phones registered with the PBX (pbx.phones): the survey callbacks ring them.
 CITIZENS = [f"139000000{n:02d}" for n in range(1, 13)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,7 @@ from hotline.agents.store import Agent
 from hotline.app.service import Service
 from hotline.app.settings import Secrets, Settings
 from hotline.supervision.schemas import LiveAgent
+from telephony.asterisk.process import PrivateAsterisk
 from telephony.queue_state import QueueBoard
 from telephony.sip import Phone, SipStack
 from telephony.sip.pool import PhonePool, Track
@@ -250,3 +252,78 @@ async def test_ring_out_auto_pauses_visibly_and_wrap_up_follows_each_call(
     assert rec.agent == "2016" and rec.disposition == "answered"
     # The wrap-up (2 s in sk_wrap) is on this call, found by the AgentComplete's call_id: AHT.
     assert rec.wrapup_time == pytest.approx(2.0, abs=0.5)
+
+
+async def test_idle_agents_ring_within_2_s_and_only_a_waiting_caller_hears_the_announcement(
+    service: Service,
+    pbx: PrivateAsterisk,
+    sip: SipStack,
+    settings: Settings,
+    secrets: Secrets,
+    phones: list[Phone],
+    pool: PhonePool,
+    login_agent: LoginAgent,
+    tmp_path: Path,
+) -> None:
+    # ann_ring announces position and wait in Mandarin (~9 s of sound) as the shipped queues do.
+    log = tmp_path / "verbose.log"
+    await pbx.cli(f"logger add channel {log} verbose(3)")
+    await pbx.cli("core set verbose 3")
+
+    def announced() -> bool:
+        text = log.read_text(errors="replace") if log.exists() else ""
+        return "Playing 'queue-" in text
+
+    try:
+        seats = {}
+        for n, ext in enumerate(("2023", "2024")):
+            seats[ext] = await add_agent(sip, settings, secrets, ext)
+            phones.append(seats[ext])
+            # Slow to answer: the first caller is still ringing an agent when the second joins.
+            seats[ext].auto_answer(after_ms=1500)
+            await login_agent(f"ring_agent{n}", ext, {"ringnow": 5})
+        # Two callers at once, two idle agents: both ring at once, in parallel.
+        numbers = [caller_number(), caller_number()]
+        first = []
+        for number in numbers:
+            track = await pool.call(number, dial_uri(settings, "12371"))
+            assert track is not None
+            first.append(track)
+        for track in first:
+            await asyncio.wait_for(asyncio.shield(track.answered), 10)
+        for phone in seats.values():
+            await (await phone.next_incoming(10)).wait_answered(10)
+        assert not announced(), "a caller an idle agent took heard a queue announcement"
+
+        # Both agents busy: the next caller waits, and is told so in Mandarin.
+        third_number, third = await call(pool, settings, "12371")
+        await queued(service, "ann_ring", third_number)
+        await wait_for(announced, 15, "the position announcement to the waiting caller")
+        text = await asyncio.to_thread(log.read_text, errors="replace")
+        assert "Playing 'queue-youarenext.slin' (language 'zh')" in text
+        for track in first:
+            pool.hangup(track)
+        await wait_for(lambda: third_connected(service, third_number), 30, "the third caller")
+        pool.hangup(third)
+    finally:
+        await pbx.cli("core set verbose 0")
+        await pbx.cli(f"logger remove channel {log}")
+
+    # The PBX's own timestamps (timestampevents): queue join (QueueCallerJoin), the agent's
+    # phone offered the call (AgentCalled: answered_at - ring_time), the agent's answer.
+    for number in numbers:
+        rec = await ended_record(service, number)
+        assert rec.disposition == "answered" and rec.queue == "ann_ring"
+        assert rec.agent in seats
+        assert rec.queue_wait is not None and rec.ring_time is not None
+        join_to_ring = rec.queue_wait - rec.ring_time
+        assert 0 <= join_to_ring <= 2.0, f"an idle agent rang {join_to_ring:.2f} s after the join"
+    waited = await ended_record(service, third_number)
+    assert waited.disposition == "answered" and waited.agent in seats
+
+
+def third_connected(service: Service, number: str) -> bool:
+    return any(
+        r.caller_number == number and r.answered_at is not None
+        for r in service.store.find(caller_number=number, limit=1)
+    )
