@@ -113,7 +113,7 @@ async def run_demo(settings: Settings, secrets: Secrets, opts: DemoOptions) -> N
             # printed as at the normal end, then the cancellation goes on (exit 130 / 0).
             log.info("demo interrupted: hanging up %d call(s)", len(counters.active))
             await _cancel(printer)
-            await _hang_up(counters)
+            await _hang_up(service, counters)
             await _print_final(service, settings, opts, counters, started)
             raise
         await _cancel(printer)
@@ -149,14 +149,30 @@ async def _place_calls(
         task.add_done_callback(counters.active.discard)
 
 
-async def _hang_up(counters: DemoCounters, timeout: float = 10.0) -> None:
-    """Stop every simulated caller: each hangs up its call and waits for it to end (up to
-    ``timeout`` s), so the final figures count those calls as ended."""
+async def _hang_up(service: Service, counters: DemoCounters, timeout: float = 10.0) -> None:
+    """Stop every simulated caller (each hangs up its call), then wait, up to ``timeout`` s,
+    until the PBX has reported every call ended and it is stored: the final figures count
+    those calls as ended, not in progress."""
     callers = list(counters.active)
     for task in callers:
         task.cancel()
     if callers:
         await asyncio.wait(callers, timeout=timeout)
+    tracker, recorder = service.calls.tracker, service.calls.recorder
+    idle = asyncio.Event()
+
+    def watch(update: CallUpdate) -> None:  # after each stored update
+        if not tracker.active:
+            idle.set()
+
+    recorder.subscribe(watch)
+    try:
+        if tracker.active:
+            await asyncio.wait_for(idle.wait(), timeout)
+    except TimeoutError:
+        log.warning("%d call(s) still up %.0f s after the hang-ups", len(tracker.active), timeout)
+    finally:
+        recorder.unsubscribe(watch)
 
 
 async def _print_final(

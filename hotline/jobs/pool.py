@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hotline.core.signals import interrupt_blocked
+from hotline.core.signals import stop_signals_blocked
 from hotline.telemetry.endpoint import MetricsEndpoint
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def run_pool(
                     continue
                 kwargs = {"metrics": metrics.for_slot(n)} if metrics is not None else {}
                 slot.proc = ctx.Process(target=target, args=args, kwargs=kwargs, name=f"{name}-{n}")
-                with interrupt_blocked():  # SIGINT is ours; the worker ignores it
+                with stop_signals_blocked():  # the worker handles them once it can
                     slot.proc.start()
                 slot.started = now
             stopping.wait(0.5)

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.core.logs import log_context
-from hotline.core.signals import interrupt_blocked
+from hotline.core.signals import stop_signals_blocked
 from hotline.jobs.broker import Publisher, QueueUnavailable
 from hotline.jobs.store import DONE, SKIPPED, Job, JobStore
 from hotline.telemetry.endpoint import MetricsEndpoint
@@ -179,7 +179,7 @@ class Transcription:
                 name=worker_id,
                 daemon=True,
             )
-            with interrupt_blocked():  # a Ctrl-C while it starts up is not its own
+            with stop_signals_blocked():  # no signal while it starts up
                 proc.start()
             self._procs[worker_id] = proc
 

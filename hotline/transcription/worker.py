@@ -230,8 +230,8 @@ def run_local_worker(cfg: WorkerConfig, stop: Any) -> None:
     parent sets ``stop``. A SIGTERM of its own (``kill``, systemd stopping the whole group)
     also stops it after the current job."""
     own = threading.Event()
-    ignore_interrupt()
     signal.signal(signal.SIGTERM, lambda signum, frame: own.set())
+    ignore_interrupt()  # after the SIGTERM handler: one sent during start-up is handled now
     run_worker(cfg, _EitherStop(stop, own))
 
 
