@@ -103,46 +103,106 @@ async def run_demo(settings: Settings, secrets: Secrets, opts: DemoOptions) -> N
         started = time.monotonic()
         printer = asyncio.create_task(_print_summaries(service, settings, opts, counters, started))
         stack.push_async_callback(_cancel, printer)
-        while time.monotonic() - started < opts.duration:
-            await asyncio.sleep(rng.expovariate(opts.rate_per_minute / 60.0))
-            if time.monotonic() - started >= opts.duration:
-                break
-            number = "1" + str(rng.choice([3, 5, 8])) + "".join(rng.choices("0123456789", k=9))
-            speech = sounds[f"caller{rng.randrange(len(CALLER_LINES))}"]
-            track = await pool.call(number, service_uri, str(speech))
-            if track is None:
-                counters.at_capacity += 1
-                continue
-            counters.placed += 1
-            menu = _menu_keys(settings, rng)
-            task = asyncio.create_task(
-                _caller(pool, track, service, number, rng.uniform(5, 40), menu)
-            )
-            counters.active.add(task)
-            task.add_done_callback(counters.active.discard)
-        if counters.active:
-            print(f"demo: waiting for {len(counters.active)} call(s) in progress", flush=True)
-            await asyncio.wait(counters.active, timeout=90)
-        await service.calls.recorder.drain()
-        summary = await asyncio.to_thread(
-            service.store.summary,
-            opts.since,
-            settings.short_abandon_seconds,
-            settings.service_level_seconds,
-        )
-        print(_summary_line("final", time.monotonic() - started, summary, 0, counters))
-        print(_service_level_line(settings, summary), flush=True)
-        print(
-            f"demo: call records in {settings.database.url} (list them with `hotline calls`), "
-            f"recordings in {settings.pbx.recordings_dir.resolve()}",
-            flush=True,
-        )
+        try:
+            await _place_calls(pool, service, service_uri, settings, opts, rng, sounds, counters)
+            if counters.active:
+                print(f"demo: waiting for {len(counters.active)} call(s) in progress", flush=True)
+                await asyncio.wait(counters.active, timeout=90)
+        except asyncio.CancelledError:
+            # Ctrl-C (or SIGTERM): the calls still up are hung up and the final summary is
+            # printed as at the normal end, then the cancellation goes on (exit 130 / 0).
+            log.info("demo interrupted: hanging up %d call(s)", len(counters.active))
+            await _cancel(printer)
+            await _hang_up(service, counters)
+            await _print_final(service, settings, opts, counters, started)
+            raise
+        await _cancel(printer)
+        await _print_final(service, settings, opts, counters, started)
+
+
+async def _place_calls(
+    pool: PhonePool,
+    service: Service,
+    service_uri: str,
+    settings: Settings,
+    opts: DemoOptions,
+    rng: random.Random,
+    sounds: dict[str, Path],
+    counters: DemoCounters,
+) -> None:
+    """Callers at random (Poisson) for ``opts.duration`` seconds."""
+    started = time.monotonic()
+    while time.monotonic() - started < opts.duration:
+        await asyncio.sleep(rng.expovariate(opts.rate_per_minute / 60.0))
+        if time.monotonic() - started >= opts.duration:
+            break
+        number = "1" + str(rng.choice([3, 5, 8])) + "".join(rng.choices("0123456789", k=9))
+        speech = sounds[f"caller{rng.randrange(len(CALLER_LINES))}"]
+        track = await pool.call(number, service_uri, str(speech))
+        if track is None:
+            counters.at_capacity += 1
+            continue
+        counters.placed += 1
+        menu = _menu_keys(settings, rng)
+        task = asyncio.create_task(_caller(pool, track, service, number, rng.uniform(5, 40), menu))
+        counters.active.add(task)
+        task.add_done_callback(counters.active.discard)
+
+
+async def _hang_up(service: Service, counters: DemoCounters, timeout: float = 10.0) -> None:
+    """Stop every simulated caller (each hangs up its call), then wait, up to ``timeout`` s,
+    until the PBX has reported every call ended and it is stored: the final figures count
+    those calls as ended, not in progress."""
+    callers = list(counters.active)
+    for task in callers:
+        task.cancel()
+    if callers:
+        await asyncio.wait(callers, timeout=timeout)
+    tracker, recorder = service.calls.tracker, service.calls.recorder
+    idle = asyncio.Event()
+
+    def watch(update: CallUpdate) -> None:  # after each stored update
+        if not tracker.active:
+            idle.set()
+
+    recorder.subscribe(watch)
+    try:
+        if tracker.active:
+            await asyncio.wait_for(idle.wait(), timeout)
+    except TimeoutError:
+        log.warning("%d call(s) still up %.0f s after the hang-ups", len(tracker.active), timeout)
+    finally:
+        recorder.unsubscribe(watch)
+
+
+async def _print_final(
+    service: Service, settings: Settings, opts: DemoOptions, counters: DemoCounters, started: float
+) -> None:
+    """The final summary line (at the normal end and on Ctrl-C alike)."""
+    await service.calls.recorder.drain()
+    summary = await asyncio.to_thread(
+        service.store.summary,
+        opts.since,
+        settings.short_abandon_seconds,
+        settings.service_level_seconds,
+    )
+    live = len(service.calls.tracker.active)
+    print(_summary_line("final", time.monotonic() - started, summary, live, counters))
+    print(_service_level_line(settings, summary), flush=True)
+    print(
+        f"demo: call records in {settings.database.url} (list them with `hotline calls`), "
+        f"recordings in {settings.pbx.recordings_dir.resolve()}",
+        flush=True,
+    )
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` and wait for it. Its own cancellation is expected; a cancellation of
+    the caller (a second Ctrl-C) goes on, and a failure of the task is raised, not hidden."""
     task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await asyncio.wait([task])
+    if not task.cancelled():
+        task.result()
 
 
 def _make_sounds(folder: Path) -> dict[str, Path]:
@@ -209,6 +269,10 @@ async def _caller(
     except (CallFailed, TimeoutError) as exc:
         log.warning("demo caller %s failed: %s", number, exc)
         pool.hangup(track)
+    except asyncio.CancelledError:
+        pool.hangup(track)  # the demo is stopping: the caller hangs up ...
+        await asyncio.wait([track.ended], timeout=5)  # ... and the PBX sees the call end
+        raise
 
 
 async def _print_summaries(

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from hotline.core.signals import stop_signals_blocked
 from hotline.telemetry.endpoint import MetricsEndpoint
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,8 @@ def run_pool(
                     continue
                 kwargs = {"metrics": metrics.for_slot(n)} if metrics is not None else {}
                 slot.proc = ctx.Process(target=target, args=args, kwargs=kwargs, name=f"{name}-{n}")
-                slot.proc.start()
+                with stop_signals_blocked():  # the worker handles them once it can
+                    slot.proc.start()
                 slot.started = now
             stopping.wait(0.5)
     finally:

@@ -230,6 +230,29 @@ class JobStore:
             published_at=None,
         )
 
+    def release_held(self, worker: str, note: str) -> list[int]:
+        """Every job ``worker`` still holds back to the queue, due now, its attempt not
+        counted: the worker was stopped by its parent before it finished (the job is done
+        again, by another worker or after a restart). The ids released."""
+        now = datetime.now(UTC)
+        stmt = (
+            update(J)
+            .where(J.worker == worker, J.status == RUNNING)
+            .values(
+                status=QUEUED,
+                worker=None,
+                lease_until=None,
+                not_before=now,
+                attempts=J.attempts - 1,
+                error=note,
+                published_at=None,
+                updated_at=now,
+            )
+            .returning(J.id)
+        )
+        with self._engine.begin() as conn:
+            return [row[0] for row in conn.execute(stmt)]
+
     def _set(self, job_id: int, owner: str, **values: Any) -> bool:
         values["updated_at"] = datetime.now(UTC)
         with self._engine.begin() as conn:

@@ -39,6 +39,7 @@ from dramatiq import Actor, Worker
 
 from hotline.core.calendar import CalendarSettings, WorkCalendar
 from hotline.core.logs import LogSettings, bind, configure_logging, log_context
+from hotline.core.signals import ignore_interrupt
 from hotline.db.engine import make_engine
 from hotline.jobs.broker import SURVEY, QueueConfig, make_broker
 from hotline.jobs.patience import Patience, StoreUnavailable
@@ -201,7 +202,7 @@ def serve(
     this process's Prometheus endpoint (None: none)."""
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent turns Ctrl-C into SIGTERM
+    ignore_interrupt()  # the parent turns Ctrl-C into SIGTERM
     me = worker_id()
     configure_logging(cfg.log, process=me)
     recordings = Path(cfg.surveys.recordings_dir).resolve()

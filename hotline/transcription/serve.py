@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from dramatiq import Actor, Worker
 
 from hotline.core.logs import configure_logging, log_context
+from hotline.core.signals import ignore_interrupt
 from hotline.db.engine import make_engine
 from hotline.jobs.broker import (
     TRANSCRIBE,
@@ -196,7 +197,7 @@ def _stop_on_sigterm() -> threading.Event:
     reaches the whole group, and the parent turns it into SIGTERM for each child)."""
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ignore_interrupt()  # the parent turns Ctrl-C into SIGTERM
     return stopping
 
 

@@ -19,16 +19,20 @@ import multiprocessing
 import multiprocessing.context
 import multiprocessing.synchronize
 import os
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from hotline.core.logs import log_context
+from hotline.core.signals import stop_signals_blocked
 from hotline.jobs.broker import Publisher, QueueUnavailable
 from hotline.jobs.store import DONE, SKIPPED, Job, JobStore
 from hotline.telemetry.endpoint import MetricsEndpoint
-from hotline.transcription.worker import WorkerConfig, run_worker
+from hotline.transcription.worker import WorkerConfig, run_local_worker
 from telephony.tracker import CallUpdate, Disposition, UpdateKind
 
 log = logging.getLogger(__name__)
@@ -53,6 +57,9 @@ class Transcription:
     queue_reachable: bool = True  # Redis took the last messages (or none were sent yet)
     # The local workers' own Prometheus endpoints: worker n at port + n (None: none).
     metrics: MetricsEndpoint | None = None
+    # Seconds a stopping local worker has to finish its job before it is killed (the job
+    # then goes back to the queue): short, as Ctrl-C should stop the service promptly.
+    stop_timeout: float = 10.0
     published: int = 0
     _procs: dict[str, multiprocessing.process.BaseProcess] = field(default_factory=dict)
     _stop: multiprocessing.synchronize.Event | None = None
@@ -167,22 +174,50 @@ class Transcription:
             if self.metrics is not None:
                 cfg = replace(cfg, metrics=self.metrics.for_slot(n))
             proc = ctx.Process(
-                target=run_worker,
+                target=run_local_worker,
                 args=(cfg, self._stop),
                 name=worker_id,
                 daemon=True,
             )
-            proc.start()
+            with stop_signals_blocked():  # no signal while it starts up
+                proc.start()
             self._procs[worker_id] = proc
 
-    def stop_workers(self, timeout: float = 10.0) -> None:
+    def stop_workers(self) -> None:
+        """Stop the local workers in order (blocking: run in a thread): each is asked to stop
+        and finishes the job it is doing, up to ``stop_timeout`` s; one still at it then is
+        killed and its job given back to the queue (done again by the next worker, the
+        attempt not counted), so stopping loses no job."""
         if self._stop is not None:
             self._stop.set()
-        for proc in self._procs.values():
-            proc.join(timeout)
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
+        deadline = time.monotonic() + self.stop_timeout
+        for worker_id, proc in self._procs.items():
+            proc.join(max(0.0, deadline - time.monotonic()))
+            if not proc.is_alive():
+                continue
+            log.warning(
+                "transcription worker %s still busy after %.0f s; stopping it",
+                worker_id,
+                self.stop_timeout,
+            )
+            proc.kill()
+            proc.join()
+            try:
+                released = self.jobs.release_held(worker_id, "given back: the service stopped")
+            except SQLAlchemyError as exc:
+                # Still not lost: its lease runs out and another worker claims it.
+                log.error(
+                    "could not give back the job of worker %s (%s); it is claimed again when "
+                    "its lease runs out",
+                    worker_id,
+                    str(exc).splitlines()[0],
+                )
+                continue
+            if released:
+                log.warning(
+                    "transcription job(s) %s given back to the queue",
+                    ", ".join(map(str, released)),
+                )
         self._procs.clear()
 
     async def deliver_finished(self) -> int:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -29,6 +31,7 @@ from asr.types import Detection
 from asr.wavcheck import recording_state
 from asr.whisper import WhisperOptions
 from hotline.core.logs import LogSettings, configure_logging, log_context
+from hotline.core.signals import ignore_interrupt
 from hotline.db.engine import make_engine
 from hotline.jobs.store import SKIPPED, Job, JobStore
 from hotline.telemetry.endpoint import MetricsEndpoint, worker_metrics
@@ -200,6 +203,38 @@ def _renew(jobs: JobStore, job: Job, cfg: WorkerConfig, stop: threading.Event) -
             return
 
 
+class _EitherStop:
+    """Set when the parent's event (a multiprocessing Event) or this process's own SIGTERM
+    event is: what ``run_worker`` waits on in a service's local worker."""
+
+    def __init__(self, parent: Any, own: threading.Event) -> None:
+        self.parent, self.own = parent, own
+        self.parent_pid = os.getppid()
+
+    def is_set(self) -> bool:
+        # A parent that died without stopping us (SIGKILL) leaves us re-parented: stop too.
+        orphaned = os.getppid() != self.parent_pid
+        return bool(self.parent.is_set()) or self.own.is_set() or orphaned
+
+    def wait(self, timeout: float) -> bool:
+        # A SIGTERM is seen within ``timeout`` (the worker's poll): the handler only sets
+        # ``own``, it cannot wake the parent's event (its lock may be held by this thread).
+        self.parent.wait(timeout)
+        return self.is_set()
+
+
+def run_local_worker(cfg: WorkerConfig, stop: Any) -> None:
+    """A service's local worker process (``Transcription``): stopped by its parent through
+    ``stop``, in order. Ctrl-C in a terminal reaches the whole process group, this process
+    too: SIGINT is ignored here (no KeyboardInterrupt tearing a job apart, no traceback), the
+    parent sets ``stop``. A SIGTERM of its own (``kill``, systemd stopping the whole group)
+    also stops it after the current job."""
+    own = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: own.set())
+    ignore_interrupt()  # after the SIGTERM handler: one sent during start-up is handled now
+    run_worker(cfg, _EitherStop(stop, own))
+
+
 def run_worker(cfg: WorkerConfig, stop: Any) -> None:
     """A worker process's main loop, until ``stop`` (a multiprocessing Event) is set."""
     configure_logging(cfg.log, process=cfg.worker_id)
@@ -224,3 +259,4 @@ def run_worker(cfg: WorkerConfig, stop: Any) -> None:
                     )
     finally:
         db.dispose()
+    log.info("transcription worker %s stopped", cfg.worker_id)

@@ -1,4 +1,5 @@
-"""The main job: ``hotline demo`` runs calls, prints a live summary and stops cleanly on Ctrl-C."""
+"""The main job: ``hotline demo`` runs calls, prints a live summary and stops cleanly on Ctrl-C
+(sent to its whole process group, as a terminal does): final summary, no traceback."""
 
 from __future__ import annotations
 
@@ -83,6 +84,9 @@ async def test_demo_prints_live_summary_and_ctrl_c_leaves_nothing_running(
         # As from a terminal: Ctrl-C delivered. A test run started in the background (`cmd &`
         # in a script) inherits SIGINT ignored, and an ignored SIGINT would reach no one.
         preexec_fn=_sigint_default,
+        # Its own process group, as a terminal's foreground job: Ctrl-C reaches every process
+        # of the group (the transcription workers too), not only the demo's own.
+        process_group=0,
     )
     assert proc.stdout is not None
     out = proc.stdout
@@ -113,7 +117,7 @@ async def test_demo_prints_live_summary_and_ctrl_c_leaves_nothing_running(
         live = await read_until("[live")
         assert "offered" in live and "ASA" in live and "AHT" in live
         assert _processes_in(tmp_path), "the demo should be running its PBX and SIP workers"
-        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole foreground group
         code = await asyncio.wait_for(proc.wait(), 60)
     finally:
         if proc.returncode is None:
@@ -136,8 +140,17 @@ async def test_demo_prints_live_summary_and_ctrl_c_leaves_nothing_running(
             f"the demo exited ({code}) but its output stayed open; left running: {left}\n"
             + "".join(lines)
         ) from None
-    assert code == 130, "".join(lines) + rest
-    assert "Traceback" not in rest
+    printed = "".join(lines) + rest
+    # 130: interrupted, the CLI's convention for Ctrl-C; after the final summary, as at the
+    # normal end, and no worker process's KeyboardInterrupt traceback.
+    assert code == 130, printed
+    assert "Traceback" not in printed and "KeyboardInterrupt" not in printed, printed
+    final = [line for line in printed.splitlines() if line.startswith("[final")]
+    assert len(final) == 1, printed
+    assert "offered" in final[0] and "placed" in final[0]
+    # Its transcription workers were stopped by it, in order (not killed by the SIGINT).
+    stopped = [ln for ln in printed.splitlines() if "transcription worker" in ln]
+    assert any(ln.rstrip().endswith("stopped") for ln in stopped), printed
     await wait_for(lambda: not _processes_in(tmp_path), 10, "no Asterisk or SIP worker left")
     assert _processes_in(tmp_path) == []
     if url is None:

@@ -146,3 +146,16 @@ def test_the_backlog_counts_the_unfinished_jobs_and_names_the_oldest(engine: Eng
         assert job is not None and job.call_id == call_id
         assert jobs.fail(job.id, "w1", "bad recording")
     assert jobs.backlog() == Backlog(queued=0, running=0, oldest=None)
+
+
+def test_a_stopped_workers_jobs_go_back_to_the_queue_uncounted(engine: Engine) -> None:
+    jobs = JobStore(engine)
+    _queue(jobs, 3)
+    a = jobs.claim("w1", lease=30, max_attempts=3)
+    b = jobs.claim("w2", lease=30, max_attempts=3)
+    assert a is not None and b is not None
+    assert jobs.release_held("w1", "given back: the service stopped") == [a.id]
+    assert jobs.release_held("w1", "again") == []  # nothing held any more
+    again = jobs.claim("w3", lease=30, max_attempts=3)
+    assert again is not None and again.id == a.id and again.attempts == 1  # not counted
+    assert jobs.counts() == {RUNNING: 2, QUEUED: 1}  # w2's job is untouched

@@ -25,6 +25,11 @@ from tests.integration.test_call_records import add_agent, add_caller, caller_nu
 ADMIN_PW = "restart-admin-pw"
 
 
+def _sigint_default() -> None:
+    # A test run started in the background inherits SIGINT ignored; a terminal's is not.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Proc:
     """The service as a separate process."""
 
@@ -45,6 +50,10 @@ class Proc:
                 env=self.env,
                 stdout=out,
                 stderr=out,
+                # As a terminal's foreground job: stop()'s Ctrl-C reaches the whole group, the
+                # transcription workers too.
+                preexec_fn=_sigint_default,
+                process_group=0,
             )
 
     async def kill(self) -> None:
@@ -54,12 +63,15 @@ class Proc:
 
     async def stop(self) -> None:
         if self.proc is not None and self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGINT)
+            os.killpg(self.proc.pid, signal.SIGINT)  # Ctrl-C
             try:
                 await asyncio.wait_for(self.proc.wait(), 20)
             except TimeoutError:
-                self.proc.kill()
+                os.killpg(self.proc.pid, signal.SIGKILL)
                 await self.proc.wait()
+                raise AssertionError(
+                    "the service did not stop within 20 s of Ctrl-C:\n" + self.log.read_text()
+                ) from None
 
 
 @pytest.fixture

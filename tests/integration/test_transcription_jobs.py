@@ -1,8 +1,9 @@
 """Transcription workers and their failures, with the real Vosk model, on SQLite and
 PostgreSQL: bad recordings fail their job with the reason, a model that fails to load too, a
 language without a model is skipped, a worker killed mid-job is replaced and the job is
-finished once; the call record is never touched. A worker process serves its own metrics (jobs
-by outcome, their durations) on its loopback endpoint."""
+finished once; the call record is never touched; stopping the service gives a busy worker's job
+back. A worker process serves its own metrics (jobs by outcome, their durations) on its
+loopback endpoint."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import multiprocessing
 import os
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -18,8 +20,9 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from hotline.calls.store import CallStore
-from hotline.jobs.store import DONE, FAILED, RUNNING, SKIPPED, Job, JobStore
+from hotline.jobs.store import DONE, FAILED, QUEUED, RUNNING, SKIPPED, Job, JobStore
 from hotline.telemetry.endpoint import MetricsEndpoint
+from hotline.transcription.service import Transcription
 from hotline.transcription.worker import JobRunner, WorkerConfig, process, run_worker
 from telephony.audio import synthesize
 from telephony.tracker import CallRecord, Disposition
@@ -193,3 +196,30 @@ def test_a_worker_process_serves_its_jobs_metrics(engine: Engine, tmp_path: Path
     assert got[("hotline_worker_job_duration_seconds_count", failed)] == 1
     assert got[("hotline_worker_job_duration_seconds_sum", done)] > 0
     assert got[("process_resident_memory_bytes", ())] > 0  # the worker process's own
+
+
+def _busy_worker(cfg: WorkerConfig, stop: object) -> None:
+    """A worker stuck in a long job: deaf to SIGINT, as the real ones, and to its stop event."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Event().wait()
+
+
+def test_stopping_the_service_gives_back_a_busy_workers_job(engine: Engine) -> None:
+    jobs = JobStore(engine)
+    _queue(jobs, "busy-0", {"caller": "/r/busy-0-caller.wav"})
+    job = jobs.claim("busy-w0", lease=60, max_attempts=3)
+    assert job is not None
+    ctx = multiprocessing.get_context("spawn")
+    proc = ctx.Process(target=_busy_worker, args=(_config(engine, "busy-w0"), None))
+    proc.start()
+
+    async def deliver(job: Job) -> None:
+        raise AssertionError("nothing is delivered")
+
+    service = Transcription(jobs, {}, lambda w: _config(engine, w), deliver, stop_timeout=0.5)
+    service._procs["busy-w0"] = proc
+    service.stop_workers()
+    assert not proc.is_alive() and proc.exitcode == -signal.SIGKILL
+    back = jobs.by_id(job.id)
+    assert back is not None and back.status == QUEUED and back.attempts == 0
+    assert back.error == "given back: the service stopped"
