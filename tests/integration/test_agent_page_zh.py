@@ -87,6 +87,21 @@ async def test_a_mandarin_callers_draft_fills_the_agents_page_in_chinese(
         after_ms=300,
     )
     await asyncio.to_thread(RESULTS.mkdir, exist_ok=True)
+
+    def a_wrong_password_is_told_in_chinese() -> None:
+        browser.get(f"http://{settings.listen.api_host}:{settings.listen.api_port}/agent")
+        wait = WebDriverWait(browser, 30)
+        wait.until(lambda _: browser.find_element(By.ID, "agent_id").is_displayed())
+        labels = [el.text for el in browser.find_elements(By.CSS_SELECTOR, "#login label")]
+        assert labels == ["坐席工号 Agent ID", "密码 Password"]
+        browser.find_element(By.ID, "agent_id").send_keys(AGENT_ID)
+        browser.find_element(By.ID, "password").send_keys("not-" + PASSWORD)
+        browser.find_element(By.CSS_SELECTOR, "#login button").click()
+        error = browser.find_element(By.ID, "login-error")
+        wait.until(lambda _: error.text != "")
+        assert error.text == "工号或密码错误 wrong agent ID or password"
+
+    await asyncio.to_thread(a_wrong_password_is_told_in_chinese)
     await asyncio.to_thread(sign_in_and_log_in, browser, settings, AGENT_ID, PASSWORD, SEAT)
     try:
         record = await call_both_speak(
